@@ -1,0 +1,252 @@
+//! The local-file backend: a journal file plus its `<journal>.lock`.
+//!
+//! Writes: take the lock, check the end, repair a torn tail with a padding frame, `pwrite` the
+//! frame at the end, `fdatasync`, release. Reads never lock: a cold read maps the file
+//! (`memmap2`), later reads `pread` only the new bytes. The file never shrinks, so a reader that
+//! has it mapped never faults.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use super::{AppendOutcome, AppendPlan, LogBackend, deliver_frames, header_start, plan_append};
+use crate::error::{Error, Result};
+use crate::journal::LogBatch;
+use crate::journal::frame::{self, ScanEnd};
+use crate::lock::{self, JournalLock, LockGuard, LockOptions};
+
+/// Reads of at least this many new bytes go through a memory map instead of `pread`.
+const MMAP_THRESHOLD: u64 = 1 << 20;
+
+/// How to open a journal file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileOptions {
+    /// Create the journal (header only) if it does not exist. Default: true.
+    pub create: bool,
+    /// The writers' lock.
+    pub lock: LockOptions,
+}
+
+impl Default for FileOptions {
+    fn default() -> Self {
+        FileOptions { create: true, lock: LockOptions::default() }
+    }
+}
+
+/// A journal in a local (or NFS-mounted) file.
+///
+/// Guarantees: an append that returns `Appended` has been written and `fdatasync`ed; an append
+/// is one frame (all or nothing after a crash); after a failed write or fsync this handle is
+/// poisoned and every later call returns [`Error::Poisoned`]. Not guaranteed: durability on a
+/// medium that acknowledges `fdatasync` without persisting (disable such write caches).
+#[derive(Debug)]
+pub struct FileBackend {
+    path: PathBuf,
+    file: File,
+    lock_options: LockOptions,
+    lock: OnceLock<Box<dyn JournalLock>>,
+    poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
+}
+
+impl FileBackend {
+    /// Opens the journal at `path` with default options (create if missing, advisory lock).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, &FileOptions::default())
+    }
+
+    /// Opens the journal at `path`. Fails with [`Error::NotAJournal`] if the file exists and is
+    /// something else, and with [`Error::UnsupportedFormat`] if a newer trialog wrote it.
+    pub fn open_with(path: impl AsRef<Path>, options: &FileOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if options.create && !path.exists() {
+            create_journal(&path)?;
+        }
+        let file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Err(e) if e.kind() == ErrorKind::PermissionDenied => File::open(&path),
+            other => other,
+        }
+        .map_err(|e| Error::io("open", &path, e))?;
+        let backend = FileBackend {
+            path,
+            file,
+            lock_options: options.lock.clone(),
+            lock: OnceLock::new(),
+            poisoned: Mutex::new(None),
+        };
+        let head = backend.pread(0, frame::HEADER_LEN)?;
+        header_start(&backend.path, &head)?;
+        Ok(backend)
+    }
+
+    fn check_poisoned(&self) -> Result<()> {
+        match &*self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) {
+            Some((op, source)) => {
+                Err(Error::Poisoned { path: self.path.clone(), op, source: Arc::clone(source) })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Latches `e` as the reason this handle refuses all further calls, and returns it.
+    fn poison(&self, op: &'static str, e: io::Error) -> Error {
+        let source = Arc::new(e);
+        *self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((op, Arc::clone(&source)));
+        Error::Poisoned { path: self.path.clone(), op, source }
+    }
+
+    fn len(&self) -> Result<u64> {
+        Ok(self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len())
+    }
+
+    /// Reads up to `len` bytes at `offset` (fewer at the end of the file).
+    fn pread(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let mut buf = vec![0u8; len];
+        let mut filled = 0;
+        while filled < len {
+            match self.file.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("read", &self.path, e)),
+            }
+        }
+        buf.truncate(filled);
+        Ok(buf)
+    }
+
+    /// Reads every byte from `offset` to the end of the file.
+    fn pread_to_end(&self, offset: u64) -> Result<Vec<u8>> {
+        let len = self.len()?;
+        self.pread(offset, usize::try_from(len.saturating_sub(offset)).unwrap_or(usize::MAX))
+    }
+
+    fn lock_object(&self) -> Result<&dyn JournalLock> {
+        if let Some(lock) = self.lock.get() {
+            return Ok(lock.as_ref());
+        }
+        let lock = lock::open_lock(&self.path, &self.lock_options)?;
+        Ok(self.lock.get_or_init(|| lock).as_ref())
+    }
+}
+
+/// Creates a journal holding only the header, atomically: the header is written and synced in a
+/// temporary file that is then hard-linked to `path` (which fails harmlessly if another process
+/// created the journal first), and the directory is synced.
+fn create_journal(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = tempfile_in(&dir, path)?;
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
+        file.write_all_at(&frame::encode_header(), 0).map_err(|e| Error::io("write", &tmp, e))?;
+        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        match std::fs::hard_link(&tmp, path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(Error::io("create", path, e)),
+        }
+        sync_dir(&dir)
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}
+
+fn tempfile_in(dir: &Path, path: &Path) -> Result<PathBuf> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    Ok(dir.join(format!(".{name}.{}.creating", uuid::Uuid::new_v4().simple())))
+}
+
+/// `fsync`s a directory so that a file created or renamed in it survives power loss.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+impl LogBackend for FileBackend {
+    type WriteGuard<'a> = LockGuard<'a>;
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_from(
+        &self,
+        from: u64,
+        sink: &mut dyn FnMut(u64, LogBatch) -> Result<()>,
+    ) -> Result<u64> {
+        self.check_poisoned()?;
+        let mut from = from;
+        if from == 0 {
+            from = header_start(&self.path, &self.pread(0, frame::HEADER_LEN)?)?;
+            if from == 0 {
+                return Ok(0);
+            }
+        }
+        let len = self.len()?;
+        if len < from {
+            return Err(Error::Corruption {
+                path: self.path.clone(),
+                offset: len,
+                reason: format!("the file shrank below the already-read position {from}"),
+            });
+        }
+        if len == from {
+            return Ok(from);
+        }
+        let end = if len - from >= MMAP_THRESHOLD {
+            let map = super::mmap::map(&self.file).map_err(|e| Error::io("map", &self.path, e))?;
+            let end = usize::try_from(len).unwrap_or(usize::MAX).min(map.len());
+            let start = usize::try_from(from).unwrap_or(usize::MAX).min(end);
+            deliver_frames(&self.path, &map[start..end], from, sink)?
+        } else {
+            deliver_frames(&self.path, &self.pread_to_end(from)?, from, sink)?
+        };
+        match end {
+            ScanEnd::Clean => Ok(len),
+            ScanEnd::Torn { offset } => Ok(from + offset as u64),
+            ScanEnd::Corrupt { offset, .. } => {
+                // A bad frame followed by a good one. Confirm with a fresh read before calling it
+                // corruption: a torn tail being repaired while we read can look like this.
+                let at = from + offset as u64;
+                let again = self.pread_to_end(at)?;
+                match frame::scan_frames::<()>(&again, |_, _| Ok(())) {
+                    Ok(ScanEnd::Corrupt { offset: 0, next_valid }) => {
+                        Err(super::corruption(&self.path, at, at + next_valid as u64))
+                    }
+                    _ => Ok(at),
+                }
+            }
+        }
+    }
+
+    fn lock(&self) -> Result<LockGuard<'_>> {
+        self.check_poisoned()?;
+        self.lock_object()?.acquire()
+    }
+
+    fn append_if(
+        &self,
+        guard: &LockGuard<'_>,
+        expected_end: u64,
+        batch: &LogBatch,
+    ) -> Result<AppendOutcome> {
+        self.check_poisoned()?;
+        let tail = self.pread_to_end(expected_end)?;
+        let bytes = match plan_append(&self.path, expected_end, &tail, batch)? {
+            AppendPlan::Moved => return Ok(AppendOutcome::Moved),
+            AppendPlan::Write(bytes) => bytes,
+        };
+        guard.verify_held()?;
+        if let Err(e) = self.file.write_all_at(&bytes, expected_end) {
+            return Err(self.poison("write", e));
+        }
+        if let Err(e) = self.file.sync_data() {
+            return Err(self.poison("fsync", e));
+        }
+        Ok(AppendOutcome::Appended { end: expected_end + bytes.len() as u64 })
+    }
+}

@@ -1,0 +1,203 @@
+//! The one error type of trialog.
+//!
+//! Every fallible call in the crate returns [`Error`]. Variants name what went wrong and carry the
+//! file, byte offset, study, trial or lock holder involved, so a message can be acted on without
+//! a debugger. The enum is `#[non_exhaustive]`: later issues add variants.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::model::TrialState;
+
+/// Shorthand for `std::result::Result<T, trialog::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in trialog.
+///
+/// Errors returned by validation (`StudyNotFound`, `DuplicateStudyName`, `TrialFinished`,
+/// `IncompatibleDistribution`, `InvalidArgument`, ...) guarantee that **nothing was written**: the
+/// journal is exactly as it was before the call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No live study has this id (it never existed or was deleted).
+    #[error("study {study_id} not found")]
+    StudyNotFound {
+        /// The id that was asked for.
+        study_id: u64,
+    },
+    /// No live study has this name.
+    #[error("no study named {name:?}")]
+    StudyNameNotFound {
+        /// The name that was asked for.
+        name: String,
+    },
+    /// No trial has this id (or its study was deleted).
+    #[error("trial {trial_id} not found")]
+    TrialNotFound {
+        /// The id that was asked for.
+        trial_id: u64,
+    },
+    /// The study has no trial with this number.
+    #[error("study {study_id} has no trial number {number}")]
+    TrialNumberNotFound {
+        /// The study that was searched.
+        study_id: u64,
+        /// The trial number that was asked for.
+        number: u64,
+    },
+    /// The trial has no parameter with this name.
+    #[error("trial {trial_id} has no parameter {name:?}")]
+    ParamNotFound {
+        /// The trial that was searched.
+        trial_id: u64,
+        /// The parameter name that was asked for.
+        name: String,
+    },
+    /// Another live study already has this name.
+    #[error("a study named {name:?} already exists")]
+    DuplicateStudyName {
+        /// The name that is taken.
+        name: String,
+    },
+    /// The trial is COMPLETE, PRUNED or FAIL and can no longer change.
+    #[error("trial {trial_id} (number {number}) has already finished as {state} and cannot be updated")]
+    TrialFinished {
+        /// The finished trial.
+        trial_id: u64,
+        /// Its number within its study.
+        number: u64,
+        /// Its final state.
+        state: TrialState,
+    },
+    /// A WAITING -> RUNNING claim lost: the trial is already RUNNING (another worker claimed it).
+    #[error("trial {trial_id} is already RUNNING: another worker claimed it")]
+    TrialAlreadyClaimed {
+        /// The trial that was claimed by someone else.
+        trial_id: u64,
+    },
+    /// A parameter reappeared in the study with a distribution Optuna considers incompatible.
+    #[error("parameter {name:?}: {reason}")]
+    IncompatibleDistribution {
+        /// The parameter name.
+        name: String,
+        /// What differs (kind, log flag or categorical choices).
+        reason: &'static str,
+    },
+    /// An argument is outside what the API accepts (empty directions, value outside the
+    /// distribution, wrong number of objective values, ...).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// `get_best_trial` on a study with more than one objective.
+    #[error("study {study_id} has {n_objectives} objectives; a single best trial exists only for single-objective studies")]
+    MultiObjectiveStudy {
+        /// The study.
+        study_id: u64,
+        /// How many directions it has.
+        n_objectives: usize,
+    },
+    /// `get_best_trial` on a study without any COMPLETE trial.
+    #[error("study {study_id} has no COMPLETE trial yet")]
+    NoCompletedTrials {
+        /// The study.
+        study_id: u64,
+    },
+    /// An operating-system call on `path` failed.
+    #[error("{op} {path}: {source}", path = path.display())]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// What was being done ("open", "append to", "fsync", ...).
+        op: &'static str,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The file is not a trialog journal (bad magic or header).
+    #[error("{path} is not a trialog journal: {reason}", path = path.display())]
+    NotAJournal {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its first bytes.
+        reason: String,
+    },
+    /// The journal was written with a format version or flag this build does not understand.
+    #[error("{path} uses journal format version {version} (flags {flags:#06x}); this build reads version {supported}: upgrade trialog", path = path.display())]
+    UnsupportedFormat {
+        /// The file.
+        path: PathBuf,
+        /// The version in its header.
+        version: u16,
+        /// The flags in its header.
+        flags: u16,
+        /// The newest version this build reads.
+        supported: u16,
+    },
+    /// Bytes that should be a valid frame are not, and valid data follows them (so this is not a
+    /// torn tail), or a CRC-valid frame does not decode.
+    #[error("{path}: corrupt journal at byte offset {offset}: {reason}", path = path.display())]
+    Corruption {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the first bad frame.
+        offset: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// A frame holds an operation code that this build must understand but does not know.
+    #[error("{path}: frame at byte offset {offset} holds operation code {code}, which requires a newer trialog", path = path.display())]
+    UnknownOperation {
+        /// The file.
+        path: PathBuf,
+        /// Byte offset of the frame.
+        offset: u64,
+        /// The operation code.
+        code: u64,
+    },
+    /// The lock could not be taken before the configured timeout.
+    #[error("timed out after {waited:?} waiting for lock {path}, held by {holder}", path = path.display())]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as recorded in the lock file ("unknown" when it records nothing).
+        holder: String,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// We held a lease lock but another process broke it (we stopped refreshing for longer than
+    /// the grace period). Nothing was written.
+    #[error("lost lock {path}: it is now held by {holder}; nothing was written", path = path.display())]
+    LockLost {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it now.
+        holder: String,
+    },
+    /// An earlier write or fsync on this handle failed, so whether that data reached the disk is
+    /// unknown. The handle refuses every later call; drop it and open the journal again.
+    #[error("journal handle for {path} is poisoned by an earlier failed {op}: {source}; reopen the journal", path = path.display())]
+    Poisoned {
+        /// The journal file.
+        path: PathBuf,
+        /// The operation that failed ("write" or "fsync").
+        op: &'static str,
+        /// The original OS error.
+        #[source]
+        source: Arc<io::Error>,
+    },
+}
+
+impl Error {
+    /// Builds an [`Error::Io`] for `op` on `path`.
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io { path: path.into(), op, source }
+    }
+
+    /// Builds an [`Error::InvalidArgument`].
+    pub(crate) fn invalid(msg: impl fmt::Display) -> Self {
+        Error::InvalidArgument(msg.to_string())
+    }
+}

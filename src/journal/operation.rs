@@ -1,0 +1,228 @@
+//! The `Operation` enum: everything a journal can say.
+//!
+//! Operation codes 0..=10 are Optuna's `JournalOperation` codes, so a log can be translated to
+//! and from Optuna's JSON-lines format one to one. Codes 11..=127 are reserved for future
+//! operations that every reader must understand (an old reader stops with
+//! [`crate::Error::UnknownOperation`]); codes 128 and above are *safe to ignore*: a reader that
+//! does not know one skips it, because by contract it never changes what Optuna's API shows.
+
+use std::collections::BTreeMap;
+
+use crate::model::{AttrValue, Distribution, StudyDirection, Timestamp, TrialState};
+
+/// The first operation code that old readers may skip (see the module docs).
+pub const FIRST_IGNORABLE_CODE: u64 = 128;
+
+/// Numeric operation codes (Optuna's for 0..=10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum OpCode {
+    /// Create a study.
+    CreateStudy = 0,
+    /// Delete a study.
+    DeleteStudy = 1,
+    /// Set a study user attribute.
+    SetStudyUserAttr = 2,
+    /// Set a study system attribute.
+    SetStudySystemAttr = 3,
+    /// Create a trial.
+    CreateTrial = 4,
+    /// Set a trial parameter.
+    SetTrialParam = 5,
+    /// Set a trial's state and values.
+    SetTrialStateValues = 6,
+    /// Set an intermediate value.
+    SetTrialIntermediateValue = 7,
+    /// Set a trial user attribute.
+    SetTrialUserAttr = 8,
+    /// Set a trial system attribute.
+    SetTrialSystemAttr = 9,
+    /// Discard trials (Rustuna's op code 10; Optuna ignores it).
+    DiscardTrials = 10,
+}
+
+impl OpCode {
+    /// Every known code, in order.
+    pub const ALL: [OpCode; 11] = [
+        OpCode::CreateStudy,
+        OpCode::DeleteStudy,
+        OpCode::SetStudyUserAttr,
+        OpCode::SetStudySystemAttr,
+        OpCode::CreateTrial,
+        OpCode::SetTrialParam,
+        OpCode::SetTrialStateValues,
+        OpCode::SetTrialIntermediateValue,
+        OpCode::SetTrialUserAttr,
+        OpCode::SetTrialSystemAttr,
+        OpCode::DiscardTrials,
+    ];
+
+    /// The code for `code`, if this build knows it.
+    pub fn from_u64(code: u64) -> Option<Self> {
+        Self::ALL.get(usize::try_from(code).ok()?).copied()
+    }
+
+    /// Whether a reader that does not know `code` may skip it.
+    pub fn is_ignorable(code: u64) -> bool {
+        code >= FIRST_IGNORABLE_CODE
+    }
+}
+
+/// The contents of a trial created from a template (Optuna's `create_new_trial(template_trial)`,
+/// used by `enqueue_trial` and `add_trial`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrialTemplate {
+    /// Initial state (WAITING for an enqueued trial, COMPLETE for an added one, ...).
+    pub state: TrialState,
+    /// Objective values.
+    pub values: Option<Vec<f64>>,
+    /// Completion time, if the template had one.
+    pub datetime_complete: Option<Timestamp>,
+    /// Parameters: name -> (internal value, distribution).
+    pub params: BTreeMap<String, (f64, Distribution)>,
+    /// User attributes.
+    pub user_attrs: BTreeMap<String, AttrValue>,
+    /// System attributes.
+    pub system_attrs: BTreeMap<String, AttrValue>,
+    /// Intermediate values by step.
+    pub intermediate_values: BTreeMap<i64, f64>,
+}
+
+/// One operation of the log. Ids refer to studies and trials created earlier in the same log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Operation {
+    /// Create a study. Its id is the next study id (assigned at replay).
+    CreateStudy {
+        /// Unique name among live studies.
+        study_name: String,
+        /// One direction per objective.
+        directions: Vec<StudyDirection>,
+    },
+    /// Delete a study and hide its trials.
+    DeleteStudy {
+        /// The study.
+        study_id: u64,
+    },
+    /// Set one study user attribute.
+    SetStudyUserAttr {
+        /// The study.
+        study_id: u64,
+        /// Attribute name.
+        key: String,
+        /// Attribute value.
+        value: AttrValue,
+    },
+    /// Set one study system attribute.
+    SetStudySystemAttr {
+        /// The study.
+        study_id: u64,
+        /// Attribute name.
+        key: String,
+        /// Attribute value.
+        value: AttrValue,
+    },
+    /// Create a trial. Its id is the next trial id and its number the next number in its study
+    /// (both assigned at replay). Without a template it starts RUNNING.
+    CreateTrial {
+        /// The study.
+        study_id: u64,
+        /// Start time (None for a template without one, e.g. WAITING).
+        datetime_start: Option<Timestamp>,
+        /// The template's contents, if created from one.
+        template: Option<Box<TrialTemplate>>,
+    },
+    /// Set one parameter of a trial.
+    SetTrialParam {
+        /// The trial.
+        trial_id: u64,
+        /// Parameter name.
+        name: String,
+        /// Value in internal representation.
+        internal: f64,
+        /// Its distribution.
+        distribution: Distribution,
+    },
+    /// Change a trial's state (and values).
+    SetTrialStateValues {
+        /// The trial.
+        trial_id: u64,
+        /// New state.
+        state: TrialState,
+        /// New objective values (None leaves them unchanged).
+        values: Option<Vec<f64>>,
+        /// Start time when the new state is RUNNING, completion time when it is finished.
+        datetime: Option<Timestamp>,
+    },
+    /// Record the intermediate value of one step.
+    SetTrialIntermediateValue {
+        /// The trial.
+        trial_id: u64,
+        /// Step.
+        step: i64,
+        /// Value (may be non-finite).
+        value: f64,
+    },
+    /// Set one trial user attribute.
+    SetTrialUserAttr {
+        /// The trial.
+        trial_id: u64,
+        /// Attribute name.
+        key: String,
+        /// Attribute value.
+        value: AttrValue,
+    },
+    /// Set one trial system attribute.
+    SetTrialSystemAttr {
+        /// The trial.
+        trial_id: u64,
+        /// Attribute name.
+        key: String,
+        /// Attribute value.
+        value: AttrValue,
+    },
+    /// Rustuna's DISCARD_TRIALS. Optuna ignores it and so does trialog's replay (kept so logs
+    /// written by Rustuna replay to the same state Optuna sees).
+    DiscardTrials {
+        /// The trials named by the operation.
+        trial_ids: Vec<u64>,
+    },
+    /// An operation with a safe-to-ignore code (>= 128) that this build does not know. Replay
+    /// skips it; it is kept only so tools can count it.
+    Ignorable {
+        /// Its code.
+        code: u64,
+    },
+}
+
+impl Operation {
+    /// This operation's numeric code.
+    pub fn code(&self) -> u64 {
+        let code = match self {
+            Operation::CreateStudy { .. } => OpCode::CreateStudy,
+            Operation::DeleteStudy { .. } => OpCode::DeleteStudy,
+            Operation::SetStudyUserAttr { .. } => OpCode::SetStudyUserAttr,
+            Operation::SetStudySystemAttr { .. } => OpCode::SetStudySystemAttr,
+            Operation::CreateTrial { .. } => OpCode::CreateTrial,
+            Operation::SetTrialParam { .. } => OpCode::SetTrialParam,
+            Operation::SetTrialStateValues { .. } => OpCode::SetTrialStateValues,
+            Operation::SetTrialIntermediateValue { .. } => OpCode::SetTrialIntermediateValue,
+            Operation::SetTrialUserAttr { .. } => OpCode::SetTrialUserAttr,
+            Operation::SetTrialSystemAttr { .. } => OpCode::SetTrialSystemAttr,
+            Operation::DiscardTrials { .. } => OpCode::DiscardTrials,
+            Operation::Ignorable { code } => return *code,
+        };
+        code as u64
+    }
+}
+
+/// What one append writes: one or more operations issued by one worker, applied all or nothing.
+///
+/// Every operation of the batch carries the batch's worker id. A worker is one storage handle in
+/// one thread of one process; its id is `<uuid>-<thread>` as in Optuna.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogBatch {
+    /// The worker that issued every operation of the batch.
+    pub worker_id: String,
+    /// The operations, in order.
+    pub ops: Vec<Operation>,
+}

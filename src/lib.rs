@@ -1,0 +1,34 @@
+//! trialog: a durable journal log engine for hyperparameter-optimization studies.
+//!
+//! Many worker processes, possibly on several hosts sharing one directory, append operations
+//! (create study, create trial, set parameter, report values, ...) to one journal file. Each
+//! append is one CRC-checked frame, fsynced before it is acknowledged; replay rebuilds studies
+//! and trials with Optuna's semantics, incrementally. See `docs/FORMAT.md` for the file format.
+//!
+//! ```no_run
+//! use trialog::{JournalStorage, StudyDirection, TrialState};
+//! let storage = JournalStorage::open("study.journal")?;
+//! let study = storage.create_new_study(&[StudyDirection::Minimize], Some("demo"))?;
+//! let trial = storage.create_new_trial(study, None)?;
+//! storage.set_trial_state_values(trial, TrialState::Complete, Some(&[0.5]))?;
+//! # Ok::<(), trialog::Error>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backend;
+pub mod error;
+pub mod journal;
+pub mod lock;
+pub mod model;
+pub mod replay;
+pub mod storage;
+
+pub use backend::{FileBackend, LogBackend, MemoryBackend};
+pub use error::{Error, Result};
+pub use lock::{LockKind, LockOptions};
+pub use model::{
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
+    TrialState,
+};
+pub use storage::JournalStorage;

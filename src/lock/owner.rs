@@ -1,0 +1,4 @@
+//! TEMPORARY stub.
+/// stub
+#[derive(Debug)]
+pub struct OwnerRecord;

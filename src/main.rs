@@ -1,0 +1,2 @@
+//! The `trialog` command-line tool.
+fn main() {}

@@ -1,0 +1,80 @@
+//! JSON-like attribute values (study and trial user/system attributes).
+
+use std::collections::BTreeMap;
+
+/// A JSON-like value: what Optuna accepts as a user or system attribute.
+///
+/// Unlike strict JSON, floats may be NaN or infinite (Python's `json` writes them bare), and
+/// integers and floats stay distinct. Equality compares floats bit for bit, so a value read back
+/// from the journal equals the value written, NaN included.
+#[derive(Debug, Clone)]
+pub enum AttrValue {
+    /// JSON `null` / Python `None`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// A signed 64-bit integer.
+    Int(i64),
+    /// A double, kept exactly (including NaN and the infinities).
+    Float(f64),
+    /// A UTF-8 string.
+    String(String),
+    /// An ordered list.
+    Array(Vec<AttrValue>),
+    /// A map with string keys (sorted by key).
+    Map(BTreeMap<String, AttrValue>),
+}
+
+impl PartialEq for AttrValue {
+    fn eq(&self, other: &Self) -> bool {
+        use AttrValue as A;
+        match (self, other) {
+            (A::Null, A::Null) => true,
+            (A::Bool(a), A::Bool(b)) => a == b,
+            (A::Int(a), A::Int(b)) => a == b,
+            (A::Float(a), A::Float(b)) => super::same_f64(*a, *b),
+            (A::String(a), A::String(b)) => a == b,
+            (A::Array(a), A::Array(b)) => a == b,
+            (A::Map(a), A::Map(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl From<&str> for AttrValue {
+    fn from(s: &str) -> Self {
+        AttrValue::String(s.to_owned())
+    }
+}
+impl From<String> for AttrValue {
+    fn from(s: String) -> Self {
+        AttrValue::String(s)
+    }
+}
+impl From<i64> for AttrValue {
+    fn from(v: i64) -> Self {
+        AttrValue::Int(v)
+    }
+}
+impl From<f64> for AttrValue {
+    fn from(v: f64) -> Self {
+        AttrValue::Float(v)
+    }
+}
+impl From<bool> for AttrValue {
+    fn from(v: bool) -> Self {
+        AttrValue::Bool(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_equals_itself_and_int_differs_from_float() {
+        assert_eq!(AttrValue::Float(f64::NAN), AttrValue::Float(f64::NAN));
+        assert_ne!(AttrValue::Int(1), AttrValue::Float(1.0));
+        assert_ne!(AttrValue::Float(0.0), AttrValue::Float(-0.0));
+    }
+}

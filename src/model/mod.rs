@@ -1,0 +1,31 @@
+//! Domain types with Optuna's meaning and numeric codes. Knows nothing else in the crate.
+
+mod attr;
+mod distribution;
+mod state;
+mod time;
+mod trial;
+
+pub use attr::AttrValue;
+pub use distribution::{
+    CategoricalChoice, CategoricalDistribution, Distribution, FloatDistribution, IntDistribution,
+    ParamValue,
+};
+pub use state::{StudyDirection, TrialState};
+pub use time::Timestamp;
+pub use trial::{FrozenStudy, FrozenTrial};
+
+/// Compares two floats as bit patterns, so NaN equals NaN and 0.0 differs from -0.0. Used where
+/// "the same state" must include non-finite values exactly.
+pub(crate) fn same_f64(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits()
+}
+
+/// `same_f64` over optional vectors.
+pub(crate) fn same_values(a: &Option<Vec<f64>>, b: &Option<Vec<f64>>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_f64(*x, *y)),
+        _ => false,
+    }
+}

@@ -1,0 +1,356 @@
+//! `ReplayState`: studies and trials rebuilt from operations, one operation at a time.
+//!
+//! Replay is pure and deterministic: it never does I/O, and the same sequence of operations
+//! always gives the same state. The rules are Optuna's (`JournalStorageReplayResult`), because
+//! Optuna writes first and checks at replay and trialog must read such logs the same way:
+//!
+//! * an invalid operation (unknown study or trial, duplicate study name, update of a finished
+//!   trial, incompatible distribution) is ignored;
+//! * a WAITING -> RUNNING claim of a trial that is already RUNNING loses (is ignored);
+//! * study ids count up and are never reused; trial ids count up across all studies in log
+//!   order; trial numbers count up per study in log order.
+//!
+//! trialog's own writers call [`ReplayState::check`] under the write lock before appending, so
+//! the operations they write are never ignored; the same function decides what replay ignores,
+//! so there is one definition of "valid".
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::journal::{LogBatch, Operation, TrialTemplate};
+use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, TrialState};
+
+/// What applying one operation created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The operation changed existing state (or was a no-op such as an ignorable code).
+    Updated,
+    /// A study with this id was created.
+    StudyCreated(u64),
+    /// A trial with this id was created.
+    TrialCreated(u64),
+}
+
+/// Counters of what replay has seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayStats {
+    /// Batches applied.
+    pub batches: u64,
+    /// Operations applied.
+    pub applied: u64,
+    /// Operations ignored because they were invalid when replayed (only foreign writers, such
+    /// as Optuna, produce these).
+    pub ignored: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct StudyEntry {
+    study: FrozenStudy,
+    trial_ids: Vec<u64>,
+    /// For each parameter name, the lowest-numbered trial that has it and its distribution: the
+    /// distribution Optuna checks a new one against.
+    param_reps: HashMap<String, (u64, Distribution)>,
+}
+
+/// The state of every study and trial after some prefix of the log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReplayState {
+    studies: BTreeMap<u64, StudyEntry>,
+    names: HashMap<String, u64>,
+    next_study_id: u64,
+    /// Every trial ever created, indexed by trial id (trials of deleted studies stay, hidden).
+    trials: Vec<Arc<FrozenTrial>>,
+    stats: ReplayStats,
+}
+
+impl ReplayState {
+    /// The empty state (an empty log).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Counters of what was applied and ignored.
+    pub fn stats(&self) -> ReplayStats {
+        self.stats
+    }
+
+    /// Applies every operation of `batch` in order, ignoring the invalid ones (Optuna's rule for
+    /// operations of other workers). Returns what the last applied operation created.
+    pub fn apply_batch(&mut self, batch: &LogBatch) -> Applied {
+        self.stats.batches += 1;
+        let mut last = Applied::Updated;
+        for op in &batch.ops {
+            match self.apply(op) {
+                Ok(applied) => {
+                    self.stats.applied += 1;
+                    last = applied;
+                }
+                Err(_) => self.stats.ignored += 1,
+            }
+        }
+        last
+    }
+
+    /// Applies one operation if it is valid now; otherwise returns why and changes nothing.
+    pub fn apply(&mut self, op: &Operation) -> Result<Applied> {
+        self.check(op)?;
+        Ok(match op {
+            Operation::CreateStudy { study_name, directions } => {
+                let study_id = self.next_study_id;
+                self.next_study_id += 1;
+                self.names.insert(study_name.clone(), study_id);
+                let study = FrozenStudy {
+                    study_id,
+                    study_name: study_name.clone(),
+                    directions: directions.clone(),
+                    user_attrs: BTreeMap::new(),
+                    system_attrs: BTreeMap::new(),
+                };
+                let entry = StudyEntry { study, trial_ids: Vec::new(), param_reps: HashMap::new() };
+                self.studies.insert(study_id, entry);
+                Applied::StudyCreated(study_id)
+            }
+            Operation::DeleteStudy { study_id } => {
+                if let Some(entry) = self.studies.remove(study_id) {
+                    self.names.remove(&entry.study.study_name);
+                }
+                Applied::Updated
+            }
+            Operation::SetStudyUserAttr { study_id, key, value } => {
+                if let Some(e) = self.studies.get_mut(study_id) {
+                    e.study.user_attrs.insert(key.clone(), value.clone());
+                }
+                Applied::Updated
+            }
+            Operation::SetStudySystemAttr { study_id, key, value } => {
+                if let Some(e) = self.studies.get_mut(study_id) {
+                    e.study.system_attrs.insert(key.clone(), value.clone());
+                }
+                Applied::Updated
+            }
+            Operation::CreateTrial { study_id, datetime_start, template } => {
+                self.create_trial(*study_id, *datetime_start, template.as_deref())
+            }
+            Operation::SetTrialParam { trial_id, name, internal, distribution } => {
+                let Some(external) = distribution.to_external(*internal) else {
+                    return Ok(Applied::Updated); // unreachable: check() verified it
+                };
+                let trial = self.trial_mut(*trial_id);
+                trial.params.insert(name.clone(), external);
+                trial.distributions.insert(name.clone(), distribution.clone());
+                let (study_id, number) = (trial.study_id, trial.number);
+                self.note_param(study_id, number, name, distribution);
+                Applied::Updated
+            }
+            Operation::SetTrialStateValues { trial_id, state, values, datetime } => {
+                let trial = self.trial_mut(*trial_id);
+                if *state == TrialState::Running {
+                    trial.datetime_start = *datetime;
+                }
+                if state.is_finished() {
+                    trial.datetime_complete = *datetime;
+                }
+                trial.state = *state;
+                if let Some(values) = values {
+                    trial.values = Some(values.clone());
+                }
+                Applied::Updated
+            }
+            Operation::SetTrialIntermediateValue { trial_id, step, value } => {
+                self.trial_mut(*trial_id).intermediate_values.insert(*step, *value);
+                Applied::Updated
+            }
+            Operation::SetTrialUserAttr { trial_id, key, value } => {
+                self.trial_mut(*trial_id).user_attrs.insert(key.clone(), value.clone());
+                Applied::Updated
+            }
+            Operation::SetTrialSystemAttr { trial_id, key, value } => {
+                self.trial_mut(*trial_id).system_attrs.insert(key.clone(), value.clone());
+                Applied::Updated
+            }
+            Operation::DiscardTrials { .. } | Operation::Ignorable { .. } => Applied::Updated,
+        })
+    }
+
+    /// Whether `op` would be applied now, and if not, the typed error that says why.
+    pub fn check(&self, op: &Operation) -> Result<()> {
+        match op {
+            Operation::CreateStudy { study_name, .. } => {
+                if self.names.contains_key(study_name) {
+                    return Err(Error::DuplicateStudyName { name: study_name.clone() });
+                }
+            }
+            Operation::DeleteStudy { study_id }
+            | Operation::SetStudyUserAttr { study_id, .. }
+            | Operation::SetStudySystemAttr { study_id, .. } => {
+                self.study(*study_id)?;
+            }
+            Operation::CreateTrial { study_id, template, .. } => {
+                self.study(*study_id)?;
+                if let Some(t) = template {
+                    for (name, (internal, dist)) in &t.params {
+                        convertible(name, *internal, dist)?;
+                    }
+                }
+            }
+            Operation::SetTrialParam { trial_id, name, internal, distribution } => {
+                let trial = self.updatable_trial(*trial_id)?;
+                if let Some((_, rep)) = self.studies[&trial.study_id].param_reps.get(name) {
+                    rep.check_compatible(name, distribution)?;
+                }
+                convertible(name, *internal, distribution)?;
+            }
+            Operation::SetTrialStateValues { trial_id, state, .. } => {
+                let trial = self.updatable_trial(*trial_id)?;
+                if *state == TrialState::Running && trial.state == TrialState::Running {
+                    return Err(Error::TrialAlreadyClaimed { trial_id: *trial_id });
+                }
+            }
+            Operation::SetTrialIntermediateValue { trial_id, .. }
+            | Operation::SetTrialUserAttr { trial_id, .. }
+            | Operation::SetTrialSystemAttr { trial_id, .. } => {
+                self.updatable_trial(*trial_id)?;
+            }
+            Operation::DiscardTrials { .. } | Operation::Ignorable { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn create_trial(
+        &mut self,
+        study_id: u64,
+        datetime_start: Option<crate::model::Timestamp>,
+        template: Option<&TrialTemplate>,
+    ) -> Applied {
+        let trial_id = self.trials.len() as u64;
+        let Some(entry) = self.studies.get_mut(&study_id) else {
+            return Applied::Updated; // unreachable: check() verified it
+        };
+        let number = entry.trial_ids.len() as u64;
+        entry.trial_ids.push(trial_id);
+        let mut trial = FrozenTrial {
+            trial_id,
+            number,
+            study_id,
+            state: TrialState::Running,
+            values: None,
+            datetime_start,
+            datetime_complete: None,
+            params: BTreeMap::new(),
+            distributions: BTreeMap::new(),
+            user_attrs: BTreeMap::new(),
+            system_attrs: BTreeMap::new(),
+            intermediate_values: BTreeMap::new(),
+        };
+        if let Some(t) = template {
+            trial.state = t.state;
+            trial.values.clone_from(&t.values);
+            trial.datetime_complete = t.datetime_complete;
+            for (name, (internal, dist)) in &t.params {
+                if let Some(external) = dist.to_external(*internal) {
+                    trial.params.insert(name.clone(), external);
+                    trial.distributions.insert(name.clone(), dist.clone());
+                }
+            }
+            trial.user_attrs.clone_from(&t.user_attrs);
+            trial.system_attrs.clone_from(&t.system_attrs);
+            trial.intermediate_values.clone_from(&t.intermediate_values);
+            for (name, dist) in &trial.distributions {
+                note_rep(&mut entry.param_reps, number, name, dist);
+            }
+        }
+        self.trials.push(Arc::new(trial));
+        Applied::TrialCreated(trial_id)
+    }
+
+    fn note_param(&mut self, study_id: u64, number: u64, name: &str, dist: &Distribution) {
+        if let Some(entry) = self.studies.get_mut(&study_id) {
+            note_rep(&mut entry.param_reps, number, name, dist);
+        }
+    }
+
+    /// The trial with this id for mutation (copy-on-write if a reader still holds it).
+    fn trial_mut(&mut self, trial_id: u64) -> &mut FrozenTrial {
+        Arc::make_mut(&mut self.trials[trial_id as usize])
+    }
+
+    fn updatable_trial(&self, trial_id: u64) -> Result<&FrozenTrial> {
+        let trial = self.trial(trial_id)?;
+        if trial.state.is_finished() {
+            return Err(Error::TrialFinished { trial_id, number: trial.number, state: trial.state });
+        }
+        Ok(trial)
+    }
+
+    // ---- queries ------------------------------------------------------------------------
+
+    /// The live study with this id.
+    pub fn study(&self, study_id: u64) -> Result<&FrozenStudy> {
+        self.studies.get(&study_id).map(|e| &e.study).ok_or(Error::StudyNotFound { study_id })
+    }
+
+    /// The id of the live study with this name.
+    pub fn study_id_by_name(&self, name: &str) -> Result<u64> {
+        self.names.get(name).copied().ok_or_else(|| Error::StudyNameNotFound { name: name.into() })
+    }
+
+    /// Every live study, by id.
+    pub fn studies(&self) -> impl Iterator<Item = &FrozenStudy> {
+        self.studies.values().map(|e| &e.study)
+    }
+
+    /// The trial with this id, if its study is live.
+    pub fn trial(&self, trial_id: u64) -> Result<&Arc<FrozenTrial>> {
+        usize::try_from(trial_id)
+            .ok()
+            .and_then(|i| self.trials.get(i))
+            .filter(|t| self.studies.contains_key(&t.study_id))
+            .ok_or(Error::TrialNotFound { trial_id })
+    }
+
+    /// The trials of a live study, by number.
+    pub fn trials_of(&self, study_id: u64) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
+        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        Ok(entry.trial_ids.iter().map(|&id| &self.trials[id as usize]))
+    }
+
+    /// The id of trial number `number` of a live study.
+    pub fn trial_id_by_number(&self, study_id: u64, number: u64) -> Result<u64> {
+        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        usize::try_from(number)
+            .ok()
+            .and_then(|n| entry.trial_ids.get(n))
+            .copied()
+            .ok_or(Error::TrialNumberNotFound { study_id, number })
+    }
+
+    /// The distribution a new value of parameter `name` in this study must be compatible with.
+    pub fn param_distribution(&self, study_id: u64, name: &str) -> Option<&Distribution> {
+        self.studies.get(&study_id)?.param_reps.get(name).map(|(_, d)| d)
+    }
+
+    /// How many trials were ever created (the next trial id).
+    pub fn trial_count(&self) -> u64 {
+        self.trials.len() as u64
+    }
+}
+
+fn note_rep(reps: &mut HashMap<String, (u64, Distribution)>, number: u64, name: &str, dist: &Distribution) {
+    match reps.get_mut(name) {
+        Some(rep) if rep.0 <= number => {}
+        Some(rep) => *rep = (number, dist.clone()),
+        None => {
+            reps.insert(name.to_owned(), (number, dist.clone()));
+        }
+    }
+}
+
+fn convertible(name: &str, internal: f64, dist: &Distribution) -> Result<ParamValue> {
+    dist.to_external(internal).ok_or_else(|| {
+        Error::invalid(format_args!(
+            "parameter {name:?}: internal value {internal:?} does not represent a value of its {}",
+            dist.kind_name()
+        ))
+    })
+}

@@ -1,0 +1,436 @@
+//! `JournalStorage`: Optuna's `BaseStorage` API over any [`LogBackend`].
+//!
+//! Write path (every mutating call): lock the handle, take the backend's write lock, read what
+//! other writers appended, validate the operation against that state ([`ReplayState::check`]),
+//! append it as one frame (durable when the call returns), release, apply. An invalid operation
+//! returns a typed error and writes nothing.
+//!
+//! Read path: read only the bytes appended since the last call (never the whole log), apply
+//! them, answer. Readers never take the backend's write lock.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::backend::{AppendOutcome, FileBackend, FileOptions, LogBackend};
+use crate::error::{Error, Result};
+use crate::journal::{LogBatch, Operation, TrialTemplate};
+use crate::model::{
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
+    TrialState,
+};
+use crate::replay::{Applied, ReplayState};
+
+/// Prefix of generated study names, as in Optuna.
+pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
+
+/// A storage handle over one journal. `Send + Sync`; every method takes `&self`.
+///
+/// Each thread using a handle is a distinct *worker* (id `<handle uuid>-<thread number>`), as in
+/// Optuna. Returned trials are immutable snapshots (`Arc<FrozenTrial>`): later writes never change
+/// a value already returned.
+#[derive(Debug)]
+pub struct JournalStorage<B: LogBackend = FileBackend> {
+    backend: B,
+    worker_prefix: String,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: ReplayState,
+    /// Backend position up to which `state` has applied the log.
+    pos: u64,
+}
+
+static NEXT_THREAD_NUMBER: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static THREAD_NUMBER: u64 = NEXT_THREAD_NUMBER.fetch_add(1, Ordering::Relaxed);
+}
+
+impl JournalStorage<FileBackend> {
+    /// Opens (creating if needed) the journal file at `path` with the default advisory lock,
+    /// and replays it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::new(FileBackend::open(path)?)
+    }
+
+    /// Opens the journal file at `path` with `options`, and replays it.
+    pub fn open_with(path: impl AsRef<Path>, options: &FileOptions) -> Result<Self> {
+        Self::new(FileBackend::open_with(path, options)?)
+    }
+}
+
+impl<B: LogBackend> JournalStorage<B> {
+    /// A storage over `backend`, replayed up to the backend's current end.
+    pub fn new(backend: B) -> Result<Self> {
+        let storage = JournalStorage {
+            backend,
+            worker_prefix: format!("{}-", uuid::Uuid::new_v4()),
+            inner: Mutex::new(Inner::default()),
+        };
+        storage.sync()?;
+        Ok(storage)
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    /// This thread's worker id on this handle.
+    pub fn worker_id(&self) -> String {
+        THREAD_NUMBER.with(|n| format!("{}{n}", self.worker_prefix))
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // Inner is only mutated by whole-operation applies that cannot panic halfway through in
+        // a way that breaks invariants the next sync relies on; recover from poisoning.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sync_into(&self, inner: &mut Inner) -> Result<()> {
+        let Inner { state, pos } = inner;
+        *pos = self.backend.read_from(*pos, &mut |_, batch| {
+            state.apply_batch(&batch);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Reads and applies whatever other writers appended since the last call.
+    pub fn sync(&self) -> Result<()> {
+        self.sync_into(&mut self.inner())
+    }
+
+    /// Runs `f` on the state synced to the current end of the log.
+    pub fn read<R>(&self, f: impl FnOnce(&ReplayState) -> Result<R>) -> Result<R> {
+        let mut inner = self.inner();
+        self.sync_into(&mut inner)?;
+        f(&inner.state)
+    }
+
+    /// The write path: validate `op` against the current state under the write lock, append it
+    /// durably, apply it. Returns what it created.
+    fn write(&self, op: Operation) -> Result<Applied> {
+        let batch = LogBatch { worker_id: self.worker_id(), ops: vec![op] };
+        let mut inner = self.inner();
+        let guard = self.backend.lock()?;
+        loop {
+            self.sync_into(&mut inner)?;
+            inner.state.check(&batch.ops[0])?;
+            match self.backend.append_if(&guard, inner.pos, &batch)? {
+                AppendOutcome::Appended { end } => {
+                    inner.pos = end;
+                    return Ok(inner.state.apply_batch(&batch));
+                }
+                AppendOutcome::Moved => continue,
+            }
+        }
+    }
+
+    // ---- studies ------------------------------------------------------------------------
+
+    /// Creates a study and returns its id (never reused). `study_name` defaults to
+    /// `no-name-<uuid>`. Fails with [`Error::DuplicateStudyName`] if a live study has the name.
+    pub fn create_new_study(
+        &self,
+        directions: &[StudyDirection],
+        study_name: Option<&str>,
+    ) -> Result<u64> {
+        if directions.is_empty() {
+            return Err(Error::invalid("a study needs at least one direction"));
+        }
+        let study_name = match study_name {
+            Some(n) => n.to_owned(),
+            None => format!("{DEFAULT_STUDY_NAME_PREFIX}{}", uuid::Uuid::new_v4()),
+        };
+        match self.write(Operation::CreateStudy { study_name, directions: directions.to_vec() })? {
+            Applied::StudyCreated(id) => Ok(id),
+            other => unreachable!("create study applied as {other:?}"),
+        }
+    }
+
+    /// Deletes a study; its trials disappear with it. Its id is never reused.
+    pub fn delete_study(&self, study_id: u64) -> Result<()> {
+        self.write(Operation::DeleteStudy { study_id }).map(drop)
+    }
+
+    /// Sets a study user attribute.
+    pub fn set_study_user_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        self.write(Operation::SetStudyUserAttr { study_id, key: key.to_owned(), value }).map(drop)
+    }
+
+    /// Sets a study system attribute.
+    pub fn set_study_system_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        self.write(Operation::SetStudySystemAttr { study_id, key: key.to_owned(), value }).map(drop)
+    }
+
+    /// The study's user attributes.
+    pub fn get_study_user_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        self.read(|s| Ok(s.study(study_id)?.user_attrs.clone()))
+    }
+
+    /// The study's system attributes.
+    pub fn get_study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        self.read(|s| Ok(s.study(study_id)?.system_attrs.clone()))
+    }
+
+    /// The id of the live study named `study_name`.
+    pub fn get_study_id_from_name(&self, study_name: &str) -> Result<u64> {
+        self.read(|s| s.study_id_by_name(study_name))
+    }
+
+    /// The name of a live study.
+    pub fn get_study_name_from_id(&self, study_id: u64) -> Result<String> {
+        self.read(|s| Ok(s.study(study_id)?.study_name.clone()))
+    }
+
+    /// The directions of a live study.
+    pub fn get_study_directions(&self, study_id: u64) -> Result<Vec<StudyDirection>> {
+        self.read(|s| Ok(s.study(study_id)?.directions.clone()))
+    }
+
+    /// Every live study, by id.
+    pub fn get_all_studies(&self) -> Result<Vec<FrozenStudy>> {
+        self.read(|s| Ok(s.studies().cloned().collect()))
+    }
+
+    // ---- trials -------------------------------------------------------------------------
+
+    /// Creates a trial in a study and returns its id. Without a template the trial is RUNNING
+    /// and starts now; with one it copies the template's state, values, parameters, attributes,
+    /// intermediate values and datetimes (Optuna's `enqueue_trial` / `add_trial`).
+    pub fn create_new_trial(&self, study_id: u64, template: Option<&FrozenTrial>) -> Result<u64> {
+        let op = match template {
+            None => Operation::CreateTrial {
+                study_id,
+                datetime_start: Some(Timestamp::now()),
+                template: None,
+            },
+            Some(t) => {
+                let template = self.template_from(study_id, t)?;
+                Operation::CreateTrial {
+                    study_id,
+                    datetime_start: t.datetime_start,
+                    template: Some(Box::new(template)),
+                }
+            }
+        };
+        match self.write(op)? {
+            Applied::TrialCreated(id) => Ok(id),
+            other => unreachable!("create trial applied as {other:?}"),
+        }
+    }
+
+    /// Converts a template trial into the log's form, checking each parameter against its
+    /// distribution and against the study's earlier distributions of the same name.
+    fn template_from(&self, study_id: u64, t: &FrozenTrial) -> Result<TrialTemplate> {
+        let mut params = BTreeMap::new();
+        for (name, value) in &t.params {
+            let dist = t.distributions.get(name).ok_or_else(|| {
+                Error::invalid(format_args!("template parameter {name:?} has no distribution"))
+            })?;
+            params.insert(name.clone(), (dist.to_internal(value)?, dist.clone()));
+        }
+        self.read(|s| {
+            for (name, (_, dist)) in &params {
+                if let Some(existing) = s.param_distribution(study_id, name) {
+                    existing.check_compatible(name, dist)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(TrialTemplate {
+            state: t.state,
+            values: t.values.clone(),
+            datetime_complete: t.datetime_complete,
+            params,
+            user_attrs: t.user_attrs.clone(),
+            system_attrs: t.system_attrs.clone(),
+            intermediate_values: t.intermediate_values.clone(),
+        })
+    }
+
+    /// Sets a parameter (internal representation) of an unfinished trial. The value must lie in
+    /// the distribution, and the distribution must be compatible with the one this parameter
+    /// has elsewhere in the study.
+    pub fn set_trial_param(
+        &self,
+        trial_id: u64,
+        param_name: &str,
+        param_value_internal: f64,
+        distribution: &Distribution,
+    ) -> Result<()> {
+        if !distribution.contains(param_value_internal) {
+            return Err(Error::invalid(format_args!(
+                "value {param_value_internal:?} of parameter {param_name:?} is outside its {}",
+                distribution.kind_name()
+            )));
+        }
+        self.write(Operation::SetTrialParam {
+            trial_id,
+            name: param_name.to_owned(),
+            internal: param_value_internal,
+            distribution: distribution.clone(),
+        })
+        .map(drop)
+    }
+
+    /// The id of trial number `trial_number` of a study.
+    pub fn get_trial_id_from_study_id_trial_number(
+        &self,
+        study_id: u64,
+        trial_number: u64,
+    ) -> Result<u64> {
+        self.read(|s| s.trial_id_by_number(study_id, trial_number))
+    }
+
+    /// The number of a trial within its study.
+    pub fn get_trial_number_from_id(&self, trial_id: u64) -> Result<u64> {
+        self.read(|s| Ok(s.trial(trial_id)?.number))
+    }
+
+    /// A parameter's value in internal representation.
+    pub fn get_trial_param(&self, trial_id: u64, param_name: &str) -> Result<f64> {
+        self.read(|s| {
+            let trial = s.trial(trial_id)?;
+            let not_found = || Error::ParamNotFound { trial_id, name: param_name.to_owned() };
+            let value = trial.params.get(param_name).ok_or_else(not_found)?;
+            let dist = trial.distributions.get(param_name).ok_or_else(not_found)?;
+            dist.to_internal(value)
+        })
+    }
+
+    /// A trial's parameters in external representation.
+    pub fn get_trial_params(&self, trial_id: u64) -> Result<BTreeMap<String, ParamValue>> {
+        self.read(|s| Ok(s.trial(trial_id)?.params.clone()))
+    }
+
+    /// Sets a trial's state (and values). Returns whether this call changed the state: a
+    /// WAITING -> RUNNING claim returns `true` for exactly one caller across all workers and
+    /// `false` (writing nothing) for the others. Fails with [`Error::TrialFinished`] on a
+    /// finished trial.
+    pub fn set_trial_state_values(
+        &self,
+        trial_id: u64,
+        state: TrialState,
+        values: Option<&[f64]>,
+    ) -> Result<bool> {
+        if let Some(values) = values {
+            let study_id = self.read(|s| Ok(s.trial(trial_id)?.study_id))?;
+            let n = self.get_study_directions(study_id)?.len();
+            if values.len() != n {
+                return Err(Error::invalid(format_args!(
+                    "{} values given for a study with {n} objectives",
+                    values.len()
+                )));
+            }
+        }
+        let datetime =
+            (state == TrialState::Running || state.is_finished()).then(Timestamp::now);
+        let op = Operation::SetTrialStateValues {
+            trial_id,
+            state,
+            values: values.map(<[f64]>::to_vec),
+            datetime,
+        };
+        match self.write(op) {
+            Ok(_) => Ok(true),
+            Err(Error::TrialAlreadyClaimed { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Records the intermediate value of `step` (NaN and infinities are kept exactly).
+    pub fn set_trial_intermediate_value(&self, trial_id: u64, step: i64, value: f64) -> Result<()> {
+        self.write(Operation::SetTrialIntermediateValue { trial_id, step, value }).map(drop)
+    }
+
+    /// Sets a trial user attribute.
+    pub fn set_trial_user_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        self.write(Operation::SetTrialUserAttr { trial_id, key: key.to_owned(), value }).map(drop)
+    }
+
+    /// Sets a trial system attribute.
+    pub fn set_trial_system_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        self.write(Operation::SetTrialSystemAttr { trial_id, key: key.to_owned(), value })
+            .map(drop)
+    }
+
+    /// A trial's user attributes.
+    pub fn get_trial_user_attrs(&self, trial_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        self.read(|s| Ok(s.trial(trial_id)?.user_attrs.clone()))
+    }
+
+    /// A trial's system attributes.
+    pub fn get_trial_system_attrs(&self, trial_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        self.read(|s| Ok(s.trial(trial_id)?.system_attrs.clone()))
+    }
+
+    /// A snapshot of one trial.
+    pub fn get_trial(&self, trial_id: u64) -> Result<Arc<FrozenTrial>> {
+        self.read(|s| s.trial(trial_id).cloned())
+    }
+
+    /// Snapshots of a study's trials by number, optionally only those in `states`.
+    pub fn get_all_trials(
+        &self,
+        study_id: u64,
+        states: Option<&[TrialState]>,
+    ) -> Result<Vec<Arc<FrozenTrial>>> {
+        self.read(|s| {
+            Ok(s.trials_of(study_id)?
+                .filter(|t| states.is_none_or(|st| st.contains(&t.state)))
+                .cloned()
+                .collect())
+        })
+    }
+
+    /// How many trials a study has, optionally only those in `states`.
+    pub fn get_n_trials(&self, study_id: u64, states: Option<&[TrialState]>) -> Result<usize> {
+        self.read(|s| {
+            Ok(s.trials_of(study_id)?.filter(|t| states.is_none_or(|st| st.contains(&t.state))).count())
+        })
+    }
+
+    /// The COMPLETE trial with the best value of a single-objective study (the first one in
+    /// number order on ties, as Optuna's `min`/`max`).
+    pub fn get_best_trial(&self, study_id: u64) -> Result<Arc<FrozenTrial>> {
+        self.read(|s| {
+            let directions = &s.study(study_id)?.directions;
+            if directions.len() > 1 {
+                return Err(Error::MultiObjectiveStudy { study_id, n_objectives: directions.len() });
+            }
+            let maximize = directions.first() == Some(&StudyDirection::Maximize);
+            let mut best: Option<(&Arc<FrozenTrial>, f64)> = None;
+            for t in s.trials_of(study_id)?.filter(|t| t.state == TrialState::Complete) {
+                let v = t.value().unwrap_or(f64::NAN);
+                let better = match best {
+                    None => true,
+                    Some((_, b)) if maximize => v > b,
+                    Some((_, b)) => v < b,
+                };
+                if better {
+                    best = Some((t, v));
+                }
+            }
+            best.map(|(t, _)| Arc::clone(t)).ok_or(Error::NoCompletedTrials { study_id })
+        })
+    }
+
+    /// Fails with [`Error::TrialFinished`] if `trial_state` (the trial's current state, as the
+    /// caller knows it) is finished (Optuna's `check_trial_is_updatable`).
+    pub fn check_trial_is_updatable(&self, trial_id: u64, trial_state: TrialState) -> Result<()> {
+        if trial_state.is_finished() {
+            let number = self.get_trial_number_from_id(trial_id)?;
+            return Err(Error::TrialFinished { trial_id, number, state: trial_state });
+        }
+        Ok(())
+    }
+
+    /// Optuna's `remove_session`: nothing to release for a journal.
+    pub fn remove_session(&self) {}
+}
