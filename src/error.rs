@@ -64,7 +64,9 @@ pub enum Error {
         name: String,
     },
     /// The trial is COMPLETE, PRUNED or FAIL and can no longer change.
-    #[error("trial {trial_id} (number {number}) has already finished as {state} and cannot be updated")]
+    #[error(
+        "trial {trial_id} (number {number}) has already finished as {state} and cannot be updated"
+    )]
     TrialFinished {
         /// The finished trial.
         trial_id: u64,
@@ -92,7 +94,9 @@ pub enum Error {
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// `get_best_trial` on a study with more than one objective.
-    #[error("study {study_id} has {n_objectives} objectives; a single best trial exists only for single-objective studies")]
+    #[error(
+        "study {study_id} has {n_objectives} objectives; a single best trial exists only for single-objective studies"
+    )]
     MultiObjectiveStudy {
         /// The study.
         study_id: u64,

@@ -29,6 +29,6 @@ pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};
 pub use model::{
     AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
-    TrialState,
+    TrialState, VecMap,
 };
 pub use storage::JournalStorage;

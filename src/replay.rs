@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::journal::{LogBatch, Operation, TrialTemplate};
-use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, TrialState};
+use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, TrialState, VecMap};
 
 /// What applying one operation created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,8 +49,15 @@ struct StudyEntry {
     study: FrozenStudy,
     trial_ids: Vec<u64>,
     /// For each parameter name, the lowest-numbered trial that has it and its distribution: the
-    /// distribution Optuna checks a new one against.
-    param_reps: HashMap<String, (u64, Distribution)>,
+    /// distribution Optuna checks a new one against. The keys and distributions are shared with
+    /// the trials (interned), so replaying a parameter rarely allocates.
+    param_reps: HashMap<Arc<str>, ParamRep>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct ParamRep {
+    number: u64,
+    distribution: Arc<Distribution>,
 }
 
 /// The state of every study and trial after some prefix of the log.
@@ -136,11 +143,18 @@ impl ReplayState {
                 let Some(external) = distribution.to_external(*internal) else {
                     return Ok(Applied::Updated); // unreachable: check() verified it
                 };
-                let trial = self.trial_mut(*trial_id);
-                trial.params.insert(name.clone(), external);
-                trial.distributions.insert(name.clone(), distribution.clone());
-                let (study_id, number) = (trial.study_id, trial.number);
-                self.note_param(study_id, number, name, distribution);
+                let (study_id, number) = {
+                    let t = &self.trials[*trial_id as usize];
+                    (t.study_id, t.number)
+                };
+                let Some(entry) = self.studies.get_mut(&study_id) else {
+                    return Ok(Applied::Updated); // unreachable: check() verified it
+                };
+                let (name, distribution) =
+                    intern(&mut entry.param_reps, number, name, distribution);
+                let trial = Arc::make_mut(&mut self.trials[*trial_id as usize]);
+                trial.params.insert(Arc::clone(&name), external);
+                trial.distributions.insert(name, distribution);
                 Applied::Updated
             }
             Operation::SetTrialStateValues { trial_id, state, values, datetime } => {
@@ -196,8 +210,8 @@ impl ReplayState {
             }
             Operation::SetTrialParam { trial_id, name, internal, distribution } => {
                 let trial = self.updatable_trial(*trial_id)?;
-                if let Some((_, rep)) = self.studies[&trial.study_id].param_reps.get(name) {
-                    rep.check_compatible(name, distribution)?;
+                if let Some(rep) = self.studies[&trial.study_id].param_reps.get(name.as_str()) {
+                    rep.distribution.check_compatible(name, distribution)?;
                 }
                 convertible(name, *internal, distribution)?;
             }
@@ -237,11 +251,11 @@ impl ReplayState {
             values: None,
             datetime_start,
             datetime_complete: None,
-            params: BTreeMap::new(),
-            distributions: BTreeMap::new(),
-            user_attrs: BTreeMap::new(),
-            system_attrs: BTreeMap::new(),
-            intermediate_values: BTreeMap::new(),
+            params: VecMap::new(),
+            distributions: VecMap::new(),
+            user_attrs: VecMap::new(),
+            system_attrs: VecMap::new(),
+            intermediate_values: VecMap::new(),
         };
         if let Some(t) = template {
             trial.state = t.state;
@@ -249,25 +263,19 @@ impl ReplayState {
             trial.datetime_complete = t.datetime_complete;
             for (name, (internal, dist)) in &t.params {
                 if let Some(external) = dist.to_external(*internal) {
-                    trial.params.insert(name.clone(), external);
-                    trial.distributions.insert(name.clone(), dist.clone());
+                    let (name, dist) = intern(&mut entry.param_reps, number, name, dist);
+                    trial.params.insert(Arc::clone(&name), external);
+                    trial.distributions.insert(name, dist);
                 }
             }
-            trial.user_attrs.clone_from(&t.user_attrs);
-            trial.system_attrs.clone_from(&t.system_attrs);
-            trial.intermediate_values.clone_from(&t.intermediate_values);
-            for (name, dist) in &trial.distributions {
-                note_rep(&mut entry.param_reps, number, name, dist);
-            }
+            trial.user_attrs = t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            trial.system_attrs =
+                t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            trial.intermediate_values =
+                t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect();
         }
         self.trials.push(Arc::new(trial));
         Applied::TrialCreated(trial_id)
-    }
-
-    fn note_param(&mut self, study_id: u64, number: u64, name: &str, dist: &Distribution) {
-        if let Some(entry) = self.studies.get_mut(&study_id) {
-            note_rep(&mut entry.param_reps, number, name, dist);
-        }
     }
 
     /// The trial with this id for mutation (copy-on-write if a reader still holds it).
@@ -278,7 +286,11 @@ impl ReplayState {
     fn updatable_trial(&self, trial_id: u64) -> Result<&FrozenTrial> {
         let trial = self.trial(trial_id)?;
         if trial.state.is_finished() {
-            return Err(Error::TrialFinished { trial_id, number: trial.number, state: trial.state });
+            return Err(Error::TrialFinished {
+                trial_id,
+                number: trial.number,
+                state: trial.state,
+            });
         }
         Ok(trial)
     }
@@ -327,7 +339,7 @@ impl ReplayState {
 
     /// The distribution a new value of parameter `name` in this study must be compatible with.
     pub fn param_distribution(&self, study_id: u64, name: &str) -> Option<&Distribution> {
-        self.studies.get(&study_id)?.param_reps.get(name).map(|(_, d)| d)
+        self.studies.get(&study_id)?.param_reps.get(name).map(|rep| &*rep.distribution)
     }
 
     /// How many trials were ever created (the next trial id).
@@ -336,14 +348,30 @@ impl ReplayState {
     }
 }
 
-fn note_rep(reps: &mut HashMap<String, (u64, Distribution)>, number: u64, name: &str, dist: &Distribution) {
-    match reps.get_mut(name) {
-        Some(rep) if rep.0 <= number => {}
-        Some(rep) => *rep = (number, dist.clone()),
-        None => {
-            reps.insert(name.to_owned(), (number, dist.clone()));
+/// Returns the study's shared name and (if equal) shared distribution for a parameter of trial
+/// `number`, and makes that trial the representative if it is the lowest-numbered one so far.
+fn intern(
+    reps: &mut HashMap<Arc<str>, ParamRep>,
+    number: u64,
+    name: &str,
+    dist: &Distribution,
+) -> (Arc<str>, Arc<Distribution>) {
+    if let Some((key, rep)) = reps.get_key_value(name) {
+        let key = Arc::clone(key);
+        let shared = if *rep.distribution == *dist {
+            Arc::clone(&rep.distribution)
+        } else {
+            Arc::new(dist.clone())
+        };
+        if number < rep.number {
+            reps.insert(Arc::clone(&key), ParamRep { number, distribution: Arc::clone(&shared) });
         }
+        return (key, shared);
     }
+    let key: Arc<str> = Arc::from(name);
+    let shared = Arc::new(dist.clone());
+    reps.insert(Arc::clone(&key), ParamRep { number, distribution: Arc::clone(&shared) });
+    (key, shared)
 }
 
 fn convertible(name: &str, internal: f64, dist: &Distribution) -> Result<ParamValue> {

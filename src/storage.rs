@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::journal::{LogBatch, Operation, TrialTemplate};
 use crate::model::{
     AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
-    TrialState,
+    TrialState, VecMap,
 };
 use crate::replay::{Applied, ReplayState};
 
@@ -94,7 +94,7 @@ impl<B: LogBackend> JournalStorage<B> {
     fn sync_into(&self, inner: &mut Inner) -> Result<()> {
         let Inner { state, pos } = inner;
         *pos = self.backend.read_from(*pos, &mut |_, batch| {
-            state.apply_batch(&batch);
+            state.apply_batch(batch);
             Ok(())
         })?;
         Ok(())
@@ -233,7 +233,7 @@ impl<B: LogBackend> JournalStorage<B> {
             let dist = t.distributions.get(name).ok_or_else(|| {
                 Error::invalid(format_args!("template parameter {name:?} has no distribution"))
             })?;
-            params.insert(name.clone(), (dist.to_internal(value)?, dist.clone()));
+            params.insert(name.to_string(), (dist.to_internal(value)?, Distribution::clone(dist)));
         }
         self.read(|s| {
             for (name, (_, dist)) in &params {
@@ -248,9 +248,9 @@ impl<B: LogBackend> JournalStorage<B> {
             values: t.values.clone(),
             datetime_complete: t.datetime_complete,
             params,
-            user_attrs: t.user_attrs.clone(),
-            system_attrs: t.system_attrs.clone(),
-            intermediate_values: t.intermediate_values.clone(),
+            user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
         })
     }
 
@@ -305,7 +305,7 @@ impl<B: LogBackend> JournalStorage<B> {
     }
 
     /// A trial's parameters in external representation.
-    pub fn get_trial_params(&self, trial_id: u64) -> Result<BTreeMap<String, ParamValue>> {
+    pub fn get_trial_params(&self, trial_id: u64) -> Result<VecMap<Arc<str>, ParamValue>> {
         self.read(|s| Ok(s.trial(trial_id)?.params.clone()))
     }
 
@@ -329,8 +329,7 @@ impl<B: LogBackend> JournalStorage<B> {
                 )));
             }
         }
-        let datetime =
-            (state == TrialState::Running || state.is_finished()).then(Timestamp::now);
+        let datetime = (state == TrialState::Running || state.is_finished()).then(Timestamp::now);
         let op = Operation::SetTrialStateValues {
             trial_id,
             state,
@@ -356,17 +355,16 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// Sets a trial system attribute.
     pub fn set_trial_system_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
-        self.write(Operation::SetTrialSystemAttr { trial_id, key: key.to_owned(), value })
-            .map(drop)
+        self.write(Operation::SetTrialSystemAttr { trial_id, key: key.to_owned(), value }).map(drop)
     }
 
     /// A trial's user attributes.
-    pub fn get_trial_user_attrs(&self, trial_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+    pub fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
         self.read(|s| Ok(s.trial(trial_id)?.user_attrs.clone()))
     }
 
     /// A trial's system attributes.
-    pub fn get_trial_system_attrs(&self, trial_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+    pub fn get_trial_system_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
         self.read(|s| Ok(s.trial(trial_id)?.system_attrs.clone()))
     }
 
@@ -392,7 +390,9 @@ impl<B: LogBackend> JournalStorage<B> {
     /// How many trials a study has, optionally only those in `states`.
     pub fn get_n_trials(&self, study_id: u64, states: Option<&[TrialState]>) -> Result<usize> {
         self.read(|s| {
-            Ok(s.trials_of(study_id)?.filter(|t| states.is_none_or(|st| st.contains(&t.state))).count())
+            Ok(s.trials_of(study_id)?
+                .filter(|t| states.is_none_or(|st| st.contains(&t.state)))
+                .count())
         })
     }
 
@@ -402,7 +402,10 @@ impl<B: LogBackend> JournalStorage<B> {
         self.read(|s| {
             let directions = &s.study(study_id)?.directions;
             if directions.len() > 1 {
-                return Err(Error::MultiObjectiveStudy { study_id, n_objectives: directions.len() });
+                return Err(Error::MultiObjectiveStudy {
+                    study_id,
+                    n_objectives: directions.len(),
+                });
             }
             let maximize = directions.first() == Some(&StudyDirection::Maximize);
             let mut best: Option<(&Arc<FrozenTrial>, f64)> = None;

@@ -176,7 +176,7 @@ impl LogBackend for FileBackend {
     fn read_from(
         &self,
         from: u64,
-        sink: &mut dyn FnMut(u64, LogBatch) -> Result<()>,
+        sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
     ) -> Result<u64> {
         self.check_poisoned()?;
         let mut from = from;

@@ -63,9 +63,11 @@ impl LogBackend for MemoryBackend {
     fn read_from(
         &self,
         from: u64,
-        sink: &mut dyn FnMut(u64, LogBatch) -> Result<()>,
+        sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
     ) -> Result<u64> {
-        let bytes = locked(&self.shared.bytes).clone();
+        // The sink only touches the caller's state, never this backend, so holding the bytes
+        // lock while delivering cannot deadlock; it also keeps reads O(new bytes).
+        let bytes = locked(&self.shared.bytes);
         let mut from = from;
         if from == 0 {
             let head = &bytes[..bytes.len().min(frame::HEADER_LEN)];

@@ -2,7 +2,7 @@
 
 use std::fs::File;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 
 /// Maps `file` read-only.
 ///
@@ -14,5 +14,5 @@ use memmap2::Mmap;
 pub(crate) fn map(file: &File) -> std::io::Result<Mmap> {
     // SAFETY: see the function docs: the mapped prefix is immutable by protocol, the file never
     // shrinks, and bytes past the last valid frame are only ever checked, never trusted.
-    unsafe { Mmap::map(file) }
+    unsafe { MmapOptions::new().map(file) }
 }

@@ -47,12 +47,15 @@ pub trait LogBackend: Send + Sync {
     /// The journal's path (or a placeholder such as `<memory>`), for error messages.
     fn path(&self) -> &Path;
 
-    /// Hands every complete batch after position `from` to `sink` (with its position) and
+    /// Hands every complete batch (a reused buffer: copy what you keep) after position `from` to `sink` (with its position) and
     /// returns the position after the last one. An incomplete or torn tail is not an error:
     /// reading stops before it and a later call retries. Corruption followed by valid data is
     /// [`Error::Corruption`] naming the offset. Never takes the write lock.
-    fn read_from(&self, from: u64, sink: &mut dyn FnMut(u64, LogBatch) -> Result<()>)
-    -> Result<u64>;
+    fn read_from(
+        &self,
+        from: u64,
+        sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
+    ) -> Result<u64>;
 
     /// Takes exclusive write access (across threads, processes and hosts).
     fn lock(&self) -> Result<Self::WriteGuard<'_>>;
@@ -74,11 +77,12 @@ pub(crate) fn deliver_frames(
     path: &Path,
     buf: &[u8],
     base: u64,
-    sink: &mut dyn FnMut(u64, LogBatch) -> Result<()>,
+    sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
 ) -> Result<ScanEnd> {
+    let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
     frame::scan_frames(buf, |offset, payload| {
         let at = base + offset as u64;
-        let batch = codec::decode_batch(payload).map_err(|e| match e {
+        codec::decode_batch_into(payload, &mut batch).map_err(|e| match e {
             DecodeError::UnknownOperation(code) => {
                 Error::UnknownOperation { path: path.to_owned(), offset: at, code }
             }
@@ -86,7 +90,7 @@ pub(crate) fn deliver_frames(
                 Error::Corruption { path: path.to_owned(), offset: at, reason: e.to_string() }
             }
         })?;
-        sink(at, batch)
+        sink(at, &batch)
     })
 }
 

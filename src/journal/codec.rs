@@ -13,9 +13,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, SeqAccess, Visitor};
+use serde::Serialize;
 use serde::ser::{SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
 
 use super::operation::{FIRST_IGNORABLE_CODE, LogBatch, OpCode, Operation, TrialTemplate};
 use crate::model::{
@@ -53,21 +52,32 @@ pub fn encode_batch(batch: &LogBatch) -> Vec<u8> {
 }
 
 /// Decodes a payload written by [`encode_batch`] (or by a newer writer, skipping its
-/// safe-to-ignore operations).
+/// safe-to-ignore operations). Never panics, whatever the bytes.
 pub fn decode_batch(payload: &[u8]) -> Result<LogBatch, DecodeError> {
-    let mut rest = payload;
-    let (worker_id, ops): (String, Vec<Operation>) =
-        Deserialize::deserialize(&mut rmp_serde::Deserializer::new(&mut rest))
-            .map_err(|e| DecodeError::Malformed(e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(DecodeError::Malformed("trailing bytes after the batch".into()));
+    let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
+    decode_batch_into(payload, &mut batch)?;
+    Ok(batch)
+}
+
+/// Like [`decode_batch`], but reuses `batch`'s buffers (replay decodes every frame of the log
+/// into one `LogBatch`, so steady-state decoding allocates only inside operations). On error
+/// `batch` holds unspecified contents.
+pub fn decode_batch_into(payload: &[u8], batch: &mut LogBatch) -> Result<(), DecodeError> {
+    let mut r = Reader { buf: payload, pos: 0 };
+    r.array_of(2, "batch")?;
+    let worker_id = r.str()?;
+    batch.worker_id.clear();
+    batch.worker_id.push_str(worker_id);
+    let n = r.array_len()?;
+    batch.ops.clear();
+    batch.ops.reserve(n.min(payload.len()));
+    for _ in 0..n {
+        batch.ops.push(r.operation()?);
     }
-    if let Some(Operation::Ignorable { code }) =
-        ops.iter().find(|op| matches!(op, Operation::Ignorable { code } if *code < FIRST_IGNORABLE_CODE))
-    {
-        return Err(DecodeError::UnknownOperation(*code));
+    if r.pos != payload.len() {
+        return malformed(r.pos, "trailing bytes after the batch");
     }
-    Ok(LogBatch { worker_id, ops })
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -189,277 +199,461 @@ impl Serialize for AttrValue {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deserialisation
+// Decoding: a direct MessagePack reader over the payload slice. Replay decodes every operation
+// of the log, so this path avoids serde's per-token dispatch; every read is bounds-checked and
+// returns an error instead of panicking.
 
-fn next<'de, T: Deserialize<'de>, A: SeqAccess<'de>>(seq: &mut A, i: usize) -> Result<T, A::Error> {
-    seq.next_element()?.ok_or_else(|| de::Error::invalid_length(i, &"more fields"))
+/// Deepest nesting of attribute values accepted (deeper payloads are rejected, not recursed).
+const MAX_DEPTH: usize = 64;
+
+type DecodeResult<T> = Result<T, DecodeError>;
+
+fn malformed<T>(at: usize, what: impl fmt::Display) -> DecodeResult<T> {
+    Err(DecodeError::Malformed(format!("{what} at payload byte {at}")))
 }
 
-fn no_more<'de, A: SeqAccess<'de>>(seq: &mut A, what: &str) -> Result<(), A::Error> {
-    if seq.next_element::<IgnoredAny>()?.is_some() {
-        return Err(de::Error::custom(format_args!("too many fields in {what}")));
-    }
-    Ok(())
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
 }
 
-impl<'de> Deserialize<'de> for Operation {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(OpVisitor)
-    }
-}
-
-struct OpVisitor;
-
-impl<'de> Visitor<'de> for OpVisitor {
-    type Value = Operation;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an operation array [code, fields...]")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Operation, A::Error> {
-        let code: u64 = next(&mut seq, 0)?;
-        let Some(known) = OpCode::from_u64(code) else {
-            // Unknown: skip the fields. decode_batch rejects must-understand codes (< 128).
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            return Ok(Operation::Ignorable { code });
-        };
-        let op = match known {
-            OpCode::CreateStudy => {
-                let study_name = next(&mut seq, 1)?;
-                let codes: Vec<u64> = next(&mut seq, 2)?;
-                let directions = codes
-                    .into_iter()
-                    .map(|c| {
-                        StudyDirection::from_code(c).ok_or_else(|| {
-                            de::Error::custom(format_args!("invalid study direction {c}"))
-                        })
-                    })
-                    .collect::<Result<_, _>>()?;
-                Operation::CreateStudy { study_name, directions }
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+        match self.buf.get(self.pos..self.pos.saturating_add(n)) {
+            Some(bytes) if self.pos.checked_add(n).is_some() => {
+                self.pos += n;
+                Ok(bytes)
             }
-            OpCode::DeleteStudy => Operation::DeleteStudy { study_id: next(&mut seq, 1)? },
-            OpCode::SetStudyUserAttr => Operation::SetStudyUserAttr {
-                study_id: next(&mut seq, 1)?,
-                key: next(&mut seq, 2)?,
-                value: next(&mut seq, 3)?,
-            },
-            OpCode::SetStudySystemAttr => Operation::SetStudySystemAttr {
-                study_id: next(&mut seq, 1)?,
-                key: next(&mut seq, 2)?,
-                value: next(&mut seq, 3)?,
-            },
-            OpCode::CreateTrial => {
-                let study_id = next(&mut seq, 1)?;
-                let datetime_start = next::<Option<i64>, _>(&mut seq, 2)?.map(Timestamp);
-                let template = next::<Option<TemplateWire>, _>(&mut seq, 3)?
-                    .map(|t| Box::new(t.0));
-                Operation::CreateTrial { study_id, datetime_start, template }
+            _ => malformed(self.pos, "unexpected end of payload"),
+        }
+    }
+
+    fn byte(&mut self) -> DecodeResult<u8> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn be<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    fn peek(&self) -> DecodeResult<u8> {
+        match self.buf.get(self.pos) {
+            Some(b) => Ok(*b),
+            None => malformed(self.pos, "unexpected end of payload"),
+        }
+    }
+
+    /// Consumes a nil if one is next.
+    fn nil(&mut self) -> DecodeResult<bool> {
+        if self.peek()? == 0xc0 {
+            self.pos += 1;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    fn array_len(&mut self) -> DecodeResult<usize> {
+        let at = self.pos;
+        Ok(match self.byte()? {
+            m @ 0x90..=0x9f => usize::from(m & 0x0f),
+            0xdc => usize::from(u16::from_be_bytes(self.be()?)),
+            0xdd => u32::from_be_bytes(self.be()?) as usize,
+            _ => return malformed(at, "expected an array"),
+        })
+    }
+
+    fn map_len(&mut self) -> DecodeResult<usize> {
+        let at = self.pos;
+        Ok(match self.byte()? {
+            m @ 0x80..=0x8f => usize::from(m & 0x0f),
+            0xde => usize::from(u16::from_be_bytes(self.be()?)),
+            0xdf => u32::from_be_bytes(self.be()?) as usize,
+            _ => return malformed(at, "expected a map"),
+        })
+    }
+
+    /// An array header that must announce exactly `n` elements.
+    fn array_of(&mut self, n: usize, what: &str) -> DecodeResult<()> {
+        let at = self.pos;
+        let len = self.array_len()?;
+        if len != n {
+            return malformed(at, format_args!("{what} has {len} fields, expected {n}"));
+        }
+        Ok(())
+    }
+
+    /// Any integer, as i128 so that every MessagePack integer fits.
+    fn integer(&mut self) -> DecodeResult<i128> {
+        let at = self.pos;
+        Ok(match self.byte()? {
+            m @ 0x00..=0x7f => i128::from(m),
+            m @ 0xe0..=0xff => i128::from(m as i8),
+            0xcc => i128::from(self.byte()?),
+            0xcd => i128::from(u16::from_be_bytes(self.be()?)),
+            0xce => i128::from(u32::from_be_bytes(self.be()?)),
+            0xcf => i128::from(u64::from_be_bytes(self.be()?)),
+            0xd0 => i128::from(self.byte()? as i8),
+            0xd1 => i128::from(i16::from_be_bytes(self.be()?)),
+            0xd2 => i128::from(i32::from_be_bytes(self.be()?)),
+            0xd3 => i128::from(i64::from_be_bytes(self.be()?)),
+            _ => return malformed(at, "expected an integer"),
+        })
+    }
+
+    fn u64(&mut self) -> DecodeResult<u64> {
+        let at = self.pos;
+        u64::try_from(self.integer()?).or_else(|_| malformed(at, "integer out of u64 range"))
+    }
+
+    fn i64(&mut self) -> DecodeResult<i64> {
+        let at = self.pos;
+        i64::try_from(self.integer()?).or_else(|_| malformed(at, "integer out of i64 range"))
+    }
+
+    /// A float (float64 or float32), or an integer converted to f64.
+    fn f64(&mut self) -> DecodeResult<f64> {
+        match self.peek()? {
+            0xcb => {
+                self.pos += 1;
+                Ok(f64::from_be_bytes(self.be()?))
             }
-            OpCode::SetTrialParam => Operation::SetTrialParam {
-                trial_id: next(&mut seq, 1)?,
-                name: next(&mut seq, 2)?,
-                internal: next(&mut seq, 3)?,
-                distribution: next(&mut seq, 4)?,
-            },
-            OpCode::SetTrialStateValues => Operation::SetTrialStateValues {
-                trial_id: next(&mut seq, 1)?,
-                state: next::<StateWire, _>(&mut seq, 2)?.0,
-                values: next(&mut seq, 3)?,
-                datetime: next::<Option<i64>, _>(&mut seq, 4)?.map(Timestamp),
-            },
-            OpCode::SetTrialIntermediateValue => Operation::SetTrialIntermediateValue {
-                trial_id: next(&mut seq, 1)?,
-                step: next(&mut seq, 2)?,
-                value: next(&mut seq, 3)?,
-            },
-            OpCode::SetTrialUserAttr => Operation::SetTrialUserAttr {
-                trial_id: next(&mut seq, 1)?,
-                key: next(&mut seq, 2)?,
-                value: next(&mut seq, 3)?,
-            },
-            OpCode::SetTrialSystemAttr => Operation::SetTrialSystemAttr {
-                trial_id: next(&mut seq, 1)?,
-                key: next(&mut seq, 2)?,
-                value: next(&mut seq, 3)?,
-            },
-            OpCode::DiscardTrials => Operation::DiscardTrials { trial_ids: next(&mut seq, 1)? },
+            0xca => {
+                self.pos += 1;
+                Ok(f64::from(f32::from_be_bytes(self.be()?)))
+            }
+            _ => Ok(self.integer()? as f64),
+        }
+    }
+
+    fn bool(&mut self) -> DecodeResult<bool> {
+        let at = self.pos;
+        match self.byte()? {
+            0xc2 => Ok(false),
+            0xc3 => Ok(true),
+            _ => malformed(at, "expected a boolean"),
+        }
+    }
+
+    fn str(&mut self) -> DecodeResult<&'a str> {
+        let at = self.pos;
+        let len = match self.byte()? {
+            m @ 0xa0..=0xbf => usize::from(m & 0x1f),
+            0xd9 => usize::from(self.byte()?),
+            0xda => usize::from(u16::from_be_bytes(self.be()?)),
+            0xdb => u32::from_be_bytes(self.be()?) as usize,
+            _ => return malformed(at, "expected a string"),
         };
-        no_more(&mut seq, "operation")?;
-        Ok(op)
-    }
-}
-
-struct StateWire(TrialState);
-
-impl<'de> Deserialize<'de> for StateWire {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let c = u64::deserialize(d)?;
-        TrialState::from_code(c)
-            .map(StateWire)
-            .ok_or_else(|| de::Error::custom(format_args!("invalid trial state {c}")))
-    }
-}
-
-struct TemplateWire(TrialTemplate);
-
-impl<'de> Deserialize<'de> for TemplateWire {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        type Wire = (
-            StateWire,
-            Option<Vec<f64>>,
-            Option<i64>,
-            BTreeMap<String, (f64, Distribution)>,
-            BTreeMap<String, AttrValue>,
-            BTreeMap<String, AttrValue>,
-            BTreeMap<i64, f64>,
-        );
-        let (state, values, complete, params, user_attrs, system_attrs, intermediate_values) =
-            Wire::deserialize(d)?;
-        Ok(TemplateWire(TrialTemplate {
-            state: state.0,
-            values,
-            datetime_complete: complete.map(Timestamp),
-            params,
-            user_attrs,
-            system_attrs,
-            intermediate_values,
-        }))
-    }
-}
-
-impl<'de> Deserialize<'de> for Distribution {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_seq(DistVisitor)
-    }
-}
-
-struct DistVisitor;
-
-impl<'de> Visitor<'de> for DistVisitor {
-    type Value = Distribution;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a distribution array [kind, ...]")
+        std::str::from_utf8(self.take(len)?).or_else(|_| malformed(at, "string is not UTF-8"))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Distribution, A::Error> {
-        let kind: u8 = next(&mut seq, 0)?;
-        // Decoding keeps the stored bounds as written (the writer validated them); replay
-        // rejects nonsense such as low > high on its own terms.
-        let dist = match kind {
-            0 => Distribution::Float(FloatDistribution {
-                low: next(&mut seq, 1)?,
-                high: next(&mut seq, 2)?,
-                log: next(&mut seq, 3)?,
-                step: next(&mut seq, 4)?,
-            }),
-            1 => Distribution::Int(IntDistribution {
-                low: next(&mut seq, 1)?,
-                high: next(&mut seq, 2)?,
-                log: next(&mut seq, 3)?,
-                step: next(&mut seq, 4)?,
-            }),
+    fn string(&mut self) -> DecodeResult<String> {
+        self.str().map(str::to_owned)
+    }
+
+    fn opt_f64s(&mut self) -> DecodeResult<Option<Vec<f64>>> {
+        if self.nil()? {
+            return Ok(None);
+        }
+        let n = self.array_len()?;
+        let mut out = Vec::with_capacity(n.min(self.buf.len()));
+        for _ in 0..n {
+            out.push(self.f64()?);
+        }
+        Ok(Some(out))
+    }
+
+    fn opt_timestamp(&mut self) -> DecodeResult<Option<Timestamp>> {
+        if self.nil()? { Ok(None) } else { Ok(Some(Timestamp(self.i64()?))) }
+    }
+
+    fn state(&mut self) -> DecodeResult<TrialState> {
+        let at = self.pos;
+        let code = self.u64()?;
+        TrialState::from_code(code)
+            .map_or_else(|| malformed(at, format_args!("invalid trial state {code}")), Ok)
+    }
+
+    /// Any JSON-like value.
+    fn value(&mut self, depth: usize) -> DecodeResult<AttrValue> {
+        let at = self.pos;
+        if depth > MAX_DEPTH {
+            return malformed(at, "attribute value nested too deeply");
+        }
+        let m = self.peek()?;
+        Ok(match m {
+            0xc0 => {
+                self.pos += 1;
+                AttrValue::Null
+            }
+            0xc2 | 0xc3 => AttrValue::Bool(self.bool()?),
+            0xca | 0xcb => AttrValue::Float(self.f64()?),
+            0x00..=0x7f | 0xe0..=0xff | 0xcc..=0xcf | 0xd0..=0xd3 => AttrValue::Int(self.i64()?),
+            0xa0..=0xbf | 0xd9..=0xdb => AttrValue::String(self.string()?),
+            0x90..=0x9f | 0xdc | 0xdd => {
+                let n = self.array_len()?;
+                let mut items = Vec::with_capacity(n.min(self.buf.len()));
+                for _ in 0..n {
+                    items.push(self.value(depth + 1)?);
+                }
+                AttrValue::Array(items)
+            }
+            0x80..=0x8f | 0xde | 0xdf => AttrValue::Map(self.str_map(|r| r.value(depth + 1))?),
+            _ => return malformed(at, format_args!("unsupported MessagePack type 0x{m:02x}")),
+        })
+    }
+
+    fn str_map<V>(
+        &mut self,
+        mut value: impl FnMut(&mut Self) -> DecodeResult<V>,
+    ) -> DecodeResult<BTreeMap<String, V>> {
+        let n = self.map_len()?;
+        let mut out = BTreeMap::new();
+        for _ in 0..n {
+            let k = self.string()?;
+            out.insert(k, value(self)?);
+        }
+        Ok(out)
+    }
+
+    fn choice(&mut self) -> DecodeResult<ParamValue> {
+        let at = self.pos;
+        Ok(match self.value(MAX_DEPTH)? {
+            AttrValue::Null => ParamValue::Null,
+            AttrValue::Bool(b) => ParamValue::Bool(b),
+            AttrValue::Int(i) => ParamValue::Int(i),
+            AttrValue::Float(x) => ParamValue::Float(x),
+            AttrValue::String(s) => ParamValue::Str(s),
+            AttrValue::Array(_) | AttrValue::Map(_) => {
+                return malformed(at, "a categorical choice must be null, bool, int, float or str");
+            }
+        })
+    }
+
+    /// Decoding keeps the stored bounds as written (the writer validated them).
+    fn distribution(&mut self) -> DecodeResult<Distribution> {
+        let at = self.pos;
+        let len = self.array_len()?;
+        let kind = self.u64()?;
+        let expect = |n: usize| {
+            if len == n {
+                Ok(())
+            } else {
+                malformed(at, "distribution has the wrong number of fields")
+            }
+        };
+        Ok(match kind {
+            0 => {
+                expect(5)?;
+                let (low, high, log) = (self.f64()?, self.f64()?, self.bool()?);
+                let step = if self.nil()? { None } else { Some(self.f64()?) };
+                Distribution::Float(FloatDistribution { low, high, log, step })
+            }
+            1 => {
+                expect(5)?;
+                Distribution::Int(IntDistribution {
+                    low: self.i64()?,
+                    high: self.i64()?,
+                    log: self.bool()?,
+                    step: self.i64()?,
+                })
+            }
             2 => {
-                let choices: Vec<ParamValue> = next(&mut seq, 1)?;
-                if choices.is_empty() {
-                    return Err(de::Error::custom("categorical distribution without choices"));
+                expect(2)?;
+                let n = self.array_len()?;
+                if n == 0 {
+                    return malformed(at, "categorical distribution without choices");
+                }
+                let mut choices = Vec::with_capacity(n.min(self.buf.len()));
+                for _ in 0..n {
+                    choices.push(self.choice()?);
                 }
                 Distribution::Categorical(crate::model::CategoricalDistribution {
                     choices: choices.into(),
                 })
             }
-            k => return Err(de::Error::custom(format_args!("unknown distribution kind {k}"))),
-        };
-        no_more(&mut seq, "distribution")?;
-        Ok(dist)
+            k => return malformed(at, format_args!("unknown distribution kind {k}")),
+        })
     }
-}
 
-impl<'de> Deserialize<'de> for ParamValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        match d.deserialize_any(ValueVisitor)? {
-            AttrValue::Null => Ok(ParamValue::Null),
-            AttrValue::Bool(b) => Ok(ParamValue::Bool(b)),
-            AttrValue::Int(i) => Ok(ParamValue::Int(i)),
-            AttrValue::Float(x) => Ok(ParamValue::Float(x)),
-            AttrValue::String(s) => Ok(ParamValue::Str(s)),
-            AttrValue::Array(_) | AttrValue::Map(_) => {
-                Err(de::Error::custom("a categorical choice must be null, bool, int, float or str"))
+    fn template(&mut self) -> DecodeResult<TrialTemplate> {
+        self.array_of(7, "trial template")?;
+        let state = self.state()?;
+        let values = self.opt_f64s()?;
+        let datetime_complete = self.opt_timestamp()?;
+        let params = self.str_map(|r| {
+            r.array_of(2, "template parameter")?;
+            Ok((r.f64()?, r.distribution()?))
+        })?;
+        let user_attrs = self.str_map(|r| r.value(1))?;
+        let system_attrs = self.str_map(|r| r.value(1))?;
+        let n = self.map_len()?;
+        let mut intermediate_values = BTreeMap::new();
+        for _ in 0..n {
+            let step = self.i64()?;
+            intermediate_values.insert(step, self.f64()?);
+        }
+        Ok(TrialTemplate {
+            state,
+            values,
+            datetime_complete,
+            params,
+            user_attrs,
+            system_attrs,
+            intermediate_values,
+        })
+    }
+
+    /// Skips one value of any type.
+    fn skip(&mut self, depth: usize) -> DecodeResult<()> {
+        let at = self.pos;
+        if depth > MAX_DEPTH {
+            return malformed(at, "value nested too deeply");
+        }
+        let m = self.peek()?;
+        match m {
+            0xc4..=0xc6 => {
+                self.pos += 1;
+                let n = match m {
+                    0xc4 => usize::from(self.byte()?),
+                    0xc5 => usize::from(u16::from_be_bytes(self.be()?)),
+                    _ => u32::from_be_bytes(self.be()?) as usize,
+                };
+                self.take(n)?;
+            }
+            0xd4..=0xd8 => {
+                self.pos += 1;
+                self.take(1 + (1usize << (m - 0xd4)))?;
+            }
+            0xc7..=0xc9 => {
+                self.pos += 1;
+                let n = match m {
+                    0xc7 => usize::from(self.byte()?),
+                    0xc8 => usize::from(u16::from_be_bytes(self.be()?)),
+                    _ => u32::from_be_bytes(self.be()?) as usize,
+                };
+                self.take(n.saturating_add(1))?;
+            }
+            0x90..=0x9f | 0xdc | 0xdd => {
+                for _ in 0..self.array_len()? {
+                    self.skip(depth + 1)?;
+                }
+            }
+            0x80..=0x8f | 0xde | 0xdf => {
+                for _ in 0..self.map_len()? {
+                    self.skip(depth + 1)?;
+                    self.skip(depth + 1)?;
+                }
+            }
+            _ => {
+                self.value(depth)?;
             }
         }
+        Ok(())
     }
-}
 
-impl<'de> Deserialize<'de> for AttrValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(ValueVisitor)
-    }
-}
-
-struct ValueVisitor;
-
-impl<'de> Visitor<'de> for ValueVisitor {
-    type Value = AttrValue;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON-like value")
-    }
-    fn visit_unit<E>(self) -> Result<AttrValue, E> {
-        Ok(AttrValue::Null)
-    }
-    fn visit_none<E>(self) -> Result<AttrValue, E> {
-        Ok(AttrValue::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<AttrValue, D::Error> {
-        d.deserialize_any(self)
-    }
-    fn visit_bool<E>(self, v: bool) -> Result<AttrValue, E> {
-        Ok(AttrValue::Bool(v))
-    }
-    fn visit_i64<E>(self, v: i64) -> Result<AttrValue, E> {
-        Ok(AttrValue::Int(v))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<AttrValue, E> {
-        i64::try_from(v)
-            .map(AttrValue::Int)
-            .map_err(|_| E::custom(format_args!("integer {v} does not fit in i64")))
-    }
-    fn visit_f64<E>(self, v: f64) -> Result<AttrValue, E> {
-        Ok(AttrValue::Float(v))
-    }
-    fn visit_f32<E>(self, v: f32) -> Result<AttrValue, E> {
-        Ok(AttrValue::Float(f64::from(v)))
-    }
-    fn visit_str<E>(self, v: &str) -> Result<AttrValue, E> {
-        Ok(AttrValue::String(v.to_owned()))
-    }
-    fn visit_string<E>(self, v: String) -> Result<AttrValue, E> {
-        Ok(AttrValue::String(v))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<AttrValue, A::Error> {
-        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1024));
-        while let Some(item) = seq.next_element_seed(AttrSeed)? {
-            items.push(item);
+    fn operation(&mut self) -> DecodeResult<Operation> {
+        let at = self.pos;
+        let len = self.array_len()?;
+        if len == 0 {
+            return malformed(at, "empty operation");
         }
-        Ok(AttrValue::Array(items))
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<AttrValue, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value_seed(AttrSeed)?;
-            out.insert(key, value);
+        let code = self.u64()?;
+        let Some(known) = OpCode::from_u64(code) else {
+            for _ in 1..len {
+                self.skip(1)?;
+            }
+            if code < FIRST_IGNORABLE_CODE {
+                return Err(DecodeError::UnknownOperation(code));
+            }
+            return Ok(Operation::Ignorable { code });
+        };
+        let fields = match known {
+            OpCode::CreateStudy | OpCode::SetTrialIntermediateValue => 3,
+            OpCode::DeleteStudy | OpCode::DiscardTrials => 2,
+            OpCode::SetStudyUserAttr
+            | OpCode::SetStudySystemAttr
+            | OpCode::CreateTrial
+            | OpCode::SetTrialUserAttr
+            | OpCode::SetTrialSystemAttr => 4,
+            OpCode::SetTrialParam | OpCode::SetTrialStateValues => 5,
+        };
+        let fields = if known == OpCode::SetTrialIntermediateValue { 4 } else { fields };
+        if len != fields {
+            return malformed(
+                at,
+                format_args!("operation {code} has {len} fields, expected {fields}"),
+            );
         }
-        Ok(AttrValue::Map(out))
-    }
-}
-
-struct AttrSeed;
-
-impl<'de> DeserializeSeed<'de> for AttrSeed {
-    type Value = AttrValue;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<AttrValue, D::Error> {
-        d.deserialize_any(ValueVisitor)
+        Ok(match known {
+            OpCode::CreateStudy => {
+                let study_name = self.string()?;
+                let n = self.array_len()?;
+                let mut directions = Vec::with_capacity(n.min(self.buf.len()));
+                for _ in 0..n {
+                    let at = self.pos;
+                    let c = self.u64()?;
+                    match StudyDirection::from_code(c) {
+                        Some(d) => directions.push(d),
+                        None => return malformed(at, format_args!("invalid study direction {c}")),
+                    }
+                }
+                Operation::CreateStudy { study_name, directions }
+            }
+            OpCode::DeleteStudy => Operation::DeleteStudy { study_id: self.u64()? },
+            OpCode::SetStudyUserAttr => Operation::SetStudyUserAttr {
+                study_id: self.u64()?,
+                key: self.string()?,
+                value: self.value(1)?,
+            },
+            OpCode::SetStudySystemAttr => Operation::SetStudySystemAttr {
+                study_id: self.u64()?,
+                key: self.string()?,
+                value: self.value(1)?,
+            },
+            OpCode::CreateTrial => {
+                let study_id = self.u64()?;
+                let datetime_start = self.opt_timestamp()?;
+                let template = if self.nil()? { None } else { Some(Box::new(self.template()?)) };
+                Operation::CreateTrial { study_id, datetime_start, template }
+            }
+            OpCode::SetTrialParam => Operation::SetTrialParam {
+                trial_id: self.u64()?,
+                name: self.string()?,
+                internal: self.f64()?,
+                distribution: self.distribution()?,
+            },
+            OpCode::SetTrialStateValues => Operation::SetTrialStateValues {
+                trial_id: self.u64()?,
+                state: self.state()?,
+                values: self.opt_f64s()?,
+                datetime: self.opt_timestamp()?,
+            },
+            OpCode::SetTrialIntermediateValue => Operation::SetTrialIntermediateValue {
+                trial_id: self.u64()?,
+                step: self.i64()?,
+                value: self.f64()?,
+            },
+            OpCode::SetTrialUserAttr => Operation::SetTrialUserAttr {
+                trial_id: self.u64()?,
+                key: self.string()?,
+                value: self.value(1)?,
+            },
+            OpCode::SetTrialSystemAttr => Operation::SetTrialSystemAttr {
+                trial_id: self.u64()?,
+                key: self.string()?,
+                value: self.value(1)?,
+            },
+            OpCode::DiscardTrials => {
+                let n = self.array_len()?;
+                let mut trial_ids = Vec::with_capacity(n.min(self.buf.len()));
+                for _ in 0..n {
+                    trial_ids.push(self.u64()?);
+                }
+                Operation::DiscardTrials { trial_ids }
+            }
+        })
     }
 }
 
@@ -489,7 +683,11 @@ mod tests {
             Operation::DeleteStudy { study_id: 3 },
             Operation::SetStudyUserAttr { study_id: 0, key: "k".into(), value: AttrValue::Int(1) },
             Operation::SetStudySystemAttr { study_id: 0, key: "k".into(), value: AttrValue::Null },
-            Operation::CreateTrial { study_id: 0, datetime_start: Some(Timestamp(5)), template: None },
+            Operation::CreateTrial {
+                study_id: 0,
+                datetime_start: Some(Timestamp(5)),
+                template: None,
+            },
             Operation::CreateTrial {
                 study_id: 0,
                 datetime_start: None,
@@ -515,7 +713,12 @@ mod tests {
                 internal: 8.0,
                 distribution: Distribution::int(1, 64, true, 1).unwrap(),
             },
-            Operation::SetTrialParam { trial_id: 9, name: "c".into(), internal: 0.0, distribution: cat },
+            Operation::SetTrialParam {
+                trial_id: 9,
+                name: "c".into(),
+                internal: 0.0,
+                distribution: cat,
+            },
             Operation::SetTrialStateValues {
                 trial_id: 9,
                 state: TrialState::Complete,
@@ -523,7 +726,11 @@ mod tests {
                 datetime: Some(Timestamp(1)),
             },
             Operation::SetTrialIntermediateValue { trial_id: 9, step: 3, value: f64::NAN },
-            Operation::SetTrialUserAttr { trial_id: 9, key: "u".into(), value: AttrValue::Map(attrs) },
+            Operation::SetTrialUserAttr {
+                trial_id: 9,
+                key: "u".into(),
+                value: AttrValue::Map(attrs),
+            },
             Operation::SetTrialSystemAttr { trial_id: 9, key: "s".into(), value: "v".into() },
             Operation::DiscardTrials { trial_ids: vec![1, 2] },
         ]
@@ -546,7 +753,10 @@ mod tests {
         let payload =
             rmp_serde::to_vec(&("w", ((200u64, "future", [1, 2]), (1u64, 5u64)))).unwrap();
         let batch = decode_batch(&payload).unwrap();
-        assert_eq!(batch.ops, vec![Operation::Ignorable { code: 200 }, Operation::DeleteStudy { study_id: 5 }]);
+        assert_eq!(
+            batch.ops,
+            vec![Operation::Ignorable { code: 200 }, Operation::DeleteStudy { study_id: 5 }]
+        );
         let payload = rmp_serde::to_vec(&("w", ((11u64, 1u64),))).unwrap();
         assert_eq!(decode_batch(&payload), Err(DecodeError::UnknownOperation(11)));
     }

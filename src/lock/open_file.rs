@@ -1,17 +1,27 @@
 //! TEMPORARY stub (replaced by the lock helper's implementation).
-use std::path::{Path, PathBuf};
 use super::{JournalLock, LockGuard, LockOptions};
 use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
 /// stub
 #[derive(Debug)]
-pub struct OpenFileLock { path: PathBuf }
+pub struct OpenFileLock {
+    path: PathBuf,
+}
 impl OpenFileLock {
     /// stub
-    pub fn new(path: PathBuf, _options: LockOptions) -> Self { Self { path } }
+    pub fn new(path: PathBuf, _options: LockOptions) -> Self {
+        Self { path }
+    }
 }
 impl JournalLock for OpenFileLock {
-    fn acquire(&self) -> Result<LockGuard<'_>> { Err(Error::invalid("stub")) }
-    fn verify_held(&self) -> Result<()> { Ok(()) }
+    fn acquire(&self) -> Result<LockGuard<'_>> {
+        Err(Error::invalid("stub"))
+    }
+    fn verify_held(&self) -> Result<()> {
+        Ok(())
+    }
     fn release(&self) {}
-    fn path(&self) -> &Path { &self.path }
+    fn path(&self) -> &Path {
+        &self.path
+    }
 }

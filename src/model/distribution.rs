@@ -216,7 +216,9 @@ impl Distribution {
                 .position(|choice| choice == v)
                 .map(|i| i as f64)
                 .ok_or_else(|| Error::invalid(format_args!("{v} is not one of the choices"))),
-            (d, v) => Err(Error::invalid(format_args!("{v} is not a value of a {}", d.kind_name()))),
+            (d, v) => {
+                Err(Error::invalid(format_args!("{v} is not a value of a {}", d.kind_name())))
+            }
         }
     }
 
@@ -288,11 +290,13 @@ mod tests {
         // high is adjusted onto the grid
         let Distribution::Int(d) = Distribution::int(0, 10, false, 3).unwrap() else { panic!() };
         assert_eq!(d.high, 9);
-        let Distribution::Float(d) = Distribution::float(0.0, 1.0, false, Some(0.3)).unwrap() else {
+        let Distribution::Float(d) = Distribution::float(0.0, 1.0, false, Some(0.3)).unwrap()
+        else {
             panic!()
         };
         assert!((d.high - 0.9).abs() < 1e-12);
-        let Distribution::Float(d) = Distribution::float(0.0, 1.0, false, Some(0.1)).unwrap() else {
+        let Distribution::Float(d) = Distribution::float(0.0, 1.0, false, Some(0.1)).unwrap()
+        else {
             panic!()
         };
         assert_eq!(d.high, 1.0);
@@ -340,7 +344,10 @@ mod tests {
         let c1 = Distribution::categorical(vec![ParamValue::Int(1)]).unwrap();
         let c2 = Distribution::categorical(vec![ParamValue::Int(2)]).unwrap();
         assert!(f.check_compatible("x", &f2).is_ok());
-        assert!(matches!(f.check_compatible("x", &flog), Err(Error::IncompatibleDistribution { .. })));
+        assert!(matches!(
+            f.check_compatible("x", &flog),
+            Err(Error::IncompatibleDistribution { .. })
+        ));
         assert!(f.check_compatible("x", &i).is_err());
         assert!(c1.check_compatible("x", &c1.clone()).is_ok());
         assert!(c1.check_compatible("x", &c2).is_err());

@@ -5,6 +5,7 @@ mod distribution;
 mod state;
 mod time;
 mod trial;
+mod vec_map;
 
 pub use attr::AttrValue;
 pub use distribution::{
@@ -14,6 +15,7 @@ pub use distribution::{
 pub use state::{StudyDirection, TrialState};
 pub use time::Timestamp;
 pub use trial::{FrozenStudy, FrozenTrial};
+pub use vec_map::VecMap;
 
 /// Compares two floats as bit patterns, so NaN equals NaN and 0.0 differs from -0.0. Used where
 /// "the same state" must include non-finite values exactly.

@@ -1,8 +1,9 @@
 //! Read-only snapshots of trials and studies, as Optuna's `FrozenTrial` and `FrozenStudy`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
-use super::{AttrValue, Distribution, ParamValue, StudyDirection, Timestamp, TrialState};
+use super::{AttrValue, Distribution, ParamValue, StudyDirection, Timestamp, TrialState, VecMap};
 
 /// One trial as the journal describes it at some point in the log.
 ///
@@ -24,16 +25,17 @@ pub struct FrozenTrial {
     pub datetime_start: Option<Timestamp>,
     /// When the trial finished.
     pub datetime_complete: Option<Timestamp>,
-    /// Parameter values in external representation.
-    pub params: BTreeMap<String, ParamValue>,
-    /// The distribution of each parameter in `params`.
-    pub distributions: BTreeMap<String, Distribution>,
+    /// Parameter values in external representation. Names are shared (`Arc<str>`) between
+    /// `params`, `distributions` and other trials of the study.
+    pub params: VecMap<Arc<str>, ParamValue>,
+    /// The distribution of each parameter in `params` (shared between trials when equal).
+    pub distributions: VecMap<Arc<str>, Arc<Distribution>>,
     /// User attributes.
-    pub user_attrs: BTreeMap<String, AttrValue>,
+    pub user_attrs: VecMap<String, AttrValue>,
     /// System attributes.
-    pub system_attrs: BTreeMap<String, AttrValue>,
+    pub system_attrs: VecMap<String, AttrValue>,
     /// Intermediate values by step.
-    pub intermediate_values: BTreeMap<i64, f64>,
+    pub intermediate_values: VecMap<i64, f64>,
 }
 
 impl FrozenTrial {
