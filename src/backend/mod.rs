@@ -8,9 +8,9 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::journal::LogBatch;
 use crate::journal::codec::{self, DecodeError};
 use crate::journal::frame::{self, HeaderCheck, ScanEnd};
+use crate::journal::{LogBatch, Operation};
 
 mod file;
 mod memory;
@@ -71,27 +71,120 @@ pub trait LogBackend: Send + Sync {
     ) -> Result<AppendOutcome>;
 }
 
+/// Regions at least this large are decoded on a second thread while this one applies.
+const PIPELINE_MIN_BYTES: usize = 4 << 20;
+/// Batches per chunk handed from the decoding thread to the applying one.
+const CHUNK_BATCHES: usize = 4096;
+
 /// Decodes and delivers the frames of `buf` (which starts at absolute offset `base`); returns
-/// how the scan ended.
+/// how the scan ended. Large regions (cold replay) are decoded on a second thread in chunks while
+/// the calling thread runs `sink`, so a cold open costs about max(decode, apply) instead of
+/// their sum; the order of delivery and the result are the same either way.
 pub(crate) fn deliver_frames(
     path: &Path,
     buf: &[u8],
     base: u64,
     sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
 ) -> Result<ScanEnd> {
-    let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
-    frame::scan_frames(buf, |offset, payload| {
-        let at = base + offset as u64;
-        codec::decode_batch_into(payload, &mut batch).map_err(|e| match e {
-            DecodeError::UnknownOperation(code) => {
-                Error::UnknownOperation { path: path.to_owned(), offset: at, code }
+    if buf.len() < PIPELINE_MIN_BYTES {
+        let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
+        return frame::scan_frames(buf, |offset, payload| {
+            let at = base + offset as u64;
+            decode_at(path, at, payload, &mut batch)?;
+            sink(at, &batch)
+        });
+    }
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<DecodedChunk>(4);
+        let decoder = scope.spawn(move || decode_chunks(path, buf, base, &tx));
+        let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
+        let mut delivered = Ok(());
+        for chunk in &rx {
+            delivered = chunk.deliver(&mut batch, sink);
+            if delivered.is_err() {
+                break;
             }
-            e @ DecodeError::Malformed(_) => {
-                Error::Corruption { path: path.to_owned(), offset: at, reason: e.to_string() }
-            }
-        })?;
-        sink(at, &batch)
+        }
+        drop(rx); // a decoder still sending sees the channel closed and stops
+        let end = decoder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        delivered?;
+        match end {
+            Ok(end) => Ok(end),
+            Err(ChunkStop::Failed(e)) => Err(e),
+            Err(ChunkStop::Disconnected) => unreachable!("the receiver outlives the decoder"),
+        }
     })
+}
+
+fn decode_at(path: &Path, at: u64, payload: &[u8], batch: &mut LogBatch) -> Result<()> {
+    codec::decode_batch_into(payload, batch).map_err(|e| match e {
+        DecodeError::UnknownOperation(code) => {
+            Error::UnknownOperation { path: path.to_owned(), offset: at, code }
+        }
+        e @ DecodeError::Malformed(_) => {
+            Error::Corruption { path: path.to_owned(), offset: at, reason: e.to_string() }
+        }
+    })
+}
+
+/// Decoded batches in a flat form (operations moved out of a reused batch, worker ids stored
+/// once per run of equal ids), so the hand-over allocates per chunk, not per batch.
+#[derive(Default)]
+struct DecodedChunk {
+    worker_ids: Vec<String>,
+    /// (position, index into `worker_ids`, number of operations)
+    batches: Vec<(u64, usize, usize)>,
+    ops: Vec<Operation>,
+}
+
+impl DecodedChunk {
+    fn deliver(
+        self,
+        batch: &mut LogBatch,
+        sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
+    ) -> Result<()> {
+        let mut ops = self.ops.into_iter();
+        for (at, worker, n) in self.batches {
+            if batch.worker_id != self.worker_ids[worker] {
+                batch.worker_id.clone_from(&self.worker_ids[worker]);
+            }
+            batch.ops.clear();
+            batch.ops.extend(ops.by_ref().take(n));
+            sink(at, batch)?;
+        }
+        Ok(())
+    }
+}
+
+enum ChunkStop {
+    Failed(Error),
+    Disconnected,
+}
+
+fn decode_chunks(
+    path: &Path,
+    buf: &[u8],
+    base: u64,
+    tx: &std::sync::mpsc::SyncSender<DecodedChunk>,
+) -> std::result::Result<ScanEnd, ChunkStop> {
+    let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
+    let mut chunk = DecodedChunk::default();
+    let end = frame::scan_frames(buf, |offset, payload| {
+        let at = base + offset as u64;
+        decode_at(path, at, payload, &mut batch).map_err(ChunkStop::Failed)?;
+        if chunk.worker_ids.last() != Some(&batch.worker_id) {
+            chunk.worker_ids.push(batch.worker_id.clone());
+        }
+        chunk.batches.push((at, chunk.worker_ids.len() - 1, batch.ops.len()));
+        chunk.ops.append(&mut batch.ops);
+        if chunk.batches.len() == CHUNK_BATCHES {
+            tx.send(std::mem::take(&mut chunk)).map_err(|_| ChunkStop::Disconnected)?;
+        }
+        Ok(())
+    });
+    // Deliver what was decoded before a failure too: the error belongs after those batches.
+    tx.send(chunk).map_err(|_| ChunkStop::Disconnected)?;
+    end
 }
 
 /// Turns a header check into the position reading starts from (0 while the header is

@@ -65,9 +65,16 @@ pub fn decode_batch(payload: &[u8]) -> Result<LogBatch, DecodeError> {
 pub fn decode_batch_into(payload: &[u8], batch: &mut LogBatch) -> Result<(), DecodeError> {
     let mut r = Reader { buf: payload, pos: 0 };
     r.array_of(2, "batch")?;
-    let worker_id = r.str()?;
-    batch.worker_id.clear();
-    batch.worker_id.push_str(worker_id);
+    // Consecutive batches usually come from the same worker: skip the copy and the UTF-8 check
+    // when the bytes are the ones already in the buffer.
+    let at = r.pos;
+    let raw = r.str_bytes()?;
+    if raw != batch.worker_id.as_bytes() {
+        let worker_id =
+            std::str::from_utf8(raw).or_else(|_| malformed(at, "string is not UTF-8"))?;
+        batch.worker_id.clear();
+        batch.worker_id.push_str(worker_id);
+    }
     let n = r.array_len()?;
     batch.ops.clear();
     batch.ops.reserve(n.min(payload.len()));
@@ -336,7 +343,8 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str(&mut self) -> DecodeResult<&'a str> {
+    /// The bytes of a string, not yet checked to be UTF-8.
+    fn str_bytes(&mut self) -> DecodeResult<&'a [u8]> {
         let at = self.pos;
         let len = match self.byte()? {
             m @ 0xa0..=0xbf => usize::from(m & 0x1f),
@@ -345,7 +353,12 @@ impl<'a> Reader<'a> {
             0xdb => u32::from_be_bytes(self.be()?) as usize,
             _ => return malformed(at, "expected a string"),
         };
-        std::str::from_utf8(self.take(len)?).or_else(|_| malformed(at, "string is not UTF-8"))
+        self.take(len)
+    }
+
+    fn str(&mut self) -> DecodeResult<&'a str> {
+        let at = self.pos;
+        std::str::from_utf8(self.str_bytes()?).or_else(|_| malformed(at, "string is not UTF-8"))
     }
 
     fn string(&mut self) -> DecodeResult<String> {

@@ -1,46 +1,235 @@
-//! TEMPORARY stub (replaced by the lock helper's implementation).
+//! The default lock: a kernel advisory lock (`flock`, through `fs2`) on `<journal>.lock`.
+
+use std::fmt::Write as _;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use fs2::FileExt as _;
+
+use super::backoff::Backoff;
+use super::gate::{self, Gate};
+use super::owner::{self, MAX_RECORD_LEN, RecordLine, describe_holder};
 use super::{JournalLock, LockGuard, LockOptions};
 use crate::error::{Error, Result};
-use fs2::FileExt;
-use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
-/// stub
+
+/// An exclusive `flock` on the lock file, plus in-process exclusion.
+///
+/// Guarantees: while a [`LockGuard`] from [`AdvisoryLock::acquire`] lives, no other thread of
+/// this process holds any `AdvisoryLock` on the same lock path, and no other process holds an
+/// `flock` on the same file. A dead holder's lock is released by the OS at once. After acquiring,
+/// the lock file's first 256 bytes hold this process's owner record (space-padded), so a waiter
+/// that times out can name the holder.
+///
+/// Does not guarantee: exclusion between hosts on NFS mounts whose lock manager is off (flock
+/// then only excludes processes of one client); exclusion against someone who deletes and
+/// recreates the lock file; an up-to-date record (a holder of another program, or one that dies
+/// between locking and writing its record, leaves an older record behind); fairness among
+/// threads of one process. [`JournalLock::verify_held`] always succeeds: the kernel does not take
+/// a flock away from a live process.
 #[derive(Debug)]
 pub struct AdvisoryLock {
     path: PathBuf,
     file: File,
-    inproc: std::sync::Mutex<()>,
-    _o: LockOptions,
+    options: LockOptions,
+    gate: Arc<Gate>,
+    host: String,
+    pid: u32,
+    nonce: String,
 }
+
 impl AdvisoryLock {
-    /// stub
-    pub fn open(path: PathBuf, options: LockOptions) -> Result<Self> {
+    /// Opens (creating it if needed) the lock file at `path` and keeps it open. Does not lock.
+    /// The owner record's host, pid and nonce are fixed here (a forked child should open its
+    /// own lock).
+    ///
+    /// Fails with [`Error::Io`] when the file cannot be opened for reading and writing.
+    pub fn open(path: impl Into<PathBuf>, options: LockOptions) -> Result<Self> {
+        let path = path.into();
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| Error::io("open", &path, e))?;
-        Ok(Self { path, file, inproc: Default::default(), _o: options })
+            .map_err(|e| Error::io("open lock file", &path, e))?;
+        let template = owner::OwnerRecord::new_for_this_process();
+        Ok(AdvisoryLock {
+            gate: gate::shared_gate(&path),
+            path,
+            file,
+            options,
+            host: template.host,
+            pid: template.pid,
+            nonce: template.nonce,
+        })
+    }
+
+    /// Blocking `flock`: the kernel queues us and wakes us when the holder unlocks or dies.
+    fn lock_blocking(&self) -> Result<()> {
+        loop {
+            match self.file.lock_exclusive() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::io("lock", &self.path, e)),
+            }
+        }
+    }
+
+    /// Non-blocking `flock` attempts with exponential backoff until `deadline` (`None`: a timeout
+    /// too large to represent, wait forever).
+    fn lock_polling(&self, start: Instant, deadline: Option<Instant>) -> Result<()> {
+        let contended = fs2::lock_contended_error().raw_os_error();
+        let mut backoff = Backoff::new(self.options.initial_backoff, self.options.max_backoff);
+        loop {
+            match self.file.try_lock_exclusive() {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.raw_os_error() == contended => {}
+                Err(e) => return Err(Error::io("lock", &self.path, e)),
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.timeout_error(start));
+            }
+            backoff.sleep(deadline, None);
+        }
+    }
+
+    /// Writes our owner record over the first 256 bytes of the lock file: one `pwrite`, no
+    /// allocation, no fsync. Best effort: the record only serves error messages.
+    fn write_record(&self) {
+        let now = owner::unix_ms_now();
+        let line = RecordLine {
+            host: &self.host,
+            pid: self.pid,
+            nonce: &self.nonce,
+            acquired_unix_ms: now,
+            refreshed_unix_ms: now,
+        };
+        let mut buf = [b' '; MAX_RECORD_LEN];
+        // A record longer than the buffer (impossible for ours) is cut, not an error.
+        let _ = write!(&mut buf[..], "{line}");
+        let _ = self.file.write_at(&buf, 0);
+    }
+
+    fn timeout_error(&self, start: Instant) -> Error {
+        let mut buf = [0u8; MAX_RECORD_LEN];
+        let holder = match self.file.read_at(&mut buf, 0) {
+            Ok(n) => describe_holder(&buf[..n]),
+            Err(e) => {
+                let mut text = String::from("unknown holder (lock file unreadable: ");
+                let _ = write!(text, "{e})");
+                text
+            }
+        };
+        Error::LockTimeout { path: self.path.clone(), holder, waited: start.elapsed() }
     }
 }
+
 impl JournalLock for AdvisoryLock {
+    /// Takes the in-process gate, then the `flock`: blocking when `options.timeout` is `None`
+    /// (the hot path: one `flock` and one `pwrite`), polling with backoff otherwise.
     fn acquire(&self) -> Result<LockGuard<'_>> {
-        self.file.lock_exclusive().map_err(|e| Error::io("lock", &self.path, e))?;
+        let start = Instant::now();
+        let deadline = self.options.timeout.and_then(|t| start.checked_add(t));
+        if !self.gate.enter(deadline) {
+            return Err(self.timeout_error(start));
+        }
+        let locked = match self.options.timeout {
+            None => self.lock_blocking(),
+            Some(_) => self.lock_polling(start, deadline),
+        };
+        if let Err(e) = locked {
+            self.gate.leave();
+            return Err(e);
+        }
+        self.write_record();
         Ok(LockGuard::new(self))
     }
+
+    /// Always `Ok(())`: a live process keeps its flock.
     fn verify_held(&self) -> Result<()> {
         Ok(())
     }
+
+    /// Unlocks the `flock`, then lets the next thread of this process in.
     fn release(&self) {
-        let _ = FileExt::unlock(&self.file);
-        unsafe_unlock(&self.inproc);
+        if let Err(e) = fs2::FileExt::unlock(&self.file) {
+            log::warn!("could not unlock {}: {e}", self.path.display());
+        }
+        self.gate.leave();
     }
+
     fn path(&self) -> &Path {
         &self.path
     }
 }
-fn unsafe_unlock(m: &std::sync::Mutex<()>) {
-    let _ = m;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn lock_at(dir: &Path, timeout: Option<Duration>) -> AdvisoryLock {
+        let options = LockOptions { timeout, ..LockOptions::default() };
+        AdvisoryLock::open(dir.join("j.lock"), options).expect("open")
+    }
+
+    #[test]
+    fn acquire_writes_a_padded_record_naming_us() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_at(dir.path(), None);
+        let guard = lock.acquire().expect("acquire");
+        let bytes = std::fs::read(dir.path().join("j.lock")).expect("read");
+        assert_eq!(bytes.len(), MAX_RECORD_LEN);
+        let record = owner::OwnerRecord::parse(&String::from_utf8_lossy(&bytes)).expect("record");
+        assert_eq!(record.pid, std::process::id());
+        assert_eq!(record.nonce, lock.nonce);
+        guard.verify_held().expect("held");
+        drop(guard);
+        // Released: another object takes it at once.
+        let other = lock_at(dir.path(), Some(Duration::ZERO));
+        drop(other.acquire().expect("free after release"));
+    }
+
+    #[test]
+    fn timeout_names_the_holder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let holder = lock_at(dir.path(), None);
+        let _guard = holder.acquire().expect("acquire");
+        let waiter = lock_at(dir.path(), Some(Duration::from_millis(100)));
+        let start = Instant::now();
+        let err = waiter.acquire().expect_err("must time out");
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(2), "{took:?}");
+        match err {
+            Error::LockTimeout { holder, path, .. } => {
+                assert!(holder.contains(&format!("pid {}", std::process::id())), "{holder}");
+                assert_eq!(path, dir.path().join("j.lock"));
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+
+    #[test]
+    fn flock_alone_is_polled_with_timeout() {
+        // Bypass the gate: another open file description holds the flock, as another process
+        // would.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lock = lock_at(dir.path(), Some(Duration::from_millis(80)));
+        let other = File::options().write(true).open(dir.path().join("j.lock")).expect("open");
+        other.lock_exclusive().expect("flock");
+        std::fs::write(dir.path().join("j.lock"), "junk\u{7}").expect("write");
+        match lock.acquire() {
+            Err(Error::LockTimeout { holder, .. }) => {
+                assert_eq!(holder, "unknown holder (lock file content: \"junk\\u{7}\")");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        fs2::FileExt::unlock(&other).expect("unlock");
+        drop(lock.acquire().expect("free now"));
+    }
 }

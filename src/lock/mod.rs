@@ -5,7 +5,7 @@
 //! | kind | mechanism | a dead holder is released | use it when |
 //! |---|---|---|---|
 //! | [`LockKind::Advisory`] (default) | `flock` through `fs2` | at once, by the OS | local disks, NFSv4 with working locks |
-//! | [`LockKind::OpenFile`] | `O_CREAT\|O_EXCL` file with an owner record and a lease | after the grace period | Windows, filesystems without `flock` |
+//! | [`LockKind::OpenFile`] | `O_CREAT\|O_EXCL` file with an owner record and a lease | after the grace period | filesystems without working `flock`; the mode a future Windows port uses |
 //! | [`LockKind::Symlink`] | `symlink(2)`, Optuna's protocol | after the grace period | NFSv2/v3 without lock daemon, sharing with Python Optuna |
 //!
 //! The lease locks (open-file and symlink) write an owner record (host, pid, random nonce, time).
@@ -20,6 +20,10 @@ use std::time::Duration;
 use crate::error::Result;
 
 mod advisory;
+mod backoff;
+mod gate;
+mod keeper;
+mod lease;
 mod open_file;
 mod owner;
 mod symlink;
@@ -37,8 +41,8 @@ pub enum LockKind {
     #[default]
     Advisory,
     /// `<journal>.lock` created with `O_CREAT|O_EXCL`, holding an owner record that the holder
-    /// refreshes. Works everywhere, including Windows without privileges; a dead holder blocks
-    /// others for the grace period.
+    /// refreshes. Needs no kernel lock support (and no privileges, unlike symlinks on Windows;
+    /// this build is Unix-only so far); a dead holder blocks others for the grace period.
     OpenFile,
     /// `<journal>.lock` as a symbolic link whose target is the owner record (Optuna's protocol;
     /// atomic on NFSv2). A dead holder blocks others for the grace period.
