@@ -24,7 +24,7 @@ pub mod model;
 pub mod replay;
 pub mod storage;
 
-pub use backend::{FileBackend, LogBackend, MemoryBackend};
+pub use backend::{FileBackend, FileOptions, LogBackend, MemoryBackend};
 pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};
 pub use model::{
@@ -32,3 +32,8 @@ pub use model::{
     TrialState, VecMap,
 };
 pub use storage::JournalStorage;
+
+/// The README's Rust examples, compiled as doctests so the quickstart cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

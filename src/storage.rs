@@ -320,8 +320,7 @@ impl<B: LogBackend> JournalStorage<B> {
         values: Option<&[f64]>,
     ) -> Result<bool> {
         if let Some(values) = values {
-            let study_id = self.read(|s| Ok(s.trial(trial_id)?.study_id))?;
-            let n = self.get_study_directions(study_id)?.len();
+            let n = self.read(|s| Ok(s.study(s.trial(trial_id)?.study_id)?.directions.len()))?;
             if values.len() != n {
                 return Err(Error::invalid(format_args!(
                     "{} values given for a study with {n} objectives",
