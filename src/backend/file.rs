@@ -142,9 +142,10 @@ fn create_journal(path: &Path) -> Result<()> {
     };
     let tmp = tempfile_in(&dir, path)?;
     let result = (|| {
-        let file = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
-        file.write_all_at(&frame::encode_header(), 0).map_err(|e| Error::io("write", &tmp, e))?;
-        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        // Errors name the journal the caller asked for, not the temporary file.
+        let file = File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
+        file.write_all_at(&frame::encode_header(), 0).map_err(|e| Error::io("create", path, e))?;
+        file.sync_all().map_err(|e| Error::io("create", path, e))?;
         match std::fs::hard_link(&tmp, path) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}

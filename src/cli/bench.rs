@@ -1,0 +1,54 @@
+//! `trialog bench <workload>`: the peer benchmark workloads W1-W4 of `shared/bench/README.md`
+//! on trialog's file backend. Each workload prints one JSON line with the keys `bench.py` prints
+//! for it (plus `lock` where a lock kind applies).
+
+mod files;
+mod json;
+mod rusage;
+mod shape;
+mod w1;
+mod w2;
+mod w3;
+mod w4;
+
+use clap::{Args, Subcommand};
+
+use super::CliError;
+
+/// Arguments of `trialog bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The workload to run.
+    #[command(subcommand)]
+    pub workload: Workload,
+}
+
+/// The workloads.
+#[derive(Debug, Subcommand)]
+pub enum Workload {
+    /// W1 append: one process writes N trials (5 durable appends each) to a fresh journal.
+    W1(w1::W1Args),
+    /// Builds an N-trial journal of the W1 shape for W2 and W4 (in memory, written once).
+    W2Build(w2::BuildArgs),
+    /// W2 cold replay: open the journal and read all trials in this fresh process.
+    W2(w2::W2Args),
+    /// W3 concurrency: P worker processes each write N trials to one journal.
+    W3(w3::W3Args),
+    /// One W3 worker process (started by `w3`).
+    #[command(hide = true)]
+    W3Worker(w3::WorkerArgs),
+    /// W4 incremental sync: time k create_new_trial round trips with N trials loaded.
+    W4(w4::W4Args),
+}
+
+/// Runs one workload.
+pub fn run(args: BenchArgs) -> Result<(), CliError> {
+    match args.workload {
+        Workload::W1(a) => w1::run(&a),
+        Workload::W2Build(a) => w2::build(&a),
+        Workload::W2(a) => w2::replay(&a),
+        Workload::W3(a) => w3::run(&a),
+        Workload::W3Worker(a) => w3::worker(&a),
+        Workload::W4(a) => w4::run(&a),
+    }
+}

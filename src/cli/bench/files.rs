@@ -1,0 +1,133 @@
+//! Journal files for the workloads: default scratch paths, removal, copies, durable writes, and
+//! the lock option.
+
+use std::fs::File;
+use std::io::{ErrorKind, Write as _};
+use std::path::{Path, PathBuf};
+
+use clap::ValueEnum;
+use trialog::backend::FileOptions;
+use trialog::lock::lock_path_for;
+use trialog::{LockKind, LockOptions};
+
+use crate::cli::CliError;
+
+/// The `--lock` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum LockArg {
+    /// `flock` on `<journal>.lock` (the default).
+    #[default]
+    Advisory,
+    /// `O_CREAT|O_EXCL` lock file with an owner record.
+    OpenFile,
+    /// Optuna's symlink protocol.
+    Symlink,
+}
+
+impl LockArg {
+    /// The name printed in the JSON output.
+    pub fn name(self) -> &'static str {
+        match self {
+            LockArg::Advisory => "advisory",
+            LockArg::OpenFile => "open-file",
+            LockArg::Symlink => "symlink",
+        }
+    }
+
+    /// File options with this lock, creating the journal if `create`.
+    pub fn file_options(self, create: bool) -> FileOptions {
+        let kind = match self {
+            LockArg::Advisory => LockKind::Advisory,
+            LockArg::OpenFile => LockKind::OpenFile,
+            LockArg::Symlink => LockKind::Symlink,
+        };
+        FileOptions { create, lock: LockOptions { kind, ..LockOptions::default() } }
+    }
+}
+
+/// A journal path chosen by the user (kept afterwards) or a scratch one (removed on drop).
+#[derive(Debug)]
+pub struct BenchPath {
+    /// The journal file.
+    pub path: PathBuf,
+    /// Whether to remove it when the workload is done.
+    pub scratch: bool,
+}
+
+impl BenchPath {
+    /// `given`, or `<tmp>/trialog-bench/<tag>-<pid>.journal` if none was given.
+    pub fn new(given: Option<PathBuf>, tag: &str) -> Result<Self, CliError> {
+        match given {
+            Some(path) => Ok(BenchPath { path, scratch: false }),
+            None => {
+                let dir = std::env::temp_dir().join("trialog-bench");
+                std::fs::create_dir_all(&dir).map_err(|e| CliError::at(&dir, e))?;
+                let path = dir.join(format!("{tag}-{}.journal", std::process::id()));
+                Ok(BenchPath { path, scratch: true })
+            }
+        }
+    }
+}
+
+impl Drop for BenchPath {
+    /// Removes a scratch journal (and its lock file), whether the workload succeeded or not.
+    fn drop(&mut self) {
+        if self.scratch {
+            let _ = remove_journal(&self.path);
+        }
+    }
+}
+
+/// Removes `path` and `path.lock` if they exist.
+pub fn remove_journal(path: &Path) -> Result<(), CliError> {
+    for p in [path.to_path_buf(), lock_path_for(path)] {
+        match std::fs::remove_file(&p) {
+            Err(e) if e.kind() != ErrorKind::NotFound => return Err(CliError::at(&p, e)),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The size of `path` in bytes.
+pub fn file_bytes(path: &Path) -> Result<u64, CliError> {
+    Ok(std::fs::metadata(path).map_err(|e| CliError::at(path, e))?.len())
+}
+
+/// Writes `bytes` to `path` durably: a temporary sibling is written and fsynced, then renamed
+/// over `path`.
+pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    let tmp = sibling(path, ".tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    };
+    write().map_err(|e| CliError::at(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| CliError::at(path, e))?;
+    sync_parent(path)
+}
+
+/// Copies `from` to `to` and fsyncs the copy (so a later timed fsync does not pay for writing
+/// it back).
+pub fn copy_durably(from: &Path, to: &Path) -> Result<(), CliError> {
+    std::fs::copy(from, to)
+        .map_err(|e| CliError::at(from, format!("copy to {}: {e}", to.display())))?;
+    File::open(to).and_then(|f| f.sync_all()).map_err(|e| CliError::at(to, e))
+}
+
+/// Fsyncs the directory holding `path`.
+fn sync_parent(path: &Path) -> Result<(), CliError> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| CliError::at(dir, e))
+}
+
+/// A sibling of `path` named `<file name><suffix>`.
+pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}

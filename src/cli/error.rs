@@ -1,0 +1,53 @@
+//! The CLI's error: one line naming the file involved and what went wrong.
+
+use std::fmt;
+use std::path::Path;
+
+/// A failure to report as `trialog: <file>: <what>` (the `trialog: ` prefix is added by `main`).
+#[derive(Debug)]
+pub struct CliError {
+    message: String,
+}
+
+impl CliError {
+    /// An error about `path`. The path is put in front unless `what` already starts with it
+    /// (many [`trialog::Error`] messages do).
+    pub fn at(path: &Path, what: impl fmt::Display) -> Self {
+        let what = what.to_string();
+        let shown = path.display().to_string();
+        let message = if what.starts_with(&shown) { what } else { format!("{shown}: {what}") };
+        CliError { message: one_line(&message) }
+    }
+
+    /// A library error while working on `path`: an OS error is shown as
+    /// `<its file>: <operation>: <reason>`, anything else as [`CliError::at`] shows it.
+    pub fn lib(path: &Path, e: trialog::Error) -> Self {
+        match e {
+            trialog::Error::Io { path: file, op, source } => {
+                CliError::at(&file, format!("{op}: {source}"))
+            }
+            trialog::Error::NotAJournal { path: file, reason } => {
+                CliError::at(&file, format!("not a trialog journal: {reason}"))
+            }
+            e => CliError::at(path, e),
+        }
+    }
+
+    /// An error that concerns no particular file.
+    pub fn msg(what: impl fmt::Display) -> Self {
+        CliError { message: one_line(&what.to_string()) }
+    }
+}
+
+/// Folds a multi-line message onto one line.
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
