@@ -22,6 +22,18 @@ use crate::model::{
 };
 use crate::replay::{Applied, ReplayState};
 
+/// Refuses an attribute value nested deeper than the journal accepts.
+fn check_attr(key: &str, value: &AttrValue) -> Result<()> {
+    if value.depth() > crate::model::MAX_ATTR_DEPTH {
+        return Err(Error::invalid(format_args!(
+            "attribute {key:?} is nested {} levels deep; at most {} are allowed",
+            value.depth(),
+            crate::model::MAX_ATTR_DEPTH
+        )));
+    }
+    Ok(())
+}
+
 /// Prefix of generated study names, as in Optuna.
 pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
 
@@ -160,11 +172,13 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// Sets a study user attribute.
     pub fn set_study_user_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        check_attr(key, &value)?;
         self.write(Operation::SetStudyUserAttr { study_id, key: key.to_owned(), value }).map(drop)
     }
 
     /// Sets a study system attribute.
     pub fn set_study_system_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        check_attr(key, &value)?;
         self.write(Operation::SetStudySystemAttr { study_id, key: key.to_owned(), value }).map(drop)
     }
 
@@ -228,6 +242,9 @@ impl<B: LogBackend> JournalStorage<B> {
     /// Converts a template trial into the log's form, checking each parameter against its
     /// distribution and against the study's earlier distributions of the same name.
     fn template_from(&self, study_id: u64, t: &FrozenTrial) -> Result<TrialTemplate> {
+        for (key, value) in t.user_attrs.iter().chain(t.system_attrs.iter()) {
+            check_attr(key, value)?;
+        }
         let mut params = BTreeMap::new();
         for (name, value) in &t.params {
             let dist = t.distributions.get(name).ok_or_else(|| {
@@ -349,11 +366,13 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// Sets a trial user attribute.
     pub fn set_trial_user_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        check_attr(key, &value)?;
         self.write(Operation::SetTrialUserAttr { trial_id, key: key.to_owned(), value }).map(drop)
     }
 
     /// Sets a trial system attribute.
     pub fn set_trial_system_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        check_attr(key, &value)?;
         self.write(Operation::SetTrialSystemAttr { trial_id, key: key.to_owned(), value }).map(drop)
     }
 
@@ -400,6 +419,11 @@ impl<B: LogBackend> JournalStorage<B> {
     pub fn get_best_trial(&self, study_id: u64) -> Result<Arc<FrozenTrial>> {
         self.read(|s| {
             let directions = &s.study(study_id)?.directions;
+            let mut complete = s.trials_of(study_id)?.filter(|t| t.state == TrialState::Complete);
+            // Optuna's order of checks: no complete trial first, then multi-objective.
+            let Some(first) = complete.next() else {
+                return Err(Error::NoCompletedTrials { study_id });
+            };
             if directions.len() > 1 {
                 return Err(Error::MultiObjectiveStudy {
                     study_id,
@@ -407,19 +431,17 @@ impl<B: LogBackend> JournalStorage<B> {
                 });
             }
             let maximize = directions.first() == Some(&StudyDirection::Maximize);
-            let mut best: Option<(&Arc<FrozenTrial>, f64)> = None;
-            for t in s.trials_of(study_id)?.filter(|t| t.state == TrialState::Complete) {
-                let v = t.value().unwrap_or(f64::NAN);
-                let better = match best {
-                    None => true,
-                    Some((_, b)) if maximize => v > b,
-                    Some((_, b)) => v < b,
-                };
-                if better {
-                    best = Some((t, v));
+            let value = |t: &FrozenTrial| t.value().unwrap_or(f64::NAN);
+            let mut best = (first, value(first));
+            for t in complete {
+                let v = value(t);
+                // Strictly better only: the first best wins ties, and a NaN never wins, as with
+                // Python's min/max.
+                if (maximize && v > best.1) || (!maximize && v < best.1) {
+                    best = (t, v);
                 }
             }
-            best.map(|(t, _)| Arc::clone(t)).ok_or(Error::NoCompletedTrials { study_id })
+            Ok(Arc::clone(best.0))
         })
     }
 

@@ -97,6 +97,17 @@ impl FileBackend {
         Error::Poisoned { path: self.path.clone(), op, source }
     }
 
+    /// `pwrite`s `bytes` at `offset` and `fdatasync`s; poisons the handle on any failure.
+    fn write_durably(&self, bytes: &[u8], offset: u64) -> Result<()> {
+        if let Err(e) = self.file.write_all_at(bytes, offset) {
+            return Err(self.poison("write", e));
+        }
+        if let Err(e) = self.file.sync_data() {
+            return Err(self.poison("fsync", e));
+        }
+        Ok(())
+    }
+
     fn len(&self) -> Result<u64> {
         Ok(self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len())
     }
@@ -127,7 +138,11 @@ impl FileBackend {
         if let Some(lock) = self.lock.get() {
             return Ok(lock.as_ref());
         }
-        let lock = lock::open_lock(&self.path, &self.lock_options)?;
+        // Lock the canonical path, so handles that reach the journal through different paths
+        // (a symlink, `./j` vs `/abs/j`) share one lock file.
+        let canonical =
+            std::fs::canonicalize(&self.path).map_err(|e| Error::io("resolve", &self.path, e))?;
+        let lock = lock::open_lock(&canonical, &self.lock_options)?;
         Ok(self.lock.get_or_init(|| lock).as_ref())
     }
 }
@@ -237,17 +252,21 @@ impl LogBackend for FileBackend {
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
         let tail = self.pread_to_end(expected_end)?;
-        let bytes = match plan_append(&self.path, expected_end, &tail, batch)? {
+        let (repair, frame) = match plan_append(&self.path, expected_end, &tail, batch)? {
             AppendPlan::Moved => return Ok(AppendOutcome::Moved),
-            AppendPlan::Write(bytes) => bytes,
+            AppendPlan::Write { repair, frame } => (repair, frame),
         };
         guard.verify_held()?;
-        if let Err(e) = self.file.write_all_at(&bytes, expected_end) {
-            return Err(self.poison("write", e));
+        if !repair.is_empty() {
+            log::warn!(
+                "{}: covering {} bytes of torn tail at offset {expected_end} with padding",
+                self.path.display(),
+                tail.len()
+            );
+            self.write_durably(&repair, expected_end)?;
         }
-        if let Err(e) = self.file.sync_data() {
-            return Err(self.poison("fsync", e));
-        }
-        Ok(AppendOutcome::Appended { end: expected_end + bytes.len() as u64 })
+        let at = expected_end + repair.len() as u64;
+        self.write_durably(&frame, at)?;
+        Ok(AppendOutcome::Appended { end: at + frame.len() as u64 })
     }
 }

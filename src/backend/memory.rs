@@ -105,9 +105,10 @@ impl LogBackend for MemoryBackend {
         let at = usize::try_from(expected_end).unwrap_or(usize::MAX).min(bytes.len());
         match plan_append(self.path(), expected_end, &bytes[at..], batch)? {
             AppendPlan::Moved => Ok(AppendOutcome::Moved),
-            AppendPlan::Write(out) => {
+            AppendPlan::Write { repair, frame } => {
                 bytes.truncate(at);
-                bytes.extend_from_slice(&out);
+                bytes.extend_from_slice(&repair);
+                bytes.extend_from_slice(&frame);
                 Ok(AppendOutcome::Appended { end: bytes.len() as u64 })
             }
         }

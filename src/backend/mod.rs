@@ -221,9 +221,16 @@ pub(crate) fn corruption(path: &Path, offset: u64, next_valid: u64) -> Error {
 pub(crate) enum AppendPlan {
     /// Someone appended since the caller's last read.
     Moved,
-    /// Write these bytes at `expected_end` (optional header, optional padding over a torn tail,
-    /// then the frame).
-    Write(Vec<u8>),
+    /// Write `repair` at `expected_end` (a header for a journal whose creation did not finish,
+    /// and/or a padding frame over a torn tail; empty when nothing needs repair), then `frame`
+    /// right after it. A file backend syncs the repair before writing the frame, so a crash can
+    /// never persist the frame without the repair before it (which would read as corruption).
+    Write {
+        /// Header and/or padding.
+        repair: Vec<u8>,
+        /// The new frame.
+        frame: Vec<u8>,
+    },
 }
 
 /// Decides what to write, given every byte from `expected_end` to the current end of the log
@@ -243,7 +250,7 @@ pub(crate) fn plan_append(
             frame::MAX_PAYLOAD_LEN
         )));
     }
-    let mut out = Vec::with_capacity(payload.len() + 32);
+    let mut out = Vec::new();
     let mut tail = tail;
     if expected_end == 0 {
         // No complete header yet: write one (over whatever prefix a crashed creator left).
@@ -266,6 +273,7 @@ pub(crate) fn plan_append(
             }
         }
     }
-    frame::encode_frame(&payload, &mut out);
-    Ok(AppendPlan::Write(out))
+    let mut frame = Vec::with_capacity(payload.len() + frame::FRAME_HEADER_LEN);
+    frame::encode_frame(&payload, &mut frame);
+    Ok(AppendPlan::Write { repair: out, frame })
 }

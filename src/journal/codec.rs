@@ -210,8 +210,9 @@ impl Serialize for AttrValue {
 // of the log, so this path avoids serde's per-token dispatch; every read is bounds-checked and
 // returns an error instead of panicking.
 
-/// Deepest nesting of attribute values accepted (deeper payloads are rejected, not recursed).
-const MAX_DEPTH: usize = 64;
+/// Deepest nesting of attribute values accepted (deeper payloads are rejected, not recursed);
+/// writers refuse deeper values, so nothing acknowledged exceeds it.
+const MAX_DEPTH: usize = crate::model::MAX_ATTR_DEPTH;
 
 type DecodeResult<T> = Result<T, DecodeError>;
 

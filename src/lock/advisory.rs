@@ -6,7 +6,8 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use fs2::FileExt as _;
 
@@ -39,7 +40,12 @@ pub struct AdvisoryLock {
     host: String,
     pid: u32,
     nonce: String,
+    /// Whether the current (or last) acquisition had to wait for another holder.
+    contended: AtomicBool,
 }
+
+/// How long a writer that had to wait for the lock pauses after releasing it (see `release`).
+const HANDOFF_PAUSE: Duration = Duration::from_micros(40);
 
 impl AdvisoryLock {
     /// Opens (creating it if needed) the lock file at `path` and keeps it open. Does not lock.
@@ -65,14 +71,23 @@ impl AdvisoryLock {
             host: template.host,
             pid: template.pid,
             nonce: template.nonce,
+            contended: AtomicBool::new(false),
         })
     }
 
     /// Blocking `flock`: the kernel queues us and wakes us when the holder unlocks or dies.
-    fn lock_blocking(&self) -> Result<()> {
+    /// Returns whether we had to wait (someone else held it: the lock is contended).
+    fn lock_blocking(&self) -> Result<bool> {
+        let contended = fs2::lock_contended_error().raw_os_error();
+        match self.file.try_lock_exclusive() {
+            Ok(()) => return Ok(false),
+            Err(e) if e.raw_os_error() == contended => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("lock", &self.path, e)),
+        }
         loop {
             match self.file.lock_exclusive() {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("lock", &self.path, e)),
             }
@@ -140,11 +155,14 @@ impl JournalLock for AdvisoryLock {
         }
         let locked = match self.options.timeout {
             None => self.lock_blocking(),
-            Some(_) => self.lock_polling(start, deadline),
+            Some(_) => self.lock_polling(start, deadline).map(|()| false),
         };
-        if let Err(e) = locked {
-            self.gate.leave();
-            return Err(e);
+        match locked {
+            Ok(contended) => self.contended.store(contended, Ordering::Relaxed),
+            Err(e) => {
+                self.gate.leave();
+                return Err(e);
+            }
         }
         self.write_record();
         Ok(LockGuard::new(self))
@@ -156,11 +174,23 @@ impl JournalLock for AdvisoryLock {
     }
 
     /// Unlocks the `flock`, then lets the next thread of this process in.
+    ///
+    /// Fairness: `flock` does not queue waiters in order, and a process that unlocks and locks
+    /// again at once (as a writer in a loop does) usually wins again, starving the others. So
+    /// when our own acquisition had to wait (other writers are queued), we pause briefly after
+    /// unlocking, handing the lock to a waiter. Uncontended writers never pause.
     fn release(&self) {
         if let Err(e) = fs2::FileExt::unlock(&self.file) {
             log::warn!("could not unlock {}: {e}", self.path.display());
         }
         self.gate.leave();
+        if self.contended.load(Ordering::Relaxed) {
+            std::thread::yield_now();
+            let start = Instant::now();
+            while start.elapsed() < HANDOFF_PAUSE {
+                std::hint::spin_loop();
+            }
+        }
     }
 
     fn path(&self) -> &Path {

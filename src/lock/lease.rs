@@ -222,6 +222,13 @@ impl<P: LeaseProtocol> LeaseLock<P> {
         our_nonce: &str,
         unchanged_for: Duration,
     ) -> Result<BreakOutcome> {
+        // Look once more right before renaming: another waiter may have broken the same stale
+        // lock and taken a fresh one since our last look. This narrows (not closes) the window in
+        // which we rename a live lock aside; `put_back` and `verify_held` handle the rest.
+        match P::observe(&self.path) {
+            Ok(Some(now)) if now == *observation => {}
+            _ => return Ok(BreakOutcome::NotBroken),
+        }
         let aside = sibling(&self.path, &format!(".broken.{our_nonce}"));
         match fs::rename(&self.path, &aside) {
             Ok(()) => {}
@@ -271,7 +278,23 @@ impl<P: LeaseProtocol> LeaseLock<P> {
     }
 
     /// `Ok(())` if the lock file still carries our nonce; [`Error::LockLost`] otherwise.
+    ///
+    /// A waiter that raced another breaker can rename our live lock aside for an instant before
+    /// it sees the lock is fresh and puts it back; so a missing or foreign lock is looked at a
+    /// few more times (about 30 ms in all) before we call it lost.
     pub(crate) fn verify_held(&self) -> Result<()> {
+        let mut result = self.verify_once();
+        for pause_ms in [1, 4, 25] {
+            if result.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(pause_ms));
+            result = self.verify_once();
+        }
+        result
+    }
+
+    fn verify_once(&self) -> Result<()> {
         let observed = P::observe(&self.path).map_err(|e| Error::io("read lock", &self.path, e))?;
         let ours = self.keeper.nonce();
         match (observed, ours) {

@@ -25,6 +25,29 @@ pub enum AttrValue {
     Map(BTreeMap<String, AttrValue>),
 }
 
+/// Deepest nesting of an attribute value the journal accepts: a scalar has depth 1, an array or
+/// map one more than its deepest element. Deeper values are refused when written (so nothing
+/// acknowledged can fail to decode) and when read.
+pub const MAX_ATTR_DEPTH: usize = 64;
+
+impl AttrValue {
+    /// The nesting depth (a scalar or empty container is 1), computed without recursion so that
+    /// an absurdly deep value cannot overflow the stack.
+    pub fn depth(&self) -> usize {
+        let mut deepest = 0;
+        let mut stack = vec![(self, 1usize)];
+        while let Some((value, depth)) = stack.pop() {
+            deepest = deepest.max(depth);
+            match value {
+                AttrValue::Array(items) => stack.extend(items.iter().map(|v| (v, depth + 1))),
+                AttrValue::Map(map) => stack.extend(map.values().map(|v| (v, depth + 1))),
+                _ => {}
+            }
+        }
+        deepest
+    }
+}
+
 impl PartialEq for AttrValue {
     fn eq(&self, other: &Self) -> bool {
         use AttrValue as A;
@@ -70,6 +93,15 @@ impl From<bool> for AttrValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn depth_counts_nesting() {
+        assert_eq!(AttrValue::Null.depth(), 1);
+        assert_eq!(AttrValue::Array(vec![]).depth(), 1);
+        let nested =
+            AttrValue::Array(vec![AttrValue::Int(1), AttrValue::Array(vec![AttrValue::Null])]);
+        assert_eq!(nested.depth(), 3);
+    }
 
     #[test]
     fn nan_equals_itself_and_int_differs_from_float() {

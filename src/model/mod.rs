@@ -7,7 +7,7 @@ mod time;
 mod trial;
 mod vec_map;
 
-pub use attr::AttrValue;
+pub use attr::{AttrValue, MAX_ATTR_DEPTH};
 pub use distribution::{
     CategoricalChoice, CategoricalDistribution, Distribution, FloatDistribution, IntDistribution,
     ParamValue,
