@@ -213,16 +213,25 @@ impl LogBackend for FileBackend {
         if len == from {
             return Ok(from);
         }
-        let end = if len - from >= MMAP_THRESHOLD {
-            let map = super::mmap::map(&self.file).map_err(|e| Error::io("map", &self.path, e))?;
-            let end = usize::try_from(len).unwrap_or(usize::MAX).min(map.len());
-            let start = usize::try_from(from).unwrap_or(usize::MAX).min(end);
-            deliver_frames(&self.path, &map[start..end], from, sink)?
+        // Scan exactly the bytes up to this one `len`, and report positions from what was
+        // scanned. A reader holds no lock: an append can land while we read (and the size can
+        // even be seen mid-append, at a page boundary); reading past `len`, or returning a length
+        // other than the one scanned, would make the caller skip or re-deliver frames.
+        let want = usize::try_from(len - from).unwrap_or(usize::MAX);
+        let map;
+        let copied;
+        let bytes: &[u8] = if len - from >= MMAP_THRESHOLD {
+            map = super::mmap::map(&self.file).map_err(|e| Error::io("map", &self.path, e))?;
+            let start = usize::try_from(from).unwrap_or(usize::MAX).min(map.len());
+            &map[start..start.saturating_add(want).min(map.len())]
         } else {
-            deliver_frames(&self.path, &self.pread_to_end(from)?, from, sink)?
+            copied = self.pread(from, want)?;
+            &copied
         };
+        let scanned_to = from + bytes.len() as u64;
+        let end = deliver_frames(&self.path, bytes, from, sink)?;
         match end {
-            ScanEnd::Clean => Ok(len),
+            ScanEnd::Clean => Ok(scanned_to),
             ScanEnd::Torn { offset } => Ok(from + offset as u64),
             ScanEnd::Corrupt { offset, .. } => {
                 // A bad frame followed by a good one. Confirm with a fresh read before calling it
