@@ -63,6 +63,10 @@ pub fn decode_batch(payload: &[u8]) -> Result<LogBatch, DecodeError> {
 /// into one `LogBatch`, so steady-state decoding allocates only inside operations). On error
 /// `batch` holds unspecified contents.
 pub fn decode_batch_into(payload: &[u8], batch: &mut LogBatch) -> Result<(), DecodeError> {
+    read_batch(payload, batch).map_err(|e| *e)
+}
+
+fn read_batch(payload: &[u8], batch: &mut LogBatch) -> DecodeResult<()> {
     let mut r = Reader { buf: payload, pos: 0 };
     r.array_of(2, "batch")?;
     // Consecutive batches usually come from the same worker: skip the copy and the UTF-8 check
@@ -214,10 +218,13 @@ impl Serialize for AttrValue {
 /// writers refuse deeper values, so nothing acknowledged exceeds it.
 const MAX_DEPTH: usize = crate::model::MAX_ATTR_DEPTH;
 
-type DecodeResult<T> = Result<T, DecodeError>;
+/// Boxed so that every small read returns a 16-byte `Result` (the error path is cold).
+type DecodeResult<T> = Result<T, Box<DecodeError>>;
 
+#[cold]
+#[inline(never)]
 fn malformed<T>(at: usize, what: impl fmt::Display) -> DecodeResult<T> {
-    Err(DecodeError::Malformed(format!("{what} at payload byte {at}")))
+    Err(Box::new(DecodeError::Malformed(format!("{what} at payload byte {at}"))))
 }
 
 struct Reader<'a> {
@@ -579,7 +586,7 @@ impl<'a> Reader<'a> {
                 self.skip(1)?;
             }
             if code < FIRST_IGNORABLE_CODE {
-                return Err(DecodeError::UnknownOperation(code));
+                return Err(Box::new(DecodeError::UnknownOperation(code)));
             }
             return Ok(Operation::Ignorable { code });
         };
