@@ -56,6 +56,13 @@ struct Inner {
     pos: u64,
 }
 
+// `JournalStorage` is shared across threads by reference: prove it at compile time.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<JournalStorage<FileBackend>>();
+    assert_send_sync::<JournalStorage<crate::backend::MemoryBackend>>();
+};
+
 static NEXT_THREAD_NUMBER: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {

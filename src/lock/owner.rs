@@ -7,6 +7,8 @@
 //! path) are described as an "unknown holder" with an escaped excerpt of their content.
 
 use std::fmt;
+
+use crate::model::Timestamp;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The first word of every record; the `/1` is the format version.
@@ -126,8 +128,8 @@ impl fmt::Display for OwnerRecord {
             "pid {} on host {:?} (nonce {short}{ellipsis}, acquired {}, refreshed {})",
             self.pid,
             self.host,
-            UtcMillis(self.acquired_unix_ms),
-            UtcMillis(self.refreshed_unix_ms),
+            utc(self.acquired_unix_ms),
+            utc(self.refreshed_unix_ms),
         )
     }
 }
@@ -227,37 +229,9 @@ pub(crate) fn unix_ms_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Formats Unix milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (proleptic Gregorian, UTC).
-pub(crate) struct UtcMillis(pub(crate) u64);
-
-impl fmt::Display for UtcMillis {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0 % 1000;
-        let secs = self.0 / 1000;
-        let (days, rem) = (secs / 86_400, secs % 86_400);
-        let (year, month, day) = civil_from_days(days);
-        write!(
-            f,
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{ms:03}Z",
-            rem / 3600,
-            rem / 60 % 60,
-            rem % 60
-        )
-    }
-}
-
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+/// A Unix-millisecond time shown as ISO-8601 UTC (through [`Timestamp`]'s formatting).
+fn utc(unix_ms: u64) -> Timestamp {
+    Timestamp(i64::try_from(unix_ms).unwrap_or(i64::MAX / 1000).saturating_mul(1000))
 }
 
 #[cfg(test)]
@@ -340,8 +314,8 @@ mod tests {
         let text = sample().to_string();
         assert_eq!(
             text,
-            "pid 1234 on host \"node7\" (nonce 0123456789ab…, acquired 2023-11-14T22:13:20.000Z, \
-             refreshed 2023-11-14T22:13:32.345Z)"
+            "pid 1234 on host \"node7\" (nonce 0123456789ab…, acquired \
+             2023-11-14T22:13:20.000000+00:00, refreshed 2023-11-14T22:13:32.345000+00:00)"
         );
     }
 
@@ -360,12 +334,5 @@ mod tests {
         assert!(text.starts_with("unknown holder (lock file content: \"\\0\\u{1}"), "{text}");
         assert!(text.ends_with("more characters)"), "{text}");
         assert!(!text.contains('\n') && !text.contains('\0'));
-    }
-
-    #[test]
-    fn utc_formatting() {
-        assert_eq!(UtcMillis(0).to_string(), "1970-01-01T00:00:00.000Z");
-        assert_eq!(UtcMillis(951_782_400_007).to_string(), "2000-02-29T00:00:00.007Z");
-        assert_eq!(UtcMillis(1_798_761_599_999).to_string(), "2026-12-31T23:59:59.999Z");
     }
 }
