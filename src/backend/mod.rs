@@ -129,7 +129,6 @@ fn decode_at(path: &Path, at: u64, payload: &[u8], batch: &mut LogBatch) -> Resu
 
 /// Decoded batches in a flat form (operations moved out of a reused batch, worker ids stored
 /// once per run of equal ids), so the hand-over allocates per chunk, not per batch.
-#[derive(Default)]
 struct DecodedChunk {
     worker_ids: Vec<String>,
     /// (position, index into `worker_ids`, number of operations)
@@ -138,6 +137,16 @@ struct DecodedChunk {
 }
 
 impl DecodedChunk {
+    /// A chunk sized for [`CHUNK_BATCHES`] single-operation batches, so filling it does not
+    /// reallocate (and copy) as it grows.
+    fn with_capacity() -> Self {
+        DecodedChunk {
+            worker_ids: Vec::new(),
+            batches: Vec::with_capacity(CHUNK_BATCHES),
+            ops: Vec::with_capacity(CHUNK_BATCHES),
+        }
+    }
+
     fn deliver(
         self,
         batch: &mut LogBatch,
@@ -168,7 +177,7 @@ fn decode_chunks(
     tx: &std::sync::mpsc::SyncSender<DecodedChunk>,
 ) -> std::result::Result<ScanEnd, ChunkStop> {
     let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
-    let mut chunk = DecodedChunk::default();
+    let mut chunk = DecodedChunk::with_capacity();
     let end = frame::scan_frames(buf, |offset, payload| {
         let at = base + offset as u64;
         decode_at(path, at, payload, &mut batch).map_err(ChunkStop::Failed)?;
@@ -178,7 +187,8 @@ fn decode_chunks(
         chunk.batches.push((at, chunk.worker_ids.len() - 1, batch.ops.len()));
         chunk.ops.append(&mut batch.ops);
         if chunk.batches.len() == CHUNK_BATCHES {
-            tx.send(std::mem::take(&mut chunk)).map_err(|_| ChunkStop::Disconnected)?;
+            let full = std::mem::replace(&mut chunk, DecodedChunk::with_capacity());
+            tx.send(full).map_err(|_| ChunkStop::Disconnected)?;
         }
         Ok(())
     });

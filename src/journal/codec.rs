@@ -270,6 +270,11 @@ impl<'a> Reader<'a> {
     }
 
     fn array_len(&mut self) -> DecodeResult<usize> {
+        // Fast path: almost every array in a journal is a fixarray (at most 15 elements).
+        if let Some(&m @ 0x90..=0x9f) = self.buf.get(self.pos) {
+            self.pos += 1;
+            return Ok(usize::from(m & 0x0f));
+        }
         let at = self.pos;
         Ok(match self.byte()? {
             m @ 0x90..=0x9f => usize::from(m & 0x0f),
@@ -318,6 +323,11 @@ impl<'a> Reader<'a> {
     }
 
     fn u64(&mut self) -> DecodeResult<u64> {
+        // Fast path: positive fixint (operation codes, small ids).
+        if let Some(&m @ 0x00..=0x7f) = self.buf.get(self.pos) {
+            self.pos += 1;
+            return Ok(u64::from(m));
+        }
         let at = self.pos;
         u64::try_from(self.integer()?).or_else(|_| malformed(at, "integer out of u64 range"))
     }

@@ -25,6 +25,13 @@ pub const MIN_FRAME_LEN: usize = FRAME_HEADER_LEN + 1;
 /// Header flag bits a reader must understand (none are defined in version 1).
 pub const REQUIRED_FLAGS_MASK: u16 = 0x00FF;
 
+/// A fresh CRC-32 hasher. `crc32fast::Hasher::new` detects CPU features on every call; replay
+/// checks one CRC per frame, so the detected hasher is made once and copied.
+fn new_hasher() -> crc32fast::Hasher {
+    static TEMPLATE: std::sync::OnceLock<crc32fast::Hasher> = std::sync::OnceLock::new();
+    TEMPLATE.get_or_init(crc32fast::Hasher::new).clone()
+}
+
 /// The header this build writes.
 pub fn encode_header() -> [u8; HEADER_LEN] {
     let mut h = [0u8; HEADER_LEN];
@@ -92,7 +99,7 @@ pub fn check_header(bytes: &[u8]) -> HeaderCheck {
 pub fn encode_frame(payload: &[u8], out: &mut Vec<u8>) {
     assert!(!payload.is_empty() && payload.len() <= MAX_PAYLOAD_LEN, "payload size out of range");
     let len = (payload.len() as u32).to_le_bytes();
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = new_hasher();
     hasher.update(&len);
     hasher.update(payload);
     out.extend_from_slice(&len);
@@ -144,7 +151,7 @@ pub fn check_frame(buf: &[u8]) -> FrameCheck<'_> {
         return FrameCheck::Incomplete;
     };
     let stored = u32::from_le_bytes([buf[4], buf[5], buf[6], buf[7]]);
-    let mut hasher = crc32fast::Hasher::new();
+    let mut hasher = new_hasher();
     hasher.update(&len_bytes);
     hasher.update(payload);
     if hasher.finalize() != stored {

@@ -228,7 +228,7 @@ mod tests {
             mtime_ns: 1_700_000_000_123_456_789,
         };
         let text = SymlinkProtocol::describe(&seen);
-        assert!(text.contains("refreshed 2023-11-14T22:13:20.123Z"), "{text}");
+        assert!(text.contains("refreshed 2023-11-14T22:13:20.123000+00:00"), "{text}");
         let optuna = Observation { content: b"/data/journal.log".to_vec(), ino: 1, mtime_ns: 0 };
         assert_eq!(
             SymlinkProtocol::describe(&optuna),
