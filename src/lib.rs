@@ -23,6 +23,7 @@ pub mod lock;
 pub mod model;
 pub mod replay;
 pub mod storage;
+mod sys;
 
 pub use backend::{FileBackend, FileOptions, LogBackend, MemoryBackend};
 pub use error::{Error, Result};

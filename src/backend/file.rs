@@ -221,7 +221,8 @@ impl LogBackend for FileBackend {
         let map;
         let copied;
         let bytes: &[u8] = if len - from >= MMAP_THRESHOLD {
-            map = super::mmap::map(&self.file).map_err(|e| Error::io("map", &self.path, e))?;
+            map = crate::sys::map_readonly(&self.file)
+                .map_err(|e| Error::io("map", &self.path, e))?;
             let start = usize::try_from(from).unwrap_or(usize::MAX).min(map.len());
             &map[start..start.saturating_add(want).min(map.len())]
         } else {

@@ -14,8 +14,6 @@ use crate::journal::{LogBatch, Operation};
 
 mod file;
 mod memory;
-#[allow(unsafe_code)]
-mod mmap;
 
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;

@@ -192,19 +192,11 @@ fn unknown_holder(text: &str) -> String {
 
 /// This host's name, sanitised so it fits in a record (no whitespace, `=` or control characters,
 /// at most 64 bytes). `"unknown-host"` when `gethostname` fails.
-///
-/// One of the two `unsafe` blocks of the lock (the crate denies `unsafe_code` elsewhere): std has
-/// no `gethostname`.
-#[allow(unsafe_code)]
 fn this_host() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the pointer and length describe `buf`, which outlives the call.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
+    let Some(name) = crate::sys::hostname() else {
         return "unknown-host".to_owned();
-    }
-    let len = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    let raw = String::from_utf8_lossy(&buf[..len]);
+    };
+    let raw = String::from_utf8_lossy(&name);
     let mut host = String::new();
     for c in raw.chars() {
         let c = if c.is_whitespace() || c.is_control() || c == '=' { '_' } else { c };

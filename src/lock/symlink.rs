@@ -2,10 +2,9 @@
 //! is the owner record; the holder refreshes the link's own mtime; a waiter breaks it after the
 //! grace period.
 
-use std::ffi::CString;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use super::lease::{self, LeaseLock, LeaseProtocol, Observation};
@@ -109,7 +108,7 @@ impl LeaseProtocol for SymlinkProtocol {
         if !ours {
             return Ok(false);
         }
-        touch_no_follow(path)?;
+        crate::sys::touch_symlink(path)?;
         Ok(true)
     }
 
@@ -129,27 +128,6 @@ impl LeaseProtocol for SymlinkProtocol {
     }
 }
 
-/// Sets the mtime (and atime) of `path` itself, not of what it points to, to now.
-///
-/// One of the two `unsafe` blocks of the lock (the crate denies `unsafe_code` elsewhere): std
-/// cannot set a symlink's own times.
-#[allow(unsafe_code)]
-fn touch_no_follow(path: &Path) -> io::Result<()> {
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| {
-        io::Error::new(io::ErrorKind::InvalidInput, "lock path contains a NUL byte")
-    })?;
-    // SAFETY: `c_path` is a valid NUL-terminated string; a null `times` means "now".
-    let rc = unsafe {
-        libc::utimensat(
-            libc::AT_FDCWD,
-            c_path.as_ptr(),
-            std::ptr::null(),
-            libc::AT_SYMLINK_NOFOLLOW,
-        )
-    };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
-}
-
 /// The first 4 KiB of a regular file at `path` (not following symlinks).
 fn read_regular(path: &Path) -> io::Result<Option<Vec<u8>>> {
     match lease::open_no_follow(path)? {
@@ -162,6 +140,7 @@ fn read_regular(path: &Path) -> io::Result<Option<Vec<u8>>> {
 mod tests {
     use super::*;
     use crate::Error;
+    use std::os::unix::ffi::OsStrExt;
     use std::time::Duration;
 
     fn options() -> LockOptions {
