@@ -1,9 +1,10 @@
 //! The local-file backend: a journal file plus its `<journal>.lock`.
 //!
-//! Writes: take the lock, check the end, repair a torn tail with a padding frame, `pwrite` the
-//! frame at the end, `fdatasync`, release. Reads never lock: a cold read maps the file
-//! (`memmap2`), later reads `pread` only the new bytes. The file never shrinks, so a reader that
-//! has it mapped never faults.
+//! Writes: take the lock, check the end, cover a torn tail with a padding frame (written and
+//! synced first), `pwrite` the frame at the end, `fdatasync`, release. Reads never lock: a cold
+//! read maps the file (`memmap2`), later reads `pread` only the new bytes, each sync scanning
+//! exactly the bytes below one `fstat` size. The file never shrinks, so a reader that has it
+//! mapped never faults.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
