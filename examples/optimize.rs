@@ -225,15 +225,18 @@ fn propose<B: trialog::LogBackend>(
     study: u64,
     rng: &mut Rng,
 ) -> (f64, f64) {
-    if rng.unit() < 0.5
-        && let Ok(best) = storage.get_best_trial(study)
-        && let (Some(ParamValue::Float(bx)), Some(ParamValue::Float(by))) =
-            (best.params.get("x"), best.params.get("y"))
-    {
-        let step = 0.3;
-        let x = (bx + rng.unit() * 2.0 * step - step).clamp(LOW, HIGH);
-        let y = (by + rng.unit() * 2.0 * step - step).clamp(LOW, HIGH);
-        return (x, y);
+    if rng.unit() < 0.5 {
+        let best = storage.get_best_trial(study).ok();
+        let center = best.as_ref().and_then(|b| match (b.params.get("x"), b.params.get("y")) {
+            (Some(ParamValue::Float(x)), Some(ParamValue::Float(y))) => Some((*x, *y)),
+            _ => None,
+        });
+        if let Some((bx, by)) = center {
+            let step = 0.3;
+            let x = (bx + rng.unit() * 2.0 * step - step).clamp(LOW, HIGH);
+            let y = (by + rng.unit() * 2.0 * step - step).clamp(LOW, HIGH);
+            return (x, y);
+        }
     }
     (LOW + (HIGH - LOW) * rng.unit(), LOW + (HIGH - LOW) * rng.unit())
 }
