@@ -6,7 +6,7 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use fs2::FileExt as _;
@@ -42,16 +42,11 @@ pub struct AdvisoryLock {
     nonce: String,
     /// Whether the current (or last) acquisition had to wait for another holder.
     contended: AtomicBool,
-    /// Contended acquisitions since our last hand-off pause.
-    streak: AtomicU32,
 }
 
-/// A writer whose acquisitions had to wait this many times in a row pauses after releasing, so
-/// that a waiter gets the lock (see `release`).
-const HANDOFF_EVERY: u32 = 2;
-/// The hand-off pause: a blocking sleep (about 80 µs with the kernel's timer slack), never a
-/// spin, so the CPU is free for the waiter that takes the lock meanwhile.
-const HANDOFF_PAUSE: Duration = Duration::from_micros(30);
+/// The pause after releasing a lock we had to wait for (see `release`): a blocking sleep (about 55 µs with the kernel's default timer slack),
+/// never a spin, so the CPU is free for the waiter that takes the lock meanwhile.
+const HANDOFF_PAUSE: Duration = Duration::from_micros(5);
 
 impl AdvisoryLock {
     /// Opens (creating it if needed) the lock file at `path` and keeps it open. Does not lock.
@@ -78,7 +73,6 @@ impl AdvisoryLock {
             pid: template.pid,
             nonce: template.nonce,
             contended: AtomicBool::new(false),
-            streak: AtomicU32::new(0),
         })
     }
 
@@ -184,7 +178,7 @@ impl JournalLock for AdvisoryLock {
     ///
     /// Fairness: `flock` does not queue waiters in order, and a process that unlocks and locks
     /// again at once (a writer in a loop) usually wins again, starving the others. So a writer
-    /// whose acquisitions had to wait [`HANDOFF_EVERY`] times in a row (others are queued) sleeps
+    /// whose acquisitions had to wait twice in a row (others are queued) sleeps
     /// briefly after unlocking, and a waiter takes the lock meanwhile. The pause blocks instead of
     /// spinning: when CPUs are oversubscribed a spinning releaser would burn the time slice the
     /// next holder needs. Uncontended writers never pause.
@@ -193,10 +187,7 @@ impl JournalLock for AdvisoryLock {
             log::warn!("could not unlock {}: {e}", self.path.display());
         }
         self.gate.leave();
-        if !self.contended.load(Ordering::Relaxed) {
-            self.streak.store(0, Ordering::Relaxed);
-        } else if self.streak.fetch_add(1, Ordering::Relaxed) + 1 >= HANDOFF_EVERY {
-            self.streak.store(0, Ordering::Relaxed);
+        if self.contended.load(Ordering::Relaxed) {
             std::thread::sleep(HANDOFF_PAUSE);
         }
     }
