@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::model::TrialState;
+use crate::model::{StudyDirection, TrialState};
 
 /// Shorthand for `std::result::Result<T, trialog::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -108,6 +108,38 @@ pub enum Error {
     NoCompletedTrials {
         /// The study.
         study_id: u64,
+    },
+    /// `create_or_load_study` found an existing study of this name whose directions differ from
+    /// the requested ones. Nothing was written.
+    #[error("study {name:?} exists with directions {existing:?}, not the requested {requested:?}")]
+    DirectionMismatch {
+        /// The study name.
+        name: String,
+        /// The directions the existing study has.
+        existing: Vec<StudyDirection>,
+        /// The directions the caller asked for.
+        requested: Vec<StudyDirection>,
+    },
+    /// `ask` on a study whose sampler has a finite search space (a grid) that is fully handed
+    /// out: every enqueued point was claimed by some worker. Nothing was written; `optimize`
+    /// stops normally on it.
+    #[error("study {study_id}: every point of the sampler's search space has been handed out")]
+    SearchSpaceExhausted {
+        /// The study.
+        study_id: u64,
+    },
+    /// `ask` on a study with a finite search space found no WAITING trial, and the process that
+    /// created the study has not marked its search space as fully enqueued within `waited`
+    /// (it is still enqueuing, or it crashed while doing so: then delete and recreate the
+    /// study). Nothing was written.
+    #[error(
+        "study {study_id}: the search space was not marked fully enqueued after waiting {waited:?}; if its creator crashed, delete and recreate the study"
+    )]
+    SearchSpaceNotReady {
+        /// The study.
+        study_id: u64,
+        /// How long `ask` waited for the marker.
+        waited: Duration,
     },
     /// An operating-system call on `path` failed.
     #[error("{op} {path}: {source}", path = path.display())]

@@ -23,6 +23,7 @@ pub mod lock;
 pub mod model;
 pub mod replay;
 pub mod storage;
+pub mod study;
 mod sys;
 
 pub use backend::{FileBackend, FileOptions, LogBackend, MemoryBackend};
@@ -33,6 +34,7 @@ pub use model::{
     TrialState, VecMap,
 };
 pub use storage::JournalStorage;
+pub use study::{Study, TellResult, Trial};
 
 /// The README's Rust examples, compiled as doctests so the quickstart cannot rot.
 #[cfg(doctest)]

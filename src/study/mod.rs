@@ -1,0 +1,439 @@
+//! The ask/tell study API over a [`JournalStorage`], with pluggable [`Sampler`]s.
+//!
+//! A [`Study`] is a cheap, cloneable, `Send + Sync` handle (an `Arc` of the storage plus the
+//! study's id, directions and sampler); many threads and processes may drive one study at once.
+//! All coordination goes through the storage's API: [`Study::ask`] claims WAITING trials with
+//! the storage's exactly-once WAITING -> RUNNING transition before creating fresh ones, so an
+//! enqueued trial (or a grid point) is handed to exactly one worker. Study code never touches
+//! files or frames.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use trialog::{JournalStorage, MemoryBackend, StudyDirection};
+//! use trialog::study::{create_study, TellResult};
+//! let storage = Arc::new(JournalStorage::new(MemoryBackend::new())?);
+//! let study = create_study(storage, Some("demo"), &[StudyDirection::Minimize])?;
+//! let mut trial = study.ask()?;
+//! let x = trial.suggest_float("x", -1.0, 1.0)?;
+//! study.tell(&trial, TellResult::Complete(vec![x * x]))?;
+//! assert_eq!(study.best_value()?, x * x);
+//! # Ok::<(), trialog::Error>(())
+//! ```
+
+mod optimize;
+pub mod sampler;
+mod trial;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub use optimize::{FAIL_REASON_ATTR, IntoTellResult, OptimizeReport, StopReason};
+pub use sampler::{GridSampler, RandomSampler, SampleContext, Sampler};
+pub use trial::{FIXED_PARAMS_ATTR, Trial};
+
+use crate::backend::{FileBackend, LogBackend};
+use crate::error::{Error, Result};
+use crate::model::{
+    AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState, VecMap,
+};
+use crate::storage::JournalStorage;
+
+/// Study system attribute set to `true` by the creating process after the sampler's initial
+/// trials (every grid point) are enqueued.
+pub const ENQUEUED_ATTR: &str = "grid:enqueued";
+
+/// How long `ask` waits for [`ENQUEUED_ATTR`] when a finite search space has no WAITING trial
+/// left and the creator has not marked it fully enqueued yet.
+pub const ENQUEUE_WAIT: Duration = Duration::from_secs(30);
+
+/// How a trial ended, for [`Study::tell`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TellResult {
+    /// COMPLETE with one value per direction. A NaN value makes the trial FAIL instead (as in
+    /// Optuna), with the reason in the `fail_reason` system attribute.
+    Complete(Vec<f64>),
+    /// PRUNED, without values.
+    Pruned,
+    /// FAIL, without values.
+    Fail,
+}
+
+/// A handle on one study of a journal (see the module docs). Cloning is cheap and shares the
+/// storage and the sampler.
+pub struct Study<B: LogBackend = FileBackend> {
+    storage: Arc<JournalStorage<B>>,
+    sampler: Arc<dyn Sampler>,
+    study_id: u64,
+    name: String,
+    directions: Arc<[StudyDirection]>,
+}
+
+impl<B: LogBackend> Clone for Study<B> {
+    fn clone(&self) -> Self {
+        Study {
+            storage: Arc::clone(&self.storage),
+            sampler: Arc::clone(&self.sampler),
+            study_id: self.study_id,
+            name: self.name.clone(),
+            directions: Arc::clone(&self.directions),
+        }
+    }
+}
+
+impl<B: LogBackend> std::fmt::Debug for Study<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Study")
+            .field("study_id", &self.study_id)
+            .field("name", &self.name)
+            .field("directions", &self.directions)
+            .field("sampler", &self.sampler)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates a study with a fresh, unseeded [`RandomSampler`]. See [`Study::create`].
+pub fn create_study<B: LogBackend>(
+    storage: Arc<JournalStorage<B>>,
+    name: Option<&str>,
+    directions: &[StudyDirection],
+) -> Result<Study<B>> {
+    Study::create(storage, name, directions, Arc::new(RandomSampler::new(None)))
+}
+
+/// Loads a study with a fresh, unseeded [`RandomSampler`]. See [`Study::load`].
+pub fn load_study<B: LogBackend>(storage: Arc<JournalStorage<B>>, name: &str) -> Result<Study<B>> {
+    Study::load(storage, name, Arc::new(RandomSampler::new(None)))
+}
+
+/// Creates or loads a study with a fresh, unseeded [`RandomSampler`]. See
+/// [`Study::create_or_load`].
+pub fn create_or_load_study<B: LogBackend>(
+    storage: Arc<JournalStorage<B>>,
+    name: &str,
+    directions: &[StudyDirection],
+) -> Result<Study<B>> {
+    Study::create_or_load(storage, name, directions, Arc::new(RandomSampler::new(None)))
+}
+
+/// Whether `a` Pareto-dominates `b`: no worse in every objective, better in at least one.
+fn dominates(directions: &[StudyDirection], a: &[f64], b: &[f64]) -> bool {
+    let mut strictly = false;
+    for ((d, x), y) in directions.iter().zip(a).zip(b) {
+        let (better, worse) = match d {
+            StudyDirection::Maximize => (x > y, x < y),
+            StudyDirection::Minimize | StudyDirection::NotSet => (x < y, x > y),
+        };
+        if worse {
+            return false;
+        }
+        strictly |= better;
+    }
+    strictly
+}
+
+impl<B: LogBackend> Study<B> {
+    /// Creates a study named `name` (default `no-name-<uuid>`) and, if `sampler` has a finite
+    /// search space, enqueues its points as WAITING trials and then sets [`ENQUEUED_ATTR`].
+    /// Fails with `DuplicateStudyName` if the name is taken (nothing written).
+    pub fn create(
+        storage: Arc<JournalStorage<B>>,
+        name: Option<&str>,
+        directions: &[StudyDirection],
+        sampler: Arc<dyn Sampler>,
+    ) -> Result<Self> {
+        let initial = sampler.initial_trials()?;
+        let study_id = storage.create_new_study(directions, name)?;
+        let name = storage.get_study_name_from_id(study_id)?;
+        let study = Study { storage, sampler, study_id, name, directions: directions.into() };
+        if !initial.is_empty() {
+            // Crash window: between the study's creation and the marker below, a crash leaves
+            // part of the space unenqueued; `ask` then reports SearchSpaceNotReady.
+            for (i, point) in initial.iter().enumerate() {
+                let fixed = point.iter().map(|(k, v)| (k.clone(), trial::attr_from_param(v)));
+                let mut t = Self::waiting_template(study_id);
+                t.system_attrs
+                    .insert(FIXED_PARAMS_ATTR.to_owned(), AttrValue::Map(fixed.collect()));
+                t.system_attrs.insert("grid_id".to_owned(), AttrValue::Int(i as i64));
+                study.storage.create_new_trial(study_id, Some(&t))?;
+            }
+            study.storage.set_study_system_attr(study_id, ENQUEUED_ATTR, AttrValue::Bool(true))?;
+        }
+        Ok(study)
+    }
+
+    /// Loads the live study named `name` (`StudyNameNotFound` if there is none). The sampler's
+    /// initial trials are *not* enqueued: that is the creator's job.
+    pub fn load(
+        storage: Arc<JournalStorage<B>>,
+        name: &str,
+        sampler: Arc<dyn Sampler>,
+    ) -> Result<Self> {
+        let study_id = storage.get_study_id_from_name(name)?;
+        let directions = storage.get_study_directions(study_id)?;
+        Ok(Study {
+            storage,
+            sampler,
+            study_id,
+            name: name.to_owned(),
+            directions: directions.into(),
+        })
+    }
+
+    /// Loads the study named `name` if it exists, else creates it (as [`Study::create`]). Two
+    /// processes racing to create it end with one creator and one loader of the same study.
+    /// Fails with `DirectionMismatch` if the existing study has other directions.
+    pub fn create_or_load(
+        storage: Arc<JournalStorage<B>>,
+        name: &str,
+        directions: &[StudyDirection],
+        sampler: Arc<dyn Sampler>,
+    ) -> Result<Self> {
+        let load = |storage, sampler| -> Result<Self> {
+            let study = Self::load(storage, name, sampler)?;
+            if *study.directions != *directions {
+                return Err(Error::DirectionMismatch {
+                    name: name.to_owned(),
+                    existing: study.directions.to_vec(),
+                    requested: directions.to_vec(),
+                });
+            }
+            Ok(study)
+        };
+        match storage.get_study_id_from_name(name) {
+            Ok(_) => load(storage, sampler),
+            Err(Error::StudyNameNotFound { .. }) => {
+                match Self::create(
+                    Arc::clone(&storage),
+                    Some(name),
+                    directions,
+                    Arc::clone(&sampler),
+                ) {
+                    Err(Error::DuplicateStudyName { .. }) => load(storage, sampler),
+                    other => other,
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn waiting_template(study_id: u64) -> FrozenTrial {
+        FrozenTrial {
+            trial_id: 0,
+            number: 0,
+            study_id,
+            state: TrialState::Waiting,
+            values: None,
+            datetime_start: None,
+            datetime_complete: None,
+            params: VecMap::new(),
+            distributions: VecMap::new(),
+            user_attrs: VecMap::new(),
+            system_attrs: VecMap::new(),
+            intermediate_values: VecMap::new(),
+        }
+    }
+
+    /// The study's id.
+    pub fn id(&self) -> u64 {
+        self.study_id
+    }
+
+    /// The study's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The study's directions (one per objective).
+    pub fn directions(&self) -> &[StudyDirection] {
+        &self.directions
+    }
+
+    /// The storage the study lives in.
+    pub fn storage(&self) -> &Arc<JournalStorage<B>> {
+        &self.storage
+    }
+
+    /// The sampler this handle suggests with.
+    pub fn sampler(&self) -> &Arc<dyn Sampler> {
+        &self.sampler
+    }
+
+    /// A RUNNING trial for this worker: the lowest-numbered WAITING trial this call manages to
+    /// claim (a lost claim moves on to the next), else a fresh trial. With a finite sampler
+    /// (a grid), no fresh trial is created: once nothing is WAITING, fails with
+    /// `SearchSpaceExhausted` (or `SearchSpaceNotReady` if the creator has not finished
+    /// enqueuing within [`ENQUEUE_WAIT`]).
+    pub fn ask(&self) -> Result<Trial<B>> {
+        let started = Instant::now();
+        loop {
+            if let Some(trial) = self.claim_waiting()? {
+                return Ok(trial);
+            }
+            if self.sampler.allows_new_trials() {
+                let id = self.storage.create_new_trial(self.study_id, None)?;
+                return self.handle(id);
+            }
+            let attrs = self.storage.get_study_system_attrs(self.study_id)?;
+            if matches!(attrs.get(ENQUEUED_ATTR), Some(AttrValue::Bool(true))) {
+                // Points may have been enqueued between the claim above and the marker: every
+                // point is WAITING before the marker is written, so one more look suffices.
+                if let Some(trial) = self.claim_waiting()? {
+                    return Ok(trial);
+                }
+                return Err(Error::SearchSpaceExhausted { study_id: self.study_id });
+            }
+            let waited = started.elapsed();
+            if waited >= ENQUEUE_WAIT {
+                return Err(Error::SearchSpaceNotReady { study_id: self.study_id, waited });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Claims the lowest-numbered WAITING (enqueued) trial this worker can get, or `None` if
+    /// every WAITING trial is taken. Never creates a trial: for draining a queue.
+    pub fn ask_waiting(&self) -> Result<Option<Trial<B>>> {
+        self.claim_waiting()
+    }
+
+    /// Claims the lowest-numbered WAITING trial this worker can get, if any.
+    fn claim_waiting(&self) -> Result<Option<Trial<B>>> {
+        let waiting = self.storage.get_all_trials(self.study_id, Some(&[TrialState::Waiting]))?;
+        for t in waiting {
+            match self.storage.set_trial_state_values(t.trial_id, TrialState::Running, None) {
+                Ok(true) => return self.handle(t.trial_id).map(Some),
+                // Someone else claimed it (and maybe already finished it): try the next one.
+                Ok(false) | Err(Error::TrialFinished { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    fn handle(&self, trial_id: u64) -> Result<Trial<B>> {
+        let snapshot = self.storage.get_trial(trial_id)?;
+        Ok(Trial::new(
+            Arc::clone(&self.storage),
+            Arc::clone(&self.sampler),
+            Arc::clone(&self.directions),
+            &snapshot,
+        ))
+    }
+
+    /// Finishes `trial` as `result` (durable when this returns). `Complete` needs exactly one
+    /// value per direction (else `InvalidArgument`, nothing written); a finished trial gives
+    /// `TrialFinished`; a trial of another study gives `InvalidArgument`.
+    pub fn tell(&self, trial: &Trial<B>, result: TellResult) -> Result<()> {
+        self.tell_id(trial.id(), result)
+    }
+
+    /// [`Study::tell`] by trial id (for a trial asked through another handle or process).
+    pub fn tell_id(&self, trial_id: u64, result: TellResult) -> Result<()> {
+        let snapshot = self.storage.get_trial(trial_id)?;
+        if snapshot.study_id != self.study_id {
+            return Err(Error::invalid(format_args!(
+                "trial {trial_id} belongs to study {}, not {}",
+                snapshot.study_id, self.study_id
+            )));
+        }
+        self.storage.check_trial_is_updatable(trial_id, snapshot.state)?;
+        let (state, values) = match result {
+            TellResult::Complete(values) => {
+                if values.len() != self.directions.len() {
+                    return Err(Error::invalid(format_args!(
+                        "{} values told for a study with {} objectives",
+                        values.len(),
+                        self.directions.len()
+                    )));
+                }
+                if values.iter().any(|v| v.is_nan()) {
+                    self.storage.set_trial_system_attr(
+                        trial_id,
+                        FAIL_REASON_ATTR,
+                        AttrValue::String(format!("objective returned NaN: {values:?}")),
+                    )?;
+                    (TrialState::Fail, None)
+                } else {
+                    (TrialState::Complete, Some(values))
+                }
+            }
+            TellResult::Pruned => (TrialState::Pruned, None),
+            TellResult::Fail => (TrialState::Fail, None),
+        };
+        self.storage.set_trial_state_values(trial_id, state, values.as_deref()).map(drop)
+    }
+
+    /// Enqueues a WAITING trial with the given parameters (name, external value, distribution);
+    /// exactly one `ask` across all workers will return it. Returns its trial id. Each value
+    /// must lie in its distribution (else `InvalidArgument`, nothing written).
+    pub fn enqueue_trial(&self, params: &[(&str, ParamValue, Distribution)]) -> Result<u64> {
+        let mut t = Self::waiting_template(self.study_id);
+        for (name, value, dist) in params {
+            let internal = dist.to_internal(value)?;
+            if !dist.contains(internal) {
+                return Err(Error::invalid(format_args!(
+                    "enqueued value {value} of {name:?} is outside its {}",
+                    dist.kind_name()
+                )));
+            }
+            let name: Arc<str> = Arc::from(*name);
+            t.params.insert(Arc::clone(&name), value.clone());
+            t.distributions.insert(name, Arc::new(dist.clone()));
+        }
+        self.storage.create_new_trial(self.study_id, Some(&t))
+    }
+
+    /// Snapshots of the study's trials in number order, optionally only those in `states`.
+    pub fn trials(&self, states: Option<&[TrialState]>) -> Result<Vec<Arc<FrozenTrial>>> {
+        self.storage.get_all_trials(self.study_id, states)
+    }
+
+    /// The best COMPLETE trial of a single-objective study (first in number order on ties).
+    /// `NoCompletedTrials` or `MultiObjectiveStudy` otherwise.
+    pub fn best_trial(&self) -> Result<Arc<FrozenTrial>> {
+        self.storage.get_best_trial(self.study_id)
+    }
+
+    /// The value of [`Study::best_trial`].
+    pub fn best_value(&self) -> Result<f64> {
+        let best = self.best_trial()?;
+        best.value().ok_or(Error::NoCompletedTrials { study_id: self.study_id })
+    }
+
+    /// The parameters of [`Study::best_trial`].
+    pub fn best_params(&self) -> Result<VecMap<Arc<str>, ParamValue>> {
+        Ok(self.best_trial()?.params.clone())
+    }
+
+    /// The COMPLETE trials no other COMPLETE trial dominates (respecting each direction), in
+    /// number order. Trials with equal values are all kept. Works for any number of
+    /// objectives; trials with a NaN value are left out.
+    pub fn pareto_front(&self) -> Result<Vec<Arc<FrozenTrial>>> {
+        let complete: Vec<_> = self
+            .trials(Some(&[TrialState::Complete]))?
+            .into_iter()
+            .filter(|t| {
+                t.values.as_ref().is_some_and(|v| {
+                    v.len() == self.directions.len() && v.iter().all(|x| !x.is_nan())
+                })
+            })
+            .collect();
+        let values = |t: &FrozenTrial| t.values.clone().unwrap_or_default();
+        Ok(complete
+            .iter()
+            .filter(|t| {
+                let tv = values(t);
+                !complete.iter().any(|o| dominates(&self.directions, &values(o), &tv))
+            })
+            .cloned()
+            .collect())
+    }
+}
+
+// A study handle is shared across threads: prove it at compile time.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    const fn assert_send<T: Send>() {}
+    assert_send_sync::<Study<FileBackend>>();
+    assert_send::<Trial<FileBackend>>();
+};

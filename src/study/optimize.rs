@@ -1,0 +1,175 @@
+//! `Study::optimize`: the ask / run objective / tell loop, robust to failing objectives.
+
+use std::any::Any;
+use std::fmt::Display;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::{Duration, Instant};
+
+use super::{Study, TellResult, Trial};
+use crate::backend::LogBackend;
+use crate::error::{Error, Result};
+use crate::model::{AttrValue, TrialState};
+
+/// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
+/// NaN or a wrong number of values), as a string.
+pub const FAIL_REASON_ATTR: &str = "fail_reason";
+
+/// What an objective may return: one value (single objective), several (multi-objective), or
+/// an explicit [`TellResult`] (e.g. `Pruned`).
+pub trait IntoTellResult {
+    /// The outcome to tell.
+    fn into_tell_result(self) -> TellResult;
+}
+
+impl IntoTellResult for f64 {
+    fn into_tell_result(self) -> TellResult {
+        TellResult::Complete(vec![self])
+    }
+}
+
+impl IntoTellResult for Vec<f64> {
+    fn into_tell_result(self) -> TellResult {
+        TellResult::Complete(self)
+    }
+}
+
+impl<const N: usize> IntoTellResult for [f64; N] {
+    fn into_tell_result(self) -> TellResult {
+        TellResult::Complete(self.to_vec())
+    }
+}
+
+impl IntoTellResult for TellResult {
+    fn into_tell_result(self) -> TellResult {
+        self
+    }
+}
+
+/// Why [`Study::optimize`] returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// `n_trials` trials were run.
+    NTrials,
+    /// The timeout elapsed (checked before each trial; a running trial is not interrupted).
+    Timeout,
+    /// A finite search space (a grid) was fully handed out.
+    Exhausted,
+}
+
+/// What one [`Study::optimize`] call did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptimizeReport {
+    /// Trials this call asked and finished (in any state).
+    pub trials: usize,
+    /// Of which COMPLETE.
+    pub complete: usize,
+    /// Of which FAIL.
+    pub failed: usize,
+    /// Of which PRUNED.
+    pub pruned: usize,
+    /// Why the loop stopped.
+    pub stop: StopReason,
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
+
+impl<B: LogBackend> Study<B> {
+    /// Runs `objective` on trials from [`Study::ask`] until `n_trials` trials ran (`None`: no
+    /// limit), `timeout` elapsed (checked before each trial) or the search space is exhausted.
+    ///
+    /// An objective that returns `Err`, panics (caught; the panic message still goes to the
+    /// panic hook), returns NaN or the wrong number of values marks its trial FAIL with the
+    /// reason in the [`FAIL_REASON_ATTR`] system attribute, and the loop goes on. Only storage
+    /// errors (I/O, lock, ...) stop the loop, and are returned.
+    pub fn optimize<F, V, E>(
+        &self,
+        n_trials: Option<usize>,
+        timeout: Option<Duration>,
+        mut objective: F,
+    ) -> Result<OptimizeReport>
+    where
+        F: FnMut(&mut Trial<B>) -> std::result::Result<V, E>,
+        V: IntoTellResult,
+        E: Display,
+    {
+        let started = Instant::now();
+        let mut report = OptimizeReport {
+            trials: 0,
+            complete: 0,
+            failed: 0,
+            pruned: 0,
+            stop: StopReason::NTrials,
+        };
+        loop {
+            if n_trials.is_some_and(|n| report.trials >= n) {
+                report.stop = StopReason::NTrials;
+                return Ok(report);
+            }
+            if timeout.is_some_and(|t| started.elapsed() >= t) {
+                report.stop = StopReason::Timeout;
+                return Ok(report);
+            }
+            let mut trial = match self.ask() {
+                Ok(t) => t,
+                Err(Error::SearchSpaceExhausted { .. }) => {
+                    report.stop = StopReason::Exhausted;
+                    return Ok(report);
+                }
+                Err(e) => return Err(e),
+            };
+            let outcome = match catch_unwind(AssertUnwindSafe(|| objective(&mut trial))) {
+                Ok(Ok(v)) => Ok(v.into_tell_result()),
+                Ok(Err(e)) => Err(format!("objective returned an error: {e}")),
+                Err(payload) => Err(format!("objective panicked: {}", panic_message(&*payload))),
+            };
+            let state = match outcome {
+                Ok(result) => match self.tell(&trial, result.clone()) {
+                    Ok(()) => result,
+                    // The objective told the trial itself: keep what it told.
+                    Err(Error::TrialFinished { state, .. }) => match state {
+                        TrialState::Complete => TellResult::Complete(Vec::new()),
+                        TrialState::Pruned => TellResult::Pruned,
+                        _ => TellResult::Fail,
+                    },
+                    Err(Error::InvalidArgument(msg)) => {
+                        self.fail(&trial, format!("objective result rejected: {msg}"))?;
+                        TellResult::Fail
+                    }
+                    Err(e) => return Err(e),
+                },
+                Err(reason) => {
+                    self.fail(&trial, reason)?;
+                    TellResult::Fail
+                }
+            };
+            report.trials += 1;
+            match state {
+                TellResult::Complete(v) if !v.iter().any(|x| x.is_nan()) => report.complete += 1,
+                TellResult::Complete(_) | TellResult::Fail => report.failed += 1,
+                TellResult::Pruned => report.pruned += 1,
+            }
+        }
+    }
+
+    /// Records `reason` and finishes `trial` as FAIL (unless the objective already finished it).
+    fn fail(&self, trial: &Trial<B>, reason: String) -> Result<()> {
+        log::warn!("trial {} of study {:?} failed: {reason}", trial.number(), self.name());
+        let attr = AttrValue::String(reason);
+        match self
+            .storage
+            .set_trial_system_attr(trial.id(), FAIL_REASON_ATTR, attr)
+            .and_then(|()| self.tell(trial, TellResult::Fail))
+        {
+            Err(Error::TrialFinished { .. }) => Ok(()),
+            other => other,
+        }
+    }
+}
