@@ -6,7 +6,7 @@ use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fs2::FileExt as _;
@@ -40,11 +40,18 @@ pub struct AdvisoryLock {
     host: String,
     pid: u32,
     nonce: String,
-    /// Whether the current (or last) acquisition had to wait for another holder.
-    contended: AtomicBool,
+    /// When (nanoseconds after `opened`, 0 = never) an acquisition last had to wait for another
+    /// holder: other writers were queued then.
+    last_wait_ns: AtomicU64,
+    /// Origin of `last_wait_ns`.
+    opened: Instant,
 }
 
-/// The pause after releasing a lock we had to wait for (see `release`): a blocking sleep (about 55 µs with the kernel's default timer slack),
+/// For this long after an acquisition had to wait, other writers are assumed to be queued and
+/// every release pauses (see `release`).
+const CONTENTION_WINDOW_NS: u64 = 10_000_000;
+
+/// The pause after releasing a contended lock (see `release`): a blocking sleep (about 55 µs with the kernel's default timer slack),
 /// never a spin, so the CPU is free for the waiter that takes the lock meanwhile.
 const HANDOFF_PAUSE: Duration = Duration::from_micros(5);
 
@@ -72,7 +79,8 @@ impl AdvisoryLock {
             host: template.host,
             pid: template.pid,
             nonce: template.nonce,
-            contended: AtomicBool::new(false),
+            last_wait_ns: AtomicU64::new(0),
+            opened: Instant::now(),
         })
     }
 
@@ -112,6 +120,10 @@ impl AdvisoryLock {
             }
             backoff.sleep(deadline, None);
         }
+    }
+
+    fn nanos_since_open(&self) -> u64 {
+        u64::try_from(self.opened.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
     /// Writes our owner record over the first 256 bytes of the lock file: one `pwrite`, no
@@ -159,7 +171,8 @@ impl JournalLock for AdvisoryLock {
             Some(_) => self.lock_polling(start, deadline).map(|()| false),
         };
         match locked {
-            Ok(contended) => self.contended.store(contended, Ordering::Relaxed),
+            Ok(true) => self.last_wait_ns.store(self.nanos_since_open().max(1), Ordering::Relaxed),
+            Ok(false) => {}
             Err(e) => {
                 self.gate.leave();
                 return Err(e);
@@ -177,17 +190,21 @@ impl JournalLock for AdvisoryLock {
     /// Unlocks the `flock`, then lets the next thread of this process in.
     ///
     /// Fairness: `flock` does not queue waiters in order, and a process that unlocks and locks
-    /// again at once (a writer in a loop) usually wins again, starving the others. So a writer
-    /// whose acquisitions had to wait twice in a row (others are queued) sleeps
-    /// briefly after unlocking, and a waiter takes the lock meanwhile. The pause blocks instead of
-    /// spinning: when CPUs are oversubscribed a spinning releaser would burn the time slice the
-    /// next holder needs. Uncontended writers never pause.
+    /// again at once (a writer in a loop) usually wins again, starving the others. So while
+    /// other writers are known to be queued (one of our acquisitions had to wait in the last
+    /// 10 ms) every release sleeps briefly after unlocking, and a waiter takes the lock
+    /// meanwhile. Only recent contention counts, not this acquisition's: a writer that barges in
+    /// right after each release never waits itself. The pause blocks instead of spinning: when
+    /// CPUs are oversubscribed a spinning releaser burns the time slice the next holder needs.
+    /// A writer that never meets contention never pauses.
     fn release(&self) {
         if let Err(e) = fs2::FileExt::unlock(&self.file) {
             log::warn!("could not unlock {}: {e}", self.path.display());
         }
         self.gate.leave();
-        if self.contended.load(Ordering::Relaxed) {
+        let waited_at = self.last_wait_ns.load(Ordering::Relaxed);
+        let now = self.nanos_since_open();
+        if waited_at != 0 && now.saturating_sub(waited_at) < CONTENTION_WINDOW_NS {
             std::thread::sleep(HANDOFF_PAUSE);
         }
     }
