@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::journal::{LogBatch, Operation, TrialTemplate};
-use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, TrialState, VecMap};
+use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, TrialState};
 
 /// What applying one operation created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -243,20 +243,8 @@ impl ReplayState {
         };
         let number = entry.trial_ids.len() as u64;
         entry.trial_ids.push(trial_id);
-        let mut trial = FrozenTrial {
-            trial_id,
-            number,
-            study_id,
-            state: TrialState::Running,
-            values: None,
-            datetime_start,
-            datetime_complete: None,
-            params: VecMap::new(),
-            distributions: VecMap::new(),
-            user_attrs: VecMap::new(),
-            system_attrs: VecMap::new(),
-            intermediate_values: VecMap::new(),
-        };
+        let mut trial = FrozenTrial::new(trial_id, number, study_id, TrialState::Running);
+        trial.datetime_start = datetime_start;
         if let Some(t) = template {
             trial.state = t.state;
             trial.values.clone_from(&t.values);

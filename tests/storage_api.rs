@@ -20,7 +20,7 @@ use common::{
 use trialog::storage::DEFAULT_STUDY_NAME_PREFIX;
 use trialog::{
     AttrValue, Distribution, Error, FrozenTrial, JournalStorage, LogBackend, ParamValue,
-    StudyDirection, Timestamp, TrialState, VecMap,
+    StudyDirection, Timestamp, TrialState,
 };
 
 use StudyDirection::{Maximize, Minimize};
@@ -51,20 +51,7 @@ macro_rules! assert_err {
 
 /// A template trial with nothing set, in `state`.
 fn template(state: TrialState) -> FrozenTrial {
-    FrozenTrial {
-        trial_id: 999,
-        number: 999,
-        study_id: 999,
-        state,
-        values: None,
-        datetime_start: None,
-        datetime_complete: None,
-        params: VecMap::new(),
-        distributions: VecMap::new(),
-        user_attrs: VecMap::new(),
-        system_attrs: VecMap::new(),
-        intermediate_values: VecMap::new(),
-    }
+    FrozenTrial::new(999, 999, 999, state)
 }
 
 /// Adds parameter `name` = `value` drawn from `dist` to a template.

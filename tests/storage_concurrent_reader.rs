@@ -7,26 +7,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 
-use trialog::model::VecMap;
 use trialog::{AttrValue, FrozenTrial, JournalStorage, StudyDirection, TrialState};
 
 /// A template trial whose frame is a few KiB, so appends straddle page boundaries.
 fn big_template(i: u64) -> FrozenTrial {
-    FrozenTrial {
-        trial_id: 0,
-        number: 0,
-        study_id: 0,
-        state: TrialState::Complete,
-        values: Some(vec![i as f64]),
-        datetime_start: None,
-        datetime_complete: None,
-        params: VecMap::new(),
-        distributions: VecMap::new(),
-        user_attrs: [("blob".to_string(), AttrValue::String("x".repeat(3000 + (i as usize % 97))))]
-            .into(),
-        system_attrs: VecMap::new(),
-        intermediate_values: VecMap::new(),
-    }
+    let mut t = FrozenTrial::new(0, 0, 0, TrialState::Complete);
+    t.values = Some(vec![i as f64]);
+    t.user_attrs =
+        [("blob".to_string(), AttrValue::String("x".repeat(3000 + (i as usize % 97))))].into();
+    t
 }
 
 #[test]

@@ -39,6 +39,25 @@ pub struct FrozenTrial {
 }
 
 impl FrozenTrial {
+    /// A trial in `state` with no values, datetimes, parameters, attributes or intermediate
+    /// values (what replay creates for a fresh trial, and the usual base for a template).
+    pub fn new(trial_id: u64, number: u64, study_id: u64, state: TrialState) -> Self {
+        FrozenTrial {
+            trial_id,
+            number,
+            study_id,
+            state,
+            values: None,
+            datetime_start: None,
+            datetime_complete: None,
+            params: VecMap::new(),
+            distributions: VecMap::new(),
+            user_attrs: VecMap::new(),
+            system_attrs: VecMap::new(),
+            intermediate_values: VecMap::new(),
+        }
+    }
+
     /// The single objective value, if the trial has exactly one.
     pub fn value(&self) -> Option<f64> {
         match self.values.as_deref() {

@@ -217,20 +217,7 @@ impl<B: LogBackend> Study<B> {
     }
 
     fn waiting_template(study_id: u64) -> FrozenTrial {
-        FrozenTrial {
-            trial_id: 0,
-            number: 0,
-            study_id,
-            state: TrialState::Waiting,
-            values: None,
-            datetime_start: None,
-            datetime_complete: None,
-            params: VecMap::new(),
-            distributions: VecMap::new(),
-            user_attrs: VecMap::new(),
-            system_attrs: VecMap::new(),
-            intermediate_values: VecMap::new(),
-        }
+        FrozenTrial::new(0, 0, study_id, TrialState::Waiting)
     }
 
     /// The study's id.

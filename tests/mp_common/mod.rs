@@ -16,7 +16,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use trialog::backend::FileOptions;
-use trialog::model::{FloatDistribution, VecMap};
+use trialog::model::FloatDistribution;
 use trialog::{Distribution, FrozenTrial, JournalStorage, LockKind, LockOptions, TrialState};
 
 /// Prefix of every report line a child writes on stdout (libtest's own output is ignored).
@@ -106,20 +106,7 @@ pub fn value_of(x: f64) -> f64 {
 
 /// A template for `create_new_trial` that enqueues a WAITING trial without parameters.
 pub fn waiting_template(study_id: u64) -> FrozenTrial {
-    FrozenTrial {
-        trial_id: 0,
-        number: 0,
-        study_id,
-        state: TrialState::Waiting,
-        values: None,
-        datetime_start: None,
-        datetime_complete: None,
-        params: VecMap::new(),
-        distributions: VecMap::new(),
-        user_attrs: VecMap::new(),
-        system_attrs: VecMap::new(),
-        intermediate_values: VecMap::new(),
-    }
+    FrozenTrial::new(0, 0, study_id, TrialState::Waiting)
 }
 
 /// Asserts that a fresh replay of the journal applied every operation: trialog's own writers
