@@ -1,7 +1,14 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 
 pub mod bench;
+pub mod best;
+pub mod dump;
 mod error;
+mod format;
+mod journal;
+pub mod stats;
+pub mod studies;
+pub mod trials;
 
 use clap::{Parser, Subcommand};
 
@@ -21,11 +28,26 @@ pub struct Cli {
 pub enum Command {
     /// Run one of the peer benchmark workloads (W1-W4) on a journal file and print one JSON line.
     Bench(bench::BenchArgs),
+    /// List the studies of a journal: id, name, directions, trial counts by state, best value.
+    Studies(studies::StudiesArgs),
+    /// List the trials of one study as a table, JSON or CSV.
+    Trials(trials::TrialsArgs),
+    /// Show the best trial (single objective) or the Pareto front (multi-objective) of a study.
+    Best(best::BestArgs),
+    /// Print the whole journal state as canonical JSON (see docs/CLI.md).
+    Dump(dump::DumpArgs),
+    /// Replay the journal and print what it holds and how long replay took.
+    Stats(stats::StatsArgs),
 }
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Bench(args) => bench::run(args),
+        Command::Studies(args) => studies::run(&args),
+        Command::Trials(args) => trials::run(&args),
+        Command::Best(args) => best::run(&args),
+        Command::Dump(args) => dump::run(&args),
+        Command::Stats(args) => stats::run(&args),
     }
 }

@@ -1,0 +1,335 @@
+//! Output helpers shared by the read commands: a small JSON value written the way Python's
+//! `json.dumps(obj, sort_keys=True)` writes it, Python's `repr(float)`, Optuna's
+//! `distribution_to_json`, CSV quoting and plain-text tables.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write as _;
+
+use trialog::{AttrValue, Distribution, ParamValue, Timestamp};
+
+use super::CliError;
+
+/// A JSON value. Objects keep their keys sorted (a `BTreeMap`), so rendering is canonical.
+#[derive(Debug, Clone)]
+pub enum Json {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// An unsigned integer (ids, numbers, counters).
+    UInt(u64),
+    /// A float, written as Python's `repr` (`NaN`, `Infinity`, `-Infinity` bare).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// An array.
+    Array(Vec<Json>),
+    /// An object with sorted keys.
+    Object(BTreeMap<String, Json>),
+}
+
+impl Json {
+    /// A string value.
+    pub fn str(s: impl Into<String>) -> Json {
+        Json::Str(s.into())
+    }
+
+    /// An object from `(key, value)` pairs (sorted on insertion).
+    pub fn object<K: Into<String>>(pairs: impl IntoIterator<Item = (K, Json)>) -> Json {
+        Json::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// A timestamp as its ISO-8601 text, or `null`.
+    pub fn time(t: Option<Timestamp>) -> Json {
+        t.map_or(Json::Null, |t| Json::Str(t.to_string()))
+    }
+
+    /// Optional floats as an array, or `null`.
+    pub fn floats(v: Option<&[f64]>) -> Json {
+        v.map_or(Json::Null, |v| Json::Array(v.iter().map(|x| Json::Float(*x)).collect()))
+    }
+
+    /// A parameter value in external representation.
+    pub fn param(v: &ParamValue) -> Json {
+        match v {
+            ParamValue::Null => Json::Null,
+            ParamValue::Bool(b) => Json::Bool(*b),
+            ParamValue::Int(i) => Json::Int(*i),
+            ParamValue::Float(x) => Json::Float(*x),
+            ParamValue::Str(s) => Json::Str(s.clone()),
+        }
+    }
+
+    /// An attribute value.
+    pub fn attr(v: &AttrValue) -> Json {
+        match v {
+            AttrValue::Null => Json::Null,
+            AttrValue::Bool(b) => Json::Bool(*b),
+            AttrValue::Int(i) => Json::Int(*i),
+            AttrValue::Float(x) => Json::Float(*x),
+            AttrValue::String(s) => Json::Str(s.clone()),
+            AttrValue::Array(items) => Json::Array(items.iter().map(Json::attr).collect()),
+            AttrValue::Map(m) => {
+                Json::Object(m.iter().map(|(k, v)| (k.clone(), Json::attr(v))).collect())
+            }
+        }
+    }
+
+    /// The value as one line of JSON: `", "` between items, `": "` after keys, non-ASCII
+    /// escaped as `\uXXXX` (Python's `json.dumps` defaults).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        self.write(&mut out);
+        out
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Json::Null => out.push_str("null"),
+            Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            Json::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Json::UInt(u) => {
+                let _ = write!(out, "{u}");
+            }
+            Json::Float(x) => out.push_str(&py_float(*x)),
+            Json::Str(s) => out.push_str(&quote(s)),
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    item.write(out);
+                }
+                out.push(']');
+            }
+            Json::Object(map) => {
+                out.push('{');
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&quote(k));
+                    out.push_str(": ");
+                    v.write(out);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// A float as Python's `repr` (and `json.dumps`) writes it: shortest round-trip digits, `1.0`
+/// for integral values, exponent form (`1e-05`, `1.5e+16`) below 1e-4 and from 1e16 on, and
+/// `NaN`, `Infinity`, `-Infinity` for the non-finite values.
+pub fn py_float(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_owned();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16".
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if !(-4..16).contains(&exp) {
+        let mut m = String::from(&digits[..1]);
+        if digits.len() > 1 {
+            m.push('.');
+            m.push_str(&digits[1..]);
+        }
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{m}e{esign}{:02}", exp.unsigned_abs());
+    }
+    // Fixed notation: the decimal point goes after digit `exp + 1`.
+    let point = exp + 1;
+    let body = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else {
+        let point = point as usize;
+        if digits.len() <= point {
+            format!("{digits}{}.0", "0".repeat(point - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point], &digits[point..])
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// A JSON string literal with Python's `ensure_ascii` escaping.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The string Optuna's `distribution_to_json` gives for `d`, attributes in Optuna's order.
+pub fn distribution_to_json(d: &Distribution) -> String {
+    // Attribute order is Optuna's `__dict__` order, not sorted: build the text by hand.
+    let attributes = match d {
+        Distribution::Float(f) => format!(
+            "{{\"step\": {}, \"low\": {}, \"high\": {}, \"log\": {}}}",
+            f.step.map_or_else(|| "null".to_owned(), py_float),
+            py_float(f.low),
+            py_float(f.high),
+            f.log
+        ),
+        Distribution::Int(i) => format!(
+            "{{\"log\": {}, \"step\": {}, \"low\": {}, \"high\": {}}}",
+            i.log, i.step, i.low, i.high
+        ),
+        Distribution::Categorical(c) => {
+            let choices = Json::Array(c.choices.iter().map(Json::param).collect());
+            format!("{{\"choices\": {}}}", choices.render())
+        }
+    };
+    format!("{{\"name\": \"{}\", \"attributes\": {attributes}}}", d.kind_name())
+}
+
+/// A parameter value for a table or CSV cell: strings bare, other values as Python shows them.
+pub fn param_text(v: &ParamValue) -> String {
+    match v {
+        ParamValue::Float(x) => py_float(*x),
+        ParamValue::Str(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Objective values for a table cell: comma-separated, `-` when unset.
+pub fn values_text(v: Option<&[f64]>) -> String {
+    match v {
+        None => "-".to_owned(),
+        Some(v) => v.iter().map(|x| py_float(*x)).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// A timestamp for a table or CSV cell (`-` in tables when unset is the caller's choice).
+pub fn time_text(t: Option<Timestamp>) -> String {
+    t.map(|t| t.to_string()).unwrap_or_default()
+}
+
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote, CR or LF, quotes doubled.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Writes `text` to stdout. A closed pipe (`trialog ... | head`) is not an error.
+pub fn emit(text: &str) -> Result<(), CliError> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(CliError::msg(format_args!("stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Rows as a left-aligned table (one line each, header first): columns separated by two
+/// spaces, trailing space trimmed.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut text = String::new();
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: &mut dyn Iterator<Item = &str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.zip(&widths).enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            out.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+        }
+        text.push_str(out.trim_end());
+        text.push('\n');
+    };
+    line(&mut header.iter().copied());
+    for row in rows {
+        line(&mut row.iter().map(String::as_str));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_python_repr() {
+        let cases = [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (1.5, "1.5"),
+            (-2.25, "-2.25"),
+            (0.1, "0.1"),
+            (1e-4, "0.0001"),
+            (1e-5, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.2345e20, "1.2345e+20"),
+            (1e100, "1e+100"),
+            (5e-324, "5e-324"),
+            (123456.789, "123456.789"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(py_float(x), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn strings_escape_like_python() {
+        assert_eq!(quote("a\"b\\c\n\u{1}é😀"), "\"a\\\"b\\\\c\\n\\u0001\\u00e9\\ud83d\\ude00\"");
+    }
+
+    #[test]
+    fn csv_quotes_when_needed() {
+        assert_eq!(csv_field("plain"), "plain");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+}
