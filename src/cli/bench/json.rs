@@ -1,7 +1,7 @@
 //! One flat JSON object per line, keys sorted like `bench.py`'s `json.dumps(..., sort_keys=True)`.
 
+use crate::cli::format::quote;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// A JSON object under construction; [`JsonLine::render`] gives its one-line text.
 #[derive(Debug, Default)]
@@ -62,27 +62,6 @@ impl JsonLine {
 /// A finite float in shortest round-trip form, `null` otherwise.
 fn number(value: f64) -> String {
     if value.is_finite() { format!("{value:?}") } else { "null".to_owned() }
-}
-
-/// A JSON string literal.
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if u32::from(c) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// The number stored under `key` in a flat JSON object written by [`JsonLine`], if any.
