@@ -18,8 +18,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::journal::{LogBatch, Operation, TrialTemplate};
-use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, TrialState};
+use crate::journal::{LogBatch, OpCode, Operation, TrialTemplate};
+use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState};
 
 /// What applying one operation created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +42,9 @@ pub struct ReplayStats {
     /// Operations ignored because they were invalid when replayed (only foreign writers, such
     /// as Optuna, produce these).
     pub ignored: u64,
+    /// Operations seen (applied or ignored) by kind: index `i` counts
+    /// [`OpCode::ALL`]`[i]`, and the last entry counts unknown safe-to-ignore codes.
+    pub by_kind: [u64; OpCode::ALL.len() + 1],
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,6 +71,8 @@ pub struct ReplayState {
     next_study_id: u64,
     /// Every trial ever created, indexed by trial id (trials of deleted studies stay, hidden).
     trials: Vec<Arc<FrozenTrial>>,
+    /// The latest heartbeat of each RUNNING trial that has one (dropped when it finishes).
+    heartbeats: HashMap<u64, Timestamp>,
     stats: ReplayStats,
 }
 
@@ -83,20 +88,27 @@ impl ReplayState {
     }
 
     /// Applies every operation of `batch` in order, ignoring the invalid ones (Optuna's rule for
-    /// operations of other workers). Returns what the last applied operation created.
+    /// operations of other workers). Returns what the first operation created
+    /// ([`Applied::Updated`] if it was ignored).
     pub fn apply_batch(&mut self, batch: &LogBatch) -> Applied {
         self.stats.batches += 1;
-        let mut last = Applied::Updated;
+        let mut first = None;
         for op in &batch.ops {
-            match self.apply(op) {
+            let kind = OpCode::from_u64(op.code()).map_or(OpCode::ALL.len(), OpCode::index);
+            self.stats.by_kind[kind] += 1;
+            let applied = match self.apply(op) {
                 Ok(applied) => {
                     self.stats.applied += 1;
-                    last = applied;
+                    applied
                 }
-                Err(_) => self.stats.ignored += 1,
-            }
+                Err(_) => {
+                    self.stats.ignored += 1;
+                    Applied::Updated
+                }
+            };
+            first.get_or_insert(applied);
         }
-        last
+        first.unwrap_or(Applied::Updated)
     }
 
     /// Applies one operation if it is valid now; otherwise returns why and changes nothing.
@@ -169,6 +181,9 @@ impl ReplayState {
                 if let Some(values) = values {
                     trial.values = Some(values.clone());
                 }
+                if state.is_finished() {
+                    self.heartbeats.remove(trial_id);
+                }
                 Applied::Updated
             }
             Operation::SetTrialIntermediateValue { trial_id, step, value } => {
@@ -181,6 +196,11 @@ impl ReplayState {
             }
             Operation::SetTrialSystemAttr { trial_id, key, value } => {
                 self.trial_mut(*trial_id).system_attrs.insert(key.clone(), value.clone());
+                Applied::Updated
+            }
+            Operation::TrialHeartbeat { trial_id, at } => {
+                let last = self.heartbeats.entry(*trial_id).or_insert(*at);
+                *last = (*last).max(*at);
                 Applied::Updated
             }
             Operation::DiscardTrials { .. } | Operation::Ignorable { .. } => Applied::Updated,
@@ -226,6 +246,16 @@ impl ReplayState {
             | Operation::SetTrialSystemAttr { trial_id, .. } => {
                 self.updatable_trial(*trial_id)?;
             }
+            Operation::TrialHeartbeat { trial_id, .. } => {
+                let trial = self.updatable_trial(*trial_id)?;
+                if trial.state != TrialState::Running {
+                    return Err(Error::invalid(format_args!(
+                        "trial {trial_id} is {}, not RUNNING: only a running trial takes \
+                         heartbeats",
+                        trial.state
+                    )));
+                }
+            }
             Operation::DiscardTrials { .. } | Operation::Ignorable { .. } => {}
         }
         Ok(())
@@ -234,7 +264,7 @@ impl ReplayState {
     fn create_trial(
         &mut self,
         study_id: u64,
-        datetime_start: Option<crate::model::Timestamp>,
+        datetime_start: Option<Timestamp>,
         template: Option<&TrialTemplate>,
     ) -> Applied {
         let trial_id = self.trials.len() as u64;
@@ -328,6 +358,37 @@ impl ReplayState {
     /// The distribution a new value of parameter `name` in this study must be compatible with.
     pub fn param_distribution(&self, study_id: u64, name: &str) -> Option<&Distribution> {
         self.studies.get(&study_id)?.param_reps.get(name).map(|rep| &*rep.distribution)
+    }
+
+    /// The latest heartbeat of a RUNNING trial, if it has had one.
+    pub fn last_heartbeat(&self, trial_id: u64) -> Option<Timestamp> {
+        self.heartbeats.get(&trial_id).copied()
+    }
+
+    /// The RUNNING trials of a live study whose latest heartbeat is older than `grace_period`
+    /// at `now`, in id (and so number) order. Trials that never had a heartbeat (for example
+    /// those of workers that send none, such as Python Optuna's) are never stale. Costs
+    /// O(trials with a heartbeat), not O(trials).
+    pub fn stale_trial_ids(
+        &self,
+        study_id: u64,
+        now: Timestamp,
+        grace_period: std::time::Duration,
+    ) -> Result<Vec<u64>> {
+        self.study(study_id)?;
+        let grace = i64::try_from(grace_period.as_micros()).unwrap_or(i64::MAX);
+        let mut stale: Vec<u64> = self
+            .heartbeats
+            .iter()
+            .filter(|(_, at)| now.as_micros().saturating_sub(at.as_micros()) > grace)
+            .map(|(id, _)| *id)
+            .filter(|id| {
+                let t = &self.trials[*id as usize];
+                t.study_id == study_id && t.state == TrialState::Running
+            })
+            .collect();
+        stale.sort_unstable();
+        Ok(stale)
     }
 
     /// How many trials were ever created (the next trial id).

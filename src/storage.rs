@@ -34,6 +34,10 @@ fn check_attr(key: &str, value: &AttrValue) -> Result<()> {
     Ok(())
 }
 
+/// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
+/// NaN, a wrong number of values, or a missed heartbeat), as a string.
+pub const FAIL_REASON_ATTR: &str = "fail_reason";
+
 /// Prefix of generated study names, as in Optuna.
 pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
 
@@ -46,7 +50,28 @@ pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
 pub struct JournalStorage<B: LogBackend = FileBackend> {
     backend: B,
     worker_prefix: String,
+    heartbeat: Option<HeartbeatOptions>,
     inner: Mutex<Inner>,
+}
+
+/// Heartbeat settings of a storage handle (see [`JournalStorage::with_heartbeat`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeartbeatOptions {
+    /// How often a worker running a trial records a heartbeat.
+    pub interval: std::time::Duration,
+    /// How old a RUNNING trial's latest heartbeat must be before
+    /// [`JournalStorage::fail_stale_trials`] fails it. Must exceed `interval` plus the worst
+    /// stall of a live worker (and the clock skew between hosts, since heartbeats carry the
+    /// writer's wall-clock time).
+    pub grace_period: std::time::Duration,
+}
+
+impl HeartbeatOptions {
+    /// Optuna's RDB defaults scaled for a journal: a heartbeat every `interval`, stale after
+    /// twice that.
+    pub fn every(interval: std::time::Duration) -> Self {
+        HeartbeatOptions { interval, grace_period: interval * 2 }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -88,6 +113,7 @@ impl<B: LogBackend> JournalStorage<B> {
         let storage = JournalStorage {
             backend,
             worker_prefix: format!("{}-", uuid::Uuid::new_v4()),
+            heartbeat: None,
             inner: Mutex::new(Inner::default()),
         };
         storage.sync()?;
@@ -131,23 +157,61 @@ impl<B: LogBackend> JournalStorage<B> {
         f(&inner.state)
     }
 
-    /// The write path: validate `op` against the current state under the write lock, append it
-    /// durably, apply it. Returns what it created.
+    /// The write path for one operation: validate `op` against the current state under the
+    /// write lock, append it durably, apply it. Returns what it created.
     fn write(&self, op: Operation) -> Result<Applied> {
-        let batch = LogBatch { worker_id: self.worker_id(), ops: vec![op] };
+        self.write_batch(|state| {
+            state.check(&op)?;
+            Ok(vec![op.clone()])
+        })
+    }
+
+    /// The write path: under the write lock and on the state synced to the end of the log,
+    /// `build` validates and returns the operations to append as one all-or-nothing batch
+    /// (nothing is written if it fails or returns none); they are appended durably and applied.
+    /// `build` runs again if another writer appended in between. Returns what the batch's
+    /// first operation created.
+    fn write_batch(
+        &self,
+        mut build: impl FnMut(&ReplayState) -> Result<Vec<Operation>>,
+    ) -> Result<Applied> {
         let mut inner = self.inner();
         let guard = self.backend.lock()?;
         loop {
             self.sync_into(&mut inner)?;
-            inner.state.check(&batch.ops[0])?;
+            let ops = build(&inner.state)?;
+            if ops.is_empty() {
+                return Ok(Applied::Updated);
+            }
+            let batch = LogBatch { worker_id: self.worker_id(), ops };
             match self.backend.append_if(&guard, inner.pos, &batch)? {
                 AppendOutcome::Appended { end } => {
                     inner.pos = end;
-                    return Ok(inner.state.apply_batch(&batch));
+                    let ignored = inner.state.stats().ignored;
+                    let applied = inner.state.apply_batch(&batch);
+                    debug_assert_eq!(inner.state.stats().ignored, ignored, "{batch:?}");
+                    return Ok(applied);
                 }
                 AppendOutcome::Moved => continue,
             }
         }
+    }
+
+    /// `op` (which leaves the trial it names, or creates, RUNNING) followed by that trial's
+    /// first heartbeat when heartbeats are on, in one batch: a RUNNING trial of a handle with
+    /// heartbeats never exists without one, so a crash at any moment leaves it detectable.
+    fn write_running(&self, op: Operation) -> Result<Applied> {
+        if self.heartbeat.is_none() {
+            return self.write(op);
+        }
+        self.write_batch(|state| {
+            state.check(&op)?;
+            let trial_id = match &op {
+                Operation::SetTrialStateValues { trial_id, .. } => *trial_id,
+                _ => state.trial_count(), // the id CreateTrial is about to get
+            };
+            Ok(vec![op.clone(), Operation::TrialHeartbeat { trial_id, at: Timestamp::now() }])
+        })
     }
 
     // ---- studies ------------------------------------------------------------------------
@@ -240,7 +304,9 @@ impl<B: LogBackend> JournalStorage<B> {
                 }
             }
         };
-        match self.write(op)? {
+        let running = template.is_none_or(|t| t.state == TrialState::Running);
+        let applied = if running { self.write_running(op)? } else { self.write(op)? };
+        match applied {
             Applied::TrialCreated(id) => Ok(id),
             other => unreachable!("create trial applied as {other:?}"),
         }
@@ -359,7 +425,9 @@ impl<B: LogBackend> JournalStorage<B> {
             values: values.map(<[f64]>::to_vec),
             datetime,
         };
-        match self.write(op) {
+        let written =
+            if state == TrialState::Running { self.write_running(op) } else { self.write(op) };
+        match written {
             Ok(_) => Ok(true),
             Err(Error::TrialAlreadyClaimed { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -464,4 +532,78 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// Optuna's `remove_session`: nothing to release for a journal.
     pub fn remove_session(&self) {}
+
+    // ---- heartbeats ---------------------------------------------------------------------
+
+    /// Turns heartbeats on for this handle: every trial it creates RUNNING or claims
+    /// (WAITING -> RUNNING) gets its first heartbeat in the same durable batch, and
+    /// [`Study::optimize`](crate::Study::optimize) records one every `interval` while an
+    /// objective runs and calls [`JournalStorage::fail_stale_trials`] before each trial.
+    pub fn with_heartbeat(mut self, options: HeartbeatOptions) -> Self {
+        self.heartbeat = Some(options);
+        self
+    }
+
+    /// This handle's heartbeat settings, if heartbeats are on (Optuna's
+    /// `is_heartbeat_enabled` / `get_heartbeat_interval`).
+    pub fn heartbeat(&self) -> Option<HeartbeatOptions> {
+        self.heartbeat
+    }
+
+    /// Records that the worker running `trial_id` is alive now (one durable operation of code
+    /// 128, which readers without heartbeat support skip). Fails with [`Error::TrialFinished`]
+    /// once the trial is finished, and with `InvalidArgument` if it is not RUNNING.
+    pub fn record_heartbeat(&self, trial_id: u64) -> Result<()> {
+        self.write(Operation::TrialHeartbeat { trial_id, at: Timestamp::now() }).map(drop)
+    }
+
+    /// The RUNNING trials of a study whose latest heartbeat is older than `grace_period` now.
+    /// Trials that never had a heartbeat are never stale.
+    pub fn stale_trial_ids(
+        &self,
+        study_id: u64,
+        grace_period: std::time::Duration,
+    ) -> Result<Vec<u64>> {
+        self.read(|s| s.stale_trial_ids(study_id, Timestamp::now(), grace_period))
+    }
+
+    /// Marks FAIL every RUNNING trial of the study whose latest heartbeat is older than
+    /// `grace_period`, recording why in its `fail_reason` system attribute; returns their ids.
+    /// Staleness is decided under the write lock on the state synced to the end of the log, so
+    /// a trial whose worker sent a heartbeat or finished it meanwhile is left alone, and two
+    /// callers never both fail a trial. All the failures are one all-or-nothing batch; nothing
+    /// else changes.
+    pub fn fail_stale_trials(
+        &self,
+        study_id: u64,
+        grace_period: std::time::Duration,
+    ) -> Result<Vec<u64>> {
+        let mut failed = Vec::new();
+        self.write_batch(|state| {
+            let now = Timestamp::now();
+            failed = state.stale_trial_ids(study_id, now, grace_period)?;
+            let mut ops = Vec::with_capacity(failed.len() * 2);
+            for &trial_id in &failed {
+                let last = state.last_heartbeat(trial_id).unwrap_or(now);
+                let silent = now.as_micros().saturating_sub(last.as_micros()) as f64 / 1e6;
+                ops.push(Operation::SetTrialSystemAttr {
+                    trial_id,
+                    key: FAIL_REASON_ATTR.to_owned(),
+                    value: AttrValue::String(format!(
+                        "no heartbeat for {silent:.1} s (grace period {:.1} s; last at {last}): \
+                         its worker is presumed dead",
+                        grace_period.as_secs_f64()
+                    )),
+                });
+                ops.push(Operation::SetTrialStateValues {
+                    trial_id,
+                    state: TrialState::Fail,
+                    values: None,
+                    datetime: Some(now),
+                });
+            }
+            Ok(ops)
+        })?;
+        Ok(failed)
+    }
 }

@@ -537,6 +537,14 @@ fn stats_reports_counts() {
     let bytes: u64 = map["bytes"].parse().unwrap();
     assert_eq!(bytes, std::fs::metadata(&f.path).unwrap().len());
     assert!(map["replay_seconds"].parse::<f64>().unwrap() >= 0.0);
+    let by_kind: u64 = map
+        .iter()
+        .filter(|(k, _)| k.starts_with("ops."))
+        .map(|(_, v)| v.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(by_kind, applied, "operations by kind add up: {out}");
+    assert_eq!(map["ops.create_study"], "2");
+    assert_eq!(map["ops.create_trial"], "9");
 }
 
 #[test]

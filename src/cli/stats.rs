@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
+use trialog::journal::OpCode;
 
 use super::{CliError, journal};
 
@@ -33,7 +34,7 @@ pub fn run(args: &StatsArgs) -> Result<(), CliError> {
         })
         .map_err(|e| CliError::lib(path, e))?;
     let bytes = std::fs::metadata(path).map_err(|e| CliError::at(path, e))?.len();
-    let text = format!(
+    let mut text = format!(
         "file: {}\nbytes: {bytes}\nbatches: {}\noperations_applied: {}\noperations_ignored: {}\nstudies: {studies}\ntrials: {trials}\nreplay_seconds: {:.6}\n",
         path.display(),
         stats.batches,
@@ -41,5 +42,9 @@ pub fn run(args: &StatsArgs) -> Result<(), CliError> {
         stats.ignored,
         replay.as_secs_f64()
     );
+    for (kind, n) in OpCode::ALL.iter().zip(stats.by_kind) {
+        text.push_str(&format!("ops.{}: {n}\n", kind.name()));
+    }
+    text.push_str(&format!("ops.unknown_ignorable: {}\n", stats.by_kind[OpCode::ALL.len()]));
     super::format::emit(&text)
 }

@@ -138,6 +138,7 @@ impl Serialize for OpRef<'_> {
                 (code, trial_id, key, value).serialize(s)
             }
             Operation::DiscardTrials { trial_ids } => (code, trial_ids).serialize(s),
+            Operation::TrialHeartbeat { trial_id, at } => (code, trial_id, at).serialize(s),
             Operation::Ignorable { code } => (code,).serialize(s),
         }
     }
@@ -603,6 +604,7 @@ impl<'a> Reader<'a> {
         let fields = match known {
             OpCode::CreateStudy | OpCode::SetTrialIntermediateValue => 3,
             OpCode::DeleteStudy | OpCode::DiscardTrials => 2,
+            OpCode::TrialHeartbeat => 3,
             OpCode::SetStudyUserAttr
             | OpCode::SetStudySystemAttr
             | OpCode::CreateTrial
@@ -684,6 +686,9 @@ impl<'a> Reader<'a> {
                 }
                 Operation::DiscardTrials { trial_ids }
             }
+            OpCode::TrialHeartbeat => {
+                Operation::TrialHeartbeat { trial_id: self.u64()?, at: Timestamp(self.i64()?) }
+            }
         })
     }
 }
@@ -764,6 +769,7 @@ mod tests {
             },
             Operation::SetTrialSystemAttr { trial_id: 9, key: "s".into(), value: "v".into() },
             Operation::DiscardTrials { trial_ids: vec![1, 2] },
+            Operation::TrialHeartbeat { trial_id: 9, at: Timestamp(-3) },
         ]
     }
 
@@ -790,6 +796,18 @@ mod tests {
         );
         let payload = rmp_serde::to_vec(&("w", ((11u64, 1u64),))).unwrap();
         assert_eq!(decode_batch(&payload), Err(DecodeError::UnknownOperation(11)));
+    }
+
+    #[test]
+    fn a_heartbeat_is_code_128_with_trial_and_time() {
+        let op = Operation::TrialHeartbeat { trial_id: 7, at: Timestamp(1_700_000_000_000_000) };
+        assert_eq!(op.code(), 128);
+        assert!(OpCode::is_ignorable(op.code()));
+        let payload = encode_batch(&LogBatch { worker_id: "w".into(), ops: vec![op.clone()] });
+        let expected =
+            rmp_serde::to_vec(&("w", ((128u64, 7u64, 1_700_000_000_000_000i64),))).unwrap();
+        assert_eq!(payload, expected);
+        assert_eq!(decode_batch(&payload).unwrap().ops, vec![op]);
     }
 
     #[test]

@@ -39,11 +39,13 @@ pub enum OpCode {
     SetTrialSystemAttr = 9,
     /// Discard trials (Rustuna's op code 10; Optuna ignores it).
     DiscardTrials = 10,
+    /// A RUNNING trial's worker is alive (trialog's extension; safe to ignore).
+    TrialHeartbeat = 128,
 }
 
 impl OpCode {
     /// Every known code, in order.
-    pub const ALL: [OpCode; 11] = [
+    pub const ALL: [OpCode; 12] = [
         OpCode::CreateStudy,
         OpCode::DeleteStudy,
         OpCode::SetStudyUserAttr,
@@ -55,11 +57,47 @@ impl OpCode {
         OpCode::SetTrialUserAttr,
         OpCode::SetTrialSystemAttr,
         OpCode::DiscardTrials,
+        OpCode::TrialHeartbeat,
     ];
 
     /// The code for `code`, if this build knows it.
     pub fn from_u64(code: u64) -> Option<Self> {
-        Self::ALL.get(usize::try_from(code).ok()?).copied()
+        match code {
+            0..=10 => Some(Self::ALL[code as usize]),
+            128 => Some(OpCode::TrialHeartbeat),
+            _ => None,
+        }
+    }
+
+    /// This code's position in [`OpCode::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            OpCode::TrialHeartbeat => 11,
+            known => known as usize,
+        }
+    }
+
+    /// A short snake_case name, for reports (`create_study`, `trial_heartbeat`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpCode::CreateStudy => "create_study",
+            OpCode::DeleteStudy => "delete_study",
+            OpCode::SetStudyUserAttr => "set_study_user_attr",
+            OpCode::SetStudySystemAttr => "set_study_system_attr",
+            OpCode::CreateTrial => "create_trial",
+            OpCode::SetTrialParam => "set_trial_param",
+            OpCode::SetTrialStateValues => "set_trial_state_values",
+            OpCode::SetTrialIntermediateValue => "set_trial_intermediate_value",
+            OpCode::SetTrialUserAttr => "set_trial_user_attr",
+            OpCode::SetTrialSystemAttr => "set_trial_system_attr",
+            OpCode::DiscardTrials => "discard_trials",
+            OpCode::TrialHeartbeat => "trial_heartbeat",
+        }
+    }
+
+    /// Whether Optuna's journal format has this operation (codes 0..=10).
+    pub fn is_optuna(self) -> bool {
+        (self as u64) < 11
     }
 
     /// Whether a reader that does not know `code` may skip it.
@@ -186,6 +224,15 @@ pub enum Operation {
         /// The trials named by the operation.
         trial_ids: Vec<u64>,
     },
+    /// The worker running a trial was alive at `at` (trialog's extension, code 128: readers that
+    /// do not know it skip it). Only a RUNNING trial takes heartbeats; see
+    /// [`crate::JournalStorage::fail_stale_trials`].
+    TrialHeartbeat {
+        /// The RUNNING trial.
+        trial_id: u64,
+        /// The writer's wall-clock time.
+        at: Timestamp,
+    },
     /// An operation with a safe-to-ignore code (>= 128) that this build does not know. Replay
     /// skips it; it is kept only so tools can count it.
     Ignorable {
@@ -209,6 +256,7 @@ impl Operation {
             Operation::SetTrialUserAttr { .. } => OpCode::SetTrialUserAttr,
             Operation::SetTrialSystemAttr { .. } => OpCode::SetTrialSystemAttr,
             Operation::DiscardTrials { .. } => OpCode::DiscardTrials,
+            Operation::TrialHeartbeat { .. } => OpCode::TrialHeartbeat,
             Operation::Ignorable { code } => return *code,
         };
         code as u64
@@ -225,4 +273,24 @@ pub struct LogBatch {
     pub worker_id: String,
     /// The operations, in order.
     pub ops: Vec<Operation>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_index_and_names_agree_with_all() {
+        for (i, code) in OpCode::ALL.iter().enumerate() {
+            assert_eq!(code.index(), i);
+            assert_eq!(OpCode::from_u64(*code as u64), Some(*code));
+            assert_eq!(OpCode::is_ignorable(*code as u64), *code == OpCode::TrialHeartbeat);
+            assert_eq!(code.is_optuna(), *code != OpCode::TrialHeartbeat);
+        }
+        for unknown in [11, 127, 129, 255, u64::MAX] {
+            assert_eq!(OpCode::from_u64(unknown), None);
+        }
+        let names: std::collections::BTreeSet<_> = OpCode::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(names.len(), OpCode::ALL.len());
+    }
 }

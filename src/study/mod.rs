@@ -20,6 +20,7 @@
 //! # Ok::<(), trialog::Error>(())
 //! ```
 
+mod heartbeat;
 mod optimize;
 pub mod sampler;
 mod trial;

@@ -10,9 +10,7 @@ use crate::backend::LogBackend;
 use crate::error::{Error, Result};
 use crate::model::{AttrValue, TrialState};
 
-/// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
-/// NaN or a wrong number of values), as a string.
-pub const FAIL_REASON_ATTR: &str = "fail_reason";
+pub use crate::storage::FAIL_REASON_ATTR;
 
 /// What an objective may return: one value (single objective), several (multi-objective), or
 /// an explicit [`TellResult`] (e.g. `Pruned`).
@@ -117,6 +115,10 @@ impl<B: LogBackend> Study<B> {
                 report.stop = StopReason::Timeout;
                 return Ok(report);
             }
+            if let Some(heartbeat) = self.storage.heartbeat() {
+                // As Optuna does before each trial: fail the trials of workers that died.
+                self.storage.fail_stale_trials(self.study_id, heartbeat.grace_period)?;
+            }
             let mut trial = match self.ask() {
                 Ok(t) => t,
                 Err(Error::SearchSpaceExhausted { .. }) => {
@@ -125,7 +127,9 @@ impl<B: LogBackend> Study<B> {
                 }
                 Err(e) => return Err(e),
             };
-            let outcome = match catch_unwind(AssertUnwindSafe(|| objective(&mut trial))) {
+            let trial_id = trial.id();
+            let run = || catch_unwind(AssertUnwindSafe(|| objective(&mut trial)));
+            let outcome = match self.with_heartbeats(trial_id, run) {
                 Ok(Ok(v)) => Ok(v.into_tell_result()),
                 Ok(Err(e)) => Err(format!("objective returned an error: {e}")),
                 Err(payload) => Err(format!("objective panicked: {}", panic_message(&*payload))),
