@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod best;
+pub mod demo;
 pub mod dump;
 mod error;
 mod format;
@@ -38,6 +39,12 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Replay the journal and print what it holds and how long replay took.
     Stats(stats::StatsArgs),
+    /// Run a multi-process random search on one journal file, with a progress bar (the
+    /// README's main job). Running it again continues the same study.
+    Demo(demo::DemoArgs),
+    /// One worker process of `demo` (started by `demo`).
+    #[command(hide = true)]
+    DemoWorker(demo::WorkerArgs),
 }
 
 /// Runs the parsed command line.
@@ -49,5 +56,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Best(args) => best::run(&args),
         Command::Dump(args) => dump::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Demo(args) => demo::run(&args),
+        Command::DemoWorker(args) => demo::worker(&args),
     }
 }

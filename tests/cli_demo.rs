@@ -1,0 +1,114 @@
+//! `trialog demo`, the README's main job, run as a real binary: its output names the workers,
+//! shows the progress and the best trial; the journal then holds exactly the trials it
+//! reported; a second run continues the same study; bad input is one error line.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use trialog::{JournalStorage, ParamValue, TrialState};
+
+fn demo(journal: &Path, extra: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trialog"))
+        .arg("demo")
+        .arg(journal)
+        .args(extra)
+        .output()
+        .expect("run trialog demo")
+}
+
+fn stdout_ok(out: &Output) -> String {
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(
+        out.status.success(),
+        "demo failed ({}):\n{text}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The value of the best trial the output names, and the trial count it reports.
+fn reported(text: &str) -> (u64, f64, usize) {
+    let best = text.lines().find_map(|l| l.strip_prefix("Best trial: #")).expect(text);
+    let (number, rest) = best.split_once(" value ").unwrap();
+    let value: f64 = rest.split(' ').next().unwrap().parse().unwrap();
+    let total = text.lines().find_map(|l| l.strip_prefix("Study \"demo\" now has ")).expect(text);
+    let total: usize = total.split(' ').next().unwrap().parse().unwrap();
+    (number.parse().unwrap(), value, total)
+}
+
+#[test]
+fn demo_runs_workers_shows_progress_and_best_and_a_second_run_continues() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("demo.journal");
+    let text = stdout_ok(&demo(&journal, &["--workers", "3", "--trials", "20", "--work-ms", "1"]));
+    println!("{text}");
+    assert!(text.contains("3 worker processes"), "{text}");
+    for (i, share) in [(1, 7), (2, 7), (3, 6)] {
+        assert!(text.contains(&format!("  worker {i} (pid ")), "{text}");
+        assert!(text.contains(&format!("): {share} trials")), "{text}");
+        assert!(
+            text.contains(&format!("  worker {i}: ran {share} trials, {share} complete")),
+            "{text}"
+        );
+    }
+    // Not a terminal: the progress is printed as lines, ending with the total.
+    assert!(text.contains("  progress: 20/20 trials"), "{text}");
+    assert!(text.contains("20 trials finished in"), "{text}");
+    let (number, value, total) = reported(&text);
+    assert_eq!(total, 20);
+
+    // The journal agrees with the report.
+    let storage = JournalStorage::open(&journal).unwrap();
+    let study = storage.get_study_id_from_name("demo").unwrap();
+    let trials = storage.get_all_trials(study, None).unwrap();
+    assert_eq!(trials.len(), 20);
+    assert!(trials.iter().all(|t| t.state == TrialState::Complete));
+    let best = storage.get_best_trial(study).unwrap();
+    assert_eq!(best.number, number);
+    assert!((best.value().unwrap() - value).abs() <= 1e-6 * value.abs().max(1.0));
+    for t in &trials {
+        let (Some(ParamValue::Float(x)), Some(ParamValue::Float(y))) =
+            (t.params.get("x"), t.params.get("y"))
+        else {
+            panic!("{t:?}")
+        };
+        let f = (x * x + y - 11.0).powi(2) + (x + y * y - 7.0).powi(2);
+        assert_eq!(t.value(), Some(f), "trial {} is Himmelblau's value", t.number);
+        assert_eq!(t.intermediate_values.len(), 1);
+    }
+    drop(storage);
+
+    // Again: the same study grows, and the output says where it started.
+    let text = stdout_ok(&demo(&journal, &["--workers", "2", "--trials", "6", "--work-ms", "0"]));
+    assert!(text.contains("(study \"demo\", 20 finished trials so far)"), "{text}");
+    let (_, value2, total) = reported(&text);
+    assert_eq!(total, 26);
+    assert!(value2 <= value, "the best can only improve: {value} -> {value2}");
+    let storage = JournalStorage::open(&journal).unwrap();
+    assert_eq!(storage.get_n_trials(study, Some(&[TrialState::Complete])).unwrap(), 26);
+    assert_eq!(storage.read(|s| Ok(s.stats().ignored)).unwrap(), 0);
+}
+
+#[test]
+fn demo_errors_are_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_journal = dir.path().join("notes.txt");
+    std::fs::write(&not_journal, "these are my notes, not a journal\n").unwrap();
+    let out = demo(&not_journal, &["--trials", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("trialog: ") && err.contains("not a trialog journal"), "{err}");
+    assert!(err.contains("notes.txt"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&not_journal).unwrap(),
+        "these are my notes, not a journal\n",
+        "the file was left alone"
+    );
+
+    let journal = dir.path().join("x.journal");
+    let out = demo(&journal, &["--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2), "a usage error");
+    assert!(!journal.exists(), "nothing created on a usage error");
+}
