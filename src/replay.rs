@@ -14,7 +14,7 @@
 //! the operations they write are never ignored; the same function decides what replay ignores,
 //! so there is one definition of "valid".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -51,6 +51,8 @@ pub struct ReplayStats {
 struct StudyEntry {
     study: FrozenStudy,
     trial_ids: Vec<u64>,
+    /// The ids of its WAITING trials, so claiming one costs O(waiting), not O(trials).
+    waiting: BTreeSet<u64>,
     /// For each parameter name, the lowest-numbered trial that has it and its distribution: the
     /// distribution Optuna checks a new one against. The keys and distributions are shared with
     /// the trials (interned), so replaying a parameter rarely allocates.
@@ -126,7 +128,12 @@ impl ReplayState {
                     user_attrs: BTreeMap::new(),
                     system_attrs: BTreeMap::new(),
                 };
-                let entry = StudyEntry { study, trial_ids: Vec::new(), param_reps: HashMap::new() };
+                let entry = StudyEntry {
+                    study,
+                    trial_ids: Vec::new(),
+                    waiting: BTreeSet::new(),
+                    param_reps: HashMap::new(),
+                };
                 self.studies.insert(study_id, entry);
                 Applied::StudyCreated(study_id)
             }
@@ -170,6 +177,14 @@ impl ReplayState {
                 Applied::Updated
             }
             Operation::SetTrialStateValues { trial_id, state, values, datetime } => {
+                let study_id = self.trials[*trial_id as usize].study_id;
+                if let Some(entry) = self.studies.get_mut(&study_id) {
+                    if *state == TrialState::Waiting {
+                        entry.waiting.insert(*trial_id);
+                    } else {
+                        entry.waiting.remove(trial_id);
+                    }
+                }
                 let trial = self.trial_mut(*trial_id);
                 if *state == TrialState::Running {
                     trial.datetime_start = *datetime;
@@ -277,6 +292,9 @@ impl ReplayState {
         trial.datetime_start = datetime_start;
         if let Some(t) = template {
             trial.state = t.state;
+            if t.state == TrialState::Waiting {
+                entry.waiting.insert(trial_id);
+            }
             trial.values.clone_from(&t.values);
             trial.datetime_complete = t.datetime_complete;
             for (name, (internal, dist)) in &t.params {
@@ -343,6 +361,15 @@ impl ReplayState {
     pub fn trials_of(&self, study_id: u64) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
         let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
         Ok(entry.trial_ids.iter().map(|&id| &self.trials[id as usize]))
+    }
+
+    /// The WAITING trials of a live study, by number (O(WAITING trials)).
+    pub fn waiting_trials_of(
+        &self,
+        study_id: u64,
+    ) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
+        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        Ok(entry.waiting.iter().map(|&id| &self.trials[id as usize]))
     }
 
     /// The id of trial number `number` of a live study.

@@ -413,6 +413,17 @@ fn check_live_equals_fresh<B: LogBackend + JournalBytes>(
         let kept = clean_end(&before);
         prop_assert!(after[..kept] == before[..kept], "step {i} {step:?} changed earlier records");
         let reopened = state_of(&fresh());
+        for study in reopened.studies() {
+            let index: Vec<u64> =
+                reopened.waiting_trials_of(study.study_id).unwrap().map(|t| t.trial_id).collect();
+            let scan: Vec<u64> = reopened
+                .trials_of(study.study_id)
+                .unwrap()
+                .filter(|t| t.state == TrialState::Waiting)
+                .map(|t| t.trial_id)
+                .collect();
+            prop_assert_eq!(index, scan, "step {} {:?}: WAITING index", i, step);
+        }
         prop_assert!(reopened == state_of(&handles[0]), "step {i} {step:?}: handle 0 differs");
         prop_assert!(reopened == state_of(&handles[1]), "step {i} {step:?}: handle 1 differs");
         if let Some((zeros, len)) = step.tear {
