@@ -67,8 +67,8 @@ pub struct HeartbeatOptions {
 }
 
 impl HeartbeatOptions {
-    /// Optuna's RDB defaults scaled for a journal: a heartbeat every `interval`, stale after
-    /// twice that.
+    /// A heartbeat every `interval`, stale after twice that (the grace period Optuna's RDB
+    /// storage uses when none is given).
     pub fn every(interval: std::time::Duration) -> Self {
         HeartbeatOptions { interval, grace_period: interval * 2 }
     }
