@@ -13,6 +13,10 @@
 //! lock only after it has watched the record stay unchanged for longer than the grace period on
 //! its own monotonic clock (so clock skew between hosts cannot make a live holder look dead), and
 //! it logs whom it broke. Release removes the lock only if the record still carries our nonce.
+//!
+//! Optuna JSON-lines journals use [`OptunaLock`] instead: Optuna's own protocol (no owner
+//! record, no refresh), so that Python Optuna writers and trialog writers exclude each other.
+//! The symlink lock above is *not* compatible with Python waiters (see [`SymlinkLock`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,11 +29,13 @@ mod gate;
 mod keeper;
 mod lease;
 mod open_file;
+mod optuna;
 mod owner;
 mod symlink;
 
 pub use advisory::AdvisoryLock;
 pub use open_file::OpenFileLock;
+pub use optuna::{OptunaLock, OptunaLockKind, OptunaLockOptions};
 pub use owner::OwnerRecord;
 pub use symlink::SymlinkLock;
 
