@@ -4,7 +4,9 @@ pub mod bench;
 pub mod best;
 pub mod dump;
 mod error;
+pub mod export;
 mod format;
+pub mod import;
 mod journal;
 pub mod stats;
 pub mod studies;
@@ -38,6 +40,10 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Replay the journal and print what it holds and how long replay took.
     Stats(stats::StatsArgs),
+    /// Copy an Optuna JSON-lines journal into a new trialog journal.
+    Import(import::ImportArgs),
+    /// Copy a journal into a new file of another format (Optuna JSON lines).
+    Export(export::ExportArgs),
 }
 
 /// Runs the parsed command line.
@@ -49,5 +55,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Best(args) => best::run(&args),
         Command::Dump(args) => dump::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }
