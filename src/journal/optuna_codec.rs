@@ -14,7 +14,7 @@
 //! | 0 create study | `study_name`, `directions` |
 //! | 1 delete study | `study_id` |
 //! | 2 / 3 study user / system attr | `study_id`, `user_attr` / `system_attr`: `{key: value}` |
-//! | 4 create trial | `study_id`, `datetime_start`; from a template also `state`, `value`, `values`, [`datetime_complete`], `distributions`, `params`, `user_attrs`, `system_attrs`, `intermediate_values` |
+//! | 4 create trial | `study_id`, `datetime_start`; from a template also `state`, `value`, `values`, (`datetime_complete` if set), `distributions`, `params`, `user_attrs`, `system_attrs`, `intermediate_values` |
 //! | 5 set param | `trial_id`, `param_name`, `param_value_internal`, `distribution` |
 //! | 6 state/values | `trial_id`, `state`, `values`, then `datetime_start` (RUNNING) or `datetime_complete` (finished) |
 //! | 7 intermediate | `trial_id`, `step`, `intermediate_value` |
