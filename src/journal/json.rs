@@ -463,6 +463,25 @@ mod tests {
         assert!(parse(deep.as_bytes()).is_err());
     }
 
+    proptest::proptest! {
+        /// Every non-NaN double survives `repr` and back bit for bit (the codec is lossless).
+        #[test]
+        fn floats_round_trip(bits in proptest::prelude::any::<u64>()) {
+            let x = f64::from_bits(bits);
+            if !x.is_nan() {
+                let text = py_float(x);
+                proptest::prop_assert_eq!(parse(text.as_bytes()), Ok(JsonValue::Float(x)), "{}", text);
+            }
+        }
+
+        /// Arbitrary bytes never panic the parser; strings survive quoting.
+        #[test]
+        fn never_panics_and_strings_round_trip(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), s in ".*") {
+            let _ = parse(&bytes);
+            proptest::prop_assert_eq!(parse(quote(&s).as_bytes()), Ok(JsonValue::Str(s)));
+        }
+    }
+
     #[test]
     fn writes_both_styles() {
         let v = parse(br#"{"a": [1, 1.0, "x"], "b": {}}"#).unwrap();

@@ -897,6 +897,24 @@ mod tests {
         assert!(parse_time("yesterday").is_none());
     }
 
+    proptest::proptest! {
+        /// Damaged lines (a valid line with bytes cut out or replaced) never panic the decoder.
+        #[test]
+        fn damaged_lines_never_panic(cut in 0usize..400, len in 0usize..40, byte in proptest::prelude::any::<u8>()) {
+            let line = br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"2024-02-29T12:34:56.000789+00:00","state":1,"value":1.5,"values":null,"distributions":{"x":"{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 1, \"low\": 0, \"high\": 3}}"},"params":{"x":1.0},"user_attrs":{"a":[1,{"b":NaN}]},"system_attrs":{},"intermediate_values":{"0":-Infinity}}"#;
+            assert!(decode_line(line).is_ok());
+            let at = cut.min(line.len());
+            let mut cut_out = line.to_vec();
+            cut_out.drain(at..(at + len).min(line.len()));
+            let _ = decode_line(&cut_out);
+            let mut replaced = line.to_vec();
+            if at < replaced.len() {
+                replaced[at] = byte;
+            }
+            let _ = decode_line(&replaced);
+        }
+    }
+
     #[test]
     fn refuses_bad_lines() {
         for line in [
