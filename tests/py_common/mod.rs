@@ -23,7 +23,10 @@ pub fn have_optuna(test: &str) -> bool {
             "{test}: `python3 -c 'import optuna'` fails but TRIALOG_REQUIRE_OPTUNA=1 \
              (pip install optuna==5.0.0)"
         );
-        eprintln!(
+        // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "\n*** SKIPPED {test}: Python Optuna is not installed (python3 -m pip install optuna==5.0.0) ***\n"
         );
     }
