@@ -259,6 +259,17 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, String> {
         self.i += 1; // the opening quote
+        // Fast path: a string without escapes is one copy of its bytes.
+        let plain = self.s[self.i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        if let Some(n) = plain {
+            if self.s[self.i + n] == b'"' {
+                let bytes = &self.s[self.i..self.i + n];
+                let s = std::str::from_utf8(bytes)
+                    .map_err(|_| self.err("string is not valid UTF-8"))?;
+                self.i += n + 1;
+                return Ok(s.to_owned());
+            }
+        }
         let mut out = Vec::new();
         loop {
             let Some(&b) = self.s.get(self.i) else {
