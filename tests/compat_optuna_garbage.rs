@@ -203,11 +203,19 @@ fn python_and_trialog_exclude_each_other_through_optunas_lock() {
     let guard = backend.lock().unwrap();
     let held = Instant::now();
     let code = "import sys,time\nfrom optuna.storages.journal import JournalFileBackend\nJournalFileBackend(sys.argv[1]).append_logs([{'op_code':1,'worker_id':'py','study_id':99}])\nprint(time.time())";
-    let mut child = std::process::Command::new("python3").args(["-c", code, p]).spawn().unwrap();
+    let child = std::process::Command::new("python3")
+        .args(["-c", code, p])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     std::thread::sleep(Duration::from_millis(1500));
-    assert!(child.try_wait().unwrap().is_none(), "Python wrote while trialog held the lock");
+    let released = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
     drop(guard);
-    assert!(child.wait().unwrap().success());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    // Python's append finished after our release (its clock is this host's clock).
+    let appended: f64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    assert!(appended >= released.as_secs_f64(), "Python wrote while trialog held the lock");
     assert!(held.elapsed() >= Duration::from_millis(1500));
     assert!(std::fs::read_to_string(&path).unwrap().ends_with("\"study_id\":99}\n"));
 
