@@ -15,27 +15,32 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::{
     AnyJournalFile, AppendOutcome, LogBackend, MemoryBackend, OptunaFileOptions, OptunaJournalFile,
+    SkippedLine,
 };
 use crate::error::{Error, Result};
 use crate::journal::frame;
 use crate::journal::optuna_codec::{encode_line, is_optuna_op};
 
 /// What a conversion copied.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Converted {
     /// Operations written to the output.
     pub operations: u64,
     /// Operations left out because the output format cannot hold them.
     pub dropped: u64,
+    /// Lines of the input skipped because they do not decode (salvage mode only).
+    pub skipped: Vec<SkippedLine>,
 }
 
 /// Copies the Optuna JSON-lines journal `src` into a new trialog journal `dst` (which must not
 /// exist). Reads `src` without locking it: the copy holds every line complete when it was read.
-pub fn import_optuna(src: &Path, dst: &Path) -> Result<Converted> {
-    let source = OptunaJournalFile::open_with(
-        src,
-        &OptunaFileOptions { create: false, ..Default::default() },
-    )?;
+/// A line that does not decode fails the import ([`Error::Corruption`] with its offset) unless
+/// `skip_corrupt_lines` is set: then it is left out and listed in [`Converted::skipped`] (a
+/// salvage of a journal Optuna can no longer read; `src` is never modified).
+pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result<Converted> {
+    let options =
+        OptunaFileOptions { create: false, skip_corrupt_lines, ..OptunaFileOptions::default() };
+    let source = OptunaJournalFile::open_with(src, &options)?;
     let memory = MemoryBackend::new();
     let guard = memory.lock()?;
     let mut end = 0;
@@ -49,6 +54,7 @@ pub fn import_optuna(src: &Path, dst: &Path) -> Result<Converted> {
         Ok(())
     })?;
     drop(guard);
+    done.skipped = source.skipped_lines();
     let mut bytes = memory.to_bytes();
     if bytes.is_empty() {
         bytes = frame::encode_header().to_vec();

@@ -85,6 +85,24 @@ fn a_bad_complete_line_is_corruption_at_its_offset_and_nothing_is_written_after_
         other => panic!("expected corruption, got {other:?}"),
     }
     assert_eq!(std::fs::read_to_string(&path).unwrap(), glued, "nothing written");
+    // Salvage: import skipping the bad line gives exactly the journal without it, and names it.
+    let salvaged = dir.path().join("salvaged.journal");
+    let out = trialog(&[
+        "import",
+        "--skip-corrupt-lines",
+        path.to_str().unwrap(),
+        salvaged.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 corrupt lines skipped)"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("skipped the bad line at byte offset {offset}")), "{err}");
+    let without = dir.path().join("without.log");
+    let mut kept: Vec<&str> = lines.clone();
+    kept.remove(3);
+    std::fs::write(&without, kept.join("\n") + "\n").unwrap();
+    assert_eq!(trialog_dump(&salvaged), trialog_dump(&without));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), glued, "the input is never modified");
     // A bad *last* complete line too: it ends with a newline, so it is no write in progress.
     let path2 = dir.path().join("bad-end.log");
     std::fs::write(&path2, text.clone() + "not json\n").unwrap();
@@ -228,6 +246,7 @@ fn python_and_trialog_exclude_each_other_through_optunas_lock() {
             grace_period: Some(Duration::from_millis(300)),
             ..Default::default()
         },
+        ..Default::default()
     };
     let storage = JournalStorage::open_optuna_with(&path, &options).unwrap();
     let started = Instant::now();

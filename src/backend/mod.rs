@@ -20,7 +20,7 @@ mod optuna_file;
 pub use detect::{AnyJournalFile, JournalFormat, detect_format};
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
-pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
+pub use optuna_file::{OptunaFileOptions, OptunaJournalFile, SkippedLine};
 
 /// What [`LogBackend::append_if`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -32,11 +32,20 @@ pub struct OptunaFileOptions {
     /// The writers' lock: Optuna's symlink lock by default; every writer of the file (Python or
     /// trialog) must use the same kind.
     pub lock: OptunaLockOptions,
+    /// Salvage mode ("skip corrupted records"): a complete line that does not decode is skipped
+    /// (logged, and listed by [`OptunaJournalFile::skipped_lines`]) instead of failing the read.
+    /// A handle in this mode refuses to append ([`Error::InvalidArgument`]): appending after a
+    /// bad line would leave a file Optuna cannot read. Default: false.
+    pub skip_corrupt_lines: bool,
 }
 
 impl Default for OptunaFileOptions {
     fn default() -> Self {
-        OptunaFileOptions { create: true, lock: OptunaLockOptions::default() }
+        OptunaFileOptions {
+            create: true,
+            lock: OptunaLockOptions::default(),
+            skip_corrupt_lines: false,
+        }
     }
 }
 
@@ -55,6 +64,17 @@ pub struct OptunaJournalFile {
     file: File,
     lock: OptunaLock,
     poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
+    /// `Some` in salvage mode: the lines skipped so far.
+    skipped: Option<Mutex<Vec<SkippedLine>>>,
+}
+
+/// A line that salvage mode skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLine {
+    /// Byte offset of the line's first byte.
+    pub offset: u64,
+    /// Why it does not decode.
+    pub reason: String,
 }
 
 impl OptunaJournalFile {
@@ -93,7 +113,16 @@ impl OptunaJournalFile {
             });
         }
         let lock = OptunaLock::new(&path, options.lock.clone());
-        Ok(OptunaJournalFile { path, file, lock, poisoned: Mutex::new(None) })
+        let skipped = options.skip_corrupt_lines.then(|| Mutex::new(Vec::new()));
+        Ok(OptunaJournalFile { path, file, lock, poisoned: Mutex::new(None), skipped })
+    }
+
+    /// In salvage mode, every line skipped so far (by offset); empty otherwise.
+    pub fn skipped_lines(&self) -> Vec<SkippedLine> {
+        self.skipped
+            .as_ref()
+            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .unwrap_or_default()
     }
 
     fn check_poisoned(&self) -> Result<()> {
@@ -161,16 +190,37 @@ impl LogBackend for OptunaJournalFile {
                 line = rest;
             }
             let at = from + start as u64;
-            let (worker_id, op) = optuna_codec::decode_line(line).map_err(|e| match e {
-                LineError::UnknownOperation(code) => {
-                    Error::UnknownOperation { path: self.path.clone(), offset: at, code }
+            let (worker_id, op) = match optuna_codec::decode_line(line) {
+                Ok(decoded) => decoded,
+                Err(e) if self.skipped.is_some() => {
+                    log::warn!(
+                        "{}: skipping bad line at byte offset {at}: {e}",
+                        self.path.display()
+                    );
+                    if let Some(skipped) = &self.skipped {
+                        skipped
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .push(SkippedLine { offset: at, reason: e.to_string() });
+                    }
+                    start += nl + 1;
+                    continue;
                 }
-                LineError::Malformed(reason) => Error::Corruption {
-                    path: self.path.clone(),
-                    offset: at,
-                    reason: format!("bad Optuna journal line: {reason}"),
-                },
-            })?;
+                Err(LineError::UnknownOperation(code)) => {
+                    return Err(Error::UnknownOperation {
+                        path: self.path.clone(),
+                        offset: at,
+                        code,
+                    });
+                }
+                Err(LineError::Malformed(reason)) => {
+                    return Err(Error::Corruption {
+                        path: self.path.clone(),
+                        offset: at,
+                        reason: format!("bad Optuna journal line: {reason}"),
+                    });
+                }
+            };
             batch.worker_id = worker_id;
             batch.ops.clear();
             batch.ops.push(op);
@@ -192,6 +242,12 @@ impl LogBackend for OptunaJournalFile {
         batch: &LogBatch,
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
+        if self.skipped.is_some() {
+            return Err(Error::invalid(format_args!(
+                "{}: a handle in salvage mode (skip_corrupt_lines) never appends",
+                self.path.display()
+            )));
+        }
         let mut text = String::new();
         for op in &batch.ops {
             optuna_codec::encode_line(&batch.worker_id, op, &mut text)
