@@ -44,3 +44,8 @@ pub use study::{Study, TellResult, Trial};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/OPTUNA.md's Rust example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/OPTUNA.md")]
+pub struct OptunaDocDoctests;
