@@ -1,7 +1,7 @@
 //! Two Python Optuna processes and two trialog processes optimize one study on one Optuna
-//! journal at the same time, excluding each other through Optuna's symlink lock: every trial
-//! completes, trial numbers are unique and gapless, and trialog and Optuna replay the file to
-//! the same state. Needs Python Optuna (see `py_common`).
+//! journal at the same time, excluding each other through Optuna's lock (symlink and open-file
+//! kinds): every trial completes, trial numbers are unique and gapless, and trialog and Optuna
+//! replay the file to the same state. Needs Python Optuna (see `py_common`).
 
 mod py_common;
 
@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use py_common::*;
+use trialog::backend::OptunaFileOptions;
+use trialog::lock::{OptunaLockKind, OptunaLockOptions};
 use trialog::study::{RandomSampler, Study};
 use trialog::{Error, JournalStorage, StudyDirection};
 
@@ -18,8 +20,12 @@ const TRIALS: usize = 20;
 const CHILD_VAR: &str = "TRIALOG_COMPAT_CHILD";
 
 /// One trialog worker: the same objective and distributions as `tests/python/optimize.py`.
-fn trialog_worker(path: &str, seed: u64) {
-    let storage = Arc::new(JournalStorage::open_optuna(path).unwrap());
+fn trialog_worker(path: &str, seed: u64, kind: OptunaLockKind) {
+    let options = OptunaFileOptions {
+        lock: OptunaLockOptions { kind, ..Default::default() },
+        ..Default::default()
+    };
+    let storage = Arc::new(JournalStorage::open_optuna_with(path, &options).unwrap());
     let sampler = Arc::new(RandomSampler::new(Some(seed)));
     let study =
         Study::create_or_load(storage, STUDY, &[StudyDirection::Minimize], sampler).unwrap();
@@ -38,13 +44,24 @@ fn trialog_worker(path: &str, seed: u64) {
 #[test]
 fn two_python_and_two_trialog_writers_share_one_file() {
     if let Ok(spec) = std::env::var(CHILD_VAR) {
-        let (path, seed) = spec.rsplit_once('|').unwrap();
-        trialog_worker(path, seed.parse().unwrap());
+        let mut parts = spec.rsplitn(3, '|');
+        let kind = match parts.next().unwrap() {
+            "open" => OptunaLockKind::OpenFile,
+            _ => OptunaLockKind::Symlink,
+        };
+        let seed = parts.next().unwrap().parse().unwrap();
+        trialog_worker(parts.next().unwrap(), seed, kind);
         return;
     }
     if !have_optuna("two_python_and_two_trialog_writers_share_one_file") {
         return;
     }
+    for kind in ["symlink", "open"] {
+        mixed_run(kind);
+    }
+}
+
+fn mixed_run(kind: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("mixed.log");
     let p = path.to_str().unwrap().to_owned();
@@ -52,7 +69,7 @@ fn two_python_and_two_trialog_writers_share_one_file() {
     let mut children = Vec::new();
     for seed in 0..2u64 {
         children.push(
-            python("optimize.py", &[&p, STUDY, &TRIALS.to_string(), &seed.to_string()])
+            python("optimize.py", &[&p, STUDY, &TRIALS.to_string(), &seed.to_string(), kind])
                 .spawn()
                 .unwrap(),
         );
@@ -63,7 +80,7 @@ fn two_python_and_two_trialog_writers_share_one_file() {
                     "two_python_and_two_trialog_writers_share_one_file",
                     "--nocapture",
                 ])
-                .env(CHILD_VAR, format!("{p}|{}", seed + 10))
+                .env(CHILD_VAR, format!("{p}|{}|{kind}", seed + 10))
                 .spawn()
                 .unwrap(),
         );
@@ -92,5 +109,5 @@ fn two_python_and_two_trialog_writers_share_one_file() {
     assert_eq!(dump.matches("\"writer\": \"python\"").count(), 2 * TRIALS);
     assert_eq!(dump.matches("\"writer\": \"trialog\"").count(), 2 * TRIALS);
     assert!(!std::path::Path::new(&format!("{p}.lock")).exists(), "a lock was left behind");
-    eprintln!("mixed writers: {} trials in {:?}", 4 * TRIALS, started.elapsed());
+    eprintln!("mixed writers ({kind} lock): {} trials in {:?}", 4 * TRIALS, started.elapsed());
 }
