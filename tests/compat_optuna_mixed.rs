@@ -81,6 +81,7 @@ fn mixed_run(kind: &str) {
                     "--nocapture",
                 ])
                 .env(CHILD_VAR, format!("{p}|{}|{kind}", seed + 10))
+                .stdout(std::process::Stdio::null()) // libtest's own lines; failures go to stderr
                 .spawn()
                 .unwrap(),
         );
