@@ -160,6 +160,24 @@ pub enum Error {
         /// What is wrong with its first bytes.
         reason: String,
     },
+    /// The file is not an Optuna JSON-lines journal (it is not empty and does not start with
+    /// `{`).
+    #[error("{path} is not an Optuna JSON-lines journal: {reason}", path = path.display())]
+    NotAnOptunaJournal {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with its first bytes.
+        reason: String,
+    },
+    /// The operation is a trialog extension (code >= 128, e.g. a heartbeat) that Optuna's
+    /// JSON-lines journal cannot hold: Optuna stops at an unknown op code. Nothing was written.
+    #[error("{path}: operation code {code} is a trialog extension that an Optuna JSON-lines journal cannot hold; nothing was written", path = path.display())]
+    NotRepresentable {
+        /// The Optuna journal.
+        path: PathBuf,
+        /// The operation's code.
+        code: u64,
+    },
     /// The journal was written with a format version or flag this build does not understand.
     #[error("{path} uses journal format version {version} (flags {flags:#06x}); this build reads version {supported}: upgrade trialog", path = path.display())]
     UnsupportedFormat {

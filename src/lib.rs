@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod backend;
+pub mod convert;
 pub mod error;
 pub mod journal;
 pub mod lock;
@@ -26,7 +27,10 @@ pub mod storage;
 pub mod study;
 mod sys;
 
-pub use backend::{FileBackend, FileOptions, LogBackend, MemoryBackend};
+pub use backend::{
+    AnyJournalFile, FileBackend, FileOptions, JournalFormat, LogBackend, MemoryBackend,
+    OptunaFileOptions, OptunaJournalFile,
+};
 pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};
 pub use model::{
@@ -40,3 +44,8 @@ pub use study::{Study, TellResult, Trial};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/OPTUNA.md's Rust example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/OPTUNA.md")]
+pub struct OptunaDocDoctests;

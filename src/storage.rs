@@ -86,6 +86,7 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<JournalStorage<FileBackend>>();
     assert_send_sync::<JournalStorage<crate::backend::MemoryBackend>>();
+    assert_send_sync::<JournalStorage<crate::backend::OptunaJournalFile>>();
 };
 
 static NEXT_THREAD_NUMBER: AtomicU64 = AtomicU64::new(0);
@@ -104,6 +105,22 @@ impl JournalStorage<FileBackend> {
     /// Opens the journal file at `path` with `options`, and replays it.
     pub fn open_with(path: impl AsRef<Path>, options: &FileOptions) -> Result<Self> {
         Self::new(FileBackend::open_with(path, options)?)
+    }
+}
+
+impl JournalStorage<crate::backend::OptunaJournalFile> {
+    /// Opens (creating if needed) the Optuna JSON-lines journal at `path` with Optuna's symlink
+    /// lock, and replays it. Python Optuna processes may use the same file at the same time.
+    pub fn open_optuna(path: impl AsRef<Path>) -> Result<Self> {
+        Self::new(crate::backend::OptunaJournalFile::open(path)?)
+    }
+
+    /// Opens the Optuna JSON-lines journal at `path` with `options`, and replays it.
+    pub fn open_optuna_with(
+        path: impl AsRef<Path>,
+        options: &crate::backend::OptunaFileOptions,
+    ) -> Result<Self> {
+        Self::new(crate::backend::OptunaJournalFile::open_with(path, options)?)
     }
 }
 
@@ -543,8 +560,17 @@ impl<B: LogBackend> JournalStorage<B> {
     /// (WAITING -> RUNNING) gets its first heartbeat in the same durable batch, and
     /// [`Study::optimize`](crate::Study::optimize) records one every `interval` while an
     /// objective runs and calls [`JournalStorage::fail_stale_trials`] before each trial.
+    /// A backend that cannot store extension operations (an Optuna-format file) leaves
+    /// heartbeats off, with a warning.
     pub fn with_heartbeat(mut self, options: HeartbeatOptions) -> Self {
-        self.heartbeat = Some(options);
+        if self.backend.stores_extension_ops() {
+            self.heartbeat = Some(options);
+        } else {
+            log::warn!(
+                "{}: this journal format cannot store heartbeats; they stay off",
+                self.backend.path().display()
+            );
+        }
         self
     }
 

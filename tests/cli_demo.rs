@@ -99,7 +99,7 @@ fn demo_errors_are_one_line() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("trialog: ") && err.contains("not a trialog journal"), "{err}");
+    assert!(err.starts_with("trialog: ") && err.contains("not a journal"), "{err}");
     assert!(err.contains("notes.txt"), "{err}");
     assert_eq!(
         std::fs::read_to_string(&not_journal).unwrap(),

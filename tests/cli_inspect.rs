@@ -563,11 +563,23 @@ fn errors_are_one_line_and_exit_1() {
     }
     assert!(!missing.exists(), "a read command created the journal");
 
+    // JSON that is not an Optuna journal line: read as Optuna's format (first byte '{'), so the
+    // error names the bad line's offset.
     let json = dir.path().join("not-a-journal.json");
     std::fs::write(&json, "{\"studies\": []}\n").unwrap();
     let j = json.to_str().unwrap();
     for cmd in [vec!["studies", j], vec!["dump", j], vec!["trials", j, "--study", "a"]] {
-        fails(&cmd, &json, "not a trialog journal");
+        fails(
+            &cmd,
+            &json,
+            "corrupt journal at byte offset 0: bad Optuna journal line: missing \"op_code\"",
+        );
+    }
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "hello\n").unwrap();
+    let t = text.to_str().unwrap();
+    for cmd in [vec!["studies", t], vec!["dump", t], vec!["stats", t]] {
+        fails(&cmd, &text, "not a journal: neither a trialog journal");
     }
 
     let f = build();

@@ -262,3 +262,20 @@ fn a_killed_workers_trial_is_failed_after_the_grace_period_and_nothing_else_chan
     assert_eq!((t.state, t.value()), (TrialState::Complete, Some(1.0)));
     mp_common::assert_nothing_ignored(&storage);
 }
+
+#[test]
+fn an_optuna_format_journal_never_gets_heartbeats() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("optuna.log");
+    let storage = JournalStorage::open_optuna(&path)
+        .unwrap()
+        .with_heartbeat(HeartbeatOptions::every(Duration::from_millis(10)));
+    assert_eq!(storage.heartbeat(), None, "heartbeats stay off on an Optuna file");
+    let study = storage.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    let trial = storage.create_new_trial(study, None).unwrap();
+    assert!(matches!(storage.record_heartbeat(trial), Err(Error::NotRepresentable { .. })));
+    storage.set_trial_state_values(trial, TrialState::Complete, Some(&[1.0])).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    assert!(text.lines().all(|l| !l.contains("\"op_code\": 128")), "{text}");
+}

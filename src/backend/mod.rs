@@ -2,7 +2,7 @@
 //! only if the log still ends where the caller last saw it.
 //!
 //! Positions are opaque `u64`s that only the backend interprets (byte offsets for files and
-//! memory; a later JSON-lines backend uses byte offsets too, Redis an entry index). Position 0
+//! memory and Optuna's JSON-lines files, later an entry index for Redis). Position 0
 //! means "nothing read yet".
 
 use std::path::Path;
@@ -12,11 +12,15 @@ use crate::journal::codec::{self, DecodeError};
 use crate::journal::frame::{self, HeaderCheck, ScanEnd};
 use crate::journal::{LogBatch, Operation};
 
+mod detect;
 mod file;
 mod memory;
+mod optuna_file;
 
+pub use detect::{AnyJournalFile, JournalFormat, detect_format};
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
+pub use optuna_file::{OptunaFileOptions, OptunaJournalFile, SkippedLine};
 
 /// What [`LogBackend::append_if`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +61,12 @@ pub trait LogBackend: Send + Sync {
 
     /// Takes exclusive write access (across threads, processes and hosts).
     fn lock(&self) -> Result<Self::WriteGuard<'_>>;
+
+    /// Whether this log can hold trialog's extension operations (codes >= 128, such as
+    /// heartbeats). An Optuna-format file cannot: Optuna stops at codes it does not know.
+    fn stores_extension_ops(&self) -> bool {
+        true
+    }
 
     /// Appends `batch` as one all-or-nothing record if the log still ends at `expected_end`
     /// (a position returned by `read_from`), repairing a torn tail first. Returns once the

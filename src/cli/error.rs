@@ -27,7 +27,7 @@ impl CliError {
                 CliError::at(&file, format!("{op}: {source}"))
             }
             trialog::Error::NotAJournal { path: file, reason } => {
-                CliError::at(&file, format!("not a trialog journal: {reason}"))
+                CliError::at(&file, format!("not a journal: {reason}"))
             }
             e => CliError::at(path, e),
         }

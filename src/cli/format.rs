@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
-use trialog::{AttrValue, Distribution, ParamValue, Timestamp};
+use trialog::{AttrValue, ParamValue, Timestamp};
 
 use super::CliError;
 
@@ -124,100 +124,8 @@ impl Json {
     }
 }
 
-/// A float as Python's `repr` (and `json.dumps`) writes it: shortest round-trip digits, `1.0`
-/// for integral values, exponent form (`1e-05`, `1.5e+16`) below 1e-4 and from 1e16 on, and
-/// `NaN`, `Infinity`, `-Infinity` for the non-finite values.
-pub fn py_float(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_owned();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16".
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    if !(-4..16).contains(&exp) {
-        let mut m = String::from(&digits[..1]);
-        if digits.len() > 1 {
-            m.push('.');
-            m.push_str(&digits[1..]);
-        }
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{m}e{esign}{:02}", exp.unsigned_abs());
-    }
-    // Fixed notation: the decimal point goes after digit `exp + 1`.
-    let point = exp + 1;
-    let body = if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-    } else {
-        let point = point as usize;
-        if digits.len() <= point {
-            format!("{digits}{}.0", "0".repeat(point - digits.len()))
-        } else {
-            format!("{}.{}", &digits[..point], &digits[point..])
-        }
-    };
-    format!("{sign}{body}")
-}
-
-/// A JSON string literal with Python's `ensure_ascii` escaping.
-pub fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
-            c => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The string Optuna's `distribution_to_json` gives for `d`, attributes in Optuna's order.
-pub fn distribution_to_json(d: &Distribution) -> String {
-    // Attribute order is Optuna's `__dict__` order, not sorted: build the text by hand.
-    let attributes = match d {
-        Distribution::Float(f) => format!(
-            "{{\"step\": {}, \"low\": {}, \"high\": {}, \"log\": {}}}",
-            f.step.map_or_else(|| "null".to_owned(), py_float),
-            py_float(f.low),
-            py_float(f.high),
-            f.log
-        ),
-        Distribution::Int(i) => format!(
-            "{{\"log\": {}, \"step\": {}, \"low\": {}, \"high\": {}}}",
-            i.log, i.step, i.low, i.high
-        ),
-        Distribution::Categorical(c) => {
-            let choices = Json::Array(c.choices.iter().map(Json::param).collect());
-            format!("{{\"choices\": {}}}", choices.render())
-        }
-    };
-    format!("{{\"name\": \"{}\", \"attributes\": {attributes}}}", d.kind_name())
-}
+pub use trialog::journal::json::{py_float, quote};
+pub use trialog::journal::optuna_codec::distribution_to_json;
 
 /// A parameter value for a table or CSV cell: strings bare, other values as Python shows them.
 pub fn param_text(v: &ParamValue) -> String {
@@ -293,38 +201,6 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn floats_like_python_repr() {
-        let cases = [
-            (0.0, "0.0"),
-            (-0.0, "-0.0"),
-            (1.0, "1.0"),
-            (1.5, "1.5"),
-            (-2.25, "-2.25"),
-            (0.1, "0.1"),
-            (1e-4, "0.0001"),
-            (1e-5, "1e-05"),
-            (1.5e-7, "1.5e-07"),
-            (1e15, "1000000000000000.0"),
-            (1e16, "1e+16"),
-            (1.2345e20, "1.2345e+20"),
-            (1e100, "1e+100"),
-            (5e-324, "5e-324"),
-            (123456.789, "123456.789"),
-            (f64::NAN, "NaN"),
-            (f64::INFINITY, "Infinity"),
-            (f64::NEG_INFINITY, "-Infinity"),
-        ];
-        for (x, want) in cases {
-            assert_eq!(py_float(x), want, "{x:e}");
-        }
-    }
-
-    #[test]
-    fn strings_escape_like_python() {
-        assert_eq!(quote("a\"b\\c\n\u{1}é😀"), "\"a\\\"b\\\\c\\n\\u0001\\u00e9\\ud83d\\ude00\"");
-    }
 
     #[test]
     fn csv_quotes_when_needed() {

@@ -2,19 +2,24 @@
 
 use std::path::Path;
 
-use trialog::{FileOptions, FrozenStudy, JournalStorage, LockOptions, StudyDirection, TrialState};
+use trialog::{AnyJournalFile, FrozenStudy, JournalStorage, StudyDirection, TrialState};
 
 use super::CliError;
 
-/// Opens the journal at `path` without creating it (a missing file is an error) and replays it.
-/// Never takes the writers' lock, so it works while another process writes the journal.
-pub fn open(path: &Path) -> Result<JournalStorage, CliError> {
-    let options = FileOptions { create: false, lock: LockOptions::default() };
-    JournalStorage::open_with(path, &options).map_err(|e| CliError::lib(path, e))
+/// A journal of either format, as the read commands open it.
+pub type Storage = JournalStorage<AnyJournalFile>;
+
+/// Opens the journal at `path` without creating it (a missing file is an error) and replays it,
+/// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
+/// lock, so it works while other processes (trialog or Python Optuna) write the journal.
+pub fn open(path: &Path) -> Result<Storage, CliError> {
+    AnyJournalFile::open_existing(path)
+        .and_then(JournalStorage::new)
+        .map_err(|e| CliError::lib(path, e))
 }
 
 /// The live study named `name`.
-pub fn study(storage: &JournalStorage, path: &Path, name: &str) -> Result<FrozenStudy, CliError> {
+pub fn study(storage: &Storage, path: &Path, name: &str) -> Result<FrozenStudy, CliError> {
     storage
         .read(|s| {
             let id = s.study_id_by_name(name)?;

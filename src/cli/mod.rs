@@ -5,7 +5,9 @@ pub mod best;
 pub mod demo;
 pub mod dump;
 mod error;
+pub mod export;
 mod format;
+pub mod import;
 mod journal;
 pub mod stats;
 pub mod studies;
@@ -45,6 +47,10 @@ pub enum Command {
     /// One worker process of `demo` (started by `demo`).
     #[command(hide = true)]
     DemoWorker(demo::WorkerArgs),
+    /// Copy an Optuna JSON-lines journal into a new trialog journal.
+    Import(import::ImportArgs),
+    /// Copy a journal into a new file of another format (Optuna JSON lines).
+    Export(export::ExportArgs),
 }
 
 /// Runs the parsed command line.
@@ -58,5 +64,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Stats(args) => stats::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::DemoWorker(args) => demo::worker(&args),
+        Command::Import(args) => import::run(&args),
+        Command::Export(args) => export::run(&args),
     }
 }

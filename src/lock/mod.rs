@@ -6,13 +6,17 @@
 //! |---|---|---|---|
 //! | [`LockKind::Advisory`] (default) | `flock` through `fs2` | at once, by the OS | local disks, NFSv4 with working locks |
 //! | [`LockKind::OpenFile`] | `O_CREAT\|O_EXCL` file with an owner record and a lease | after the grace period | filesystems without working `flock`; the mode a future Windows port uses |
-//! | [`LockKind::Symlink`] | `symlink(2)`, Optuna's protocol | after the grace period | NFSv2/v3 without lock daemon, sharing with Python Optuna |
+//! | [`LockKind::Symlink`] | `symlink(2)` with an owner record (not Optuna's protocol) | after the grace period | NFSv2/v3 without lock daemon |
 //!
 //! The lease locks (open-file and symlink) write an owner record (host, pid, random nonce, time).
 //! A holder refreshes it from a background thread while it holds the lock. A waiter breaks the
 //! lock only after it has watched the record stay unchanged for longer than the grace period on
 //! its own monotonic clock (so clock skew between hosts cannot make a live holder look dead), and
 //! it logs whom it broke. Release removes the lock only if the record still carries our nonce.
+//!
+//! Optuna JSON-lines journals use [`OptunaLock`] instead: Optuna's own protocol (no owner
+//! record, no refresh), so that Python Optuna writers and trialog writers exclude each other.
+//! The symlink lock above is *not* compatible with Python waiters (see [`SymlinkLock`]).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,11 +29,13 @@ mod gate;
 mod keeper;
 mod lease;
 mod open_file;
+mod optuna;
 mod owner;
 mod symlink;
 
 pub use advisory::AdvisoryLock;
 pub use open_file::OpenFileLock;
+pub use optuna::{OptunaLock, OptunaLockKind, OptunaLockOptions};
 pub use owner::OwnerRecord;
 pub use symlink::SymlinkLock;
 
@@ -44,8 +50,9 @@ pub enum LockKind {
     /// refreshes. Needs no kernel lock support (and no privileges, unlike symlinks on Windows;
     /// this build is Unix-only so far); a dead holder blocks others for the grace period.
     OpenFile,
-    /// `<journal>.lock` as a symbolic link whose target is the owner record (Optuna's protocol;
-    /// atomic on NFSv2). A dead holder blocks others for the grace period.
+    /// `<journal>.lock` as a symbolic link whose target is the owner record (Optuna's mechanism,
+    /// atomic on NFSv2, but not its protocol: use [`OptunaLock`] beside Python writers). A dead
+    /// holder blocks others for the grace period.
     Symlink,
 }
 

@@ -58,12 +58,23 @@ impl FileJournal {
 pub trait JournalBytes {
     /// A copy of every byte of the journal.
     fn journal_bytes(&self) -> Vec<u8>;
+
+    /// Whether the format keeps a NaN's payload bits (Optuna's JSON text has one `NaN`).
+    const NAN_PAYLOADS: bool = true;
 }
 
 impl JournalBytes for FileBackend {
     fn journal_bytes(&self) -> Vec<u8> {
         std::fs::read(self.path()).expect("read journal")
     }
+}
+
+impl JournalBytes for trialog::OptunaJournalFile {
+    fn journal_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.path()).expect("read journal")
+    }
+
+    const NAN_PAYLOADS: bool = false;
 }
 
 impl JournalBytes for MemoryBackend {

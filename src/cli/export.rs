@@ -1,0 +1,42 @@
+//! `trialog export --format optuna <journal> <out.log>`: a journal (either format) as a new
+//! Optuna JSON-lines journal.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::CliError;
+use super::format::emit;
+
+/// Output formats of `trialog export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Optuna's JSON-lines journal (`JournalFileBackend`).
+    Optuna,
+}
+
+/// Arguments of `trialog export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The output format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The journal to export (trialog or Optuna format; read without locking, never modified).
+    pub journal: PathBuf,
+    /// The file to create (must not exist).
+    pub out: PathBuf,
+}
+
+/// Converts and prints one line with what was copied and dropped.
+pub fn run(args: &ExportArgs) -> Result<(), CliError> {
+    let done = match args.format {
+        ExportFormat::Optuna => trialog::convert::export_optuna(&args.journal, &args.out),
+    }
+    .map_err(|e| CliError::lib(&args.journal, e))?;
+    emit(&format!(
+        "exported {} operations to {} ({} trialog extension operations dropped)\n",
+        done.operations,
+        args.out.display(),
+        done.dropped
+    ))
+}

@@ -1,0 +1,116 @@
+//! Whole-journal translation between trialog's format and Optuna's JSON lines
+//! (`trialog import` / `trialog export --format optuna`).
+//!
+//! Both directions copy the log operation by operation, with each operation's worker id, including
+//! operations that replay ignores (a foreign writer's invalid operation): replay applies the same
+//! rules to both formats, so the copy replays to the same state. trialog's extension operations
+//! (codes >= 128) have no Optuna form and are dropped on export (counted in
+//! [`Converted::dropped`]). The output is written to a temporary file, synced, and linked into
+//! place, so it appears complete or not at all; an existing output file is never overwritten.
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::backend::{
+    AnyJournalFile, AppendOutcome, LogBackend, MemoryBackend, OptunaFileOptions, OptunaJournalFile,
+    SkippedLine,
+};
+use crate::error::{Error, Result};
+use crate::journal::frame;
+use crate::journal::optuna_codec::{encode_line, is_optuna_op};
+
+/// What a conversion copied.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Converted {
+    /// Operations written to the output.
+    pub operations: u64,
+    /// Operations left out because the output format cannot hold them.
+    pub dropped: u64,
+    /// Lines of the input skipped because they do not decode (salvage mode only).
+    pub skipped: Vec<SkippedLine>,
+}
+
+/// Copies the Optuna JSON-lines journal `src` into a new trialog journal `dst` (which must not
+/// exist). Reads `src` without locking it: the copy holds every line complete when it was read.
+/// A line that does not decode fails the import ([`Error::Corruption`] with its offset) unless
+/// `skip_corrupt_lines` is set: then it is left out and listed in [`Converted::skipped`] (a
+/// salvage of a journal Optuna can no longer read; `src` is never modified).
+pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result<Converted> {
+    let options =
+        OptunaFileOptions { create: false, skip_corrupt_lines, ..OptunaFileOptions::default() };
+    let source = OptunaJournalFile::open_with(src, &options)?;
+    let memory = MemoryBackend::new();
+    let guard = memory.lock()?;
+    let mut end = 0;
+    let mut done = Converted::default();
+    source.read_from(0, &mut |_, batch| {
+        match memory.append_if(&guard, end, batch)? {
+            AppendOutcome::Appended { end: new_end } => end = new_end,
+            AppendOutcome::Moved => unreachable!("nobody else writes this in-memory journal"),
+        }
+        done.operations += batch.ops.len() as u64;
+        Ok(())
+    })?;
+    drop(guard);
+    done.skipped = source.skipped_lines();
+    let mut bytes = memory.to_bytes();
+    if bytes.is_empty() {
+        bytes = frame::encode_header().to_vec();
+    }
+    write_new_file(dst, &bytes)?;
+    Ok(done)
+}
+
+/// Copies the journal `src` (either format) into a new Optuna JSON-lines journal `dst` (which must
+/// not exist), dropping trialog's extension operations.
+pub fn export_optuna(src: &Path, dst: &Path) -> Result<Converted> {
+    let source = AnyJournalFile::open_existing(src)?;
+    let mut text = String::new();
+    let mut done = Converted::default();
+    source.read_from(0, &mut |_, batch| {
+        for op in &batch.ops {
+            if is_optuna_op(op) {
+                // Cannot fail: is_optuna_op checked what encode_line refuses.
+                if encode_line(&batch.worker_id, op, &mut text).is_ok() {
+                    done.operations += 1;
+                }
+            } else {
+                done.dropped += 1;
+            }
+        }
+        Ok(())
+    })?;
+    write_new_file(dst, text.as_bytes())?;
+    Ok(done)
+}
+
+/// Creates `path` holding exactly `bytes`, durably and atomically: written and synced under a
+/// temporary name, hard-linked to `path` (failing if it exists), directory synced.
+fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.converting", uuid::Uuid::new_v4().simple()));
+    let result = (|| {
+        let file = File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
+        file.write_all_at(bytes, 0).map_err(|e| Error::io("write", path, e))?;
+        file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
+        std::fs::hard_link(&tmp, path).map_err(|e| {
+            let op = if e.kind() == ErrorKind::AlreadyExists {
+                "refusing to overwrite"
+            } else {
+                "create"
+            };
+            Error::io(op, path, e)
+        })?;
+        File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io("fsync directory", &dir, e))
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
+}

@@ -1,0 +1,506 @@
+//! JSON as Python's `json` module reads and writes it: the one JSON reader and writer of the
+//! crate (the Optuna codec and the CLI's canonical dump both use it).
+//!
+//! Differences from strict JSON, all Python's: the bare literals `NaN`, `Infinity` and
+//! `-Infinity` are numbers; integers (no `.`, `e` or `E`) stay distinct from floats; objects keep
+//! their keys in order (a repeated key: the last one wins on lookup, as in a Python `dict`).
+//! Floats are written as Python's `repr`, strings with `ensure_ascii` escaping.
+
+use std::fmt::Write as _;
+
+/// A parsed JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JsonValue {
+    /// `null`.
+    Null,
+    /// `true` / `false`.
+    Bool(bool),
+    /// An integer that fits in an `i64`.
+    Int(i64),
+    /// A float (including `NaN`, `Infinity`, `-Infinity`).
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// An array.
+    Array(Vec<JsonValue>),
+    /// An object, keys in the order written.
+    Object(Vec<(String, JsonValue)>),
+}
+
+impl JsonValue {
+    /// The value of `key` in an object (the last one if repeated); `None` for a missing key or a
+    /// value that is not an object.
+    pub fn get(&self, key: &str) -> Option<&JsonValue> {
+        match self {
+            JsonValue::Object(pairs) => pairs.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The number as an `f64` (an integer converted), or `None` for anything else.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            JsonValue::Int(i) => Some(*i as f64),
+            JsonValue::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+
+    /// Writes the value in Python's `json.dumps` style with the given separators
+    /// (`(",", ":")` for Optuna's journal lines, `(", ", ": ")` for `json.dumps` defaults).
+    pub fn write(&self, out: &mut String, item_sep: &str, key_sep: &str) {
+        match self {
+            JsonValue::Null => out.push_str("null"),
+            JsonValue::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+            JsonValue::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            JsonValue::Float(x) => out.push_str(&py_float(*x)),
+            JsonValue::Str(s) => quote_into(s, out),
+            JsonValue::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    item.write(out, item_sep, key_sep);
+                }
+                out.push(']');
+            }
+            JsonValue::Object(pairs) => {
+                out.push('{');
+                for (i, (k, v)) in pairs.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(item_sep);
+                    }
+                    quote_into(k, out);
+                    out.push_str(key_sep);
+                    v.write(out, item_sep, key_sep);
+                }
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// Deepest nesting the parser accepts (deeper input is an error, never a stack overflow).
+pub const MAX_DEPTH: usize = 128;
+
+/// Parses one JSON document (surrounding whitespace allowed). The error says what is wrong and
+/// at which byte of `input`.
+pub fn parse(input: &[u8]) -> Result<JsonValue, String> {
+    let mut p = Parser { s: input, i: 0 };
+    p.ws();
+    let v = p.value(0)?;
+    p.ws();
+    if p.i != p.s.len() {
+        return Err(p.err("extra data after the JSON value"));
+    }
+    Ok(v)
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("{what} at byte {}", self.i)
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, lit: &str) -> bool {
+        if self.s[self.i..].starts_with(lit.as_bytes()) {
+            self.i += lit.len();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<JsonValue, String> {
+        if depth > MAX_DEPTH {
+            return Err(self.err("JSON nested too deeply"));
+        }
+        match self.s.get(self.i) {
+            None => Err(self.err("unexpected end of line")),
+            Some(b'{') => {
+                self.i += 1;
+                let mut pairs = Vec::new();
+                self.ws();
+                if self.eat("}") {
+                    return Ok(JsonValue::Object(pairs));
+                }
+                loop {
+                    self.ws();
+                    if self.s.get(self.i) != Some(&b'"') {
+                        return Err(self.err("expected a string key"));
+                    }
+                    let key = self.string()?;
+                    self.ws();
+                    if !self.eat(":") {
+                        return Err(self.err("expected ':'"));
+                    }
+                    self.ws();
+                    let v = self.value(depth + 1)?;
+                    pairs.push((key, v));
+                    self.ws();
+                    if self.eat("}") {
+                        return Ok(JsonValue::Object(pairs));
+                    }
+                    if !self.eat(",") {
+                        return Err(self.err("expected ',' or '}'"));
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                let mut items = Vec::new();
+                self.ws();
+                if self.eat("]") {
+                    return Ok(JsonValue::Array(items));
+                }
+                loop {
+                    self.ws();
+                    items.push(self.value(depth + 1)?);
+                    self.ws();
+                    if self.eat("]") {
+                        return Ok(JsonValue::Array(items));
+                    }
+                    if !self.eat(",") {
+                        return Err(self.err("expected ',' or ']'"));
+                    }
+                }
+            }
+            Some(b'"') => self.string().map(JsonValue::Str),
+            Some(_) => {
+                for (lit, v) in [
+                    ("null", JsonValue::Null),
+                    ("true", JsonValue::Bool(true)),
+                    ("false", JsonValue::Bool(false)),
+                    ("NaN", JsonValue::Float(f64::NAN)),
+                    ("Infinity", JsonValue::Float(f64::INFINITY)),
+                    ("-Infinity", JsonValue::Float(f64::NEG_INFINITY)),
+                ] {
+                    if self.eat(lit) {
+                        return Ok(v);
+                    }
+                }
+                self.number()
+            }
+        }
+    }
+
+    /// Python's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?`.
+    fn number(&mut self) -> Result<JsonValue, String> {
+        let start = self.i;
+        let digits = |p: &mut Self| {
+            let from = p.i;
+            while p.s.get(p.i).is_some_and(u8::is_ascii_digit) {
+                p.i += 1;
+            }
+            p.i - from
+        };
+        self.eat("-");
+        match self.s.get(self.i) {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => {
+                self.i = start;
+                return Err(self.err("expected a JSON value"));
+            }
+        }
+        let mut float = false;
+        if self.s.get(self.i) == Some(&b'.')
+            && self.s.get(self.i + 1).is_some_and(u8::is_ascii_digit)
+        {
+            self.i += 1;
+            digits(self);
+            float = true;
+        }
+        if let Some(b'e' | b'E') = self.s.get(self.i) {
+            let save = self.i;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.s.get(self.i) {
+                self.i += 1;
+            }
+            if digits(self) == 0 {
+                self.i = save;
+            } else {
+                float = true;
+            }
+        }
+        // The bytes are ASCII digits, signs, '.' and 'e' only.
+        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default();
+        if float {
+            text.parse().map(JsonValue::Float).map_err(|_| self.err("bad number"))
+        } else {
+            text.parse()
+                .map(JsonValue::Int)
+                .map_err(|_| format!("integer {text} at byte {start} does not fit in 64 bits"))
+        }
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let hex = self.s.get(self.i..self.i + 4).ok_or_else(|| self.err("truncated \\u escape"))?;
+        let text = std::str::from_utf8(hex).map_err(|_| self.err("bad \\u escape"))?;
+        let v = u32::from_str_radix(text, 16).map_err(|_| self.err("bad \\u escape"))?;
+        self.i += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.i += 1; // the opening quote
+        // Fast path: a string without escapes is one copy of its bytes.
+        let plain = self.s[self.i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        if let Some(n) = plain {
+            if self.s[self.i + n] == b'"' {
+                let bytes = &self.s[self.i..self.i + n];
+                let s = std::str::from_utf8(bytes)
+                    .map_err(|_| self.err("string is not valid UTF-8"))?;
+                self.i += n + 1;
+                return Ok(s.to_owned());
+            }
+        }
+        let mut out = Vec::new();
+        loop {
+            let Some(&b) = self.s.get(self.i) else {
+                return Err(self.err("unterminated string"));
+            };
+            self.i += 1;
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    let Some(&e) = self.s.get(self.i) else {
+                        return Err(self.err("unterminated string"));
+                    };
+                    self.i += 1;
+                    let c = match e {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let mut code = hi;
+                            if (0xD800..0xDC00).contains(&hi)
+                                && self.s[self.i..].starts_with(b"\\u")
+                            {
+                                let save = self.i;
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if (0xDC00..0xE000).contains(&lo) {
+                                    code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                                } else {
+                                    self.i = save;
+                                }
+                            }
+                            // A lone surrogate (Python keeps it) becomes U+FFFD.
+                            char::from_u32(code).unwrap_or('\u{FFFD}')
+                        }
+                        _ => return Err(self.err("invalid escape")),
+                    };
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+                0..0x20 => return Err(self.err("control character in string")),
+                _ => out.push(b),
+            }
+        }
+        String::from_utf8(out).map_err(|_| self.err("string is not valid UTF-8"))
+    }
+}
+
+/// A float as Python's `repr` (and `json.dumps`) writes it: shortest round-trip digits, `1.0`
+/// for integral values, exponent form (`1e-05`, `1.5e+16`) below 1e-4 and from 1e16 on, and
+/// `NaN`, `Infinity`, `-Infinity` for the non-finite values.
+pub fn py_float(x: f64) -> String {
+    if x.is_nan() {
+        return "NaN".to_owned();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16".
+    let sci = format!("{x:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    if !(-4..16).contains(&exp) {
+        let mut m = String::from(&digits[..1]);
+        if digits.len() > 1 {
+            m.push('.');
+            m.push_str(&digits[1..]);
+        }
+        let esign = if exp < 0 { '-' } else { '+' };
+        return format!("{sign}{m}e{esign}{:02}", exp.unsigned_abs());
+    }
+    // Fixed notation: the decimal point goes after digit `exp + 1`.
+    let point = exp + 1;
+    let body = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+    } else {
+        let point = point as usize;
+        if digits.len() <= point {
+            format!("{digits}{}.0", "0".repeat(point - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point], &digits[point..])
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// A JSON string literal with Python's `ensure_ascii` escaping.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    quote_into(s, &mut out);
+    out
+}
+
+/// Appends `s` as a JSON string literal with Python's `ensure_ascii` escaping: `\"`, `\\`, `\n`,
+/// `\r`, `\t`, `\b`, `\f`, every other character outside printable ASCII as `\uXXXX` (UTF-16
+/// surrogate pairs above U+FFFF).
+pub fn quote_into(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn floats_like_python_repr() {
+        let cases = [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (1.5, "1.5"),
+            (-2.25, "-2.25"),
+            (0.1, "0.1"),
+            (1e-4, "0.0001"),
+            (1e-5, "1e-05"),
+            (1.5e-7, "1.5e-07"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.2345e20, "1.2345e+20"),
+            (1e100, "1e+100"),
+            (5e-324, "5e-324"),
+            (123456.789, "123456.789"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (x, want) in cases {
+            assert_eq!(py_float(x), want, "{x:e}");
+        }
+    }
+
+    #[test]
+    fn strings_escape_like_python() {
+        assert_eq!(quote("a\"b\\c\n\u{1}é😀"), "\"a\\\"b\\\\c\\n\\u0001\\u00e9\\ud83d\\ude00\"");
+    }
+
+    #[test]
+    fn parses_python_json() {
+        let v = parse(br#" {"a": [1, -0, 2.5, 1e400, NaN, -Infinity, null, true], "b": "\u00e9\ud83d\ude00\/", "a": 3} "#)
+            .unwrap();
+        assert_eq!(v.get("a"), Some(&JsonValue::Int(3)));
+        assert_eq!(v.get("b"), Some(&JsonValue::Str("é😀/".into())));
+        let JsonValue::Object(pairs) = &v else { panic!() };
+        let JsonValue::Array(items) = &pairs[0].1 else { panic!() };
+        assert_eq!(items[1], JsonValue::Int(0));
+        assert_eq!(items[3], JsonValue::Float(f64::INFINITY));
+        assert!(matches!(items[4], JsonValue::Float(x) if x.is_nan()));
+        assert_eq!(items[5], JsonValue::Float(f64::NEG_INFINITY));
+        assert_eq!(parse(br#""\udc00x""#).unwrap(), JsonValue::Str("\u{FFFD}x".into()));
+    }
+
+    #[test]
+    fn rejects_what_python_rejects() {
+        for bad in [
+            &b"{"[..],
+            b"{\"a\" 1}",
+            b"[1,]",
+            b"01",
+            b"1.",
+            b"+1",
+            b"nan",
+            b"\"a\nb\"",
+            b"{} {}",
+            b"99999999999999999999",
+            b"\"\xff\"",
+        ] {
+            assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        let deep = "[".repeat(MAX_DEPTH + 2);
+        assert!(parse(deep.as_bytes()).is_err());
+    }
+
+    proptest::proptest! {
+        /// Every non-NaN double survives `repr` and back bit for bit (the codec is lossless).
+        #[test]
+        fn floats_round_trip(bits in proptest::prelude::any::<u64>()) {
+            let x = f64::from_bits(bits);
+            if !x.is_nan() {
+                let text = py_float(x);
+                proptest::prop_assert_eq!(parse(text.as_bytes()), Ok(JsonValue::Float(x)), "{}", text);
+            }
+        }
+
+        /// Arbitrary bytes never panic the parser; strings survive quoting.
+        #[test]
+        fn never_panics_and_strings_round_trip(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), s in ".*") {
+            let _ = parse(&bytes);
+            proptest::prop_assert_eq!(parse(quote(&s).as_bytes()), Ok(JsonValue::Str(s)));
+        }
+    }
+
+    #[test]
+    fn writes_both_styles() {
+        let v = parse(br#"{"a": [1, 1.0, "x"], "b": {}}"#).unwrap();
+        let mut compact = String::new();
+        v.write(&mut compact, ",", ":");
+        assert_eq!(compact, r#"{"a":[1,1.0,"x"],"b":{}}"#);
+        let mut spaced = String::new();
+        v.write(&mut spaced, ", ", ": ");
+        assert_eq!(spaced, r#"{"a": [1, 1.0, "x"], "b": {}}"#);
+    }
+}

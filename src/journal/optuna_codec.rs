@@ -1,0 +1,943 @@
+//! One [`Operation`] <-> one line of Optuna's JSON-lines journal (`JournalFileBackend`), field
+//! for field as Optuna 5.0's `optuna/storages/journal/_storage.py` writes and reads them.
+//!
+//! A line is a JSON object `{"op_code":N,"worker_id":"...",<fields>}` written by
+//! `json.dumps(log, separators=(",", ":"))`: keys in Optuna's order, non-ASCII escaped
+//! (`ensure_ascii`), floats as Python's `repr`, `NaN`/`Infinity`/`-Infinity` bare. Directions and
+//! states are Optuna's integer codes; datetimes ISO-8601 with microseconds and offset
+//! (`2026-11-22T16:40:01.123456+00:00`); distributions are *strings* holding
+//! `distribution_to_json`'s JSON; parameters are in internal representation (a categorical
+//! index as an integer, other values as floats).
+//!
+//! | op_code | fields after `worker_id` |
+//! |---|---|
+//! | 0 create study | `study_name`, `directions` |
+//! | 1 delete study | `study_id` |
+//! | 2 / 3 study user / system attr | `study_id`, `user_attr` / `system_attr`: `{key: value}` |
+//! | 4 create trial | `study_id`, `datetime_start`; from a template also `state`, `value`, `values`, (`datetime_complete` if set), `distributions`, `params`, `user_attrs`, `system_attrs`, `intermediate_values` |
+//! | 5 set param | `trial_id`, `param_name`, `param_value_internal`, `distribution` |
+//! | 6 state/values | `trial_id`, `state`, `values`, then `datetime_start` (RUNNING) or `datetime_complete` (finished) |
+//! | 7 intermediate | `trial_id`, `step`, `intermediate_value` |
+//! | 8 / 9 trial user / system attr | `trial_id`, `user_attr` / `system_attr`: `{key: value}` |
+//! | 10 discard trials | Rustuna's; Optuna ignores it. Written with `trial_ids` |
+//!
+//! Reading is as lenient as Optuna: legacy distribution names (`UniformDistribution`, ...) and
+//! the old `{"type": ...}` distribution JSON are accepted (and become their modern equivalents),
+//! naive datetimes are taken as UTC (Optuna takes them as the reader's local time), integral
+//! numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
+//! extension codes, >= 11) are never written: [`encode_line`] refuses them.
+
+use std::collections::BTreeMap;
+
+use super::json::{self, JsonValue};
+use super::{OpCode, Operation, TrialTemplate};
+use crate::model::{
+    AttrValue, Distribution, MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
+};
+
+/// Why a line does not decode.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LineError {
+    /// Not a valid Optuna journal line (bad JSON, a missing or mistyped field, ...).
+    #[error("{0}")]
+    Malformed(String),
+    /// A well-formed line with an operation code this build must understand but does not know
+    /// (11..=127; codes >= 128 decode as [`Operation::Ignorable`]).
+    #[error("unknown operation code {0}")]
+    UnknownOperation(u64),
+}
+
+fn bad(what: impl Into<String>) -> LineError {
+    LineError::Malformed(what.into())
+}
+
+/// Whether Optuna's JSON-lines format can hold `op` (its code is one of Optuna's 0..=10).
+/// Operations added to [`Operation`] later (heartbeats, ...) get codes >= 128 and are not.
+pub fn is_optuna_op(op: &Operation) -> bool {
+    op.code() <= OpCode::DiscardTrials as u64
+}
+
+// ---- decoding ---------------------------------------------------------------------------
+
+/// Decodes one line (without its line ending) into its worker id and operation.
+pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
+    let v = json::parse(line).map_err(LineError::Malformed)?;
+    if !matches!(v, JsonValue::Object(_)) {
+        return Err(bad("a journal line must be a JSON object"));
+    }
+    let code = match v.get("op_code") {
+        Some(JsonValue::Int(c)) if *c >= 0 => *c as u64,
+        Some(_) => return Err(bad("\"op_code\" is not a non-negative integer")),
+        None => return Err(bad("missing \"op_code\"")),
+    };
+    let worker_id = match v.get("worker_id") {
+        Some(JsonValue::Str(s)) => s.clone(),
+        _ => return Err(bad("missing or non-string \"worker_id\"")),
+    };
+    let Some(op) = OpCode::from_u64(code) else {
+        if OpCode::is_ignorable(code) {
+            return Ok((worker_id, Operation::Ignorable { code }));
+        }
+        return Err(LineError::UnknownOperation(code));
+    };
+    let f = Fields(&v);
+    let op = match op {
+        // trialog never writes extension operations into an Optuna file (Optuna would stop at
+        // them); one written by someone else is skipped like any other safe-to-ignore code.
+        OpCode::TrialHeartbeat => return Ok((worker_id, Operation::Ignorable { code })),
+        OpCode::CreateStudy => Operation::CreateStudy {
+            study_name: f.string("study_name")?,
+            directions: f
+                .array("directions")?
+                .iter()
+                .map(|d| {
+                    d.as_f64()
+                        .filter(|c| c.fract() == 0.0 && *c >= 0.0)
+                        .and_then(|c| StudyDirection::from_code(c as u64))
+                        .ok_or_else(|| bad("\"directions\" holds an unknown direction"))
+                })
+                .collect::<Result<_, _>>()?,
+        },
+        OpCode::DeleteStudy => Operation::DeleteStudy { study_id: f.id("study_id")? },
+        OpCode::SetStudyUserAttr => {
+            let (key, value) = f.single_attr("user_attr")?;
+            Operation::SetStudyUserAttr { study_id: f.id("study_id")?, key, value }
+        }
+        OpCode::SetStudySystemAttr => {
+            let (key, value) = f.single_attr("system_attr")?;
+            Operation::SetStudySystemAttr { study_id: f.id("study_id")?, key, value }
+        }
+        OpCode::CreateTrial => decode_create_trial(&f)?,
+        OpCode::SetTrialParam => Operation::SetTrialParam {
+            trial_id: f.id("trial_id")?,
+            name: f.string("param_name")?,
+            internal: f.float("param_value_internal")?,
+            distribution: match f.get("distribution")? {
+                JsonValue::Str(s) => distribution_from_json(s)?,
+                _ => return Err(bad("\"distribution\" is not a string")),
+            },
+        },
+        OpCode::SetTrialStateValues => {
+            let state = f.state("state")?;
+            let datetime = if state == TrialState::Running {
+                Some(f.time("datetime_start")?.ok_or_else(|| bad("null \"datetime_start\""))?)
+            } else if state.is_finished() {
+                Some(
+                    f.time("datetime_complete")?
+                        .ok_or_else(|| bad("null \"datetime_complete\""))?,
+                )
+            } else {
+                None
+            };
+            Operation::SetTrialStateValues {
+                trial_id: f.id("trial_id")?,
+                state,
+                values: f.floats_or_null("values")?,
+                datetime,
+            }
+        }
+        OpCode::SetTrialIntermediateValue => Operation::SetTrialIntermediateValue {
+            trial_id: f.id("trial_id")?,
+            step: f.int("step")?,
+            value: f.float("intermediate_value")?,
+        },
+        OpCode::SetTrialUserAttr => {
+            let (key, value) = f.single_attr("user_attr")?;
+            Operation::SetTrialUserAttr { trial_id: f.id("trial_id")?, key, value }
+        }
+        OpCode::SetTrialSystemAttr => {
+            let (key, value) = f.single_attr("system_attr")?;
+            Operation::SetTrialSystemAttr { trial_id: f.id("trial_id")?, key, value }
+        }
+        // Optuna skips op 10 without reading its fields: so do we, beyond a best effort.
+        OpCode::DiscardTrials => Operation::DiscardTrials {
+            trial_ids: match v.get("trial_ids") {
+                Some(JsonValue::Array(ids)) => ids
+                    .iter()
+                    .filter_map(|i| match i {
+                        JsonValue::Int(i) if *i >= 0 => Some(*i as u64),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            },
+        },
+    };
+    Ok((worker_id, op))
+}
+
+fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
+    let study_id = f.id("study_id")?;
+    let datetime_start = f.time("datetime_start")?;
+    const TEMPLATE_KEYS: [&str; 9] = [
+        "state",
+        "value",
+        "values",
+        "datetime_complete",
+        "distributions",
+        "params",
+        "user_attrs",
+        "system_attrs",
+        "intermediate_values",
+    ];
+    if !TEMPLATE_KEYS.iter().any(|k| f.0.get(k).is_some()) {
+        return Ok(Operation::CreateTrial { study_id, datetime_start, template: None });
+    }
+    let state = match f.0.get("state") {
+        None => TrialState::Running,
+        Some(_) => f.state("state")?,
+    };
+    // Optuna's FrozenTrial(value=..., values=...): at most one of them is set.
+    let value = match f.0.get("value") {
+        None | Some(JsonValue::Null) => None,
+        Some(_) => Some(f.float("value")?),
+    };
+    let values = match f.0.get("values") {
+        None => None,
+        Some(_) => f.floats_or_null("values")?,
+    };
+    let values = match (value, values) {
+        (Some(_), Some(_)) => return Err(bad("both \"value\" and \"values\" are set")),
+        (Some(v), None) => Some(vec![v]),
+        (None, values) => values,
+    };
+    let datetime_complete = match f.0.get("datetime_complete") {
+        None => None,
+        Some(_) => f.time("datetime_complete")?,
+    };
+    let mut distributions = BTreeMap::new();
+    for (name, d) in f.object_or_empty("distributions")? {
+        let JsonValue::Str(s) = d else {
+            return Err(bad(format!("distribution of {name:?} is not a string")));
+        };
+        distributions.insert(name.clone(), distribution_from_json(s)?);
+    }
+    let mut params = BTreeMap::new();
+    for (name, p) in f.object_or_empty("params")? {
+        let internal =
+            p.as_f64().ok_or_else(|| bad(format!("parameter {name:?} is not a number")))?;
+        let dist = distributions
+            .get(name)
+            .ok_or_else(|| bad(format!("parameter {name:?} has no distribution")))?;
+        params.insert(name.clone(), (internal, dist.clone()));
+    }
+    let attrs = |key: &str| -> Result<BTreeMap<String, AttrValue>, LineError> {
+        f.object_or_empty(key)?.iter().map(|(k, v)| Ok((k.clone(), attr(v)?))).collect()
+    };
+    let mut intermediate_values = BTreeMap::new();
+    for (step, v) in f.object_or_empty("intermediate_values")? {
+        let step: i64 =
+            step.trim().parse().map_err(|_| bad(format!("intermediate step {step:?}")))?;
+        let v = v.as_f64().ok_or_else(|| bad(format!("intermediate value of step {step}")))?;
+        intermediate_values.insert(step, v);
+    }
+    Ok(Operation::CreateTrial {
+        study_id,
+        datetime_start,
+        template: Some(Box::new(TrialTemplate {
+            state,
+            values,
+            datetime_complete,
+            params,
+            user_attrs: attrs("user_attrs")?,
+            system_attrs: attrs("system_attrs")?,
+            intermediate_values,
+        })),
+    })
+}
+
+/// Typed access to a line's fields, each error naming the field.
+struct Fields<'a>(&'a JsonValue);
+
+impl Fields<'_> {
+    fn get(&self, key: &str) -> Result<&JsonValue, LineError> {
+        self.0.get(key).ok_or_else(|| bad(format!("missing {key:?}")))
+    }
+
+    fn string(&self, key: &str) -> Result<String, LineError> {
+        match self.get(key)? {
+            JsonValue::Str(s) => Ok(s.clone()),
+            _ => Err(bad(format!("{key:?} is not a string"))),
+        }
+    }
+
+    fn int(&self, key: &str) -> Result<i64, LineError> {
+        match self.get(key)? {
+            JsonValue::Int(i) => Ok(*i),
+            _ => Err(bad(format!("{key:?} is not an integer"))),
+        }
+    }
+
+    fn id(&self, key: &str) -> Result<u64, LineError> {
+        u64::try_from(self.int(key)?).map_err(|_| bad(format!("{key:?} is negative")))
+    }
+
+    fn float(&self, key: &str) -> Result<f64, LineError> {
+        self.get(key)?.as_f64().ok_or_else(|| bad(format!("{key:?} is not a number")))
+    }
+
+    fn array(&self, key: &str) -> Result<&[JsonValue], LineError> {
+        match self.get(key)? {
+            JsonValue::Array(items) => Ok(items),
+            _ => Err(bad(format!("{key:?} is not an array"))),
+        }
+    }
+
+    fn floats_or_null(&self, key: &str) -> Result<Option<Vec<f64>>, LineError> {
+        if let JsonValue::Null = self.get(key)? {
+            return Ok(None);
+        }
+        let items = self.array(key)?;
+        let floats = items.iter().map(JsonValue::as_f64).collect::<Option<Vec<_>>>();
+        floats.map(Some).ok_or_else(|| bad(format!("{key:?} holds a non-number")))
+    }
+
+    fn object_or_empty(&self, key: &str) -> Result<&[(String, JsonValue)], LineError> {
+        match self.0.get(key) {
+            None => Ok(&[]),
+            Some(JsonValue::Object(pairs)) => Ok(pairs),
+            Some(_) => Err(bad(format!("{key:?} is not an object"))),
+        }
+    }
+
+    fn state(&self, key: &str) -> Result<TrialState, LineError> {
+        let code = self.int(key)?;
+        u64::try_from(code)
+            .ok()
+            .and_then(TrialState::from_code)
+            .ok_or_else(|| bad(format!("{key:?} holds unknown trial state {code}")))
+    }
+
+    fn time(&self, key: &str) -> Result<Option<Timestamp>, LineError> {
+        match self.get(key)? {
+            JsonValue::Null => Ok(None),
+            JsonValue::Str(s) => parse_time(s)
+                .map(Some)
+                .ok_or_else(|| bad(format!("{key:?} is not an ISO-8601 datetime: {s:?}"))),
+            _ => Err(bad(format!("{key:?} is not a string"))),
+        }
+    }
+
+    /// `{"key": value}` with exactly one entry (Optuna asserts this).
+    fn single_attr(&self, key: &str) -> Result<(String, AttrValue), LineError> {
+        match self.get(key)? {
+            JsonValue::Object(pairs) if pairs.len() == 1 => {
+                Ok((pairs[0].0.clone(), attr(&pairs[0].1)?))
+            }
+            _ => Err(bad(format!("{key:?} is not an object with exactly one entry"))),
+        }
+    }
+}
+
+fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
+    fn convert(v: &JsonValue, depth: usize) -> Result<AttrValue, LineError> {
+        if depth > MAX_ATTR_DEPTH {
+            return Err(bad(format!("attribute nested deeper than {MAX_ATTR_DEPTH} levels")));
+        }
+        Ok(match v {
+            JsonValue::Null => AttrValue::Null,
+            JsonValue::Bool(b) => AttrValue::Bool(*b),
+            JsonValue::Int(i) => AttrValue::Int(*i),
+            JsonValue::Float(x) => AttrValue::Float(*x),
+            JsonValue::Str(s) => AttrValue::String(s.clone()),
+            JsonValue::Array(items) => AttrValue::Array(
+                items.iter().map(|i| convert(i, depth + 1)).collect::<Result<_, _>>()?,
+            ),
+            JsonValue::Object(pairs) => AttrValue::Map(
+                pairs
+                    .iter()
+                    .map(|(k, v)| Ok((k.clone(), convert(v, depth + 1)?)))
+                    .collect::<Result<_, _>>()?,
+            ),
+        })
+    }
+    convert(v, 1)
+}
+
+/// Parses what Python's `datetime.fromisoformat` reads for Optuna's datetimes:
+/// `YYYY-MM-DD[T ]HH:MM[:SS[.f...]]` and an optional `Z` or `±HH:MM[:SS[.ffffff]]` / `±HHMM`
+/// offset. A naive time is taken as UTC. Fractions beyond microseconds are truncated.
+pub fn parse_time(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let num = |from: usize, len: usize| -> Option<i64> {
+        let part = b.get(from..from + len)?;
+        part.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(part).ok()?.parse().ok())?
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
+    {
+        return None;
+    }
+    let (h, mi) = (num(11, 2)?, num(14, 2)?);
+    if b.get(13) != Some(&b':') {
+        return None;
+    }
+    let mut i = 16;
+    let mut sec = 0;
+    let mut micros = 0;
+    if b.get(i) == Some(&b':') {
+        sec = num(i + 1, 2)?;
+        i += 3;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let start = i;
+            while b.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            let frac = &s[start..i];
+            if frac.is_empty() {
+                return None;
+            }
+            let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+            micros = six.parse().ok()?;
+        }
+    }
+    let offset_secs = match &s[i..] {
+        "" | "Z" => 0,
+        rest => {
+            let sign = match rest.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let rest = &rest[1..];
+            let (oh, om) = if rest.len() == 4 && rest.bytes().all(|c| c.is_ascii_digit()) {
+                (rest[..2].parse::<i64>().ok()?, rest[2..].parse::<i64>().ok()?)
+            } else {
+                let parts: Vec<&str> = rest.split(':').collect();
+                if parts.len() < 2 || parts[0].len() != 2 || parts[1].len() != 2 {
+                    return None;
+                }
+                // Seconds (and their fraction) of an offset are accepted and ignored.
+                (parts[0].parse().ok()?, parts[1].parse().ok()?)
+            };
+            sign * (oh * 3600 + om * 60)
+        }
+    };
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
+    Some(Timestamp(secs * 1_000_000 + micros))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Parses `distribution_to_json`'s output (and the legacy names and old `{"type": ...}` form
+/// that Optuna's `json_to_distribution` still reads) with Optuna's constructor checks. The upper
+/// bound is kept as written (the writer already moved it onto the step grid).
+pub fn distribution_from_json(text: &str) -> Result<Distribution, LineError> {
+    let v = json::parse(text.as_bytes())
+        .map_err(|e| bad(format!("distribution {text:?} is not JSON: {e}")))?;
+    let invalid = |why: &dyn std::fmt::Display| bad(format!("distribution {text:?}: {why}"));
+    let (name, attrs) = match (v.get("name"), v.get("type")) {
+        (Some(JsonValue::Str(name)), _) => (name.as_str(), v.get("attributes")),
+        (None, Some(JsonValue::Str(kind))) => (
+            match kind.as_str() {
+                "float" => "FloatDistribution",
+                "int" => "IntDistribution",
+                "categorical" => "CategoricalDistribution",
+                _ => return Err(invalid(&"unknown distribution type")),
+            },
+            Some(&v),
+        ),
+        _ => return Err(invalid(&"no \"name\"")),
+    };
+    let attrs = attrs.ok_or_else(|| invalid(&"no \"attributes\""))?;
+    let get = |k: &str| attrs.get(k).filter(|v| !matches!(v, JsonValue::Null));
+    let float = |k: &str| -> Result<f64, LineError> {
+        get(k).and_then(JsonValue::as_f64).ok_or_else(|| invalid(&format_args!("bad {k:?}")))
+    };
+    let int = |k: &str| -> Result<i64, LineError> {
+        match get(k) {
+            Some(JsonValue::Int(i)) => Ok(*i),
+            Some(JsonValue::Float(x)) if x.fract() == 0.0 && x.abs() < 9.2e18 => Ok(*x as i64),
+            _ => Err(invalid(&format_args!("bad {k:?}"))),
+        }
+    };
+    let flag = |k: &str| -> Result<bool, LineError> {
+        match get(k) {
+            None => Ok(false),
+            Some(JsonValue::Bool(b)) => Ok(*b),
+            Some(_) => Err(invalid(&format_args!("bad {k:?}"))),
+        }
+    };
+    let made = match name {
+        "FloatDistribution"
+        | "UniformDistribution"
+        | "LogUniformDistribution"
+        | "DiscreteUniformDistribution" => {
+            let (low, high) = (float("low")?, float("high")?);
+            let (log, step) = match name {
+                "FloatDistribution" => {
+                    (flag("log")?, if get("step").is_some() { Some(float("step")?) } else { None })
+                }
+                "UniformDistribution" => (false, None),
+                "LogUniformDistribution" => (true, None),
+                _ => (false, Some(float("q")?)),
+            };
+            Distribution::float(low, high, log, step).map(|d| match d {
+                Distribution::Float(mut f) => {
+                    f.high = high;
+                    Distribution::Float(f)
+                }
+                other => other,
+            })
+        }
+        "IntDistribution" | "IntUniformDistribution" | "IntLogUniformDistribution" => {
+            let log = match name {
+                "IntDistribution" => flag("log")?,
+                n => n == "IntLogUniformDistribution",
+            };
+            let step = if get("step").is_some() { int("step")? } else { 1 };
+            Distribution::int(int("low")?, int("high")?, log, step)
+        }
+        "CategoricalDistribution" => {
+            let Some(JsonValue::Array(choices)) = attrs.get("choices") else {
+                return Err(invalid(&"bad \"choices\""));
+            };
+            let choices = choices
+                .iter()
+                .map(|c| match c {
+                    JsonValue::Null => Ok(ParamValue::Null),
+                    JsonValue::Bool(b) => Ok(ParamValue::Bool(*b)),
+                    JsonValue::Int(i) => Ok(ParamValue::Int(*i)),
+                    JsonValue::Float(x) => Ok(ParamValue::Float(*x)),
+                    JsonValue::Str(s) => Ok(ParamValue::Str(s.clone())),
+                    _ => Err(invalid(&"a choice that is not null, bool, int, float or str")),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Distribution::categorical(choices)
+        }
+        _ => return Err(invalid(&"unknown distribution class")),
+    };
+    made.map_err(|e| invalid(&e))
+}
+
+// ---- encoding ---------------------------------------------------------------------------
+
+/// `distribution_to_json(d)`: `json.dumps({"name": ..., "attributes": ...})` with attributes in
+/// Optuna's order (Float: step, low, high, log; Int: log, step, low, high; Categorical: choices).
+pub fn distribution_to_json(d: &Distribution) -> String {
+    let attributes = match d {
+        Distribution::Float(f) => vec![
+            ("step", f.step.map_or(JsonValue::Null, JsonValue::Float)),
+            ("low", JsonValue::Float(f.low)),
+            ("high", JsonValue::Float(f.high)),
+            ("log", JsonValue::Bool(f.log)),
+        ],
+        Distribution::Int(i) => vec![
+            ("log", JsonValue::Bool(i.log)),
+            ("step", JsonValue::Int(i.step)),
+            ("low", JsonValue::Int(i.low)),
+            ("high", JsonValue::Int(i.high)),
+        ],
+        Distribution::Categorical(c) => {
+            vec![("choices", JsonValue::Array(c.choices.iter().map(param_json).collect()))]
+        }
+    };
+    let v = object([
+        ("name", JsonValue::Str(d.kind_name().to_owned())),
+        ("attributes", object(attributes)),
+    ]);
+    let mut out = String::new();
+    v.write(&mut out, ", ", ": ");
+    out
+}
+
+/// A parameter value (external representation) as JSON.
+pub fn param_json(v: &ParamValue) -> JsonValue {
+    match v {
+        ParamValue::Null => JsonValue::Null,
+        ParamValue::Bool(b) => JsonValue::Bool(*b),
+        ParamValue::Int(i) => JsonValue::Int(*i),
+        ParamValue::Float(x) => JsonValue::Float(*x),
+        ParamValue::Str(s) => JsonValue::Str(s.clone()),
+    }
+}
+
+fn object<K: Into<String>>(pairs: impl IntoIterator<Item = (K, JsonValue)>) -> JsonValue {
+    JsonValue::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
+}
+
+fn attr_json(v: &AttrValue) -> JsonValue {
+    match v {
+        AttrValue::Null => JsonValue::Null,
+        AttrValue::Bool(b) => JsonValue::Bool(*b),
+        AttrValue::Int(i) => JsonValue::Int(*i),
+        AttrValue::Float(x) => JsonValue::Float(*x),
+        AttrValue::String(s) => JsonValue::Str(s.clone()),
+        AttrValue::Array(items) => JsonValue::Array(items.iter().map(attr_json).collect()),
+        AttrValue::Map(m) => object(m.iter().map(|(k, v)| (k.clone(), attr_json(v)))),
+    }
+}
+
+/// The internal value as Optuna writes it: a categorical index as an integer, else a float.
+fn internal_json(internal: f64, d: &Distribution) -> JsonValue {
+    if matches!(d, Distribution::Categorical(_)) && internal.fract() == 0.0 && internal.abs() < 9e15
+    {
+        JsonValue::Int(internal as i64)
+    } else {
+        JsonValue::Float(internal)
+    }
+}
+
+fn floats(v: Option<&[f64]>) -> JsonValue {
+    v.map_or(JsonValue::Null, |v| {
+        JsonValue::Array(v.iter().map(|x| JsonValue::Float(*x)).collect())
+    })
+}
+
+fn time(t: Option<Timestamp>) -> JsonValue {
+    t.map_or(JsonValue::Null, |t| JsonValue::Str(t.to_string()))
+}
+
+/// The operation code of an operation Optuna's format cannot hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("operation code {0} is a trialog extension that Optuna's JSON-lines journal cannot hold")]
+pub struct NotRepresentable(pub u64);
+
+/// Appends `op` as one Optuna journal line (with its `\n`) to `out`, or refuses an operation
+/// Optuna cannot read (see [`is_optuna_op`]) and leaves `out` unchanged.
+pub fn encode_line(
+    worker_id: &str,
+    op: &Operation,
+    out: &mut String,
+) -> Result<(), NotRepresentable> {
+    let id = |k: &'static str, v: u64| (k, JsonValue::Int(v as i64));
+    let mut fields: Vec<(&str, JsonValue)> = vec![
+        ("op_code", JsonValue::Int(op.code() as i64)),
+        ("worker_id", JsonValue::Str(worker_id.to_owned())),
+    ];
+    match op {
+        Operation::CreateStudy { study_name, directions } => {
+            fields.push(("study_name", JsonValue::Str(study_name.clone())));
+            let codes = directions.iter().map(|d| JsonValue::Int(i64::from(d.code()))).collect();
+            fields.push(("directions", JsonValue::Array(codes)));
+        }
+        Operation::DeleteStudy { study_id } => fields.push(id("study_id", *study_id)),
+        Operation::SetStudyUserAttr { study_id, key, value } => {
+            fields.push(id("study_id", *study_id));
+            fields.push(("user_attr", object([(key.clone(), attr_json(value))])));
+        }
+        Operation::SetStudySystemAttr { study_id, key, value } => {
+            fields.push(id("study_id", *study_id));
+            fields.push(("system_attr", object([(key.clone(), attr_json(value))])));
+        }
+        Operation::CreateTrial { study_id, datetime_start, template } => {
+            fields.push(id("study_id", *study_id));
+            fields.push(("datetime_start", time(*datetime_start)));
+            if let Some(t) = template {
+                encode_template(t, &mut fields);
+            }
+        }
+        Operation::SetTrialParam { trial_id, name, internal, distribution } => {
+            fields.push(id("trial_id", *trial_id));
+            fields.push(("param_name", JsonValue::Str(name.clone())));
+            fields.push(("param_value_internal", internal_json(*internal, distribution)));
+            fields.push(("distribution", JsonValue::Str(distribution_to_json(distribution))));
+        }
+        Operation::SetTrialStateValues { trial_id, state, values, datetime } => {
+            fields.push(id("trial_id", *trial_id));
+            fields.push(("state", JsonValue::Int(i64::from(state.code()))));
+            fields.push(("values", floats(values.as_deref())));
+            if *state == TrialState::Running {
+                fields.push(("datetime_start", time(*datetime)));
+            } else if state.is_finished() {
+                fields.push(("datetime_complete", time(*datetime)));
+            }
+        }
+        Operation::SetTrialIntermediateValue { trial_id, step, value } => {
+            fields.push(id("trial_id", *trial_id));
+            fields.push(("step", JsonValue::Int(*step)));
+            fields.push(("intermediate_value", JsonValue::Float(*value)));
+        }
+        Operation::SetTrialUserAttr { trial_id, key, value } => {
+            fields.push(id("trial_id", *trial_id));
+            fields.push(("user_attr", object([(key.clone(), attr_json(value))])));
+        }
+        Operation::SetTrialSystemAttr { trial_id, key, value } => {
+            fields.push(id("trial_id", *trial_id));
+            fields.push(("system_attr", object([(key.clone(), attr_json(value))])));
+        }
+        Operation::DiscardTrials { trial_ids } => {
+            let ids = trial_ids.iter().map(|i| JsonValue::Int(*i as i64)).collect();
+            fields.push(("trial_ids", JsonValue::Array(ids)));
+        }
+        // `Ignorable` and every operation added later: trialog extensions (codes >= 128).
+        _ => return Err(NotRepresentable(op.code())),
+    }
+    object(fields).write(out, ",", ":");
+    out.push('\n');
+    Ok(())
+}
+
+/// The template fields of a create-trial line, in the order Optuna's `create_new_trial` adds them
+/// (`datetime_start` is already in place).
+fn encode_template(t: &TrialTemplate, fields: &mut Vec<(&str, JsonValue)>) {
+    fields.push(("state", JsonValue::Int(i64::from(t.state.code()))));
+    // Optuna: several values go to "values", a single one to "value".
+    match t.values.as_deref() {
+        Some(v) if v.len() > 1 => {
+            fields.push(("value", JsonValue::Null));
+            fields.push(("values", floats(Some(v))));
+        }
+        Some([v]) => {
+            fields.push(("value", JsonValue::Float(*v)));
+            fields.push(("values", JsonValue::Null));
+        }
+        other => {
+            fields.push(("value", JsonValue::Null));
+            fields.push(("values", floats(other)));
+        }
+    }
+    if t.datetime_complete.is_some() {
+        fields.push(("datetime_complete", time(t.datetime_complete)));
+    }
+    let dists =
+        t.params.iter().map(|(k, (_, d))| (k.clone(), JsonValue::Str(distribution_to_json(d))));
+    fields.push(("distributions", object(dists)));
+    let params = t.params.iter().map(|(k, (internal, d))| (k.clone(), internal_json(*internal, d)));
+    fields.push(("params", object(params)));
+    fields
+        .push(("user_attrs", object(t.user_attrs.iter().map(|(k, v)| (k.clone(), attr_json(v))))));
+    fields.push((
+        "system_attrs",
+        object(t.system_attrs.iter().map(|(k, v)| (k.clone(), attr_json(v)))),
+    ));
+    let steps = t.intermediate_values.iter().map(|(s, v)| (s.to_string(), JsonValue::Float(*v)));
+    fields.push(("intermediate_values", object(steps)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(op: Operation) {
+        let mut line = String::new();
+        encode_line("w-1", &op, &mut line).unwrap();
+        assert!(line.ends_with('\n') && line.is_ascii(), "{line}");
+        let (worker, back) = decode_line(line.trim_end().as_bytes()).unwrap();
+        assert_eq!(worker, "w-1");
+        // Debug text, so that NaN compares equal to itself.
+        assert_eq!(format!("{back:?}"), format!("{op:?}"), "{line}");
+    }
+
+    #[test]
+    fn every_optuna_op_round_trips() {
+        let cat = Distribution::categorical(vec![
+            ParamValue::Null,
+            ParamValue::Bool(true),
+            ParamValue::Int(1),
+            ParamValue::Float(1.5),
+            ParamValue::Str("é".into()),
+        ])
+        .unwrap();
+        let mut template = TrialTemplate {
+            state: TrialState::Complete,
+            values: Some(vec![f64::INFINITY]),
+            datetime_complete: Some(Timestamp(1_700_000_000_000_001)),
+            params: BTreeMap::new(),
+            user_attrs: BTreeMap::new(),
+            system_attrs: BTreeMap::new(),
+            intermediate_values: BTreeMap::from([(-1, f64::NEG_INFINITY), (10, 0.5)]),
+        };
+        template.params.insert("c".into(), (4.0, cat.clone()));
+        template.params.insert("i".into(), (3.0, Distribution::int(1, 9, false, 2).unwrap()));
+        template.user_attrs.insert(
+            "nested".into(),
+            AttrValue::Map(BTreeMap::from([(
+                "k".into(),
+                AttrValue::Array(vec![AttrValue::Int(1), AttrValue::Float(1.0), AttrValue::Null]),
+            )])),
+        );
+        let ops = vec![
+            Operation::CreateStudy {
+                study_name: "ü 😀".into(),
+                directions: vec![StudyDirection::Minimize, StudyDirection::Maximize],
+            },
+            Operation::DeleteStudy { study_id: 3 },
+            Operation::SetStudyUserAttr { study_id: 0, key: "k".into(), value: AttrValue::Null },
+            Operation::SetStudySystemAttr { study_id: 0, key: "k".into(), value: 1.5.into() },
+            Operation::CreateTrial {
+                study_id: 0,
+                datetime_start: Some(Timestamp(5)),
+                template: None,
+            },
+            Operation::CreateTrial {
+                study_id: 0,
+                datetime_start: None,
+                template: Some(Box::new(template)),
+            },
+            Operation::SetTrialParam {
+                trial_id: 1,
+                name: "x".into(),
+                internal: 0.25,
+                distribution: Distribution::float(0.0, 1.0, false, Some(0.25)).unwrap(),
+            },
+            Operation::SetTrialParam {
+                trial_id: 1,
+                name: "c".into(),
+                internal: 2.0,
+                distribution: cat,
+            },
+            Operation::SetTrialStateValues {
+                trial_id: 1,
+                state: TrialState::Running,
+                values: None,
+                datetime: Some(Timestamp(7)),
+            },
+            Operation::SetTrialStateValues {
+                trial_id: 1,
+                state: TrialState::Complete,
+                values: Some(vec![f64::NAN, -0.0]),
+                datetime: Some(Timestamp(9)),
+            },
+            Operation::SetTrialStateValues {
+                trial_id: 1,
+                state: TrialState::Waiting,
+                values: None,
+                datetime: None,
+            },
+            Operation::SetTrialIntermediateValue { trial_id: 1, step: 3, value: f64::NAN },
+            Operation::SetTrialUserAttr { trial_id: 1, key: "\n".into(), value: "x".into() },
+            Operation::SetTrialSystemAttr { trial_id: 1, key: "s".into(), value: 2i64.into() },
+            Operation::DiscardTrials { trial_ids: vec![1, 2] },
+        ];
+        for op in ops {
+            round_trip(op);
+        }
+    }
+
+    #[test]
+    fn writes_exactly_what_optuna_writes() {
+        let mut line = String::new();
+        let op = Operation::SetTrialParam {
+            trial_id: 2,
+            name: "x".into(),
+            internal: 1.0,
+            distribution: Distribution::categorical(vec![
+                ParamValue::Str("a".into()),
+                ParamValue::Null,
+            ])
+            .unwrap(),
+        };
+        encode_line("w", &op, &mut line).unwrap();
+        assert_eq!(
+            line,
+            r#"{"op_code":5,"worker_id":"w","trial_id":2,"param_name":"x","param_value_internal":1,"distribution":"{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [\"a\", null]}}"}"#
+                .to_owned()
+                + "\n"
+        );
+    }
+
+    #[test]
+    fn extension_ops_are_refused() {
+        let mut line = String::new();
+        let op = Operation::Ignorable { code: 200 };
+        assert_eq!(encode_line("w", &op, &mut line), Err(NotRepresentable(200)));
+        assert!(line.is_empty());
+        assert!(!is_optuna_op(&op));
+    }
+
+    #[test]
+    fn reads_legacy_distributions() {
+        let cases = [
+            (
+                r#"{"name": "UniformDistribution", "attributes": {"low": 0.0, "high": 1.0}}"#,
+                Distribution::float(0.0, 1.0, false, None),
+            ),
+            (
+                r#"{"name": "LogUniformDistribution", "attributes": {"low": 0.1, "high": 1.0}}"#,
+                Distribution::float(0.1, 1.0, true, None),
+            ),
+            (
+                r#"{"name": "DiscreteUniformDistribution", "attributes": {"low": 0.0, "high": 1.0, "q": 0.5}}"#,
+                Distribution::float(0.0, 1.0, false, Some(0.5)),
+            ),
+            (
+                r#"{"name": "IntUniformDistribution", "attributes": {"step": 2, "low": 1, "high": 9}}"#,
+                Distribution::int(1, 9, false, 2),
+            ),
+            (
+                r#"{"name": "IntLogUniformDistribution", "attributes": {"step": 1, "low": 1, "high": 9}}"#,
+                Distribution::int(1, 9, true, 1),
+            ),
+            (r#"{"type": "int", "low": 1, "high": 9}"#, Distribution::int(1, 9, false, 1)),
+        ];
+        for (text, want) in cases {
+            assert_eq!(distribution_from_json(text).unwrap(), want.unwrap(), "{text}");
+        }
+        assert!(distribution_from_json(r#"{"name": "Nope", "attributes": {}}"#).is_err());
+        assert!(
+            distribution_from_json(
+                r#"{"name": "IntDistribution", "attributes": {"low": 5, "high": 1}}"#
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn parses_python_datetimes() {
+        let t = parse_time("2024-02-29T12:34:56.000789+00:00").unwrap();
+        assert_eq!(t, Timestamp(1_709_210_096_000_789));
+        assert_eq!(parse_time("2024-02-29T21:34:56.000789+09:00"), Some(t));
+        assert_eq!(parse_time("2024-02-29 12:34:56.000789"), Some(t));
+        assert_eq!(parse_time("2024-02-29T12:34:56.000789Z"), Some(t));
+        assert_eq!(parse_time("2024-02-29T12:34:56"), Some(Timestamp(1_709_210_096_000_000)));
+        assert_eq!(parse_time("1969-12-31T23:59:59.999999+00:00"), Some(Timestamp(-1)));
+        assert!(parse_time("2024-13-01T00:00:00").is_none());
+        assert!(parse_time("yesterday").is_none());
+    }
+
+    proptest::proptest! {
+        /// Damaged lines (a valid line with bytes cut out or replaced) never panic the decoder.
+        #[test]
+        fn damaged_lines_never_panic(cut in 0usize..400, len in 0usize..40, byte in proptest::prelude::any::<u8>()) {
+            let line = br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"2024-02-29T12:34:56.000789+00:00","state":1,"value":1.5,"values":null,"distributions":{"x":"{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 1, \"low\": 0, \"high\": 3}}"},"params":{"x":1.0},"user_attrs":{"a":[1,{"b":NaN}]},"system_attrs":{},"intermediate_values":{"0":-Infinity}}"#;
+            assert!(decode_line(line).is_ok());
+            let at = cut.min(line.len());
+            let mut cut_out = line.to_vec();
+            cut_out.drain(at..(at + len).min(line.len()));
+            let _ = decode_line(&cut_out);
+            let mut replaced = line.to_vec();
+            if at < replaced.len() {
+                replaced[at] = byte;
+            }
+            let _ = decode_line(&replaced);
+        }
+    }
+
+    #[test]
+    fn refuses_bad_lines() {
+        for line in [
+            &br#"[1]"#[..],
+            br#"{"worker_id":"w"}"#,
+            br#"{"op_code":1,"worker_id":"w"}"#,
+            br#"{"op_code":1,"worker_id":"w","study_id":-1}"#,
+            br#"{"op_code":2,"worker_id":"w","study_id":0,"user_attr":{"a":1,"b":2}}"#,
+            br#"{"op_code":6,"worker_id":"w","trial_id":0,"state":1,"values":null}"#,
+            br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"params":{"x":1.0}}"#,
+        ] {
+            assert!(decode_line(line).is_err(), "{}", String::from_utf8_lossy(line));
+        }
+        assert_eq!(
+            decode_line(br#"{"op_code":42,"worker_id":"w"}"#),
+            Err(LineError::UnknownOperation(42))
+        );
+        assert_eq!(
+            decode_line(br#"{"op_code":130,"worker_id":"w"}"#).unwrap().1,
+            Operation::Ignorable { code: 130 }
+        );
+    }
+}

@@ -1,0 +1,292 @@
+//! Optuna's own lock protocol on `<journal>.lock` (`JournalFileSymlinkLock`,
+//! `JournalFileOpenLock` of Optuna 5.0's `optuna/storages/journal/_file.py`), so trialog and
+//! Python Optuna writers of one JSON-lines journal exclude each other.
+//!
+//! Protocol, as Optuna implements it:
+//! - acquire: create `<journal>.lock` atomically, as a symbolic link (`symlink(2)`, pointing at
+//!   the journal) or as an empty file (`O_CREAT|O_EXCL`); on `EEXIST` sleep (1 ms, doubling) and
+//!   retry;
+//! - stale lock: a waiter `stat`s the lock (through the symlink, so for the symlink lock it sees
+//!   the *journal's* mtime) and forcibly releases it once that mtime has not changed for the grace
+//!   period (30 s by default) on the waiter's monotonic clock;
+//! - release (and forcible release): rename the lock to `<lock><uuid4>.rename`, then unlink it.
+//!
+//! The lock records no owner and the holder never refreshes it. Hazards that follow (Optuna has
+//! them too): a holder stalled for longer than the grace period (a long NFS hang) can be robbed by
+//! a waiter, and then two writers append at once; a lock left by a killed holder blocks everyone
+//! for the grace period; with `grace_period: None` it blocks forever. trialog narrows two races:
+//! it breaks only the lock it watched go stale (same inode) and puts back a lock it renamed by
+//! mistake, and it releases only the lock it created (same inode).
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use super::{JournalLock, LockGuard};
+use crate::error::{Error, Result};
+
+/// Which of Optuna's two lock classes to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OptunaLockKind {
+    /// `JournalFileSymlinkLock` (Optuna's default): `<journal>.lock` is a symbolic link to the
+    /// journal. Atomic even on NFSv2.
+    #[default]
+    Symlink,
+    /// `JournalFileOpenLock`: `<journal>.lock` is an empty file created with `O_CREAT|O_EXCL`
+    /// (NFSv3 and later; what Optuna recommends on Windows).
+    OpenFile,
+}
+
+/// How an Optuna-protocol lock is acquired.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptunaLockOptions {
+    /// The lock class; every writer of one journal must use the same one.
+    pub kind: OptunaLockKind,
+    /// Forcibly release a lock whose watched mtime has not changed for this long (Optuna's
+    /// `grace_period`, default 30 s). `None` never breaks a lock (a killed holder then blocks
+    /// every writer until someone removes `<journal>.lock` by hand).
+    pub grace_period: Option<Duration>,
+    /// Give up with [`Error::LockTimeout`] after this long; `None` waits indefinitely.
+    pub timeout: Option<Duration>,
+    /// Longest sleep between attempts (the first is 1 ms, doubling). Optuna's own waiters back
+    /// off to 1 s; trialog's default is 50 ms.
+    pub max_backoff: Duration,
+}
+
+impl Default for OptunaLockOptions {
+    fn default() -> Self {
+        OptunaLockOptions {
+            kind: OptunaLockKind::Symlink,
+            grace_period: Some(Duration::from_secs(30)),
+            timeout: None,
+            max_backoff: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Identity of one lock file: device, inode and change time in nanoseconds (an unlinked lock's
+/// inode number is often reused at once by the next lock; the change time tells them apart on
+/// file systems with fine timestamps).
+type FileId = (u64, u64, i64, i64);
+
+fn file_id(m: &fs::Metadata) -> FileId {
+    (m.dev(), m.ino(), m.ctime(), m.ctime_nsec())
+}
+
+/// Optuna's lock on `<journal>.lock`.
+///
+/// Guarantees: while every writer follows Optuna's protocol, no holder stalls longer than the
+/// grace period and the file system creates links/files atomically, at most one writer (Python
+/// or trialog, on any host) holds it. [`JournalLock::verify_held`] fails with
+/// [`Error::LockLost`] if the lock file is no longer the one we created (someone broke it).
+/// Release removes only the lock we created. Not guaranteed: exclusion once a stalled holder has
+/// been broken (see the module docs); fairness.
+#[derive(Debug)]
+pub struct OptunaLock {
+    path: PathBuf,
+    /// What the symlink points at: the journal's file name (relative to the link's directory,
+    /// so Python waiters that `stat` through the link find the journal on every host).
+    target: PathBuf,
+    options: OptunaLockOptions,
+    held: Mutex<Option<FileId>>,
+}
+
+const HOLDER: &str = "unknown (Optuna's lock protocol records no owner)";
+
+impl OptunaLock {
+    /// The lock for `journal` (at `<journal>.lock`). Touches nothing on disk.
+    pub fn new(journal: &Path, options: OptunaLockOptions) -> Self {
+        let target = journal.file_name().map(PathBuf::from).unwrap_or_else(|| journal.to_owned());
+        OptunaLock { path: super::lock_path_for(journal), target, options, held: Mutex::new(None) }
+    }
+
+    fn try_create(&self) -> io::Result<bool> {
+        let created = match self.options.kind {
+            OptunaLockKind::Symlink => std::os::unix::fs::symlink(&self.target, &self.path),
+            OptunaLockKind::OpenFile => {
+                fs::OpenOptions::new().write(true).create_new(true).open(&self.path).map(drop)
+            }
+        };
+        match created {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The lock's identity (never following a symlink), or `None` if there is no lock.
+    fn id(&self) -> io::Result<Option<FileId>> {
+        match fs::symlink_metadata(&self.path) {
+            Ok(m) => Ok(Some(file_id(&m))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// What Optuna's waiters watch: `os.stat(lock).st_mtime` (through the symlink). When the link
+    /// dangles (Optuna then retries without sleeping) trialog watches the link itself.
+    fn watched(&self) -> Option<(FileId, SystemTime)> {
+        let own = fs::symlink_metadata(&self.path).ok()?;
+        let through = fs::metadata(&self.path).unwrap_or_else(|_| own.clone());
+        Some((file_id(&own), through.modified().ok()?))
+    }
+
+    /// Optuna's `release()`: rename to a unique name, then unlink. Refuses (returns `false`) if
+    /// the lock file is not `expected`; puts back a lock renamed by mistake.
+    fn remove_if(&self, expected: FileId) -> bool {
+        if !matches!(self.id(), Ok(Some(id)) if id == expected) {
+            return false;
+        }
+        let mut aside = self.path.as_os_str().to_owned();
+        aside.push(format!("{}.rename", uuid::Uuid::new_v4()));
+        let aside = PathBuf::from(aside);
+        if fs::rename(&self.path, &aside).is_err() {
+            return false;
+        }
+        match fs::symlink_metadata(&aside) {
+            // (A rename changes the change time: compare device and inode only.)
+            Ok(m) if (m.dev(), m.ino()) != (expected.0, expected.1) => {
+                // A new holder's lock appeared between the check and the rename: give it back
+                // (a hard link fails rather than replace a lock created since).
+                let _ = fs::hard_link(&aside, &self.path);
+                let _ = fs::remove_file(&aside);
+                false
+            }
+            _ => {
+                let _ = fs::remove_file(&aside);
+                true
+            }
+        }
+    }
+}
+
+impl JournalLock for OptunaLock {
+    fn acquire(&self) -> Result<LockGuard<'_>> {
+        let start = Instant::now();
+        let mut sleep = Duration::from_millis(1);
+        let mut watched: Option<(FileId, SystemTime)> = None;
+        let mut last_change = Instant::now();
+        loop {
+            if self.try_create().map_err(|e| Error::io("create lock", &self.path, e))? {
+                let id = self.id().map_err(|e| Error::io("stat", &self.path, e))?;
+                *self.held.lock().unwrap_or_else(PoisonError::into_inner) = id;
+                return Ok(LockGuard::new(self));
+            }
+            if let Some(timeout) = self.options.timeout {
+                if start.elapsed() >= timeout {
+                    return Err(Error::LockTimeout {
+                        path: self.path.clone(),
+                        holder: HOLDER.to_owned(),
+                        waited: start.elapsed(),
+                    });
+                }
+            }
+            if let Some(grace) = self.options.grace_period {
+                let now = self.watched();
+                if now.is_none() {
+                    continue; // released meanwhile: retry at once, as Optuna does
+                }
+                if now != watched {
+                    watched = now;
+                    last_change = Instant::now();
+                } else if last_change.elapsed() > grace {
+                    if let Some((id, _)) = watched {
+                        if self.remove_if(id) {
+                            log::warn!(
+                                "{}: forcibly released a lock unchanged for {:?} (Optuna's grace period)",
+                                self.path.display(),
+                                last_change.elapsed()
+                            );
+                        }
+                    }
+                    watched = None;
+                    sleep = Duration::from_millis(1);
+                    continue;
+                }
+            }
+            std::thread::sleep(sleep);
+            sleep = (sleep * 2).min(self.options.max_backoff);
+        }
+    }
+
+    fn verify_held(&self) -> Result<()> {
+        let held = *self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        match (held, self.id()) {
+            (Some(ours), Ok(Some(now))) if ours == now => Ok(()),
+            _ => Err(Error::LockLost { path: self.path.clone(), holder: HOLDER.to_owned() }),
+        }
+    }
+
+    fn release(&self) {
+        let held = self.held.lock().unwrap_or_else(PoisonError::into_inner).take();
+        if let Some(id) = held {
+            if !self.remove_if(id) {
+                log::warn!(
+                    "{}: not releasing: the lock is no longer the one this process created",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(kind: OptunaLockKind, grace_ms: Option<u64>) -> OptunaLockOptions {
+        OptunaLockOptions {
+            kind,
+            grace_period: grace_ms.map(Duration::from_millis),
+            timeout: Some(Duration::from_millis(300)),
+            ..OptunaLockOptions::default()
+        }
+    }
+
+    #[test]
+    fn excludes_and_releases_both_kinds() {
+        for kind in [OptunaLockKind::Symlink, OptunaLockKind::OpenFile] {
+            let dir = tempfile::tempdir().unwrap();
+            let journal = dir.path().join("j.log");
+            fs::write(&journal, b"").unwrap();
+            let a = OptunaLock::new(&journal, options(kind, None));
+            let b = OptunaLock::new(&journal, options(kind, None));
+            let guard = a.acquire().unwrap();
+            guard.verify_held().unwrap();
+            if kind == OptunaLockKind::Symlink {
+                assert_eq!(fs::read_link(a.path()).unwrap(), PathBuf::from("j.log"));
+                // Python waiters stat through the link: it must resolve to the journal.
+                assert!(fs::metadata(a.path()).unwrap().is_file());
+            }
+            assert!(matches!(b.acquire(), Err(Error::LockTimeout { .. })));
+            drop(guard);
+            assert!(fs::symlink_metadata(a.path()).is_err(), "released lock is gone");
+            drop(b.acquire().unwrap());
+            // Nothing left behind (no *.rename files).
+            assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_stale_lock_is_broken_after_the_grace_period_and_the_robbed_holder_notices() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.log");
+        fs::write(&journal, b"").unwrap();
+        let dead = OptunaLock::new(&journal, options(OptunaLockKind::OpenFile, Some(50)));
+        let guard = dead.acquire().unwrap();
+        let waiter = OptunaLock::new(&journal, options(OptunaLockKind::OpenFile, Some(50)));
+        let started = Instant::now();
+        let g2 = waiter.acquire().unwrap();
+        assert!(started.elapsed() >= Duration::from_millis(50));
+        assert!(matches!(guard.verify_held(), Err(Error::LockLost { .. })));
+        drop(guard); // must not remove the waiter's lock
+        g2.verify_held().unwrap();
+    }
+}

@@ -1,0 +1,77 @@
+"""Print Optuna's own replay of a JSON-lines journal as trialog's canonical dump.
+
+usage: python3 dump.py JOURNAL
+
+The output is byte-for-byte what `trialog dump JOURNAL` prints for the same state (format
+`optuna-storage-canonical-dump/1`, docs/CLI.md). Two documented normalisations, both of things
+trialog's model does not keep: legacy distribution classes are shown as their modern equivalents,
+and objective/intermediate values as floats. Datetimes come from the file (Optuna's naive local
+datetimes converted back to UTC; run with TZ=UTC for an exact round trip).
+"""
+
+import json
+import sys
+import warnings
+from datetime import timezone
+
+import optuna
+from optuna import distributions as D
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
+
+warnings.simplefilter("ignore")
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
+def modern(d):
+    name = d.__class__.__name__
+    if name in ("UniformDistribution", "LogUniformDistribution", "DiscreteUniformDistribution"):
+        return D.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
+    if name in ("IntUniformDistribution", "IntLogUniformDistribution"):
+        return D.IntDistribution(d.low, d.high, log=d.log, step=d.step)
+    return d
+
+
+def when(dt):
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def trial(t):
+    return {
+        "trial_id": t._trial_id,
+        "number": t.number,
+        "state": t.state.name,
+        "values": None if t.values is None else [float(v) for v in t.values],
+        "params": t.params,
+        "distributions": {k: D.distribution_to_json(modern(d)) for k, d in t.distributions.items()},
+        "intermediate_values": {str(k): float(v) for k, v in t.intermediate_values.items()},
+        "user_attrs": t.user_attrs,
+        "system_attrs": t.system_attrs,
+        "datetime_start": when(t.datetime_start),
+        "datetime_complete": when(t.datetime_complete),
+    }
+
+
+def main(path):
+    storage = JournalStorage(JournalFileBackend(path))
+    studies = []
+    for s in sorted(storage.get_all_studies(), key=lambda s: s._study_id):
+        trials = sorted(storage.get_all_trials(s._study_id, deepcopy=False), key=lambda t: t.number)
+        studies.append(
+            {
+                "study_id": s._study_id,
+                "study_name": s.study_name,
+                "directions": [d.name for d in s.directions],
+                "user_attrs": s.user_attrs,
+                "system_attrs": s.system_attrs,
+                "trials": [trial(t) for t in trials],
+            }
+        )
+    out = {"format": "optuna-storage-canonical-dump/1", "studies": studies}
+    sys.stdout.write(json.dumps(out, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
