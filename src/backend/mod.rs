@@ -12,7 +12,10 @@ use crate::journal::codec::{self, DecodeError};
 use crate::journal::frame::{self, HeaderCheck, ScanEnd};
 use crate::journal::{LogBatch, Operation};
 
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod file;
+mod io;
 mod memory;
 
 pub use file::{FileBackend, FileOptions};
