@@ -132,8 +132,8 @@ struct State {
 /// Programmable faults and an optional trace of the file backend's I/O, shared (`Arc`) by every
 /// backend handle opened with it.
 ///
-/// Guarantees: rules are consulted in the order they were added and the first one that applies
-/// decides; a rule applies to exactly the calls its [`Rule::after`] / [`Rule::times`] select;
+/// Guarantees: every rule counts every call of its [`IoOp`] made after it was added; of the
+/// rules that apply to a call, the one added first decides; a rule applies to exactly the calls its [`Rule::after`] / [`Rule::times`] select;
 /// every recorded event happened, in the recorded order, even across handles and threads. Does
 /// not simulate anything by itself: a failed call really did nothing, a short call really
 /// transferred fewer bytes.
@@ -186,21 +186,20 @@ impl FaultInjector {
     pub(crate) fn decide(&self, op: IoOp) -> Option<Action> {
         let mut state = self.state();
         state.calls += 1;
+        let mut decided = None;
+        // Every rule for `op` counts the call, whichever rule decides it.
         for (rule, seen) in &mut state.rules {
             if rule.op != op {
                 continue;
             }
+            let nth = *seen; // how many calls of `op` this rule saw before this one
             *seen += 1;
-            let nth = *seen - 1; // how many matching calls came before this one
-            if nth < rule.skip {
-                continue;
+            let applies = nth >= rule.skip && rule.times.is_none_or(|t| nth - rule.skip < t);
+            if applies && decided.is_none() {
+                decided = Some(rule.action);
             }
-            if rule.times.is_some_and(|t| nth - rule.skip >= t) {
-                continue;
-            }
-            return Some(rule.action);
         }
-        None
+        decided
     }
 
     /// Records `event` if recording is on.
