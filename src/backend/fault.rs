@@ -87,6 +87,7 @@ impl Rule {
 
 /// A state-changing call that succeeded, as recorded by [`FaultInjector::record`].
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum IoEvent {
     /// A new empty file was created at `path` (its directory entry is not yet durable).
     Create {
