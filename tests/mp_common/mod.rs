@@ -269,6 +269,11 @@ impl ChildProc {
         }
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Every report line that has arrived so far, without waiting.
     pub fn drain(&mut self) -> Vec<String> {
         let mut out = Vec::new();
