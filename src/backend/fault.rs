@@ -134,10 +134,12 @@ struct State {
 /// backend handle opened with it.
 ///
 /// Guarantees: every rule counts every call of its [`IoOp`] made after it was added; of the
-/// rules that apply to a call, the one added first decides; a rule applies to exactly the calls its [`Rule::after`] / [`Rule::times`] select;
-/// every recorded event happened, in the recorded order, even across handles and threads. Does
-/// not simulate anything by itself: a failed call really did nothing, a short call really
-/// transferred fewer bytes.
+/// rules that apply to a call, the one added first decides; a rule applies to exactly the calls
+/// its [`Rule::after`] / [`Rule::times`] select; every recorded event happened, recorded right
+/// after the call returned (so calls of one thread, and journal writes, which the write lock
+/// serialises, are in the order they happened; unsynchronised calls of different threads may be
+/// recorded in either order). Does not simulate anything by itself: a failed call really did
+/// nothing, a short call really transferred fewer bytes.
 #[derive(Debug, Default)]
 pub struct FaultInjector {
     state: Mutex<State>,
