@@ -8,10 +8,11 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
+use super::io::{self as fio, Faults, JournalFile};
 use super::{AppendOutcome, AppendPlan, LogBackend, deliver_frames, header_start, plan_append};
 use crate::error::{Error, Result};
 use crate::journal::LogBatch;
@@ -40,15 +41,22 @@ impl Default for FileOptions {
 ///
 /// Guarantees: an append that returns `Appended` has been written and `fdatasync`ed; an append
 /// is one frame (all or nothing after a crash); after a failed write or fsync this handle is
-/// poisoned and every later call returns [`Error::Poisoned`]. Not guaranteed: durability on a
-/// medium that acknowledges `fdatasync` without persisting (disable such write caches).
+/// poisoned and every later call returns [`Error::Poisoned`]; before its first append a handle
+/// syncs the journal's directory, so the journal's own directory entry cannot vanish in a power
+/// loss after an append was acknowledged (even if the process that created the journal died
+/// before syncing it); with a lease lock, ownership is verified right before every write (see
+/// `docs/LOCKING.md` for the window that remains). Not guaranteed: durability on a medium that
+/// acknowledges `fdatasync` without persisting (disable such write caches).
 #[derive(Debug)]
 pub struct FileBackend {
     path: PathBuf,
-    file: File,
+    file: JournalFile,
+    faults: Faults,
     lock_options: LockOptions,
     lock: OnceLock<Box<dyn JournalLock>>,
     poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
+    /// The journal's directory entry is known to be durable (we synced the directory).
+    dir_synced: AtomicBool,
 }
 
 impl FileBackend {
@@ -60,9 +68,27 @@ impl FileBackend {
     /// Opens the journal at `path`. Fails with [`Error::NotAJournal`] if the file exists and is
     /// something else, and with [`Error::UnsupportedFormat`] if a newer trialog wrote it.
     pub fn open_with(path: impl AsRef<Path>, options: &FileOptions) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_inner(path.as_ref(), options, Faults::default())
+    }
+
+    /// [`FileBackend::open_with`], with every system call on the journal going through
+    /// `faults` (which can fail or shorten it, and record it). Handles opened with the same
+    /// injector share its rules and its trace. Only with the cargo feature `fault-injection`.
+    #[cfg(feature = "fault-injection")]
+    pub fn open_with_faults(
+        path: impl AsRef<Path>,
+        options: &FileOptions,
+        faults: Arc<super::fault::FaultInjector>,
+    ) -> Result<Self> {
+        Self::open_inner(path.as_ref(), options, Some(faults))
+    }
+
+    fn open_inner(path: &Path, options: &FileOptions, faults: Faults) -> Result<Self> {
+        let path = path.to_path_buf();
+        let mut dir_synced = false;
         if options.create && !path.exists() {
-            create_journal(&path)?;
+            create_journal(&path, &faults)?;
+            dir_synced = true;
         }
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => File::open(&path),
@@ -70,11 +96,13 @@ impl FileBackend {
         }
         .map_err(|e| Error::io("open", &path, e))?;
         let backend = FileBackend {
+            file: JournalFile::new(file, &path, &faults),
             path,
-            file,
+            faults,
             lock_options: options.lock.clone(),
             lock: OnceLock::new(),
             poisoned: Mutex::new(None),
+            dir_synced: AtomicBool::new(dir_synced),
         };
         let head = backend.pread(0, frame::HEADER_LEN)?;
         header_start(&backend.path, &head)?;
@@ -98,8 +126,11 @@ impl FileBackend {
         Error::Poisoned { path: self.path.clone(), op, source }
     }
 
-    /// `pwrite`s `bytes` at `offset` and `fdatasync`s; poisons the handle on any failure.
-    fn write_durably(&self, bytes: &[u8], offset: u64) -> Result<()> {
+    /// Checks that `guard` still holds the lock, then `pwrite`s `bytes` at `offset` and
+    /// `fdatasync`s; poisons the handle on any write or sync failure (a lost lock writes
+    /// nothing and does not poison).
+    fn write_durably(&self, guard: &LockGuard<'_>, bytes: &[u8], offset: u64) -> Result<()> {
+        guard.verify_held()?;
         if let Err(e) = self.file.write_all_at(bytes, offset) {
             return Err(self.poison("write", e));
         }
@@ -109,8 +140,23 @@ impl FileBackend {
         Ok(())
     }
 
+    /// Syncs the journal's directory once per handle, before its first write: the journal may
+    /// have been linked into place by a creator that died before syncing the directory, and an
+    /// acknowledged append must not vanish with the directory entry. A failure poisons the
+    /// handle (a retried directory fsync could report a success it did not achieve).
+    fn ensure_dir_synced(&self) -> Result<()> {
+        if self.dir_synced.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        if let Err(e) = fio::sync_dir(&journal_dir(&self.path), &self.faults) {
+            return Err(self.poison("fsync directory", e));
+        }
+        self.dir_synced.store(true, Ordering::Release);
+        Ok(())
+    }
+
     fn len(&self) -> Result<u64> {
-        Ok(self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len())
+        self.file.len().map_err(|e| Error::io("stat", &self.path, e))
     }
 
     /// Reads up to `len` bytes at `offset` (fewer at the end of the file).
@@ -151,36 +197,36 @@ impl FileBackend {
 /// Creates a journal holding only the header, atomically: the header is written and synced in a
 /// temporary file that is then hard-linked to `path` (which fails harmlessly if another process
 /// created the journal first), and the directory is synced.
-fn create_journal(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+fn create_journal(path: &Path, faults: &Faults) -> Result<()> {
+    let dir = journal_dir(path);
     let tmp = tempfile_in(&dir, path)?;
     let result = (|| {
         // Errors name the journal the caller asked for, not the temporary file.
-        let file = File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
+        let file = fio::create(&tmp, faults).map_err(|e| Error::io("create", path, e))?;
         file.write_all_at(&frame::encode_header(), 0).map_err(|e| Error::io("create", path, e))?;
         file.sync_all().map_err(|e| Error::io("create", path, e))?;
-        match std::fs::hard_link(&tmp, path) {
+        match fio::hard_link(&tmp, path, faults) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             Err(e) => return Err(Error::io("create", path, e)),
         }
-        sync_dir(&dir)
+        fio::sync_dir(&dir, faults).map_err(|e| Error::io("fsync directory", &dir, e))
     })();
     let _ = std::fs::remove_file(&tmp);
     result
 }
 
+/// The directory holding the journal at `path`.
+fn journal_dir(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 fn tempfile_in(dir: &Path, path: &Path) -> Result<PathBuf> {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     Ok(dir.join(format!(".{name}.{}.creating", uuid::Uuid::new_v4().simple())))
-}
-
-/// `fsync`s a directory so that a file created or renamed in it survives power loss.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io("fsync directory", dir, e))
 }
 
 impl LogBackend for FileBackend {
@@ -222,7 +268,7 @@ impl LogBackend for FileBackend {
         let map;
         let copied;
         let bytes: &[u8] = if len - from >= MMAP_THRESHOLD {
-            map = crate::sys::map_readonly(&self.file)
+            map = crate::sys::map_readonly(self.file.file())
                 .map_err(|e| Error::io("map", &self.path, e))?;
             let start = usize::try_from(from).unwrap_or(usize::MAX).min(map.len());
             &map[start..start.saturating_add(want).min(map.len())]
@@ -267,17 +313,17 @@ impl LogBackend for FileBackend {
             AppendPlan::Moved => return Ok(AppendOutcome::Moved),
             AppendPlan::Write { repair, frame } => (repair, frame),
         };
-        guard.verify_held()?;
+        self.ensure_dir_synced()?;
         if !repair.is_empty() {
             log::warn!(
                 "{}: covering {} bytes of torn tail at offset {expected_end} with padding",
                 self.path.display(),
                 tail.len()
             );
-            self.write_durably(&repair, expected_end)?;
+            self.write_durably(guard, &repair, expected_end)?;
         }
         let at = expected_end + repair.len() as u64;
-        self.write_durably(&frame, at)?;
+        self.write_durably(guard, &frame, at)?;
         Ok(AppendOutcome::Appended { end: at + frame.len() as u64 })
     }
 }

@@ -13,7 +13,10 @@ use crate::journal::frame::{self, HeaderCheck, ScanEnd};
 use crate::journal::{LogBatch, Operation};
 
 mod detect;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 mod file;
+mod io;
 mod memory;
 mod optuna_file;
 

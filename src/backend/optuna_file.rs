@@ -97,7 +97,8 @@ impl OptunaJournalFile {
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                 _ => PathBuf::from("."),
             };
-            super::file::sync_dir(&dir)?;
+            super::io::sync_dir(&dir, &super::io::Faults::default())
+                .map_err(|e| Error::io("fsync directory", &dir, e))?;
         }
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => File::open(&path),

@@ -269,6 +269,24 @@ impl ChildProc {
         }
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Every report line that has arrived so far, without waiting.
+    pub fn drain(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Ok(line) = self.lines.try_recv() {
+            if line == "start" && !self.started {
+                self.started = true;
+            } else {
+                out.push(line);
+            }
+        }
+        out
+    }
+
     /// Waits for the report line `expected` (e.g. "ready"), panicking on anything else.
     pub fn expect_line(&mut self, expected: &str, timeout: Duration) {
         match self.next_line(timeout) {

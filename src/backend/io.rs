@@ -1,0 +1,188 @@
+//! The file backend's I/O seam: every system call on a journal file goes through here.
+//!
+//! In the default build these are thin inline wrappers over `std` (no extra field, no
+//! indirection). With the cargo feature `fault-injection`, each call first asks the handle's
+//! [`FaultInjector`](super::fault::FaultInjector) (if any) whether to fail or shorten it, and
+//! successful state-changing calls are recorded for power-loss simulation.
+//!
+//! What this layer guarantees either way: [`JournalFile::write_all_at`] writes every byte or
+//! fails, retrying short writes and `EINTR` as POSIX allows (they are not failures); a failure of
+//! [`JournalFile::sync_data`] is returned as is and never retried here.
+
+use std::fs::File;
+use std::io::{self, ErrorKind};
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+#[cfg(feature = "fault-injection")]
+use super::fault::{self, FaultInjector, IoEvent, IoOp};
+#[cfg(feature = "fault-injection")]
+use std::{path::PathBuf, sync::Arc};
+
+/// The fault injector a backend handle was opened with (`None`: plain I/O).
+#[cfg(feature = "fault-injection")]
+pub(crate) type Faults = Option<Arc<FaultInjector>>;
+/// Without the `fault-injection` feature there is nothing to carry (a zero-sized type).
+#[cfg(not(feature = "fault-injection"))]
+pub(crate) type Faults = NoFaults;
+
+/// The zero-sized stand-in for an injector in the default build.
+#[cfg(not(feature = "fault-injection"))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct NoFaults;
+
+/// An open journal file (or a journal being created) and, with fault injection, its injector.
+#[derive(Debug)]
+pub(crate) struct JournalFile {
+    file: File,
+    #[cfg(feature = "fault-injection")]
+    path: PathBuf,
+    #[cfg(feature = "fault-injection")]
+    faults: Faults,
+}
+
+impl JournalFile {
+    /// Wraps `file`, opened at `path`.
+    #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+    pub(crate) fn new(file: File, path: &Path, faults: &Faults) -> Self {
+        JournalFile {
+            file,
+            #[cfg(feature = "fault-injection")]
+            path: path.to_owned(),
+            #[cfg(feature = "fault-injection")]
+            faults: faults.clone(),
+        }
+    }
+
+    /// The underlying file (for memory-mapping it).
+    pub(crate) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// One `pwrite` call: may write fewer bytes than asked.
+    #[inline]
+    fn write_at(&self, buf: &[u8], offset: u64) -> io::Result<usize> {
+        #[cfg(feature = "fault-injection")]
+        {
+            let allowed = fault::fail_or_limit(self.faults.as_ref(), IoOp::Write, buf.len())?;
+            let n = self.file.write_at(&buf[..allowed], offset)?;
+            fault::note_write(self.faults.as_ref(), &self.path, offset, &buf[..n]);
+            Ok(n)
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        self.file.write_at(buf, offset)
+    }
+
+    /// Writes all of `buf` at `offset`: short writes continue where they stopped and `EINTR` is
+    /// retried; any other error is returned (some bytes may have been written by then).
+    pub(crate) fn write_all_at(&self, buf: &[u8], offset: u64) -> io::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.write_at(&buf[done..], offset + done as u64) {
+                Ok(0) => {
+                    return Err(io::Error::new(ErrorKind::WriteZero, "pwrite wrote nothing"));
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// One `pread` call: may read fewer bytes than asked (0 at the end of the file) or fail with
+    /// `EINTR`; the caller loops.
+    #[inline]
+    pub(crate) fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        #[cfg(feature = "fault-injection")]
+        {
+            let allowed = fault::fail_or_limit(self.faults.as_ref(), IoOp::Read, buf.len())?;
+            self.file.read_at(&mut buf[..allowed], offset)
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        self.file.read_at(buf, offset)
+    }
+
+    /// `fdatasync`: every byte written before, and the file size, are durable when it returns
+    /// `Ok`. An error is final: the caller must not retry and trust a later success.
+    #[inline]
+    pub(crate) fn sync_data(&self) -> io::Result<()> {
+        #[cfg(feature = "fault-injection")]
+        {
+            fault::fail_or_limit(self.faults.as_ref(), IoOp::Sync, 0)?;
+            self.file.sync_data()?;
+            self.note(|| IoEvent::Sync { path: self.path.clone() });
+            Ok(())
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        self.file.sync_data()
+    }
+
+    /// `fsync`: like [`JournalFile::sync_data`], with all metadata.
+    #[inline]
+    pub(crate) fn sync_all(&self) -> io::Result<()> {
+        #[cfg(feature = "fault-injection")]
+        {
+            fault::fail_or_limit(self.faults.as_ref(), IoOp::Sync, 0)?;
+            self.file.sync_all()?;
+            self.note(|| IoEvent::Sync { path: self.path.clone() });
+            Ok(())
+        }
+        #[cfg(not(feature = "fault-injection"))]
+        self.file.sync_all()
+    }
+
+    /// The file's current size (`fstat`).
+    #[inline]
+    pub(crate) fn len(&self) -> io::Result<u64> {
+        #[cfg(feature = "fault-injection")]
+        fault::fail_or_limit(self.faults.as_ref(), IoOp::Len, 0)?;
+        Ok(self.file.metadata()?.len())
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn note(&self, event: impl FnOnce() -> IoEvent) {
+        if let Some(f) = &self.faults {
+            f.note(event);
+        }
+    }
+}
+
+/// Creates (truncating) the file at `path` for writing and reading.
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+pub(crate) fn create(path: &Path, faults: &Faults) -> io::Result<JournalFile> {
+    #[cfg(feature = "fault-injection")]
+    fault::fail_or_limit(faults.as_ref(), IoOp::Create, 0)?;
+    let file = File::create(path)?;
+    #[cfg(feature = "fault-injection")]
+    if let Some(f) = faults {
+        f.note(|| IoEvent::Create { path: path.to_owned() });
+    }
+    Ok(JournalFile::new(file, path, faults))
+}
+
+/// Makes `to` a second name of the file `from` (`link(2)`: fails if `to` exists).
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+pub(crate) fn hard_link(from: &Path, to: &Path, faults: &Faults) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    fault::fail_or_limit(faults.as_ref(), IoOp::Link, 0)?;
+    std::fs::hard_link(from, to)?;
+    #[cfg(feature = "fault-injection")]
+    if let Some(f) = faults {
+        f.note(|| IoEvent::Link { from: from.to_owned(), to: to.to_owned() });
+    }
+    Ok(())
+}
+
+/// `fsync`s the directory `dir`, so the entries created in it survive a power loss.
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+pub(crate) fn sync_dir(dir: &Path, faults: &Faults) -> io::Result<()> {
+    #[cfg(feature = "fault-injection")]
+    fault::fail_or_limit(faults.as_ref(), IoOp::SyncDir, 0)?;
+    File::open(dir).and_then(|d| d.sync_all())?;
+    #[cfg(feature = "fault-injection")]
+    if let Some(f) = faults {
+        f.note(|| IoEvent::SyncDir { dir: dir.to_owned() });
+    }
+    Ok(())
+}
