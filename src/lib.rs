@@ -26,7 +26,9 @@ pub mod storage;
 pub mod study;
 mod sys;
 
-pub use backend::{FileBackend, FileOptions, LogBackend, MemoryBackend};
+pub use backend::{
+    FileBackend, FileOptions, LogBackend, MemoryBackend, RecoveryMode, RecoveryReport, SkippedRange,
+};
 pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};
 pub use model::{

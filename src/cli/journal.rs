@@ -2,14 +2,14 @@
 
 use std::path::Path;
 
-use trialog::{FileOptions, FrozenStudy, JournalStorage, LockOptions, StudyDirection, TrialState};
+use trialog::{FileOptions, FrozenStudy, JournalStorage, StudyDirection, TrialState};
 
 use super::CliError;
 
 /// Opens the journal at `path` without creating it (a missing file is an error) and replays it.
 /// Never takes the writers' lock, so it works while another process writes the journal.
 pub fn open(path: &Path) -> Result<JournalStorage, CliError> {
-    let options = FileOptions { create: false, lock: LockOptions::default() };
+    let options = FileOptions { create: false, ..FileOptions::default() };
     JournalStorage::open_with(path, &options).map_err(|e| CliError::lib(path, e))
 }
 

@@ -41,7 +41,11 @@ impl LockArg {
             LockArg::OpenFile => LockKind::OpenFile,
             LockArg::Symlink => LockKind::Symlink,
         };
-        FileOptions { create, lock: LockOptions { kind, ..LockOptions::default() } }
+        FileOptions {
+            create,
+            lock: LockOptions { kind, ..LockOptions::default() },
+            ..FileOptions::default()
+        }
     }
 }
 
