@@ -21,6 +21,7 @@ pub mod error;
 pub mod journal;
 pub mod lock;
 pub mod model;
+pub mod recover;
 pub mod replay;
 pub mod storage;
 pub mod study;

@@ -23,7 +23,10 @@ pub struct MemoryBackend {
 impl Clone for MemoryBackend {
     /// Another handle on the same log, with the same recovery mode and a fresh report.
     fn clone(&self) -> Self {
-        MemoryBackend { shared: Arc::clone(&self.shared), recovery: Recovery::new(self.recovery.mode()) }
+        MemoryBackend {
+            shared: Arc::clone(&self.shared),
+            recovery: Recovery::new(self.recovery.mode()),
+        }
     }
 }
 

@@ -15,10 +15,13 @@ use crate::journal::{LogBatch, Operation};
 mod file;
 mod memory;
 mod recovery;
+mod survey;
 
+pub(crate) use file::sync_dir;
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
+pub use survey::{HeaderState, Segment, survey};
 
 /// What [`LogBackend::append_if`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -211,7 +211,8 @@ impl Recovery {
                             return Ok(at);
                         }
                         RecoveryMode::SkipAnyCorrupted => {
-                            let Some(rel) = usize::try_from(next - base).ok().filter(|&r| r <= buf.len())
+                            let Some(rel) =
+                                usize::try_from(next - base).ok().filter(|&r| r <= buf.len())
                             else {
                                 return Ok(at); // the valid frame lies beyond this read
                             };

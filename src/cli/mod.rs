@@ -6,9 +6,11 @@ pub mod dump;
 mod error;
 mod format;
 mod journal;
+pub mod recover;
 pub mod stats;
 pub mod studies;
 pub mod trials;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -38,6 +40,10 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Replay the journal and print what it holds and how long replay took.
     Stats(stats::StatsArgs),
+    /// Check the header and every frame, replay, and report damage (exit 0 only when clean).
+    Verify(verify::VerifyArgs),
+    /// Write a clean journal from a damaged one, keeping the frames MODE keeps.
+    Recover(recover::RecoverArgs),
 }
 
 /// Runs the parsed command line.
@@ -49,5 +55,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Best(args) => best::run(&args),
         Command::Dump(args) => dump::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Recover(args) => recover::run(&args),
     }
 }
