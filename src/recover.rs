@@ -256,31 +256,29 @@ pub fn recover_bytes(
     if let Some(e) = failure {
         return Err(e);
     }
+    let whole =
+        |reason: &str| BadRange { offset: 0, len: bytes.len() as u64, reason: reason.into() };
     match (header, mode) {
-        (HeaderState::Valid | HeaderState::Incomplete, _)
-        | (HeaderState::Damaged, RecoveryMode::SkipAnyCorrupted) => {}
+        (HeaderState::Valid, _) => {}
+        (HeaderState::Incomplete, _) if bytes.is_empty() => {}
+        (HeaderState::Incomplete, RecoveryMode::AbsoluteConsistency) => {
+            return Err(refuse(0, "incomplete header"));
+        }
+        (HeaderState::Incomplete, _) => {
+            report.dropped.push(whole("incomplete header (creation did not finish)"));
+        }
+        (HeaderState::Damaged, RecoveryMode::SkipAnyCorrupted) => {
+            let reason = "damaged header (rewritten)".to_owned();
+            report.dropped.insert(0, BadRange { offset: 0, len: frame::HEADER_LEN as u64, reason });
+        }
         (HeaderState::Damaged, RecoveryMode::PointInTime) => {
             out.truncate(frame::HEADER_LEN);
             report.kept_frames = 0;
             report.kept_operations = 0;
             report.padding_dropped = 0;
-            report.dropped = vec![BadRange {
-                offset: 0,
-                len: bytes.len() as u64,
-                reason: "damaged header, and everything after it".to_owned(),
-            }];
+            report.dropped = vec![whole("damaged header, and everything after it")];
         }
         (HeaderState::Damaged, _) => return Err(refuse(0, "damaged header")),
-    }
-    if header == HeaderState::Damaged && mode == RecoveryMode::SkipAnyCorrupted {
-        report.dropped.insert(
-            0,
-            BadRange {
-                offset: 0,
-                len: frame::HEADER_LEN as u64,
-                reason: "damaged header (rewritten)".to_owned(),
-            },
-        );
     }
     Ok((out, report))
 }

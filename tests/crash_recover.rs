@@ -177,3 +177,16 @@ fn file_backend_modes_report_like_the_memory_backend() {
     assert_eq!(state_of(&skip).studies().count(), 2);
     assert_eq!(skip.recovery_report().skipped.len(), 1);
 }
+
+#[test]
+fn recover_rewrites_an_unfinished_header() {
+    let header = trialog::journal::frame::encode_header();
+    let (clean, report) =
+        recover::recover_bytes("j".as_ref(), &header[..5], RecoveryMode::PointInTime).unwrap();
+    assert_eq!(clean, header, "a fresh header and nothing else");
+    assert_eq!((report.dropped[0].offset, report.dropped[0].len), (0, 5));
+    assert!(matches!(
+        recover::recover_bytes("j".as_ref(), &header[..5], RecoveryMode::AbsoluteConsistency),
+        Err(Error::Corruption { offset: 0, .. })
+    ));
+}

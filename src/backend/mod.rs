@@ -50,10 +50,12 @@ pub trait LogBackend: Send + Sync {
     /// The journal's path (or a placeholder such as `<memory>`), for error messages.
     fn path(&self) -> &Path;
 
-    /// Hands every complete batch (a reused buffer: copy what you keep) after position `from` to `sink` (with its position) and
-    /// returns the position after the last one. An incomplete or torn tail is not an error:
-    /// reading stops before it and a later call retries. Corruption followed by valid data is
-    /// [`Error::Corruption`] naming the offset. Never takes the write lock.
+    /// Hands every complete batch (a reused buffer: copy what you keep) after position `from` to
+    /// `sink` (with its position) and returns the position after the last one. An incomplete or
+    /// torn tail is not an error: reading stops before it and a later call retries. Corruption
+    /// followed by valid data is [`Error::Corruption`] naming the offset. (That is the default
+    /// recovery mode; backends with [`RecoveryMode`]s decide these cases by mode, as
+    /// `docs/RECOVERY.md` specifies.) Never takes the write lock.
     fn read_from(
         &self,
         from: u64,

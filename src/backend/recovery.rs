@@ -127,16 +127,18 @@ impl Recovery {
     }
 
     pub(crate) fn report(&self) -> RecoveryReport {
-        self.report.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.locked().clone()
     }
 
-    fn update(&self, f: impl FnOnce(&mut RecoveryReport)) {
-        f(&mut self.report.lock().unwrap_or_else(PoisonError::into_inner));
+    fn locked(&self) -> std::sync::MutexGuard<'_, RecoveryReport> {
+        self.report.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether a read from `from` has nothing to do because `PointInTime` stopped there for good.
+    /// Whether a read from `from` has nothing to do because `PointInTime` stopped there for good
+    /// (confirmed corruption cannot heal: writers refuse to append behind it), so a stopped
+    /// handle does not re-read the ignored bytes on every sync.
     pub(crate) fn stopped_at(&self, from: u64) -> bool {
-        self.mode == RecoveryMode::PointInTime && self.report().stopped_at == Some(from)
+        self.mode == RecoveryMode::PointInTime && self.locked().stopped_at == Some(from)
     }
 
     /// Fails if this handle must not write: `SkipAnyCorrupted` after it skipped something.
@@ -144,14 +146,15 @@ impl Recovery {
         if self.mode != RecoveryMode::SkipAnyCorrupted {
             return Ok(());
         }
-        match self.report().skipped.first() {
+        let report = self.locked();
+        match report.skipped.first() {
             None => Ok(()),
             Some(first) => Err(Error::Corruption {
                 path: path.to_owned(),
                 offset: first.offset,
                 reason: format!(
                     "this handle skipped {} corrupt region(s) (skip-any-corrupted), so it refuses to write: run `trialog recover` first",
-                    self.report().skipped.len()
+                    report.skipped.len()
                 ),
             }),
         }
@@ -207,7 +210,7 @@ impl Recovery {
                             return Err(corruption(path, at, next));
                         }
                         RecoveryMode::PointInTime => {
-                            self.update(|r| r.stopped_at = Some(at));
+                            self.locked().stopped_at = Some(at);
                             return Ok(at);
                         }
                         RecoveryMode::SkipAnyCorrupted => {
@@ -216,7 +219,12 @@ impl Recovery {
                             else {
                                 return Ok(at); // the valid frame lies beyond this read
                             };
-                            self.skip(at, next - at, "invalid frame followed by a valid frame");
+                            self.skip(
+                                path,
+                                at,
+                                next - at,
+                                "invalid frame followed by a valid frame",
+                            );
                             start = rel;
                         }
                     }
@@ -229,11 +237,11 @@ impl Recovery {
                             return Err(error);
                         }
                         RecoveryMode::PointInTime => {
-                            self.update(|r| r.stopped_at = Some(at));
+                            self.locked().stopped_at = Some(at);
                             return Ok(at);
                         }
                         RecoveryMode::SkipAnyCorrupted => {
-                            self.skip(at, len as u64, &error.to_string());
+                            self.skip(path, at, len as u64, &error.to_string());
                             start += offset + len;
                         }
                     }
@@ -242,12 +250,15 @@ impl Recovery {
         }
     }
 
-    fn skip(&self, offset: u64, len: u64, reason: &str) {
-        log::warn!("skipping {len} corrupt bytes at offset {offset}: {reason}");
-        self.update(|r| {
-            if !r.skipped.iter().any(|s| s.offset == offset) {
-                r.skipped.push(SkippedRange { offset, len, reason: reason.to_owned() });
-            }
-        });
+    /// Records a skipped region once (a retried read may find it again).
+    fn skip(&self, path: &Path, offset: u64, len: u64, reason: &str) {
+        let mut report = self.locked();
+        if !report.skipped.iter().any(|s| s.offset == offset) {
+            log::warn!(
+                "{}: skipping {len} corrupt bytes at offset {offset}: {reason}",
+                path.display()
+            );
+            report.skipped.push(SkippedRange { offset, len, reason: reason.to_owned() });
+        }
     }
 }
