@@ -190,3 +190,61 @@ fn recover_rewrites_an_unfinished_header() {
         Err(Error::Corruption { offset: 0, .. })
     ));
 }
+
+#[test]
+fn large_journals_take_the_pipelined_path_in_every_mode() {
+    use trialog::journal::codec::encode_batch;
+    use trialog::journal::{LogBatch, Operation};
+    // Over 4 MiB of frames, so a cold open decodes on a second thread; one frame in the middle
+    // has a bad CRC and a later one is CRC-valid but does not decode.
+    let op = |op| {
+        common::encode_frame(&encode_batch(&LogBatch { worker_id: "w".into(), ops: vec![op] }))
+    };
+    let mut bytes = trialog::journal::frame::encode_header().to_vec();
+    bytes.extend(op(Operation::CreateStudy {
+        study_name: "s".into(),
+        directions: vec![StudyDirection::Minimize],
+    }));
+    let attr = |i: usize| Operation::SetStudyUserAttr {
+        study_id: 0,
+        key: format!("k{}", i % 7),
+        value: trialog::AttrValue::String("x".repeat(200)),
+    };
+    let (mut bad_crc, mut bad_payload, n) = (0, 0, 20_000);
+    for i in 0..n {
+        if i == 9_000 {
+            bad_crc = bytes.len();
+        }
+        if i == 15_000 {
+            bad_payload = bytes.len();
+            bytes.extend(common::encode_frame(&[0x92, 0xc0, 0x90])); // [nil, []]: no worker id
+            continue;
+        }
+        bytes.extend(op(attr(i)));
+    }
+    assert!(bytes.len() > 4 << 20);
+    bytes[bad_crc + 20] ^= 0x04;
+    let open = |bytes: &[u8], mode| {
+        JournalStorage::new(MemoryBackend::from_bytes(bytes.to_vec()).with_recovery(mode))
+    };
+    match open(&bytes, RecoveryMode::TolerateCorruptedTail) {
+        Err(Error::Corruption { offset, .. }) => assert_eq!(offset, bad_crc as u64),
+        other => panic!("{other:?}"),
+    }
+    let pit = open(&bytes, RecoveryMode::PointInTime).unwrap();
+    assert_eq!(state_of(&pit).stats().batches, 1 + 9_000);
+    assert_eq!(pit.recovery_report().stopped_at, Some(bad_crc as u64));
+    let skip = open(&bytes, RecoveryMode::SkipAnyCorrupted).unwrap();
+    assert_eq!(state_of(&skip).stats().batches, 1 + n as u64 - 2);
+    let skipped: Vec<u64> = skip.recovery_report().skipped.iter().map(|s| s.offset).collect();
+    assert_eq!(skipped, [bad_crc as u64, bad_payload as u64]);
+    // With the CRC damage repaired, the undecodable frame alone: an error at its offset.
+    bytes[bad_crc + 20] ^= 0x04;
+    match open(&bytes, RecoveryMode::AbsoluteConsistency) {
+        Err(Error::Corruption { offset, .. }) => assert_eq!(offset, bad_payload as u64),
+        other => panic!("{other:?}"),
+    }
+    let pit = open(&bytes, RecoveryMode::PointInTime).unwrap();
+    assert_eq!(pit.recovery_report().stopped_at, Some(bad_payload as u64));
+    assert_eq!(state_of(&pit).stats().batches, 1 + 15_000);
+}
