@@ -262,3 +262,33 @@ impl Recovery {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mode_names_round_trip_and_unknown_names_are_typed_errors() {
+        for mode in RecoveryMode::ALL {
+            assert_eq!(mode.name().parse::<RecoveryMode>().unwrap(), mode);
+            assert_eq!(mode.to_string(), mode.name());
+        }
+        assert!(
+            matches!("tolerate".parse::<RecoveryMode>(), Err(Error::InvalidArgument(m)) if m.contains("point-in-time"))
+        );
+        assert_eq!(RecoveryMode::default(), RecoveryMode::TolerateCorruptedTail);
+    }
+
+    #[test]
+    fn a_skipped_region_is_reported_once_and_blocks_writes() {
+        let r = Recovery::new(RecoveryMode::SkipAnyCorrupted);
+        let path = Path::new("j");
+        assert!(r.check_writable(path).is_ok());
+        r.skip(path, 40, 9, "bad");
+        r.skip(path, 40, 9, "bad"); // a retried read finds it again
+        assert_eq!(r.report().skipped, [SkippedRange { offset: 40, len: 9, reason: "bad".into() }]);
+        assert!(matches!(r.check_writable(path), Err(Error::Corruption { offset: 40, .. })));
+        assert!(!r.report().is_clean());
+        assert!(Recovery::new(RecoveryMode::PointInTime).report().is_clean());
+    }
+}

@@ -122,3 +122,58 @@ pub fn survey(
     }
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One line per segment: kind, offset, length.
+    fn segments(bytes: &[u8]) -> (HeaderState, Vec<String>) {
+        let mut out = Vec::new();
+        let state = survey(Path::new("j"), bytes, |s| {
+            out.push(match s {
+                Segment::Batch { offset, len, batch, .. } => {
+                    format!("batch {offset} {len} {}", batch.ops.len())
+                }
+                Segment::Padding { offset, len } => format!("padding {offset} {len}"),
+                Segment::Invalid { offset, len, torn } => format!("invalid {offset} {len} {torn}"),
+                Segment::Undecodable { offset, len, error } => {
+                    assert!(matches!(error, Error::Corruption { offset: o, .. } if o == offset));
+                    format!("undecodable {offset} {len}")
+                }
+            });
+        })
+        .unwrap();
+        (state, out)
+    }
+
+    #[test]
+    fn every_kind_of_region_is_reported_in_order() {
+        let mut bytes = frame::encode_header().to_vec();
+        frame::encode_frame(b"\x92\xa1w\x90", &mut bytes); // ["w", []]: 12 bytes at 16
+        frame::encode_padding(9, &mut bytes); // at 28
+        bytes.extend_from_slice(&[0xff; 5]); // garbage at 37
+        frame::encode_frame(b"\x92\xc0\x90", &mut bytes); // [nil, []] does not decode, at 42
+        frame::encode_frame(b"\x92\xa1w\x90", &mut bytes); // at 53
+        bytes.extend_from_slice(&[3, 0, 0, 0, 1]); // torn, at 65
+        let (state, found) = segments(&bytes);
+        assert_eq!(state, HeaderState::Valid);
+        assert_eq!(
+            found,
+            [
+                "batch 16 12 0",
+                "padding 28 9",
+                "invalid 37 5 false",
+                "undecodable 42 11",
+                "batch 53 12 0",
+                "invalid 65 5 true"
+            ]
+        );
+        // A damaged header with an intact magic is reported and the frames still read.
+        bytes[9] ^= 1;
+        assert_eq!(segments(&bytes).0, HeaderState::Damaged);
+        assert_eq!(segments(&bytes[..7]).0, HeaderState::Incomplete);
+        bytes[0] ^= 1;
+        assert!(matches!(survey(Path::new("j"), &bytes, |_| {}), Err(Error::NotAJournal { .. })));
+    }
+}
