@@ -104,10 +104,11 @@ pub(crate) enum Delivery {
     },
 }
 
-/// Why a scan stopped early: the sink failed, or a frame does not decode.
+/// Why a scan stopped early: the sink failed, or a frame does not decode (boxed, so the
+/// per-frame `Result` is no larger than with the sink's error alone).
 enum Stop {
     Sink(Error),
-    Undecodable(usize, usize, Error),
+    Undecodable(Box<(usize, usize, Error)>),
 }
 
 /// Decodes and delivers the frames of `buf` (which starts at absolute offset `base`); returns
@@ -126,14 +127,15 @@ pub(crate) fn deliver_frames(
         let end = frame::scan_frames(buf, |offset, payload| {
             let at = base + offset as u64;
             decode_at(path, at, payload, &mut batch).map_err(|e| {
-                Stop::Undecodable(offset, frame::FRAME_HEADER_LEN + payload.len(), e)
+                Stop::Undecodable(Box::new((offset, frame::FRAME_HEADER_LEN + payload.len(), e)))
             })?;
             sink(at, &batch).map_err(Stop::Sink)
         });
         return match end {
             Ok(end) => Ok(Delivery::End(end)),
             Err(Stop::Sink(e)) => Err(e),
-            Err(Stop::Undecodable(offset, len, error)) => {
+            Err(Stop::Undecodable(bad)) => {
+                let (offset, len, error) = *bad;
                 Ok(Delivery::Undecodable { offset, len, error })
             }
         };
@@ -154,7 +156,8 @@ pub(crate) fn deliver_frames(
         delivered?;
         match end {
             Ok(end) => Ok(Delivery::End(end)),
-            Err(ChunkStop::Undecodable(offset, len, error)) => {
+            Err(ChunkStop::Undecodable(bad)) => {
+                let (offset, len, error) = *bad;
                 Ok(Delivery::Undecodable { offset, len, error })
             }
             Err(ChunkStop::Disconnected) => unreachable!("the receiver outlives the decoder"),
@@ -212,7 +215,7 @@ impl DecodedChunk {
 }
 
 enum ChunkStop {
-    Undecodable(usize, usize, Error),
+    Undecodable(Box<(usize, usize, Error)>),
     Disconnected,
 }
 
@@ -227,7 +230,7 @@ fn decode_chunks(
     let end = frame::scan_frames(buf, |offset, payload| {
         let at = base + offset as u64;
         decode_at(path, at, payload, &mut batch).map_err(|e| {
-            ChunkStop::Undecodable(offset, frame::FRAME_HEADER_LEN + payload.len(), e)
+            ChunkStop::Undecodable(Box::new((offset, frame::FRAME_HEADER_LEN + payload.len(), e)))
         })?;
         if chunk.worker_ids.last() != Some(&batch.worker_id) {
             chunk.worker_ids.push(batch.worker_id.clone());
