@@ -242,6 +242,13 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The journal's path now names a different file than the one this handle opened (`trialog
+    /// recover` or a compaction replaced it). Nothing was written; reopen the journal.
+    #[error("{path} was replaced by another file since this handle opened it (recover or compaction); nothing was written: reopen the journal", path = path.display())]
+    JournalReplaced {
+        /// The journal file.
+        path: PathBuf,
+    },
 }
 
 impl Error {

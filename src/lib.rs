@@ -22,6 +22,7 @@ pub mod error;
 pub mod journal;
 pub mod lock;
 pub mod model;
+pub mod recover;
 pub mod replay;
 pub mod storage;
 pub mod study;
@@ -29,7 +30,7 @@ mod sys;
 
 pub use backend::{
     AnyJournalFile, FileBackend, FileOptions, JournalFormat, LogBackend, MemoryBackend,
-    OptunaFileOptions, OptunaJournalFile,
+    OptunaFileOptions, OptunaJournalFile, RecoveryMode, RecoveryReport, SkippedRange,
 };
 pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};

@@ -1,7 +1,8 @@
 //! The `trialog` command-line tool.
 //!
 //! Every command prints its result on stdout. A failure prints one line,
-//! `trialog: <file>: <what went wrong>`, on stderr and exits with status 1.
+//! `trialog: <file>: <what went wrong>`, on stderr and exits with status 1 (`verify` also exits
+//! with 3 or 4 after its report: see `docs/RECOVERY.md`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -16,8 +17,10 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("trialog: {e}");
-            ExitCode::FAILURE
+            if e.has_message() {
+                eprintln!("trialog: {e}");
+            }
+            ExitCode::from(e.code())
         }
     }
 }

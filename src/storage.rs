@@ -142,6 +142,12 @@ impl<B: LogBackend> JournalStorage<B> {
         &self.backend
     }
 
+    /// What this handle's recovery mode made replay leave out so far (skipped regions, where
+    /// point-in-time replay stopped); empty in the default mode, which errors instead.
+    pub fn recovery_report(&self) -> crate::backend::RecoveryReport {
+        self.backend.recovery_report()
+    }
+
     /// This thread's worker id on this handle.
     pub fn worker_id(&self) -> String {
         THREAD_NUMBER.with(|n| format!("{}{n}", self.worker_prefix))

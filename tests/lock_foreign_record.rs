@@ -27,6 +27,7 @@ fn options(kind: LockKind) -> FileOptions {
             grace_period: GRACE,
             ..LockOptions::default()
         },
+        ..FileOptions::default()
     }
 }
 

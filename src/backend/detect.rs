@@ -11,7 +11,7 @@ use super::{
 use crate::error::{Error, Result};
 use crate::journal::LogBatch;
 use crate::journal::frame::MAGIC;
-use crate::lock::{LockGuard, LockOptions};
+use crate::lock::LockGuard;
 
 /// The two journal formats trialog reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl AnyJournalFile {
         Ok(match detect_format(path)? {
             JournalFormat::Trialog => AnyJournalFile::Trialog(FileBackend::open_with(
                 path,
-                &FileOptions { create: false, lock: LockOptions::default() },
+                &FileOptions { create: false, ..FileOptions::default() },
             )?),
             JournalFormat::Optuna => AnyJournalFile::Optuna(OptunaJournalFile::open_with(
                 path,

@@ -13,10 +13,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::io::{self as fio, Faults, JournalFile};
-use super::{AppendOutcome, AppendPlan, LogBackend, deliver_frames, header_start, plan_append};
+use super::recovery::Recovery;
+use super::{
+    AppendOutcome, AppendPlan, LogBackend, RecoveryMode, RecoveryReport, header_start, plan_append,
+};
 use crate::error::{Error, Result};
 use crate::journal::LogBatch;
-use crate::journal::frame::{self, ScanEnd};
+use crate::journal::frame;
 use crate::lock::{self, JournalLock, LockGuard, LockOptions};
 
 /// Reads of at least this many new bytes go through a memory map instead of `pread`.
@@ -29,11 +32,18 @@ pub struct FileOptions {
     pub create: bool,
     /// The writers' lock.
     pub lock: LockOptions,
+    /// What reads and writes do with bytes that are not valid frames (`docs/RECOVERY.md`).
+    /// Default: [`RecoveryMode::TolerateCorruptedTail`].
+    pub recovery: RecoveryMode,
 }
 
 impl Default for FileOptions {
     fn default() -> Self {
-        FileOptions { create: true, lock: LockOptions::default() }
+        FileOptions {
+            create: true,
+            lock: LockOptions::default(),
+            recovery: RecoveryMode::default(),
+        }
     }
 }
 
@@ -57,6 +67,7 @@ pub struct FileBackend {
     poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
     /// The journal's directory entry is known to be durable (we synced the directory).
     dir_synced: AtomicBool,
+    recovery: Recovery,
 }
 
 impl FileBackend {
@@ -103,6 +114,7 @@ impl FileBackend {
             lock: OnceLock::new(),
             poisoned: Mutex::new(None),
             dir_synced: AtomicBool::new(dir_synced),
+            recovery: Recovery::new(options.recovery),
         };
         let head = backend.pread(0, frame::HEADER_LEN)?;
         header_start(&backend.path, &head)?;
@@ -153,6 +165,23 @@ impl FileBackend {
         }
         self.dir_synced.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Fails with [`Error::JournalReplaced`] if the journal's path no longer names the file this
+    /// handle has open (`trialog recover` or a compaction renamed a new file into place), so
+    /// that nothing is appended to a file nobody will read again. Called under the lock.
+    fn check_not_replaced(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.file.file().metadata().map_err(|e| Error::io("stat", &self.path, e))?;
+        let named = match std::fs::metadata(&self.path) {
+            Ok(m) => Some(m),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io("stat", &self.path, e)),
+        };
+        match named {
+            Some(m) if (m.dev(), m.ino()) == (open.dev(), open.ino()) => Ok(()),
+            _ => Err(Error::JournalReplaced { path: self.path.clone() }),
+        }
     }
 
     fn len(&self) -> Result<u64> {
@@ -257,7 +286,7 @@ impl LogBackend for FileBackend {
                 reason: format!("the file shrank below the already-read position {from}"),
             });
         }
-        if len == from {
+        if len == from || self.recovery.stopped_at(from) {
             return Ok(from);
         }
         // Scan exactly the bytes up to this one `len`, and report positions from what was
@@ -276,24 +305,8 @@ impl LogBackend for FileBackend {
             copied = self.pread(from, want)?;
             &copied
         };
-        let scanned_to = from + bytes.len() as u64;
-        let end = deliver_frames(&self.path, bytes, from, sink)?;
-        match end {
-            ScanEnd::Clean => Ok(scanned_to),
-            ScanEnd::Torn { offset } => Ok(from + offset as u64),
-            ScanEnd::Corrupt { offset, .. } => {
-                // A bad frame followed by a good one. Confirm with a fresh read before calling it
-                // corruption: a torn tail being repaired while we read can look like this.
-                let at = from + offset as u64;
-                let again = self.pread_to_end(at)?;
-                match frame::scan_frames::<()>(&again, |_, _| Ok(())) {
-                    Ok(ScanEnd::Corrupt { offset: 0, next_valid }) => {
-                        Err(super::corruption(&self.path, at, at + next_valid as u64))
-                    }
-                    _ => Ok(at),
-                }
-            }
-        }
+        let confirm = |at: u64| self.pread_to_end(at);
+        self.recovery.read_region(&self.path, bytes, from, sink, &confirm)
     }
 
     fn lock(&self) -> Result<LockGuard<'_>> {
@@ -308,8 +321,11 @@ impl LogBackend for FileBackend {
         batch: &LogBatch,
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
+        self.recovery.check_writable(&self.path)?;
+        self.check_not_replaced()?;
         let tail = self.pread_to_end(expected_end)?;
-        let (repair, frame) = match plan_append(&self.path, expected_end, &tail, batch)? {
+        let mode = self.recovery.mode();
+        let (repair, frame) = match plan_append(&self.path, mode, expected_end, &tail, batch)? {
             AppendPlan::Moved => return Ok(AppendOutcome::Moved),
             AppendPlan::Write { repair, frame } => (repair, frame),
         };
@@ -325,5 +341,9 @@ impl LogBackend for FileBackend {
         let at = expected_end + repair.len() as u64;
         self.write_durably(guard, &frame, at)?;
         Ok(AppendOutcome::Appended { end: at + frame.len() as u64 })
+    }
+
+    fn recovery_report(&self) -> RecoveryReport {
+        self.recovery.report()
     }
 }

@@ -3,16 +3,31 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use super::{AppendOutcome, AppendPlan, LogBackend, deliver_frames, header_start, plan_append};
+use super::recovery::Recovery;
+use super::{
+    AppendOutcome, AppendPlan, LogBackend, RecoveryMode, RecoveryReport, header_start, plan_append,
+};
 use crate::error::Result;
 use crate::journal::LogBatch;
-use crate::journal::frame::{self, ScanEnd};
+use crate::journal::frame;
 
 /// A journal held in memory. Clones share the same log, so several storage handles on clones
 /// behave like several processes on one file (minus durability: nothing survives the process).
-#[derive(Debug, Clone, Default)]
+/// Each clone has its own recovery mode and report, as each process has.
+#[derive(Debug, Default)]
 pub struct MemoryBackend {
     shared: Arc<Shared>,
+    recovery: Recovery,
+}
+
+impl Clone for MemoryBackend {
+    /// Another handle on the same log, with the same recovery mode and a fresh report.
+    fn clone(&self) -> Self {
+        MemoryBackend {
+            shared: Arc::clone(&self.shared),
+            recovery: Recovery::new(self.recovery.mode()),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +53,13 @@ impl MemoryBackend {
         let backend = Self::default();
         *locked(&backend.shared.bytes) = bytes;
         backend
+    }
+
+    /// This handle on the same log, reading and writing with recovery `mode` (see
+    /// `docs/RECOVERY.md`) and a fresh report.
+    #[must_use]
+    pub fn with_recovery(self, mode: RecoveryMode) -> Self {
+        MemoryBackend { shared: self.shared, recovery: Recovery::new(mode) }
     }
 
     /// A copy of the journal's bytes.
@@ -76,19 +98,15 @@ impl LogBackend for MemoryBackend {
                 return Ok(0);
             }
         }
+        if self.recovery.stopped_at(from) {
+            return Ok(from);
+        }
         let start = usize::try_from(from).unwrap_or(usize::MAX).min(bytes.len());
-        let end = deliver_frames(self.path(), &bytes[start..], from, sink)?;
-        Ok(match end {
-            ScanEnd::Clean => bytes.len() as u64,
-            ScanEnd::Torn { offset } => from + offset as u64,
-            ScanEnd::Corrupt { offset, next_valid } => {
-                return Err(super::corruption(
-                    self.path(),
-                    from + offset as u64,
-                    from + next_valid as u64,
-                ));
-            }
-        })
+        // The bytes cannot change while we hold their lock: a finding needs no second read.
+        let confirm = |at: u64| {
+            Ok(bytes.get(usize::try_from(at).unwrap_or(usize::MAX)..).unwrap_or(&[]).to_vec())
+        };
+        self.recovery.read_region(self.path(), &bytes[start..], from, sink, &confirm)
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, ()>> {
@@ -101,9 +119,10 @@ impl LogBackend for MemoryBackend {
         expected_end: u64,
         batch: &LogBatch,
     ) -> Result<AppendOutcome> {
+        self.recovery.check_writable(self.path())?;
         let mut bytes = locked(&self.shared.bytes);
         let at = usize::try_from(expected_end).unwrap_or(usize::MAX).min(bytes.len());
-        match plan_append(self.path(), expected_end, &bytes[at..], batch)? {
+        match plan_append(self.path(), self.recovery.mode(), expected_end, &bytes[at..], batch)? {
             AppendPlan::Moved => Ok(AppendOutcome::Moved),
             AppendPlan::Write { repair, frame } => {
                 bytes.truncate(at);
@@ -112,5 +131,9 @@ impl LogBackend for MemoryBackend {
                 Ok(AppendOutcome::Appended { end: bytes.len() as u64 })
             }
         }
+    }
+
+    fn recovery_report(&self) -> RecoveryReport {
+        self.recovery.report()
     }
 }

@@ -19,11 +19,21 @@ mod file;
 mod io;
 mod memory;
 mod optuna_file;
+mod recovery;
+mod survey;
 
 pub use detect::{AnyJournalFile, JournalFormat, detect_format};
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile, SkippedLine};
+pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
+pub use survey::{HeaderState, Segment, survey};
+
+/// Fsyncs directory `dir`, so that entries created or renamed in it are durable (plain I/O,
+/// outside any fault injector).
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    io::sync_dir(dir, &io::Faults::default()).map_err(|e| Error::io("fsync directory", dir, e))
+}
 
 /// What [`LogBackend::append_if`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +62,12 @@ pub trait LogBackend: Send + Sync {
     /// The journal's path (or a placeholder such as `<memory>`), for error messages.
     fn path(&self) -> &Path;
 
-    /// Hands every complete batch (a reused buffer: copy what you keep) after position `from` to `sink` (with its position) and
-    /// returns the position after the last one. An incomplete or torn tail is not an error:
-    /// reading stops before it and a later call retries. Corruption followed by valid data is
-    /// [`Error::Corruption`] naming the offset. Never takes the write lock.
+    /// Hands every complete batch (a reused buffer: copy what you keep) after position `from` to
+    /// `sink` (with its position) and returns the position after the last one. An incomplete or
+    /// torn tail is not an error: reading stops before it and a later call retries. Corruption
+    /// followed by valid data is [`Error::Corruption`] naming the offset. (That is the default
+    /// recovery mode; backends with [`RecoveryMode`]s decide these cases by mode, as
+    /// `docs/RECOVERY.md` specifies.) Never takes the write lock.
     fn read_from(
         &self,
         from: u64,
@@ -80,6 +92,12 @@ pub trait LogBackend: Send + Sync {
         expected_end: u64,
         batch: &LogBatch,
     ) -> Result<AppendOutcome>;
+
+    /// What this handle's recovery mode made replay leave out so far (nothing for backends
+    /// without recovery modes).
+    fn recovery_report(&self) -> RecoveryReport {
+        RecoveryReport::default()
+    }
 }
 
 /// Regions at least this large are decoded on a second thread while this one applies.
@@ -87,23 +105,58 @@ const PIPELINE_MIN_BYTES: usize = 4 << 20;
 /// Batches per chunk handed from the decoding thread to the applying one.
 const CHUNK_BATCHES: usize = 4096;
 
+/// How delivering the frames of a region ended.
+pub(crate) enum Delivery {
+    /// The frame scan ended (cleanly, at a torn tail, or at corruption).
+    End(ScanEnd),
+    /// The CRC-valid frame at `offset` (relative to the region), `len` bytes long, does not
+    /// decode; `error` says why (`Corruption` or `UnknownOperation`, naming the absolute offset).
+    /// Every batch before it was delivered.
+    Undecodable {
+        /// Offset of the frame, relative to the region.
+        offset: usize,
+        /// Length of the frame including its prefix.
+        len: usize,
+        /// The decoding error.
+        error: Error,
+    },
+}
+
+/// Why a scan stopped early: the sink failed, or a frame does not decode (boxed, so the
+/// per-frame `Result` is no larger than with the sink's error alone).
+enum Stop {
+    Sink(Error),
+    Undecodable(Box<(usize, usize, Error)>),
+}
+
 /// Decodes and delivers the frames of `buf` (which starts at absolute offset `base`); returns
 /// how the scan ended. Large regions (cold replay) are decoded on a second thread in chunks while
 /// the calling thread runs `sink`, so a cold open costs about max(decode, apply) instead of
-/// their sum; the order of delivery and the result are the same either way.
+/// their sum; the order of delivery and the result are the same either way. Errors are the
+/// sink's; a frame that does not decode ends the delivery as [`Delivery::Undecodable`].
 pub(crate) fn deliver_frames(
     path: &Path,
     buf: &[u8],
     base: u64,
     sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
-) -> Result<ScanEnd> {
+) -> Result<Delivery> {
     if buf.len() < PIPELINE_MIN_BYTES {
         let mut batch = LogBatch { worker_id: String::new(), ops: Vec::new() };
-        return frame::scan_frames(buf, |offset, payload| {
+        let end = frame::scan_frames(buf, |offset, payload| {
             let at = base + offset as u64;
-            decode_at(path, at, payload, &mut batch)?;
-            sink(at, &batch)
+            decode_at(path, at, payload, &mut batch).map_err(|e| {
+                Stop::Undecodable(Box::new((offset, frame::FRAME_HEADER_LEN + payload.len(), e)))
+            })?;
+            sink(at, &batch).map_err(Stop::Sink)
         });
+        return match end {
+            Ok(end) => Ok(Delivery::End(end)),
+            Err(Stop::Sink(e)) => Err(e),
+            Err(Stop::Undecodable(bad)) => {
+                let (offset, len, error) = *bad;
+                Ok(Delivery::Undecodable { offset, len, error })
+            }
+        };
     }
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<DecodedChunk>(4);
@@ -120,8 +173,11 @@ pub(crate) fn deliver_frames(
         let end = decoder.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         delivered?;
         match end {
-            Ok(end) => Ok(end),
-            Err(ChunkStop::Failed(e)) => Err(e),
+            Ok(end) => Ok(Delivery::End(end)),
+            Err(ChunkStop::Undecodable(bad)) => {
+                let (offset, len, error) = *bad;
+                Ok(Delivery::Undecodable { offset, len, error })
+            }
             Err(ChunkStop::Disconnected) => unreachable!("the receiver outlives the decoder"),
         }
     })
@@ -177,7 +233,7 @@ impl DecodedChunk {
 }
 
 enum ChunkStop {
-    Failed(Error),
+    Undecodable(Box<(usize, usize, Error)>),
     Disconnected,
 }
 
@@ -191,7 +247,9 @@ fn decode_chunks(
     let mut chunk = DecodedChunk::with_capacity();
     let end = frame::scan_frames(buf, |offset, payload| {
         let at = base + offset as u64;
-        decode_at(path, at, payload, &mut batch).map_err(ChunkStop::Failed)?;
+        decode_at(path, at, payload, &mut batch).map_err(|e| {
+            ChunkStop::Undecodable(Box::new((offset, frame::FRAME_HEADER_LEN + payload.len(), e)))
+        })?;
         if chunk.worker_ids.last() != Some(&batch.worker_id) {
             chunk.worker_ids.push(batch.worker_id.clone());
         }
@@ -259,6 +317,7 @@ pub(crate) enum AppendPlan {
 /// `tail` holds that is not a valid frame is a torn tail left by a crashed writer.
 pub(crate) fn plan_append(
     path: &Path,
+    mode: RecoveryMode,
     expected_end: u64,
     tail: &[u8],
     batch: &LogBatch,
@@ -289,6 +348,16 @@ pub(crate) fn plan_append(
             frame::FrameCheck::Incomplete | frame::FrameCheck::Invalid => {
                 if let Some(next) = frame::find_next_valid_frame(tail) {
                     return Err(corruption(path, expected_end, expected_end + next as u64));
+                }
+                if mode == RecoveryMode::AbsoluteConsistency {
+                    return Err(Error::Corruption {
+                        path: path.to_owned(),
+                        offset: expected_end,
+                        reason: format!(
+                            "a torn tail of {} bytes ends the log; absolute-consistency does not pad over it: run `trialog verify`, then `trialog recover`",
+                            tail.len()
+                        ),
+                    });
                 }
                 frame::encode_padding(tail.len(), &mut out);
             }

@@ -97,8 +97,7 @@ impl OptunaJournalFile {
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                 _ => PathBuf::from("."),
             };
-            super::io::sync_dir(&dir, &super::io::Faults::default())
-                .map_err(|e| Error::io("fsync directory", &dir, e))?;
+            super::sync_dir(&dir)?;
         }
         let file = match OpenOptions::new().read(true).write(true).open(&path) {
             Err(e) if e.kind() == ErrorKind::PermissionDenied => File::open(&path),

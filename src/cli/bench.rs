@@ -14,6 +14,7 @@ mod w4;
 use clap::{Args, Subcommand};
 
 use super::CliError;
+pub(crate) use files::LockArg;
 
 /// Arguments of `trialog bench`.
 #[derive(Debug, Args)]

@@ -3,10 +3,13 @@
 use std::fmt;
 use std::path::Path;
 
-/// A failure to report as `trialog: <file>: <what>` (the `trialog: ` prefix is added by `main`).
+/// A failure to report as `trialog: <file>: <what>` (the `trialog: ` prefix is added by `main`),
+/// exiting with status 1; or a finding already reported on stdout that only sets the exit status
+/// ([`CliError::status`]).
 #[derive(Debug)]
 pub struct CliError {
     message: String,
+    code: u8,
 }
 
 impl CliError {
@@ -16,7 +19,7 @@ impl CliError {
         let what = what.to_string();
         let shown = path.display().to_string();
         let message = if what.starts_with(&shown) { what } else { format!("{shown}: {what}") };
-        CliError { message: one_line(&message) }
+        CliError { message: one_line(&message), code: 1 }
     }
 
     /// A library error while working on `path`: an OS error is shown as
@@ -35,7 +38,25 @@ impl CliError {
 
     /// An error that concerns no particular file.
     pub fn msg(what: impl fmt::Display) -> Self {
-        CliError { message: one_line(&what.to_string()) }
+        CliError { message: one_line(&what.to_string()), code: 1 }
+    }
+}
+
+impl CliError {
+    /// Exit with status `code` without printing anything more (the command already printed its
+    /// report: `verify` on a journal that is not clean).
+    pub fn status(code: u8) -> Self {
+        CliError { message: String::new(), code }
+    }
+
+    /// The process exit status.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+
+    /// Whether there is a message to print on stderr.
+    pub fn has_message(&self) -> bool {
+        !self.message.is_empty()
     }
 }
 

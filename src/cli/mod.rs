@@ -9,9 +9,11 @@ pub mod export;
 mod format;
 pub mod import;
 mod journal;
+pub mod recover;
 pub mod stats;
 pub mod studies;
 pub mod trials;
+pub mod verify;
 
 use clap::{Parser, Subcommand};
 
@@ -51,6 +53,10 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Copy a journal into a new file of another format (Optuna JSON lines).
     Export(export::ExportArgs),
+    /// Check the header and every frame, replay, and report damage (exit 0 only when clean).
+    Verify(verify::VerifyArgs),
+    /// Write a clean journal from a damaged one, keeping the frames MODE keeps.
+    Recover(recover::RecoverArgs),
 }
 
 /// Runs the parsed command line.
@@ -66,5 +72,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::DemoWorker(args) => demo::worker(&args),
         Command::Import(args) => import::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Verify(args) => verify::run(&args),
+        Command::Recover(args) => recover::run(&args),
     }
 }

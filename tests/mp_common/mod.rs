@@ -79,7 +79,7 @@ pub fn lock_options(kind: LockKind, grace: Duration) -> LockOptions {
 
 /// File options (create if missing) with [`lock_options`].
 pub fn file_options(kind: LockKind, grace: Duration) -> FileOptions {
-    FileOptions { create: true, lock: lock_options(kind, grace) }
+    FileOptions { create: true, lock: lock_options(kind, grace), ..FileOptions::default() }
 }
 
 /// Opens the journal with `kind` and `grace`, panicking with the path on failure.

@@ -34,14 +34,22 @@ impl LockArg {
         }
     }
 
-    /// File options with this lock, creating the journal if `create`.
-    pub fn file_options(self, create: bool) -> FileOptions {
-        let kind = match self {
+    /// The lock kind.
+    pub fn kind(self) -> LockKind {
+        match self {
             LockArg::Advisory => LockKind::Advisory,
             LockArg::OpenFile => LockKind::OpenFile,
             LockArg::Symlink => LockKind::Symlink,
-        };
-        FileOptions { create, lock: LockOptions { kind, ..LockOptions::default() } }
+        }
+    }
+
+    /// File options with this lock, creating the journal if `create`.
+    pub fn file_options(self, create: bool) -> FileOptions {
+        FileOptions {
+            create,
+            lock: LockOptions { kind: self.kind(), ..LockOptions::default() },
+            ..FileOptions::default()
+        }
     }
 }
 

@@ -1,0 +1,117 @@
+//! `trialog verify <journal> [--json]`: check every byte of a journal and report (exit codes in
+//! `docs/RECOVERY.md`).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use trialog::backend::HeaderState;
+use trialog::recover::{self, BadRange, Verdict, VerifyReport};
+
+use super::CliError;
+use super::format::{Json, emit};
+
+/// Exit status of a journal with only a torn tail.
+pub const EXIT_TORN_TAIL: u8 = 3;
+/// Exit status of a corrupt journal.
+pub const EXIT_CORRUPT: u8 = 4;
+
+/// Arguments of `trialog verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The journal file (never locked, created or modified).
+    pub journal: PathBuf,
+    /// Print one JSON object instead of `key: value` lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Prints the report; exits 0 when clean, 3 for a torn tail only, 4 when corrupt.
+pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
+    let path = &args.journal;
+    let report = recover::verify(path).map_err(|e| CliError::lib(path, e))?;
+    emit(&if args.json { json(&report).render() + "\n" } else { text(&report) })?;
+    match report.verdict() {
+        Verdict::Clean => Ok(()),
+        Verdict::TornTail => Err(CliError::status(EXIT_TORN_TAIL)),
+        Verdict::Corrupt => Err(CliError::status(EXIT_CORRUPT)),
+    }
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Clean => "clean",
+        Verdict::TornTail => "torn-tail",
+        Verdict::Corrupt => "corrupt",
+    }
+}
+
+fn header_name(h: HeaderState) -> &'static str {
+    match h {
+        HeaderState::Valid => "valid",
+        HeaderState::Incomplete => "incomplete",
+        HeaderState::Damaged => "damaged",
+    }
+}
+
+fn text(r: &VerifyReport) -> String {
+    let mut out = format!(
+        "file: {}\nstatus: {}\nbytes: {}\nheader: {}\nbatch_frames: {}\npadding_frames: {}\noperations: {}\noperations_applied: {}\noperations_ignored: {}\nvalid_end: {}\n",
+        r.path.display(),
+        verdict_name(r.verdict()),
+        r.file_len,
+        header_name(r.header),
+        r.batch_frames,
+        r.padding_frames,
+        r.operations,
+        r.operations_applied,
+        r.operations_ignored,
+        r.valid_end,
+    );
+    if let Some((offset, len)) = r.torn_tail {
+        out += &format!("torn_tail: offset {offset} length {len}\n");
+    }
+    for b in &r.corrupt {
+        out += &format!("corrupt: offset {} length {}: {}\n", b.offset, b.len, b.reason);
+    }
+    for b in &r.undecodable {
+        out += &format!("undecodable: offset {} length {}: {}\n", b.offset, b.len, b.reason);
+    }
+    out
+}
+
+fn ranges(v: &[BadRange]) -> Json {
+    Json::Array(
+        v.iter()
+            .map(|b| {
+                Json::object([
+                    ("offset", Json::UInt(b.offset)),
+                    ("length", Json::UInt(b.len)),
+                    ("reason", Json::str(&b.reason)),
+                ])
+            })
+            .collect(),
+    )
+}
+
+fn json(r: &VerifyReport) -> Json {
+    Json::object([
+        ("file", Json::str(r.path.display().to_string())),
+        ("status", Json::str(verdict_name(r.verdict()))),
+        ("bytes", Json::UInt(r.file_len)),
+        ("header", Json::str(header_name(r.header))),
+        ("batch_frames", Json::UInt(r.batch_frames)),
+        ("padding_frames", Json::UInt(r.padding_frames)),
+        ("operations", Json::UInt(r.operations)),
+        ("operations_applied", Json::UInt(r.operations_applied)),
+        ("operations_ignored", Json::UInt(r.operations_ignored)),
+        ("valid_end", Json::UInt(r.valid_end)),
+        (
+            "torn_tail",
+            r.torn_tail.map_or(Json::Null, |(offset, len)| {
+                Json::object([("offset", Json::UInt(offset)), ("length", Json::UInt(len))])
+            }),
+        ),
+        ("corrupt", ranges(&r.corrupt)),
+        ("undecodable", ranges(&r.undecodable)),
+    ])
+}
