@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::{
     AnyJournalFile, AppendOutcome, LogBackend, MemoryBackend, OptunaFileOptions, OptunaJournalFile,
-    SkippedLine,
+    RecoveryMode, SkippedRange,
 };
 use crate::error::{Error, Result};
 use crate::journal::frame;
@@ -29,7 +29,7 @@ pub struct Converted {
     /// Operations left out because the output format cannot hold them.
     pub dropped: u64,
     /// Lines of the input skipped because they do not decode (salvage mode only).
-    pub skipped: Vec<SkippedLine>,
+    pub skipped: Vec<SkippedRange>,
 }
 
 /// Copies the Optuna JSON-lines journal `src` into a new trialog journal `dst` (which must not
@@ -38,8 +38,12 @@ pub struct Converted {
 /// `skip_corrupt_lines` is set: then it is left out and listed in [`Converted::skipped`] (a
 /// salvage of a journal Optuna can no longer read; `src` is never modified).
 pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result<Converted> {
-    let options =
-        OptunaFileOptions { create: false, skip_corrupt_lines, ..OptunaFileOptions::default() };
+    let recovery = if skip_corrupt_lines {
+        RecoveryMode::SkipAnyCorrupted
+    } else {
+        RecoveryMode::TolerateCorruptedTail
+    };
+    let options = OptunaFileOptions { create: false, recovery, ..OptunaFileOptions::default() };
     let source = OptunaJournalFile::open_with(src, &options)?;
     let memory = MemoryBackend::new();
     let guard = memory.lock()?;
@@ -54,7 +58,7 @@ pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result
         Ok(())
     })?;
     drop(guard);
-    done.skipped = source.skipped_lines();
+    done.skipped = source.recovery_report().skipped;
     let mut bytes = memory.to_bytes();
     if bytes.is_empty() {
         bytes = frame::encode_header().to_vec();

@@ -200,8 +200,19 @@ impl<B: LogBackend> JournalStorage<B> {
     ) -> Result<Applied> {
         let mut inner = self.inner();
         let guard = self.backend.lock()?;
+        let mut moved_at = None;
         loop {
             self.sync_into(&mut inner)?;
+            if moved_at == Some(inner.pos) {
+                // The log goes on past where replay stops, and replay cannot go further (a
+                // backend in a recovery mode that stopped): never spin, never write behind it.
+                return Err(Error::Corruption {
+                    path: self.backend.path().to_owned(),
+                    offset: inner.pos,
+                    reason: "the log goes on past the point where replay stops; refusing to write"
+                        .to_owned(),
+                });
+            }
             let ops = build(&inner.state)?;
             if ops.is_empty() {
                 return Ok(Applied::Updated);
@@ -215,7 +226,7 @@ impl<B: LogBackend> JournalStorage<B> {
                     debug_assert_eq!(inner.state.stats().ignored, ignored, "{batch:?}");
                     return Ok(applied);
                 }
-                AppendOutcome::Moved => continue,
+                AppendOutcome::Moved => moved_at = Some(inner.pos),
             }
         }
     }

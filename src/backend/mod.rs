@@ -25,7 +25,7 @@ mod survey;
 pub use detect::{AnyJournalFile, JournalFormat, detect_format};
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
-pub use optuna_file::{OptunaFileOptions, OptunaJournalFile, SkippedLine};
+pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
 pub use survey::{HeaderState, Segment, survey};
 

@@ -18,7 +18,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{AppendOutcome, LogBackend};
+use super::recovery::{BadRecord, Recovery};
+use super::{AppendOutcome, LogBackend, RecoveryMode, RecoveryReport};
 use crate::error::{Error, Result};
 use crate::journal::LogBatch;
 use crate::journal::optuna_codec::{self, LineError};
@@ -32,11 +33,14 @@ pub struct OptunaFileOptions {
     /// The writers' lock: Optuna's symlink lock by default; every writer of the file (Python or
     /// trialog) must use the same kind.
     pub lock: OptunaLockOptions,
-    /// Salvage mode ("skip corrupted records"): a complete line that does not decode is skipped
-    /// (logged, and listed by [`OptunaJournalFile::skipped_lines`]) instead of failing the read.
-    /// A handle in this mode refuses to append ([`Error::InvalidArgument`]): appending after a
-    /// bad line would leave a file Optuna cannot read. Default: false.
-    pub skip_corrupt_lines: bool,
+    /// What a complete line that does not decode means (`docs/RECOVERY.md`, "Optuna
+    /// journals"): an error naming its byte offset in the default modes; the end of replay in
+    /// `PointInTime`; a skipped line (reported by
+    /// [`LogBackend::recovery_report`]) in `SkipAnyCorrupted`. A handle that stopped or
+    /// skipped refuses to append, since appending after a bad line would leave a file Optuna
+    /// cannot read; `AbsoluteConsistency` also refuses to drop a torn last line. Default:
+    /// `TolerateCorruptedTail`.
+    pub recovery: RecoveryMode,
 }
 
 impl Default for OptunaFileOptions {
@@ -44,7 +48,7 @@ impl Default for OptunaFileOptions {
         OptunaFileOptions {
             create: true,
             lock: OptunaLockOptions::default(),
-            skip_corrupt_lines: false,
+            recovery: RecoveryMode::default(),
         }
     }
 }
@@ -64,17 +68,7 @@ pub struct OptunaJournalFile {
     file: File,
     lock: OptunaLock,
     poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
-    /// `Some` in salvage mode: the lines skipped so far.
-    skipped: Option<Mutex<Vec<SkippedLine>>>,
-}
-
-/// A line that salvage mode skipped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedLine {
-    /// Byte offset of the line's first byte.
-    pub offset: u64,
-    /// Why it does not decode.
-    pub reason: String,
+    recovery: Recovery,
 }
 
 impl OptunaJournalFile {
@@ -113,16 +107,8 @@ impl OptunaJournalFile {
             });
         }
         let lock = OptunaLock::new(&path, options.lock.clone());
-        let skipped = options.skip_corrupt_lines.then(|| Mutex::new(Vec::new()));
-        Ok(OptunaJournalFile { path, file, lock, poisoned: Mutex::new(None), skipped })
-    }
-
-    /// In salvage mode, every line skipped so far (by offset); empty otherwise.
-    pub fn skipped_lines(&self) -> Vec<SkippedLine> {
-        self.skipped
-            .as_ref()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).clone())
-            .unwrap_or_default()
+        let recovery = Recovery::new(options.recovery);
+        Ok(OptunaJournalFile { path, file, lock, poisoned: Mutex::new(None), recovery })
     }
 
     fn check_poisoned(&self) -> Result<()> {
@@ -181,6 +167,9 @@ impl LogBackend for OptunaJournalFile {
         sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
     ) -> Result<u64> {
         self.check_poisoned()?;
+        if self.recovery.stopped_at(from) {
+            return Ok(from);
+        }
         let bytes = self.read_tail(from)?;
         let mut batch = LogBatch { worker_id: String::new(), ops: Vec::with_capacity(1) };
         let mut start = 0;
@@ -192,33 +181,25 @@ impl LogBackend for OptunaJournalFile {
             let at = from + start as u64;
             let (worker_id, op) = match optuna_codec::decode_line(line) {
                 Ok(decoded) => decoded,
-                Err(e) if self.skipped.is_some() => {
-                    log::warn!(
-                        "{}: skipping bad line at byte offset {at}: {e}",
-                        self.path.display()
-                    );
-                    if let Some(skipped) = &self.skipped {
-                        skipped
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .push(SkippedLine { offset: at, reason: e.to_string() });
+                Err(e) => {
+                    let error = match e {
+                        LineError::UnknownOperation(code) => {
+                            Error::UnknownOperation { path: self.path.clone(), offset: at, code }
+                        }
+                        LineError::Malformed(reason) => Error::Corruption {
+                            path: self.path.clone(),
+                            offset: at,
+                            reason: format!("bad Optuna journal line: {reason}"),
+                        },
+                    };
+                    let len = nl as u64 + 1;
+                    match self.recovery.bad_record(&self.path, at, len, error)? {
+                        BadRecord::Stop => return Ok(at),
+                        BadRecord::Skip => {
+                            start += nl + 1;
+                            continue;
+                        }
                     }
-                    start += nl + 1;
-                    continue;
-                }
-                Err(LineError::UnknownOperation(code)) => {
-                    return Err(Error::UnknownOperation {
-                        path: self.path.clone(),
-                        offset: at,
-                        code,
-                    });
-                }
-                Err(LineError::Malformed(reason)) => {
-                    return Err(Error::Corruption {
-                        path: self.path.clone(),
-                        offset: at,
-                        reason: format!("bad Optuna journal line: {reason}"),
-                    });
                 }
             };
             batch.worker_id = worker_id;
@@ -234,6 +215,10 @@ impl LogBackend for OptunaJournalFile {
         false
     }
 
+    fn recovery_report(&self) -> RecoveryReport {
+        self.recovery.report()
+    }
+
     fn lock(&self) -> Result<LockGuard<'_>> {
         self.check_poisoned()?;
         self.lock.acquire()
@@ -246,12 +231,7 @@ impl LogBackend for OptunaJournalFile {
         batch: &LogBatch,
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
-        if self.skipped.is_some() {
-            return Err(Error::invalid(format_args!(
-                "{}: a handle in salvage mode (skip_corrupt_lines) never appends",
-                self.path.display()
-            )));
-        }
+        self.recovery.check_writable(&self.path)?;
         let mut text = String::new();
         for op in &batch.ops {
             optuna_codec::encode_line(&batch.worker_id, op, &mut text)
@@ -262,6 +242,16 @@ impl LogBackend for OptunaJournalFile {
             return Ok(AppendOutcome::Moved);
         }
         guard.verify_held()?;
+        if !tail.is_empty() && self.recovery.mode() == RecoveryMode::AbsoluteConsistency {
+            return Err(Error::Corruption {
+                path: self.path.clone(),
+                offset: expected_end,
+                reason: format!(
+                    "a torn last line of {} bytes (absolute-consistency refuses to drop it)",
+                    tail.len()
+                ),
+            });
+        }
         if !tail.is_empty() {
             // We hold the lock, so no writer is in the middle of this line: a crashed writer
             // left it, unacknowledged. Optuna's readers ignore it too.

@@ -117,6 +117,15 @@ pub(crate) struct Recovery {
     report: Mutex<RecoveryReport>,
 }
 
+/// What [`Recovery::bad_record`] decided for a record that does not decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BadRecord {
+    /// Replay ends before the record, for good.
+    Stop,
+    /// Replay goes on after the record.
+    Skip,
+}
+
 impl Recovery {
     pub(crate) fn new(mode: RecoveryMode) -> Self {
         Recovery { mode, report: Mutex::new(RecoveryReport { mode, ..RecoveryReport::default() }) }
@@ -141,8 +150,18 @@ impl Recovery {
         self.mode == RecoveryMode::PointInTime && self.locked().stopped_at == Some(from)
     }
 
-    /// Fails if this handle must not write: `SkipAnyCorrupted` after it skipped something.
+    /// Fails if this handle must not write: `SkipAnyCorrupted` after it skipped something, or
+    /// `PointInTime` after it stopped (a write would land behind bytes replay ignores).
     pub(crate) fn check_writable(&self, path: &Path) -> Result<()> {
+        if self.mode == RecoveryMode::PointInTime {
+            if let Some(at) = self.locked().stopped_at {
+                return Err(Error::Corruption {
+                    path: path.to_owned(),
+                    offset: at,
+                    reason: "replay stopped here (point-in-time), so this handle refuses to write: run `trialog recover` first".to_owned(),
+                });
+            }
+        }
         if self.mode != RecoveryMode::SkipAnyCorrupted {
             return Ok(());
         }
@@ -246,6 +265,32 @@ impl Recovery {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    /// For a backend of self-delimiting records (Optuna's JSON lines): what the complete record
+    /// of `len` bytes at `at` that failed to decode with `error` means. The default modes and any
+    /// unknown operation code (a newer writer's data is never dropped): the error.
+    /// `PointInTime`: stop there for good ([`BadRecord::Stop`]). `SkipAnyCorrupted`: skip it,
+    /// recorded in the report ([`BadRecord::Skip`]).
+    pub(crate) fn bad_record(
+        &self,
+        path: &Path,
+        at: u64,
+        len: u64,
+        error: Error,
+    ) -> Result<BadRecord> {
+        match self.mode {
+            _ if matches!(error, Error::UnknownOperation { .. }) => Err(error),
+            RecoveryMode::TolerateCorruptedTail | RecoveryMode::AbsoluteConsistency => Err(error),
+            RecoveryMode::PointInTime => {
+                self.locked().stopped_at = Some(at);
+                Ok(BadRecord::Stop)
+            }
+            RecoveryMode::SkipAnyCorrupted => {
+                self.skip(path, at, len, &error.to_string());
+                Ok(BadRecord::Skip)
             }
         }
     }
