@@ -1,58 +1,19 @@
 //! Lease locks (open-file and symlink): stale locks are broken after the grace period and not
 //! before, live holders are never broken, and release removes only our own lock.
 
+mod log_capture;
+
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
+use log_capture::{capture_logs, warnings_about};
 use trialog::Error;
 use trialog::lock::{JournalLock, LockKind, LockOptions, OwnerRecord, lock_path_for, open_lock};
 
 const GRACE: Duration = Duration::from_millis(400);
-
-// ---- a logger that keeps every warning, so tests can check what was logged ----
-
-struct Capture;
-
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static CAPTURE: Capture = Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Warn
-    }
-
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            LINES.lock().unwrap_or_else(|e| e.into_inner()).push(record.args().to_string());
-        }
-    }
-
-    fn flush(&self) {}
-}
-
-fn capture_logs() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_logger(&CAPTURE).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Warn);
-    });
-}
-
-/// Warnings mentioning the lock file `lock` (each test has its own directory).
-fn warnings_about(lock: &Path) -> Vec<String> {
-    let name = lock.display().to_string();
-    LINES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|l| l.contains(&name))
-        .cloned()
-        .collect()
-}
 
 // ---- helpers ----
 

@@ -15,12 +15,13 @@
 //!
 //! The holders are this test binary re-executed (see `tests/mp_common`).
 
+mod log_capture;
 mod mp_common;
 
 use std::path::Path;
-use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
 
+use log_capture::{capture_logs, warnings_about};
 use mp_common::{ChildEnv, Spawn, report};
 use trialog::backend::AppendOutcome;
 use trialog::journal::{LogBatch, Operation};
@@ -31,43 +32,6 @@ const GRACE: Duration = Duration::from_millis(500);
 const GO_VAR: &str = "TRIALOG_STALL_GO";
 const STALE_STUDY: &str = "written by the stalled holder";
 const LINE_TIMEOUT: Duration = Duration::from_secs(60);
-
-// ---- a logger that keeps warnings ----
-
-struct Capture;
-static LINES: Mutex<Vec<String>> = Mutex::new(Vec::new());
-static CAPTURE: Capture = Capture;
-
-impl log::Log for Capture {
-    fn enabled(&self, metadata: &log::Metadata<'_>) -> bool {
-        metadata.level() <= log::Level::Warn
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if self.enabled(record.metadata()) {
-            LINES.lock().unwrap_or_else(|e| e.into_inner()).push(record.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn capture_logs() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_logger(&CAPTURE).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Warn);
-    });
-}
-
-fn warnings_about(lock: &Path) -> Vec<String> {
-    let name = lock.display().to_string();
-    LINES
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|l| l.contains(&name))
-        .cloned()
-        .collect()
-}
 
 fn signal(pid: u32, sig: libc::c_int) {
     let pid = libc::pid_t::try_from(pid).expect("pid");

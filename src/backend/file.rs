@@ -9,10 +9,11 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use super::io::{self as fio, Faults, JournalFile};
+use super::poison::Poison;
 use super::recovery::Recovery;
 use super::{
     AppendOutcome, AppendPlan, LogBackend, RecoveryMode, RecoveryReport, header_start, plan_append,
@@ -64,7 +65,7 @@ pub struct FileBackend {
     faults: Faults,
     lock_options: LockOptions,
     lock: OnceLock<Box<dyn JournalLock>>,
-    poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
+    poisoned: Poison,
     /// The journal's directory entry is known to be durable (we synced the directory).
     dir_synced: AtomicBool,
     recovery: Recovery,
@@ -89,7 +90,7 @@ impl FileBackend {
     pub fn open_with_faults(
         path: impl AsRef<Path>,
         options: &FileOptions,
-        faults: Arc<super::fault::FaultInjector>,
+        faults: std::sync::Arc<super::fault::FaultInjector>,
     ) -> Result<Self> {
         Self::open_inner(path.as_ref(), options, Some(faults))
     }
@@ -112,7 +113,7 @@ impl FileBackend {
             faults,
             lock_options: options.lock.clone(),
             lock: OnceLock::new(),
-            poisoned: Mutex::new(None),
+            poisoned: Poison::default(),
             dir_synced: AtomicBool::new(dir_synced),
             recovery: Recovery::new(options.recovery),
         };
@@ -122,20 +123,12 @@ impl FileBackend {
     }
 
     fn check_poisoned(&self) -> Result<()> {
-        match &*self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some((op, source)) => {
-                Err(Error::Poisoned { path: self.path.clone(), op, source: Arc::clone(source) })
-            }
-            None => Ok(()),
-        }
+        self.poisoned.check(&self.path)
     }
 
     /// Latches `e` as the reason this handle refuses all further calls, and returns it.
     fn poison(&self, op: &'static str, e: io::Error) -> Error {
-        let source = Arc::new(e);
-        *self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((op, Arc::clone(&source)));
-        Error::Poisoned { path: self.path.clone(), op, source }
+        self.poisoned.set(&self.path, op, e)
     }
 
     /// Checks that `guard` still holds the lock, then `pwrite`s `bytes` at `offset` and

@@ -19,6 +19,7 @@ mod file;
 mod io;
 mod memory;
 mod optuna_file;
+mod poison;
 mod recovery;
 mod survey;
 

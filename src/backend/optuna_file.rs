@@ -16,8 +16,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
 
+use super::poison::Poison;
 use super::recovery::{BadRecord, Recovery};
 use super::{AppendOutcome, LogBackend, RecoveryMode, RecoveryReport};
 use crate::error::{Error, Result};
@@ -67,7 +67,7 @@ pub struct OptunaJournalFile {
     path: PathBuf,
     file: File,
     lock: OptunaLock,
-    poisoned: Mutex<Option<(&'static str, Arc<io::Error>)>>,
+    poisoned: Poison,
     recovery: Recovery,
 }
 
@@ -108,23 +108,15 @@ impl OptunaJournalFile {
         }
         let lock = OptunaLock::new(&path, options.lock.clone());
         let recovery = Recovery::new(options.recovery);
-        Ok(OptunaJournalFile { path, file, lock, poisoned: Mutex::new(None), recovery })
+        Ok(OptunaJournalFile { path, file, lock, poisoned: Poison::default(), recovery })
     }
 
     fn check_poisoned(&self) -> Result<()> {
-        match &*self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) {
-            Some((op, source)) => {
-                Err(Error::Poisoned { path: self.path.clone(), op, source: Arc::clone(source) })
-            }
-            None => Ok(()),
-        }
+        self.poisoned.check(&self.path)
     }
 
     fn poison(&self, op: &'static str, e: io::Error) -> Error {
-        let source = Arc::new(e);
-        *self.poisoned.lock().unwrap_or_else(PoisonError::into_inner) =
-            Some((op, Arc::clone(&source)));
-        Error::Poisoned { path: self.path.clone(), op, source }
+        self.poisoned.set(&self.path, op, e)
     }
 
     /// The bytes from `from` to the end of the file as one `fstat` saw it (an error if the file
