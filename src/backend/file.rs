@@ -184,15 +184,10 @@ impl FileBackend {
     /// Reads up to `len` bytes at `offset` (fewer at the end of the file).
     fn pread(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
-        let mut filled = 0;
-        while filled < len {
-            match self.file.read_at(&mut buf[filled..], offset + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("read", &self.path, e)),
-            }
-        }
+        let filled = self
+            .file
+            .read_full_at(&mut buf, offset)
+            .map_err(|e| Error::io("read", &self.path, e))?;
         buf.truncate(filled);
         Ok(buf)
     }

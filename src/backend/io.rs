@@ -103,6 +103,11 @@ impl JournalFile {
         self.file.read_at(buf, offset)
     }
 
+    /// Fills `buf` from `offset` (see [`read_full`]).
+    pub(crate) fn read_full_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        read_full(|b, at| self.read_at(b, at), buf, offset)
+    }
+
     /// `fdatasync`: every byte written before, and the file size, are durable when it returns
     /// `Ok`. An error is final: the caller must not retry and trust a later success.
     #[inline]
@@ -185,4 +190,24 @@ pub(crate) fn sync_dir(dir: &Path, faults: &Faults) -> io::Result<()> {
         f.note(|| IoEvent::SyncDir { dir: dir.to_owned() });
     }
     Ok(())
+}
+
+/// Fills `buf` from `offset` with repeated `read_at` calls: a short read continues where it
+/// stopped and `EINTR` is retried. Returns how many bytes were read, fewer than `buf.len()` only
+/// at the end of the file.
+pub(crate) fn read_full(
+    mut read_at: impl FnMut(&mut [u8], u64) -> io::Result<usize>,
+    buf: &mut [u8],
+    offset: u64,
+) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }

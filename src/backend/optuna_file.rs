@@ -132,15 +132,8 @@ impl OptunaJournalFile {
         }
         let want = usize::try_from(len - from).unwrap_or(usize::MAX);
         let mut buf = vec![0u8; want];
-        let mut filled = 0;
-        while filled < want {
-            match self.file.read_at(&mut buf[filled..], from + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("read", &self.path, e)),
-            }
-        }
+        let filled = super::io::read_full(|b, at| self.file.read_at(b, at), &mut buf, from)
+            .map_err(|e| Error::io("read", &self.path, e))?;
         buf.truncate(filled);
         Ok(buf)
     }
