@@ -560,6 +560,7 @@ fn errors_are_one_line_and_exit_1() {
         vec!["stats", m],
     ] {
         fails(&cmd, &missing, "No such file");
+        fails(&cmd, &missing, "(check the path)");
     }
     assert!(!missing.exists(), "a read command created the journal");
 
@@ -580,11 +581,14 @@ fn errors_are_one_line_and_exit_1() {
     let t = text.to_str().unwrap();
     for cmd in [vec!["studies", t], vec!["dump", t], vec!["stats", t]] {
         fails(&cmd, &text, "not a journal: neither a trialog journal");
+        fails(&cmd, &text, "(pass a journal written by trialog or Optuna)");
     }
 
     let f = build();
     fails(&["trials", f.path(), "--study", "nope"], &f.path, "no study named \"nope\"");
     fails(&["best", f.path(), "--study", "nope"], &f.path, "no study named \"nope\"");
+    let hint = format!("(`trialog studies {}` lists the studies)", f.path());
+    fails(&["trials", f.path(), "--study", "nope"], &f.path, &hint);
 }
 
 #[test]

@@ -23,15 +23,27 @@ impl CliError {
     }
 
     /// A library error while working on `path`: an OS error is shown as
-    /// `<its file>: <operation>: <reason>`, anything else as [`CliError::at`] shows it.
+    /// `<its file>: <operation>: <reason>`, anything else as [`CliError::at`] shows it. The
+    /// mistakes users make (a wrong path, a file that is not a journal, a misspelled study) end
+    /// with what to do about them.
     pub fn lib(path: &Path, e: trialog::Error) -> Self {
         match e {
+            trialog::Error::Io { path: file, op, source }
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                CliError::at(&file, format!("{op}: {source} (check the path)"))
+            }
             trialog::Error::Io { path: file, op, source } => {
                 CliError::at(&file, format!("{op}: {source}"))
             }
-            trialog::Error::NotAJournal { path: file, reason } => {
-                CliError::at(&file, format!("not a journal: {reason}"))
-            }
+            trialog::Error::NotAJournal { path: file, reason } => CliError::at(
+                &file,
+                format!("not a journal: {reason} (pass a journal written by trialog or Optuna)"),
+            ),
+            e @ trialog::Error::StudyNameNotFound { .. } => CliError::at(
+                path,
+                format!("{e} (`trialog studies {}` lists the studies)", path.display()),
+            ),
             e => CliError::at(path, e),
         }
     }
