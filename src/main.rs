@@ -2,7 +2,9 @@
 //!
 //! Every command prints its result on stdout. A failure prints one line,
 //! `trialog: <file>: <what went wrong>`, on stderr and exits with status 1 (`verify` also exits
-//! with 3 or 4 after its report: see `docs/RECOVERY.md`).
+//! with 3 or 4 after its report: see `docs/RECOVERY.md`). Warnings of the library (a torn tail
+//! covered, a corrupt line skipped, a stale lock broken) are printed on stderr as
+//! `trialog: warning: <message>`; `-q`, `-v` and `TRIALOG_LOG` choose which (`cli::logging`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -14,6 +16,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    cli::logging::install(args.verbose, args.quiet);
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

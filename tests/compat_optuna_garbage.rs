@@ -94,9 +94,9 @@ fn a_bad_complete_line_is_corruption_at_its_offset_and_nothing_is_written_after_
         salvaged.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 corrupt lines skipped)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 corrupt line skipped)"));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("skipped the bad line at byte offset {offset}")), "{err}");
+    assert!(err.contains(&format!("corrupt bytes at offset {offset}: bad Optuna")), "{err}");
     let without = dir.path().join("without.log");
     let mut kept: Vec<&str> = lines.clone();
     kept.remove(3);
@@ -198,9 +198,9 @@ fn extension_operations_never_reach_an_optuna_file() {
         out_path.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 1 operations"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 1 operation to "));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("(1 trialog extension operations dropped)")
+        String::from_utf8_lossy(&out.stdout).contains("(1 trialog extension operation dropped)")
     );
     assert!(!std::fs::read_to_string(&out_path).unwrap().contains("130"));
     if have_optuna("extension_operations_never_reach_an_optuna_file") {

@@ -15,7 +15,7 @@ use trialog::{
     Error, FrozenTrial, HeartbeatOptions, JournalStorage, ParamValue, StudyDirection, TrialState,
 };
 
-use super::CliError;
+use super::{CliError, logging};
 
 /// The study every demo run adds to.
 pub const STUDY: &str = "demo";
@@ -195,6 +195,8 @@ fn start_workers(args: &DemoArgs) -> Result<Vec<Worker>, CliError> {
             .arg(share.to_string())
             .arg("--work-ms")
             .arg(args.work_ms.to_string())
+            // The workers log what this process logs (`-q` quiets them too).
+            .env(logging::ENV, logging::installed())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()

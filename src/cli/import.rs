@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CliError;
-use super::format::emit;
+use super::format::{count, emit};
 
 /// Arguments of `trialog import`.
 #[derive(Debug, Args)]
@@ -15,8 +15,8 @@ pub struct ImportArgs {
     pub optuna_journal: PathBuf,
     /// The trialog journal to create (must not exist).
     pub out: PathBuf,
-    /// Salvage a damaged journal: leave out lines that do not decode (listed on stderr) instead
-    /// of failing. The input is never modified.
+    /// Salvage a damaged journal: leave out lines that do not decode (each named in a warning on
+    /// stderr) instead of failing. The input is never modified.
     #[arg(long)]
     pub skip_corrupt_lines: bool,
 }
@@ -26,17 +26,11 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let done =
         trialog::convert::import_optuna(&args.optuna_journal, &args.out, args.skip_corrupt_lines)
             .map_err(|e| CliError::lib(&args.optuna_journal, e))?;
-    for line in &done.skipped {
-        eprintln!(
-            "trialog: {}: skipped the bad line at byte offset {}: {}",
-            args.optuna_journal.display(),
-            line.offset,
-            line.reason
-        );
-    }
+    // A warning on stderr (the library's log) names each skipped line.
     let skipped = match done.skipped.len() {
         0 => String::new(),
-        n => format!(" ({n} corrupt lines skipped)"),
+        n => format!(" ({} skipped)", count(n as u64, "corrupt line")),
     };
-    emit(&format!("imported {} operations into {}{skipped}\n", done.operations, args.out.display()))
+    let operations = count(done.operations, "operation");
+    emit(&format!("imported {operations} into {}{skipped}\n", args.out.display()))
 }

@@ -9,13 +9,14 @@ pub mod export;
 mod format;
 pub mod import;
 mod journal;
+pub mod logging;
 pub mod recover;
 pub mod stats;
 pub mod studies;
 pub mod trials;
 pub mod verify;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
 pub use error::CliError;
 
@@ -26,6 +27,13 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Print more of the library's log (repeat for more: info, debug, trace). Default: warnings,
+    /// or the filter in TRIALOG_LOG.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print less of the library's log: -q errors only, -qq nothing.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub quiet: u8,
 }
 
 /// The commands of the tool.
