@@ -8,6 +8,7 @@ mod error;
 pub mod export;
 mod format;
 pub mod import;
+mod invocation;
 mod journal;
 pub mod logging;
 pub mod recover;
