@@ -587,7 +587,8 @@ fn errors_are_one_line_and_exit_1() {
     let f = build();
     fails(&["trials", f.path(), "--study", "nope"], &f.path, "no study named \"nope\"");
     fails(&["best", f.path(), "--study", "nope"], &f.path, "no study named \"nope\"");
-    let hint = format!("(`trialog studies {}` lists the studies)", f.path());
+    // The program part is how the user ran it (tests/cli_errors.rs runs the hint).
+    let hint = format!(" studies {}` lists the studies)", f.path());
     fails(&["trials", f.path(), "--study", "nope"], &f.path, &hint);
 }
 

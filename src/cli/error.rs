@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::Path;
 
+use super::invocation;
+
 /// A failure to report as `trialog: <file>: <what>` (the `trialog: ` prefix is added by `main`),
 /// exiting with status 1; or a finding already reported on stdout that only sets the exit status
 /// ([`CliError::status`]).
@@ -24,10 +26,22 @@ impl CliError {
 
     /// A library error while working on `path`: an OS error is shown as
     /// `<its file>: <operation>: <reason>`, anything else as [`CliError::at`] shows it. The
-    /// mistakes users make (a wrong path, a file that is not a journal, a misspelled study) end
-    /// with what to do about them.
+    /// mistakes users make (a wrong path, a directory, a file that is not a journal, a
+    /// misspelled study) and damaged journals end with what to do about them.
     pub fn lib(path: &Path, e: trialog::Error) -> Self {
         match e {
+            trialog::Error::Io { path: file, op, source }
+                if source.kind() == std::io::ErrorKind::IsADirectory =>
+            {
+                if file == path {
+                    CliError::at(
+                        &file,
+                        "is a directory, not a journal file (pass the journal's path)",
+                    )
+                } else {
+                    CliError::at(&file, format!("{op}: is a directory, not a file"))
+                }
+            }
             trialog::Error::Io { path: file, op, source }
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -40,10 +54,16 @@ impl CliError {
                 &file,
                 format!("not a journal: {reason} (pass a journal written by trialog or Optuna)"),
             ),
-            e @ trialog::Error::StudyNameNotFound { .. } => CliError::at(
-                path,
-                format!("{e} (`trialog studies {}` lists the studies)", path.display()),
-            ),
+            e @ trialog::Error::StudyNameNotFound { .. } => {
+                let studies = invocation::command(&["studies", &path.to_string_lossy()]);
+                CliError::at(path, format!("{e} (`{studies}` lists the studies)"))
+            }
+            trialog::Error::Corruption { ref path, ref reason, .. }
+                if !reason.contains("`trialog ") =>
+            {
+                let hint = corruption_hint(path);
+                CliError::at(path, format!("{e} ({hint})"))
+            }
             e => CliError::at(path, e),
         }
     }
@@ -69,6 +89,39 @@ impl CliError {
     /// Whether there is a message to print on stderr.
     pub fn has_message(&self) -> bool {
         !self.message.is_empty()
+    }
+}
+
+/// A library error as the reason clap shows for a bad option value (`invalid value 'x' for
+/// '--mode <MODE>': <reason>`): an [`trialog::Error::InvalidArgument`] without its own
+/// "invalid argument: " prefix, which would say "invalid" twice.
+pub fn value_error(e: trialog::Error) -> String {
+    match e {
+        trialog::Error::InvalidArgument(reason) => reason,
+        e => e.to_string(),
+    }
+}
+
+/// What to do about a damaged journal: for trialog's format, `verify` shows the damage and
+/// `recover --out` writes a clean copy beside it; an Optuna journal's other lines can be salvaged
+/// into a new trialog journal by `import --skip-corrupt-lines`. Commands as the user runs us.
+fn corruption_hint(journal: &Path) -> String {
+    let j = journal.to_string_lossy();
+    match trialog::backend::detect_format(journal) {
+        Ok(trialog::JournalFormat::Optuna) => {
+            let salvaged = format!("{j}.salvaged.journal");
+            let import = ["import", "--skip-corrupt-lines", &j, &salvaged];
+            format!("`{}` copies the other lines into a new journal", invocation::command(&import))
+        }
+        _ => {
+            let recovered = format!("{j}.recovered");
+            let recover = ["recover", &j, "--mode", "skip-any-corrupted", "--out", &recovered];
+            format!(
+                "`{}` shows the damage; `{}` writes a copy without it",
+                invocation::command(&["verify", &j]),
+                invocation::command(&recover)
+            )
+        }
     }
 }
 

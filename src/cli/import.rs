@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use trialog::JournalFormat;
+use trialog::backend::detect_format;
 
-use super::CliError;
 use super::format::{count, emit};
+use super::{CliError, invocation};
 
 /// Arguments of `trialog import`.
 #[derive(Debug, Args)]
@@ -23,9 +25,24 @@ pub struct ImportArgs {
 
 /// Converts and prints one line with what was copied.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
-    let done =
-        trialog::convert::import_optuna(&args.optuna_journal, &args.out, args.skip_corrupt_lines)
-            .map_err(|e| CliError::lib(&args.optuna_journal, e))?;
+    let input = &args.optuna_journal;
+    let done = trialog::convert::import_optuna(input, &args.out, args.skip_corrupt_lines)
+        .map_err(|e| match e {
+            trialog::Error::NotAnOptunaJournal { .. }
+                if detect_format(input).is_ok_and(|f| f == JournalFormat::Trialog) =>
+            {
+                CliError::at(
+                    input,
+                    "is already a trialog journal: nothing to import (every command reads it as it is)",
+                )
+            }
+            e @ trialog::Error::Corruption { .. } if !args.skip_corrupt_lines => {
+                let (i, out) = (input.to_string_lossy(), args.out.to_string_lossy());
+                let salvage = invocation::command(&["import", "--skip-corrupt-lines", &i, &out]);
+                CliError::at(input, format!("{e} (`{salvage}` leaves out the lines that do not decode)"))
+            }
+            e => CliError::lib(input, e),
+        })?;
     // A warning on stderr (the library's log) names each skipped line.
     let skipped = match done.skipped.len() {
         0 => String::new(),

@@ -19,7 +19,7 @@ pub mod verify;
 
 use clap::{ArgAction, Parser, Subcommand};
 
-pub use error::CliError;
+pub use error::{CliError, value_error};
 
 /// `trialog`: a durable journal log engine for hyperparameter-optimization studies.
 #[derive(Debug, Parser)]
