@@ -98,7 +98,7 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
             std::thread::sleep(work / 2);
             trial.report(0, himmelblau(x, 0.0) + himmelblau(0.0, y))?;
             std::thread::sleep(work - work / 2);
-            Ok::<_, Error>(himmelblau(x, y))
+            Ok(himmelblau(x, y))
         })
         .map_err(lib)?;
     println!("ran {} {}", report.trials, report.complete);
