@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use trialog::backend::detect_format;
 use trialog::study::{RandomSampler, Study};
 use trialog::{
     Error, FrozenTrial, HeartbeatOptions, JournalFormat, JournalStorage, ParamValue,
@@ -18,7 +17,7 @@ use trialog::{
 };
 
 use super::format::count;
-use super::{CliError, invocation, logging};
+use super::{CliError, invocation, journal, logging};
 
 /// The study every demo run adds to.
 pub const STUDY: &str = "demo";
@@ -69,7 +68,7 @@ pub fn himmelblau(x: f64, y: f64) -> f64 {
 }
 
 fn heartbeat_storage(path: &Path) -> Result<JournalStorage, CliError> {
-    if detect_format(path).is_ok_and(|f| f == JournalFormat::Optuna)
+    if journal::format_of(path) == Some(JournalFormat::Optuna)
         && std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
     {
         let import = invocation::command(&["import", &path.to_string_lossy(), "demo.journal"]);

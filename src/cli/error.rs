@@ -107,8 +107,8 @@ pub fn value_error(e: trialog::Error) -> String {
 /// into a new trialog journal by `import --skip-corrupt-lines`. Commands as the user runs us.
 fn corruption_hint(journal: &Path) -> String {
     let j = journal.to_string_lossy();
-    match trialog::backend::detect_format(journal) {
-        Ok(trialog::JournalFormat::Optuna) => {
+    match super::journal::format_of(journal) {
+        Some(trialog::JournalFormat::Optuna) => {
             let salvaged = format!("{j}.salvaged.journal");
             let import = ["import", "--skip-corrupt-lines", &j, &salvaged];
             format!("`{}` copies the other lines into a new journal", invocation::command(&import))

@@ -5,10 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use trialog::JournalFormat;
-use trialog::backend::detect_format;
 
 use super::format::{count, emit};
-use super::{CliError, invocation};
+use super::{CliError, invocation, journal};
 
 /// Arguments of `trialog import`.
 #[derive(Debug, Args)]
@@ -29,7 +28,7 @@ pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let done = trialog::convert::import_optuna(input, &args.out, args.skip_corrupt_lines)
         .map_err(|e| match e {
             trialog::Error::NotAnOptunaJournal { .. }
-                if detect_format(input).is_ok_and(|f| f == JournalFormat::Trialog) =>
+                if journal::format_of(input) == Some(JournalFormat::Trialog) =>
             {
                 CliError::at(
                     input,
