@@ -12,12 +12,13 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli::logging::install(args.verbose, args.quiet);
-    match cli::run(args) {
+    match cli::lock::check(&matches).and_then(|()| cli::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.has_message() {

@@ -215,3 +215,51 @@ fn a_misspelled_study_points_to_a_studies_command_that_works() {
     assert!(out.status.success());
     assert!(String::from_utf8(out.stdout).unwrap().contains(" s "));
 }
+
+/// `--lock` names trialog's own locks; given for an Optuna journal it is refused before anything
+/// is locked (no `<journal>.lock` appears, which Python would read as a held lock), naming the
+/// file. On a trialog journal it works as before.
+#[test]
+fn lock_given_for_an_optuna_journal_is_refused_before_locking() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = optuna_journal(dir.path());
+    let before = std::fs::read(&journal).unwrap();
+    let lock_file = dir.path().join("o.log.lock");
+    for kind in ["advisory", "open-file", "symlink"] {
+        let out = dir.path().join("out.log");
+        let args = ["recover", s(&journal), "--mode", "skip-any-corrupted", "--lock", kind];
+        let err = error_line(&[&args[..], &["--out", s(&out)]].concat());
+        assert_eq!(
+            err,
+            format!(
+                "trialog: {}: is an Optuna JSON-lines journal: --lock chooses among trialog's own \
+                 locks, which must never guard a file Python Optuna writes (leave --lock out: an \
+                 Optuna journal is always locked with Optuna's protocol)",
+                journal.display()
+            )
+        );
+        assert!(std::fs::symlink_metadata(&lock_file).is_err(), "--lock {kind} left a lock file");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read(&journal).unwrap(), before);
+    }
+
+    let trialog_journal = trialog_journal(dir.path());
+    let out = dir.path().join("clean.journal");
+    let t = s(&trialog_journal);
+    let args = ["recover", t, "--mode", "skip-any-corrupted", "--lock", "advisory", "--out"];
+    let done = trialog(&[&args[..], &[s(&out)]].concat());
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(out.exists());
+}
+
+/// The help of `--lock` no longer calls trialog's symlink lease lock Optuna's protocol.
+#[test]
+fn lock_help_says_whose_locks_they_are() {
+    for command in [&["recover", "--help"][..], &["bench", "w1", "--help"]] {
+        let out = trialog(command);
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(!help.contains("Optuna's symlink protocol"), "{help}");
+        assert!(help.contains("symlink:   trialog's lease lock as a symbolic link"), "{help}");
+        assert!(help.contains("(not Optuna's symlink lock)"), "{help}");
+    }
+}

@@ -10,6 +10,7 @@ mod format;
 pub mod import;
 mod invocation;
 mod journal;
+pub mod lock;
 pub mod logging;
 pub mod recover;
 pub mod stats;
