@@ -179,14 +179,44 @@ fn demo_on_an_optuna_journal_says_which_format_it_is_and_leaves_it_alone() {
     let journal = optuna_journal(dir.path());
     let before = std::fs::read(&journal).unwrap();
     let err = error_line(&["demo", s(&journal), "--trials", "1"]);
+    let j = journal.display();
     assert!(
         err.starts_with(&format!(
-            "trialog: {}: is an Optuna JSON-lines journal; demo writes trialog journals",
-            journal.display()
+            "trialog: {j}: is an Optuna JSON-lines journal, and this command needs a trialog journal"
         )),
         "{err}"
     );
     assert_eq!(std::fs::read(&journal).unwrap(), before);
+    assert!(std::fs::symlink_metadata(format!("{j}.lock")).is_err(), "no lock taken");
+    // The conversion it suggests works as printed, and demo runs on its output.
+    let [import] = &suggested(&err)[..] else { panic!("one command: {err}") };
+    let converted = journal.with_extension("journal");
+    assert_eq!(
+        import,
+        &format!("{} import {j} {}", env!("CARGO_BIN_EXE_trialog"), converted.display())
+    );
+    assert!(sh(import).status.success());
+    let out =
+        trialog(&["demo", s(&converted), "--workers", "1", "--trials", "1", "--work-ms", "0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A trialog journal given to a command that reads Optuna journals only (here `import`, which
+/// has its own message) or the other way round (`bench w2` reads trialog journals) says which
+/// format it is, not "not a journal".
+#[test]
+fn a_journal_of_the_other_format_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = optuna_journal(dir.path());
+    let err = error_line(&["bench", "w2", "--journal", s(&journal)]);
+    assert!(
+        err.starts_with(&format!(
+            "trialog: {}: is an Optuna JSON-lines journal, and this command needs a trialog journal (`",
+            journal.display()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains("not a journal"), "{err}");
 }
 
 #[test]

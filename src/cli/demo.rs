@@ -12,12 +12,11 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use trialog::study::{RandomSampler, Study};
 use trialog::{
-    Error, FrozenTrial, HeartbeatOptions, JournalFormat, JournalStorage, ParamValue,
-    StudyDirection, TrialState,
+    Error, FrozenTrial, HeartbeatOptions, JournalStorage, ParamValue, StudyDirection, TrialState,
 };
 
 use super::format::count;
-use super::{CliError, invocation, journal, logging};
+use super::{CliError, invocation, logging};
 
 /// The study every demo run adds to.
 pub const STUDY: &str = "demo";
@@ -68,17 +67,6 @@ pub fn himmelblau(x: f64, y: f64) -> f64 {
 }
 
 fn heartbeat_storage(path: &Path) -> Result<JournalStorage, CliError> {
-    if journal::format_of(path) == Some(JournalFormat::Optuna)
-        && std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
-    {
-        let import = invocation::command(&["import", &path.to_string_lossy(), "demo.journal"]);
-        return Err(CliError::at(
-            path,
-            format!(
-                "is an Optuna JSON-lines journal; demo writes trialog journals (give it a new path, or copy this one with `{import}`)"
-            ),
-        ));
-    }
     let options = HeartbeatOptions { interval: HEARTBEAT, grace_period: GRACE };
     Ok(JournalStorage::open(path).map_err(|e| CliError::lib(path, e))?.with_heartbeat(options))
 }

@@ -50,6 +50,12 @@ impl CliError {
             trialog::Error::Io { path: file, op, source } => {
                 CliError::at(&file, format!("{op}: {source}"))
             }
+            trialog::Error::NotAJournal { path: file, .. }
+            | trialog::Error::NotAnOptunaJournal { path: file, .. }
+                if super::journal::format_of(&file).is_some() =>
+            {
+                CliError::at(&file, wrong_format(&file))
+            }
             trialog::Error::NotAJournal { path: file, reason } => CliError::at(
                 &file,
                 format!("not a journal: {reason} (pass a journal written by trialog or Optuna)"),
@@ -100,6 +106,28 @@ pub fn value_error(e: trialog::Error) -> String {
         trialog::Error::InvalidArgument(reason) => reason,
         e => e.to_string(),
     }
+}
+
+/// Why a journal of one format was refused by a command that needs the other, and the command
+/// that converts it.
+fn wrong_format(journal: &Path) -> String {
+    let j = journal.to_string_lossy();
+    let (is, needs, convert) = match super::journal::format_of(journal) {
+        Some(trialog::JournalFormat::Optuna) => {
+            let mut out = journal.with_extension("journal");
+            if out == journal {
+                out = journal.with_extension("trialog.journal");
+            }
+            let import = invocation::command(&["import", &j, &out.to_string_lossy()]);
+            ("an Optuna JSON-lines journal", "a trialog journal", import)
+        }
+        _ => {
+            let out = format!("{j}.optuna.log");
+            let export = invocation::command(&["export", "--format", "optuna", &j, &out]);
+            ("a trialog journal", "an Optuna JSON-lines journal", export)
+        }
+    };
+    format!("is {is}, and this command needs {needs} (`{convert}` copies it into one)")
 }
 
 /// What to do about a damaged journal: for trialog's format, `verify` shows the damage and
