@@ -149,9 +149,7 @@ fn files_that_are_not_journals_are_refused_untouched() {
     let out = dir.path().join("never.journal");
     let import = trialog(&["import", ours.to_str().unwrap(), out.to_str().unwrap()]);
     assert_eq!(import.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&import.stderr).contains("is not an Optuna JSON-lines journal")
-    );
+    assert!(String::from_utf8_lossy(&import.stderr).contains("is already a trialog journal"));
     assert!(!out.exists(), "a failed import created its output");
     // An empty file is an empty Optuna journal.
     let empty = dir.path().join("empty.log");
