@@ -5,6 +5,39 @@
 //! append is one CRC-checked frame, fsynced before it is acknowledged; replay rebuilds studies
 //! and trials with Optuna's semantics, incrementally. See `docs/FORMAT.md` for the file format.
 //!
+//! # Ask and tell
+//!
+//! The [`study`] API drives an optimization. Every worker process runs the same code on the same
+//! file; they share the study through the journal (no server):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use trialog::study::{TellResult, create_or_load_study};
+//! use trialog::{JournalStorage, StudyDirection};
+//!
+//! let storage = Arc::new(JournalStorage::open("study.journal")?);
+//! let study = create_or_load_study(storage, "quadratic", &[StudyDirection::Minimize])?;
+//!
+//! // The loop, written out: ask for a trial, sample its parameters, tell the result.
+//! let mut trial = study.ask()?;
+//! let x = trial.suggest_float("x", -10.0, 10.0)?;
+//! let optimizer = trial.suggest_categorical("optimizer", ["adam", "sgd"])?;
+//! println!("trial {} tries x = {x} with {optimizer}", trial.number());
+//! study.tell(&trial, TellResult::Complete(vec![(x - 2.0).powi(2)]))?;
+//!
+//! // Or let `optimize` run it: an objective that fails or panics marks only its trial FAIL.
+//! study.optimize(Some(100), None, |trial| {
+//!     let x = trial.suggest_float("x", -10.0, 10.0)?;
+//!     Ok((x - 2.0).powi(2))
+//! })?;
+//! println!("best value {} at {:?}", study.best_value()?, study.best_params()?);
+//! # Ok::<(), trialog::Error>(())
+//! ```
+//!
+//! # Storage API
+//!
+//! Below it, [`JournalStorage`] offers Optuna's `BaseStorage` calls directly:
+//!
 //! ```no_run
 //! use trialog::{JournalStorage, StudyDirection, TrialState};
 //! let storage = JournalStorage::open("study.journal")?;
@@ -13,6 +46,21 @@
 //! storage.set_trial_state_values(trial, TrialState::Complete, Some(&[0.5]))?;
 //! # Ok::<(), trialog::Error>(())
 //! ```
+//!
+//! # Warnings
+//!
+//! What the library repairs, skips or breaks on its own (a torn tail covered by the next writer, a
+//! corrupt record skipped in a salvage mode, a stale lease lock broken, heartbeats left off on an
+//! Optuna journal, a failed trial in `optimize`) is reported through the [`log`] facade at level
+//! `warn`, with the file and offset involved. Install any `log` backend (`env_logger`,
+//! `simple_logger`, ...) to see them; without one they are dropped. The `trialog` binary installs
+//! one (`docs/CLI.md`).
+//!
+//! # Features
+//!
+//! `cli` (default) builds the `trialog` binary and pulls in its dependencies (clap, indicatif,
+//! env_logger); embedders depend on `trialog = { ..., default-features = false }`.
+//! `fault-injection` is for the crash tests only.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

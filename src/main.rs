@@ -2,7 +2,9 @@
 //!
 //! Every command prints its result on stdout. A failure prints one line,
 //! `trialog: <file>: <what went wrong>`, on stderr and exits with status 1 (`verify` also exits
-//! with 3 or 4 after its report: see `docs/RECOVERY.md`).
+//! with 3 or 4 after its report: see `docs/RECOVERY.md`). Warnings of the library (a torn tail
+//! covered, a corrupt line skipped, a stale lock broken) are printed on stderr as
+//! `trialog: warning: <message>`; `-q`, `-v` and `TRIALOG_LOG` choose which (`cli::logging`).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -10,11 +12,13 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
-    match cli::run(args) {
+    let matches = cli::Cli::command().get_matches();
+    let args = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli::logging::install(args.verbose, args.quiet);
+    match cli::lock::check(&matches).and_then(|()| cli::run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             if e.has_message() {

@@ -1,6 +1,8 @@
 //! `trialog demo`, the README's main job, run as a real binary: its output names the workers,
 //! shows the progress and the best trial; the journal then holds exactly the trials it
-//! reported; a second run continues the same study; bad input is one error line.
+//! reported; a second run continues the same study; bad input is one error line. Counts agree
+//! with their number ("1 trial"), the closing hint is a command that works as typed, and on a
+//! terminal the progress bar's line is ended before the report.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -8,12 +10,14 @@ use std::process::{Command, Output};
 use trialog::{JournalStorage, ParamValue, TrialState};
 
 fn demo(journal: &Path, extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_trialog"))
-        .arg("demo")
-        .arg(journal)
-        .args(extra)
-        .output()
-        .expect("run trialog demo")
+    demo_command(journal, extra).output().expect("run trialog demo")
+}
+
+/// `trialog demo <journal> <extra>`, as a user's shell would start it (outside `cargo run`).
+fn demo_command(journal: &Path, extra: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trialog"));
+    cmd.arg("demo").arg(journal).args(extra).env_remove("CARGO_PKG_NAME");
+    cmd
 }
 
 fn stdout_ok(out: &Output) -> String {
@@ -111,4 +115,86 @@ fn demo_errors_are_one_line() {
     let out = demo(&journal, &["--workers", "0"]);
     assert_eq!(out.status.code(), Some(2), "a usage error");
     assert!(!journal.exists(), "nothing created on a usage error");
+}
+
+#[test]
+fn counts_of_one_are_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("one.journal");
+    let text = stdout_ok(&demo(&journal, &["--workers", "1", "--trials", "1", "--work-ms", "0"]));
+    for line in [
+        "trialog demo: 1 worker process sharing ",
+        "(study \"demo\", 0 finished trials so far)",
+        "(minimum 0); 1 trial in all.",
+        "): 1 trial\n",
+        "  progress: 1/1 trial\n",
+        "  worker 1: ran 1 trial, 1 complete\n",
+        "\n1 trial finished in ",
+        "Study \"demo\" now has 1 trial (1 COMPLETE).",
+        "Top 1 trial:",
+    ] {
+        assert!(text.contains(line), "{line:?} missing in:\n{text}");
+    }
+    assert!(!text.contains(" 1 trials") && !text.contains(" 1 worker processes"), "{text}");
+    let text = stdout_ok(&demo(&journal, &["--workers", "1", "--trials", "1", "--work-ms", "0"]));
+    assert!(text.contains("(study \"demo\", 1 finished trial so far)"), "{text}");
+}
+
+/// The command in "inspect it with `...`".
+fn hint(text: &str) -> &str {
+    let after = text.split("inspect it with `").nth(1).expect(text);
+    after.split('`').next().unwrap()
+}
+
+#[test]
+fn the_closing_hint_is_a_command_that_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("my demo.journal");
+    let args = ["--workers", "1", "--trials", "2", "--work-ms", "0"];
+    // Run directly (the path the user typed, or `trialog` found on PATH): that program again,
+    // with the journal quoted for the shell; the hint runs as printed.
+    let text = stdout_ok(&demo(&journal, &args));
+    let command = hint(&text);
+    let exe = env!("CARGO_BIN_EXE_trialog");
+    assert!(command.starts_with(exe) && command.contains(" trials '"), "{command}");
+    let out = Command::new("sh").arg("-c").arg(command).output().unwrap();
+    assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(table.lines().count(), 3, "a header and the two trials: {table}");
+    // Started by `cargo run` (which sets CARGO_PKG_NAME): `cargo run` again, not `trialog`.
+    let out = demo_command(&journal, &args).env("CARGO_PKG_NAME", "trialog").output().unwrap();
+    let text = stdout_ok(&out);
+    let profile = if cfg!(debug_assertions) { "cargo run -- " } else { "cargo run --release -- " };
+    assert!(hint(&text).starts_with(&format!("{profile}trials '")), "{text}");
+}
+
+#[test]
+fn on_a_terminal_the_report_starts_below_the_progress_bar() {
+    // A pseudo-terminal from Python's standard library (no Rust pty crate needed).
+    let python = Command::new("python3").arg("-c").arg("import pty").output();
+    if !python.is_ok_and(|o| o.status.success()) {
+        // Straight to the stderr handle: libtest captures `eprintln!` of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED on_a_terminal_the_report_starts_below_the_progress_bar: python3 is not installed ***\n"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("tty.journal");
+    let out = Command::new("python3")
+        .args(["-c", "import pty, sys; pty.spawn(sys.argv[1:])"])
+        .arg(env!("CARGO_BIN_EXE_trialog"))
+        .args(["demo", journal.to_str().unwrap(), "--workers", "1", "--trials", "2"])
+        .args(["--work-ms", "0"])
+        .env("TERM", "xterm")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("2/2 trials (eta"), "the bar was drawn: {screen:?}");
+    let at = screen.find("  worker 1: ran").expect(&screen);
+    assert!(screen[..at].ends_with('\n'), "the report runs into the bar: {screen:?}");
 }

@@ -94,9 +94,9 @@ fn a_bad_complete_line_is_corruption_at_its_offset_and_nothing_is_written_after_
         salvaged.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 corrupt lines skipped)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("(1 corrupt line skipped)"));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("skipped the bad line at byte offset {offset}")), "{err}");
+    assert!(err.contains(&format!("corrupt bytes at offset {offset}: bad Optuna")), "{err}");
     let without = dir.path().join("without.log");
     let mut kept: Vec<&str> = lines.clone();
     kept.remove(3);
@@ -149,9 +149,7 @@ fn files_that_are_not_journals_are_refused_untouched() {
     let out = dir.path().join("never.journal");
     let import = trialog(&["import", ours.to_str().unwrap(), out.to_str().unwrap()]);
     assert_eq!(import.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&import.stderr).contains("is not an Optuna JSON-lines journal")
-    );
+    assert!(String::from_utf8_lossy(&import.stderr).contains("is already a trialog journal"));
     assert!(!out.exists(), "a failed import created its output");
     // An empty file is an empty Optuna journal.
     let empty = dir.path().join("empty.log");
@@ -198,9 +196,9 @@ fn extension_operations_never_reach_an_optuna_file() {
         out_path.to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 1 operations"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("exported 1 operation to "));
     assert!(
-        String::from_utf8_lossy(&out.stdout).contains("(1 trialog extension operations dropped)")
+        String::from_utf8_lossy(&out.stdout).contains("(1 trialog extension operation dropped)")
     );
     assert!(!std::fs::read_to_string(&out_path).unwrap().contains("130"));
     if have_optuna("extension_operations_never_reach_an_optuna_file") {

@@ -13,7 +13,7 @@ use py_common::*;
 use trialog::backend::OptunaFileOptions;
 use trialog::lock::{OptunaLockKind, OptunaLockOptions};
 use trialog::study::{RandomSampler, Study};
-use trialog::{Error, JournalStorage, StudyDirection};
+use trialog::{JournalStorage, StudyDirection};
 
 const STUDY: &str = "mixed";
 const TRIALS: usize = 20;
@@ -35,7 +35,7 @@ fn trialog_worker(path: &str, seed: u64, kind: OptunaLockKind) {
             let k = t.suggest_int("k", 0, 3)?;
             t.report(0, x)?;
             t.set_user_attr("writer", "trialog")?;
-            Ok::<f64, Error>((x - 1.0).powi(2) + k as f64)
+            Ok((x - 1.0).powi(2) + k as f64)
         })
         .unwrap();
     assert_eq!(report.complete, TRIALS);

@@ -189,3 +189,30 @@ fn create_or_load_loads_and_checks_directions() {
         Err(Error::StudyNameNotFound { .. })
     ));
 }
+
+/// Plain Rust values convert into `ParamValue` as they do into `AttrValue`, so choices and
+/// enqueued values need no enum spelled out; the typed equality still tells `1` from `1.0`.
+#[test]
+fn plain_values_convert_into_param_values() {
+    assert_eq!(ParamValue::from("adam"), ParamValue::Str("adam".into()));
+    assert_eq!(ParamValue::from(String::from("sgd")), ParamValue::Str("sgd".into()));
+    assert_eq!(ParamValue::from(3i64), ParamValue::Int(3));
+    assert_eq!(ParamValue::from(0.5), ParamValue::Float(0.5));
+    assert_eq!(ParamValue::from(true), ParamValue::Bool(true));
+    assert_ne!(ParamValue::from(1i64), ParamValue::from(1.0));
+
+    let study = study(&[StudyDirection::Minimize]);
+    let mut t = study.ask().unwrap();
+    let opt = t.suggest_categorical("opt", ["adam", "sgd"]).unwrap();
+    assert!(opt == "adam".into() || opt == "sgd".into(), "{opt:?}");
+    // The same choices given as enum values: the same distribution, so the same value.
+    let again = vec![ParamValue::Str("adam".into()), ParamValue::Str("sgd".into())];
+    assert_eq!(t.suggest_categorical("opt", again).unwrap(), opt);
+    let width = t.suggest_categorical("width", [32i64, 64, 128]).unwrap();
+    assert!(matches!(width, ParamValue::Int(32 | 64 | 128)), "{width:?}");
+
+    let dist = Distribution::categorical(vec!["adam".into(), "sgd".into()]).unwrap();
+    study.enqueue_trial(&[("opt", "sgd".into(), dist)]).unwrap();
+    let mut t = study.ask().unwrap();
+    assert_eq!(t.suggest_categorical("opt", ["adam", "sgd"]).unwrap(), "sgd".into());
+}

@@ -186,7 +186,7 @@ fn optimize_fails_the_stale_trials_of_dead_workers_before_each_trial() {
             .unwrap();
     let orphan = dead.create_new_trial(study.id(), None).unwrap();
     append_heartbeat(&backend, orphan, Timestamp(Timestamp::now().as_micros() - HOUR_MICROS));
-    let report = study.optimize(Some(2), None, |t| t.suggest_float("x", 0.0, 1.0)).unwrap();
+    let report = study.optimize(Some(2), None, |t| Ok(t.suggest_float("x", 0.0, 1.0)?)).unwrap();
     assert_eq!(report.complete, 2);
     assert_eq!(storage.get_trial(orphan).unwrap().state, TrialState::Fail);
     let states: Vec<_> = study.trials(None).unwrap().iter().map(|t| t.state).collect();

@@ -38,7 +38,7 @@ fn four_processes_optimize_a_200_point_grid_once_each() {
             .optimize(None, None, |t| {
                 let x = t.suggest_int("x", 0, 19)?;
                 let y = t.suggest_int("y", 0, 9)?;
-                Ok::<_, trialog::Error>((x * 10 + y) as f64)
+                Ok((x * 10 + y) as f64)
             })
             .expect("optimize");
         report(&format!("ran {}", r.trials));

@@ -16,7 +16,7 @@ fn failing_and_panicking_objectives_fail_their_trial_and_the_loop_goes_on() {
         .optimize(Some(20), None, |t| {
             let x = t.suggest_float("x", -1.0, 1.0).map_err(|e| e.to_string())?;
             match t.number() {
-                n if n % 5 == 1 => Err(format!("bad trial {n}")),
+                n if n % 5 == 1 => Err(format!("bad trial {n}").into()),
                 7 => panic!("boom in trial 7"),
                 _ => Ok(x * x),
             }
@@ -56,7 +56,7 @@ fn wrong_value_count_and_pruned_results_are_recorded() {
         create_study(storage, None, &[StudyDirection::Minimize, StudyDirection::Maximize]).unwrap();
     let report = study
         .optimize(Some(3), None, |t| {
-            Ok::<_, String>(match t.number() {
+            Ok(match t.number() {
                 0 => TellResult::Complete(vec![1.0]),
                 1 => TellResult::Pruned,
                 _ => TellResult::Complete(vec![1.0, 2.0]),
@@ -67,7 +67,7 @@ fn wrong_value_count_and_pruned_results_are_recorded() {
     let states: Vec<_> = study.trials(None).unwrap().iter().map(|t| t.state).collect();
     assert_eq!(states, [TrialState::Fail, TrialState::Pruned, TrialState::Complete]);
     // Multi-objective objective returning an array.
-    study.optimize(Some(2), None, |_| Ok::<_, String>([0.5, 0.5])).unwrap();
+    study.optimize(Some(2), None, |_| Ok([0.5, 0.5])).unwrap();
     assert_eq!(study.trials(Some(&[TrialState::Complete])).unwrap().len(), 3);
 }
 
@@ -78,7 +78,7 @@ fn timeout_is_respected() {
     let report = study
         .optimize(None, Some(Duration::from_millis(200)), |t| {
             std::thread::sleep(Duration::from_millis(10));
-            t.suggest_float("x", 0.0, 1.0)
+            Ok(t.suggest_float("x", 0.0, 1.0)?)
         })
         .unwrap();
     assert_eq!(report.stop, StopReason::Timeout);
@@ -94,10 +94,48 @@ fn an_objective_that_tells_its_own_trial_is_respected() {
     let report = study
         .optimize(Some(2), None, |t| {
             inner.tell(t, TellResult::Pruned)?;
-            Err::<f64, trialog::Error>(trialog::Error::InvalidArgument("after tell".into()))
+            Err::<f64, _>(trialog::Error::InvalidArgument("after tell".into()).into())
         })
         .unwrap();
     assert_eq!(report.trials, 2);
     let states: Vec<_> = study.trials(None).unwrap().iter().map(|t| t.state).collect();
     assert_eq!(states, [TrialState::Pruned, TrialState::Pruned]);
+}
+
+/// The objective's error type is one concrete type: a closure ends in a plain `Ok(value)`, and
+/// `?` converts trialog's errors, I/O errors and `String` errors alike (this test is mostly its
+/// compiling).
+#[test]
+fn objectives_return_plain_ok_and_use_question_mark_on_any_error() {
+    let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap());
+    let study = create_study(storage, None, &[StudyDirection::Minimize]).unwrap();
+    let report = study.optimize(Some(2), None, |_| Ok(1.0)).unwrap();
+    assert_eq!(report.complete, 2);
+    let report = study
+        .optimize(Some(3), None, |trial| {
+            let x = trial.suggest_float("x", 0.0, 1.0)?; // trialog::Error
+            match trial.number() {
+                2 => {
+                    std::fs::read("/nonexistent/trialog/file")?; // std::io::Error
+                }
+                3 => {
+                    Err(String::from("a String error"))?;
+                }
+                _ => {}
+            }
+            Ok(x)
+        })
+        .unwrap();
+    assert_eq!((report.complete, report.failed), (1, 2));
+    let reasons: Vec<String> = study
+        .trials(Some(&[TrialState::Fail]))
+        .unwrap()
+        .iter()
+        .map(|t| match t.system_attrs.get(FAIL_REASON_ATTR) {
+            Some(AttrValue::String(r)) => r.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert!(reasons[0].contains("No such file or directory"), "{reasons:?}");
+    assert!(reasons[1].ends_with("a String error"), "{reasons:?}");
 }

@@ -110,6 +110,14 @@ impl RecoveryReport {
     }
 }
 
+/// What is wrong in a skipped region, without the path and offset its record already carries.
+fn detail(error: &Error) -> String {
+    match error {
+        Error::Corruption { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    }
+}
+
 /// A backend's mode and what it has found; one per handle.
 #[derive(Debug, Default)]
 pub(crate) struct Recovery {
@@ -260,7 +268,7 @@ impl Recovery {
                             return Ok(at);
                         }
                         RecoveryMode::SkipAnyCorrupted => {
-                            self.skip(path, at, len as u64, &error.to_string());
+                            self.skip(path, at, len as u64, &detail(&error));
                             start += offset + len;
                         }
                     }
@@ -289,7 +297,7 @@ impl Recovery {
                 Ok(BadRecord::Stop)
             }
             RecoveryMode::SkipAnyCorrupted => {
-                self.skip(path, at, len, &error.to_string());
+                self.skip(path, at, len, &detail(&error));
                 Ok(BadRecord::Skip)
             }
         }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clap::Args;
 use trialog::{Error, FrozenTrial};
 
-use super::format::{Json, emit, values_text};
+use super::format::{Json, count, emit, values_text};
 use super::{CliError, journal};
 
 /// Arguments of `trialog best`.
@@ -41,8 +41,8 @@ pub fn run(args: &BestArgs) -> Result<(), CliError> {
     } else {
         let front = study.pareto_front().map_err(|e| CliError::lib(path, e))?;
         text = format!(
-            "pareto front ({} trials, directions {}):\n",
-            front.len(),
+            "pareto front ({}, directions {}):\n",
+            count(front.len() as u64, "trial"),
             journal::directions_text(study.directions())
         );
         for t in &front {

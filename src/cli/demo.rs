@@ -15,7 +15,8 @@ use trialog::{
     Error, FrozenTrial, HeartbeatOptions, JournalStorage, ParamValue, StudyDirection, TrialState,
 };
 
-use super::CliError;
+use super::format::count;
+use super::{CliError, invocation, logging};
 
 /// The study every demo run adds to.
 pub const STUDY: &str = "demo";
@@ -84,7 +85,7 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
             std::thread::sleep(work / 2);
             trial.report(0, himmelblau(x, 0.0) + himmelblau(0.0, y))?;
             std::thread::sleep(work - work / 2);
-            Ok::<_, Error>(himmelblau(x, y))
+            Ok(himmelblau(x, y))
         })
         .map_err(lib)?;
     println!("ran {} {}", report.trials, report.complete);
@@ -110,26 +111,31 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
     let stale = storage.fail_stale_trials(study.id(), GRACE).map_err(lib)?;
     let before = finished(&study).map_err(lib)?;
     println!(
-        "trialog demo: {} worker processes share {} (study {STUDY:?}, {} finished trials so far)",
-        args.workers,
+        "trialog demo: {} sharing {} (study {STUDY:?}, {} so far)",
+        count(args.workers.into(), "worker process"),
         path.display(),
-        before
+        count(before as u64, "finished trial")
     );
     println!(
-        "Each runs a random search on Himmelblau's function over [-5, 5]^2 (minimum 0); {} trials in all.",
-        args.trials
+        "Each runs a random search on Himmelblau's function over [-5, 5]^2 (minimum 0); {} in all.",
+        count(args.trials.into(), "trial")
     );
     if !stale.is_empty() {
         println!(
-            "Marked FAIL {} trial(s) left RUNNING by workers of an earlier run that died.",
-            stale.len()
+            "Marked FAIL {} left RUNNING by workers of an earlier run that died.",
+            count(stale.len() as u64, "trial")
         );
     }
 
     let started = Instant::now();
     let mut workers = start_workers(args)?;
     for w in &workers {
-        println!("  worker {} (pid {}): {} trials", w.index, w.child.id(), w.trials);
+        println!(
+            "  worker {} (pid {}): {}",
+            w.index,
+            w.child.id(),
+            count(w.trials.into(), "trial")
+        );
     }
     let progress = Progress::new(u64::from(args.trials));
     let mut outputs = Vec::new();
@@ -161,12 +167,17 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
 
     outputs.sort();
     for (index, line) in &outputs {
-        let mut parts = line.split_whitespace().skip(1);
-        let (ran, complete) = (parts.next().unwrap_or("?"), parts.next().unwrap_or("?"));
-        println!("  worker {index}: ran {ran} trials, {complete} complete");
+        let mut parts = line.split_whitespace().skip(1).map(|n| n.parse::<u64>().ok());
+        match (parts.next().flatten(), parts.next().flatten()) {
+            (Some(ran), Some(complete)) => {
+                println!("  worker {index}: ran {}, {complete} complete", count(ran, "trial"));
+            }
+            _ => println!("  worker {index}: reported {line:?}"),
+        }
     }
     println!(
-        "{done} trials finished in {:.2} s ({:.0} trials/s, all durable in one journal file).",
+        "{} finished in {:.2} s ({:.0} trials/s, all durable in one journal file).",
+        count(done as u64, "trial"),
         elapsed.as_secs_f64(),
         done as f64 / elapsed.as_secs_f64().max(1e-9)
     );
@@ -195,6 +206,8 @@ fn start_workers(args: &DemoArgs) -> Result<Vec<Worker>, CliError> {
             .arg(share.to_string())
             .arg("--work-ms")
             .arg(args.work_ms.to_string())
+            // The workers log what this process logs (`-q` quiets them too).
+            .env(logging::ENV, logging::installed())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .spawn()
@@ -231,9 +244,10 @@ impl Progress {
     fn new(total: u64) -> Self {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
-            let style = ProgressStyle::with_template(
-                "  [{elapsed_precise}] {bar:40.cyan/blue} {pos}/{len} trials (eta {eta})",
-            )
+            let noun = if total == 1 { "trial" } else { "trials" };
+            let style = ProgressStyle::with_template(&format!(
+                "  [{{elapsed_precise}}] {{bar:40.cyan/blue}} {{pos}}/{{len}} {noun} (eta {{eta}})"
+            ))
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");
             bar.set_style(style);
@@ -249,17 +263,20 @@ impl Progress {
             None => {
                 let quarter = |n: u64| n * 4 / self.total.max(1);
                 if quarter(done) > quarter(self.shown.get()) {
-                    println!("  progress: {done}/{} trials", self.total);
+                    println!("  progress: {done}/{}", count(self.total, "trial"));
                     self.shown.set(done);
                 }
             }
         }
     }
 
+    /// Shows the final count and ends the bar's line, so what is printed next starts a line of
+    /// its own (indicatif leaves the cursor at the end of the bar).
     fn finish(&self, done: u64) {
         self.set(done);
         if let Some(bar) = &self.bar {
             bar.finish();
+            eprintln!();
         }
     }
 }
@@ -275,7 +292,11 @@ fn summary(study: &Study, path: &Path) -> Result<(), CliError> {
             counts.push(format!("{n} {}", state.name()));
         }
     }
-    println!("Study {STUDY:?} now has {} trials ({}).", trials.len(), counts.join(", "));
+    println!(
+        "Study {STUDY:?} now has {} ({}).",
+        count(trials.len() as u64, "trial"),
+        counts.join(", ")
+    );
     let best = match study.best_trial() {
         Ok(best) => best,
         Err(Error::NoCompletedTrials { .. }) => {
@@ -293,7 +314,7 @@ fn summary(study: &Study, path: &Path) -> Result<(), CliError> {
     let mut complete: Vec<_> = trials.iter().filter(|t| t.state == TrialState::Complete).collect();
     complete
         .sort_by(|a, b| a.value().unwrap_or(f64::NAN).total_cmp(&b.value().unwrap_or(f64::NAN)));
-    println!("Top {} trials:", TOP.min(complete.len()));
+    println!("Top {}:", count(TOP.min(complete.len()) as u64, "trial"));
     println!("  {:>6}  {:>12}  {:>9}  {:>9}", "number", "value", "x", "y");
     for t in complete.iter().take(TOP) {
         let p = |name: &str| match t.params.get(name) {
@@ -309,9 +330,10 @@ fn summary(study: &Study, path: &Path) -> Result<(), CliError> {
             p("y")
         );
     }
+    let journal = path.to_string_lossy();
     println!(
-        "Run it again to add trials to the same study; inspect it with `trialog trials {} --study {STUDY}`.",
-        path.display()
+        "Run it again to add trials to the same study; inspect it with `{}`.",
+        invocation::command(&["trials", &journal, "--study", STUDY])
     );
     Ok(())
 }

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::Path;
 
+use super::invocation;
+
 /// A failure to report as `trialog: <file>: <what>` (the `trialog: ` prefix is added by `main`),
 /// exiting with status 1; or a finding already reported on stdout that only sets the exit status
 /// ([`CliError::status`]).
@@ -24,10 +26,22 @@ impl CliError {
 
     /// A library error while working on `path`: an OS error is shown as
     /// `<its file>: <operation>: <reason>`, anything else as [`CliError::at`] shows it. The
-    /// mistakes users make (a wrong path, a file that is not a journal, a misspelled study) end
-    /// with what to do about them.
+    /// mistakes users make (a wrong path, a directory, a file that is not a journal, a
+    /// misspelled study) and damaged journals end with what to do about them.
     pub fn lib(path: &Path, e: trialog::Error) -> Self {
         match e {
+            trialog::Error::Io { path: file, op, source }
+                if source.kind() == std::io::ErrorKind::IsADirectory =>
+            {
+                if file == path {
+                    CliError::at(
+                        &file,
+                        "is a directory, not a journal file (pass the journal's path)",
+                    )
+                } else {
+                    CliError::at(&file, format!("{op}: is a directory, not a file"))
+                }
+            }
             trialog::Error::Io { path: file, op, source }
                 if source.kind() == std::io::ErrorKind::NotFound =>
             {
@@ -36,14 +50,26 @@ impl CliError {
             trialog::Error::Io { path: file, op, source } => {
                 CliError::at(&file, format!("{op}: {source}"))
             }
+            trialog::Error::NotAJournal { path: file, .. }
+            | trialog::Error::NotAnOptunaJournal { path: file, .. }
+                if super::journal::format_of(&file).is_some() =>
+            {
+                CliError::at(&file, wrong_format(&file))
+            }
             trialog::Error::NotAJournal { path: file, reason } => CliError::at(
                 &file,
                 format!("not a journal: {reason} (pass a journal written by trialog or Optuna)"),
             ),
-            e @ trialog::Error::StudyNameNotFound { .. } => CliError::at(
-                path,
-                format!("{e} (`trialog studies {}` lists the studies)", path.display()),
-            ),
+            e @ trialog::Error::StudyNameNotFound { .. } => {
+                let studies = invocation::command(&["studies", &path.to_string_lossy()]);
+                CliError::at(path, format!("{e} (`{studies}` lists the studies)"))
+            }
+            trialog::Error::Corruption { ref path, ref reason, .. }
+                if !reason.contains("`trialog ") =>
+            {
+                let hint = corruption_hint(path);
+                CliError::at(path, format!("{e} ({hint})"))
+            }
             e => CliError::at(path, e),
         }
     }
@@ -69,6 +95,61 @@ impl CliError {
     /// Whether there is a message to print on stderr.
     pub fn has_message(&self) -> bool {
         !self.message.is_empty()
+    }
+}
+
+/// A library error as the reason clap shows for a bad option value (`invalid value 'x' for
+/// '--mode <MODE>': <reason>`): an [`trialog::Error::InvalidArgument`] without its own
+/// "invalid argument: " prefix, which would say "invalid" twice.
+pub fn value_error(e: trialog::Error) -> String {
+    match e {
+        trialog::Error::InvalidArgument(reason) => reason,
+        e => e.to_string(),
+    }
+}
+
+/// Why a journal of one format was refused by a command that needs the other, and the command
+/// that converts it.
+fn wrong_format(journal: &Path) -> String {
+    let j = journal.to_string_lossy();
+    let (is, needs, convert) = match super::journal::format_of(journal) {
+        Some(trialog::JournalFormat::Optuna) => {
+            let mut out = journal.with_extension("journal");
+            if out == journal {
+                out = journal.with_extension("trialog.journal");
+            }
+            let import = invocation::command(&["import", &j, &out.to_string_lossy()]);
+            ("an Optuna JSON-lines journal", "a trialog journal", import)
+        }
+        _ => {
+            let out = format!("{j}.optuna.log");
+            let export = invocation::command(&["export", "--format", "optuna", &j, &out]);
+            ("a trialog journal", "an Optuna JSON-lines journal", export)
+        }
+    };
+    format!("is {is}, and this command needs {needs} (`{convert}` copies it into one)")
+}
+
+/// What to do about a damaged journal: for trialog's format, `verify` shows the damage and
+/// `recover --out` writes a clean copy beside it; an Optuna journal's other lines can be salvaged
+/// into a new trialog journal by `import --skip-corrupt-lines`. Commands as the user runs us.
+fn corruption_hint(journal: &Path) -> String {
+    let j = journal.to_string_lossy();
+    match super::journal::format_of(journal) {
+        Some(trialog::JournalFormat::Optuna) => {
+            let salvaged = format!("{j}.salvaged.journal");
+            let import = ["import", "--skip-corrupt-lines", &j, &salvaged];
+            format!("`{}` copies the other lines into a new journal", invocation::command(&import))
+        }
+        _ => {
+            let recovered = format!("{j}.recovered");
+            let recover = ["recover", &j, "--mode", "skip-any-corrupted", "--out", &recovered];
+            format!(
+                "`{}` shows the damage; `{}` writes a copy without it",
+                invocation::command(&["verify", &j]),
+                invocation::command(&recover)
+            )
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 
 use super::CliError;
-use super::format::emit;
+use super::format::{count, emit};
 
 /// Output formats of `trialog export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -34,9 +34,9 @@ pub fn run(args: &ExportArgs) -> Result<(), CliError> {
     }
     .map_err(|e| CliError::lib(&args.journal, e))?;
     emit(&format!(
-        "exported {} operations to {} ({} trialog extension operations dropped)\n",
-        done.operations,
+        "exported {} to {} ({} dropped)\n",
+        count(done.operations, "operation"),
         args.out.display(),
-        done.dropped
+        count(done.dropped, "trialog extension operation")
     ))
 }

@@ -158,6 +158,16 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// `n` and the noun, singular for 1 and plural otherwise (`1 trial`, `2 trials`, `0 trials`,
+/// `2 worker processes`): every count the commands print goes through this.
+pub fn count(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        _ if noun.ends_with('s') => format!("{n} {noun}es"),
+        _ => format!("{n} {noun}s"),
+    }
+}
+
 /// Writes `text` to stdout. A closed pipe (`trialog ... | head`) is not an error.
 pub fn emit(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
@@ -201,6 +211,15 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_agree_with_their_number() {
+        assert_eq!(count(0, "trial"), "0 trials");
+        assert_eq!(count(1, "trial"), "1 trial");
+        assert_eq!(count(2, "corrupt line"), "2 corrupt lines");
+        assert_eq!(count(1, "worker process"), "1 worker process");
+        assert_eq!(count(3, "worker process"), "3 worker processes");
+    }
 
     #[test]
     fn csv_quotes_when_needed() {

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use trialog::JournalFormat;
 
-use super::CliError;
-use super::format::emit;
+use super::format::{count, emit};
+use super::{CliError, invocation, journal};
 
 /// Arguments of `trialog import`.
 #[derive(Debug, Args)]
@@ -15,28 +16,37 @@ pub struct ImportArgs {
     pub optuna_journal: PathBuf,
     /// The trialog journal to create (must not exist).
     pub out: PathBuf,
-    /// Salvage a damaged journal: leave out lines that do not decode (listed on stderr) instead
-    /// of failing. The input is never modified.
+    /// Salvage a damaged journal: leave out lines that do not decode (each named in a warning on
+    /// stderr) instead of failing. The input is never modified.
     #[arg(long)]
     pub skip_corrupt_lines: bool,
 }
 
 /// Converts and prints one line with what was copied.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
-    let done =
-        trialog::convert::import_optuna(&args.optuna_journal, &args.out, args.skip_corrupt_lines)
-            .map_err(|e| CliError::lib(&args.optuna_journal, e))?;
-    for line in &done.skipped {
-        eprintln!(
-            "trialog: {}: skipped the bad line at byte offset {}: {}",
-            args.optuna_journal.display(),
-            line.offset,
-            line.reason
-        );
-    }
+    let input = &args.optuna_journal;
+    let done = trialog::convert::import_optuna(input, &args.out, args.skip_corrupt_lines)
+        .map_err(|e| match e {
+            trialog::Error::NotAnOptunaJournal { .. }
+                if journal::format_of(input) == Some(JournalFormat::Trialog) =>
+            {
+                CliError::at(
+                    input,
+                    "is already a trialog journal: nothing to import (every command reads it as it is)",
+                )
+            }
+            e @ trialog::Error::Corruption { .. } if !args.skip_corrupt_lines => {
+                let (i, out) = (input.to_string_lossy(), args.out.to_string_lossy());
+                let salvage = invocation::command(&["import", "--skip-corrupt-lines", &i, &out]);
+                CliError::at(input, format!("{e} (`{salvage}` leaves out the lines that do not decode)"))
+            }
+            e => CliError::lib(input, e),
+        })?;
+    // A warning on stderr (the library's log) names each skipped line.
     let skipped = match done.skipped.len() {
         0 => String::new(),
-        n => format!(" ({n} corrupt lines skipped)"),
+        n => format!(" ({} skipped)", count(n as u64, "corrupt line")),
     };
-    emit(&format!("imported {} operations into {}{skipped}\n", done.operations, args.out.display()))
+    let operations = count(done.operations, "operation");
+    emit(&format!("imported {operations} into {}{skipped}\n", args.out.display()))
 }

@@ -2,7 +2,9 @@
 
 use std::path::Path;
 
-use trialog::{AnyJournalFile, FrozenStudy, JournalStorage, StudyDirection, TrialState};
+use trialog::{
+    AnyJournalFile, FrozenStudy, JournalFormat, JournalStorage, StudyDirection, TrialState,
+};
 
 use super::CliError;
 
@@ -16,6 +18,13 @@ pub fn open(path: &Path) -> Result<Storage, CliError> {
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
         .map_err(|e| CliError::lib(path, e))
+}
+
+/// The format the read commands would open the existing file at `path` in, or `None` when they
+/// could not open it (missing, unreadable, neither format). For messages that name the format;
+/// opening takes no lock and changes nothing.
+pub fn format_of(path: &Path) -> Option<JournalFormat> {
+    AnyJournalFile::open_existing(path).ok().map(|f| f.format())
 }
 
 /// The live study named `name`.

@@ -8,16 +8,19 @@ mod error;
 pub mod export;
 mod format;
 pub mod import;
+mod invocation;
 mod journal;
+pub mod lock;
+pub mod logging;
 pub mod recover;
 pub mod stats;
 pub mod studies;
 pub mod trials;
 pub mod verify;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
-pub use error::CliError;
+pub use error::{CliError, value_error};
 
 /// `trialog`: a durable journal log engine for hyperparameter-optimization studies.
 #[derive(Debug, Parser)]
@@ -26,6 +29,13 @@ pub struct Cli {
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+    /// Print more of the library's log (repeat for more: info, debug, trace). Default: warnings,
+    /// or the filter in TRIALOG_LOG.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Print less of the library's log: -q errors only, -qq nothing.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub quiet: u8,
 }
 
 /// The commands of the tool.

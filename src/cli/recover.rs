@@ -30,7 +30,7 @@ pub struct RecoverArgs {
 }
 
 fn parse_mode(s: &str) -> Result<RecoveryMode, String> {
-    s.parse().map_err(|e: trialog::Error| e.to_string())
+    s.parse().map_err(super::value_error)
 }
 
 /// Recovers and prints what was kept and dropped, one `key: value` line each.

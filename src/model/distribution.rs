@@ -56,6 +56,34 @@ impl fmt::Display for ParamValue {
     }
 }
 
+/// Conversions for categorical choices and enqueued values, as [`crate::AttrValue`] has them:
+/// `"adam".into()`, `0.1.into()`, `3i64.into()`, `true.into()`.
+impl From<&str> for ParamValue {
+    fn from(s: &str) -> Self {
+        ParamValue::Str(s.to_owned())
+    }
+}
+impl From<String> for ParamValue {
+    fn from(s: String) -> Self {
+        ParamValue::Str(s)
+    }
+}
+impl From<i64> for ParamValue {
+    fn from(v: i64) -> Self {
+        ParamValue::Int(v)
+    }
+}
+impl From<f64> for ParamValue {
+    fn from(v: f64) -> Self {
+        ParamValue::Float(v)
+    }
+}
+impl From<bool> for ParamValue {
+    fn from(v: bool) -> Self {
+        ParamValue::Bool(v)
+    }
+}
+
 /// Optuna's `FloatDistribution`: a float in `[low, high]`, optionally log-scaled or on a grid
 /// `low + k * step`.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -28,7 +28,7 @@ mod trial;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use optimize::{FAIL_REASON_ATTR, IntoTellResult, OptimizeReport, StopReason};
+pub use optimize::{FAIL_REASON_ATTR, IntoTellResult, ObjectiveError, OptimizeReport, StopReason};
 pub use sampler::{GridSampler, RandomSampler, SampleContext, Sampler};
 pub use trial::{FIXED_PARAMS_ATTR, Trial};
 

@@ -1,7 +1,6 @@
 //! `Study::optimize`: the ask / run objective / tell loop, robust to failing objectives.
 
 use std::any::Any;
-use std::fmt::Display;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,12 @@ use crate::error::{Error, Result};
 use crate::model::{AttrValue, TrialState};
 
 pub use crate::storage::FAIL_REASON_ATTR;
+
+/// The error type of an objective passed to [`Study::optimize`]: any error. `?` converts
+/// trialog's own errors (from `suggest_*`, `report`), I/O errors, `String`s and other error
+/// types (`anyhow::Error` too); `Err("why".into())` fails a trial with that reason. Being one
+/// concrete type, it lets a closure end in a plain `Ok(value)`.
+pub type ObjectiveError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What an objective may return: one value (single objective), several (multi-objective), or
 /// an explicit [`TellResult`] (e.g. `Pruned`).
@@ -87,16 +92,46 @@ impl<B: LogBackend> Study<B> {
     /// panic hook), returns NaN or the wrong number of values marks its trial FAIL with the
     /// reason in the [`FAIL_REASON_ATTR`] system attribute, and the loop goes on. Only storage
     /// errors (I/O, lock, ...) stop the loop, and are returned.
-    pub fn optimize<F, V, E>(
+    ///
+    /// The objective returns `Ok` with one value (or several, or a [`TellResult`]: see
+    /// [`IntoTellResult`]), or an [`ObjectiveError`], so `?` works on any error inside it:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use trialog::study::{FAIL_REASON_ATTR, create_study};
+    /// use trialog::{AttrValue, JournalStorage, MemoryBackend, StudyDirection, TrialState};
+    ///
+    /// let storage = Arc::new(JournalStorage::new(MemoryBackend::new())?);
+    /// let study = create_study(storage, Some("quadratic"), &[StudyDirection::Minimize])?;
+    /// let report = study.optimize(Some(20), None, |trial| {
+    ///     let x = trial.suggest_float("x", -10.0, 10.0)?;
+    ///     if x > 9.0 {
+    ///         return Err(format!("diverged at x = {x}").into()); // this trial FAILs
+    ///     }
+    ///     Ok((x - 2.0).powi(2))
+    /// })?;
+    /// assert_eq!(report.trials, 20);
+    /// assert_eq!(report.complete + report.failed, 20);
+    /// for t in study.trials(None)? {
+    ///     match t.state {
+    ///         TrialState::Complete => assert!(t.value().unwrap() >= 0.0),
+    ///         _ => assert!(matches!(
+    ///             t.system_attrs.get(FAIL_REASON_ATTR),
+    ///             Some(AttrValue::String(r)) if r.contains("diverged at x = ")
+    ///         )),
+    ///     }
+    /// }
+    /// # Ok::<(), trialog::Error>(())
+    /// ```
+    pub fn optimize<F, V>(
         &self,
         n_trials: Option<usize>,
         timeout: Option<Duration>,
         mut objective: F,
     ) -> Result<OptimizeReport>
     where
-        F: FnMut(&mut Trial<B>) -> std::result::Result<V, E>,
+        F: FnMut(&mut Trial<B>) -> std::result::Result<V, ObjectiveError>,
         V: IntoTellResult,
-        E: Display,
     {
         let started = Instant::now();
         let mut report = OptimizeReport {

@@ -211,12 +211,14 @@ impl<B: LogBackend> Trial<B> {
         Self::int_of(self.suggest(name, Distribution::int(low, high, false, step)?)?)
     }
 
-    /// One of `choices` (returned as given). See [`Trial::suggest`].
-    pub fn suggest_categorical(
+    /// One of `choices` (returned as given): any values that convert into [`ParamValue`], e.g.
+    /// `["adam", "sgd"]` or `[1i64, 2, 4]`. See [`Trial::suggest`].
+    pub fn suggest_categorical<C: Into<ParamValue>>(
         &mut self,
         name: &str,
-        choices: Vec<ParamValue>,
+        choices: impl IntoIterator<Item = C>,
     ) -> Result<ParamValue> {
+        let choices = choices.into_iter().map(Into::into).collect();
         self.suggest(name, Distribution::categorical(choices)?)
     }
 

@@ -12,15 +12,16 @@ use trialog::{LockKind, LockOptions};
 
 use crate::cli::CliError;
 
-/// The `--lock` choices.
+/// The `--lock` choices: trialog's own locks, for trialog journals only (an Optuna journal
+/// takes Optuna's lock; `--lock` given for one is refused: `cli::lock`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum LockArg {
     /// `flock` on `<journal>.lock` (the default).
     #[default]
     Advisory,
-    /// `O_CREAT|O_EXCL` lock file with an owner record.
+    /// trialog's lease lock: `<journal>.lock` created with `O_CREAT|O_EXCL`, with an owner record.
     OpenFile,
-    /// Optuna's symlink protocol.
+    /// trialog's lease lock as a symbolic link to an owner record (not Optuna's symlink lock).
     Symlink,
 }
 
