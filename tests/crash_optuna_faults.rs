@@ -142,7 +142,7 @@ mod injected {
     }
 
     #[test]
-    fn a_failed_cut_says_what_to_do() {
+    fn a_failed_cut_says_what_to_do_and_recover_repairs() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.log");
         let faults = FaultInjector::new();
@@ -159,16 +159,15 @@ mod injected {
         }
         let torn = std::fs::read(&path).unwrap();
         assert_eq!(torn.len(), before.len() + 10, "the fragment is still there");
-        // What the error says to do: remove the bytes after the last newline.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(before.len() as u64)
+        // What the error says to do.
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trialog"))
+            .args(["recover", path.to_str().unwrap(), "--mode", "tolerate-corrupted-tail"])
+            .output()
             .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(std::fs::read(&path).unwrap() == before);
         append_like_python(&path, PYTHON_LINE);
-        assert_readable(&path, "a_failed_cut_says_what_to_do");
+        assert_readable(&path, "a_failed_cut_says_what_to_do_and_recover_repairs");
     }
 
     #[test]
