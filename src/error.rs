@@ -230,6 +230,17 @@ pub enum Error {
         /// Who holds it now.
         holder: String,
     },
+    /// The lock file's path holds something trialog must not open for writing: a symbolic link
+    /// (it could point at any file, such as the journal itself), a directory, a FIFO, a device,
+    /// or a file that has other hard links. Nothing was opened through it and nothing was
+    /// written.
+    #[error("refusing to use lock file {path}: it is {found}; nothing was written (remove it if no process uses it)", path = path.display())]
+    UnsafeLockFile {
+        /// The lock file.
+        path: PathBuf,
+        /// What is there instead of a plain file.
+        found: String,
+    },
     /// An earlier write or fsync on this handle failed, so whether that data reached the disk is
     /// unknown. The handle refuses every later call; drop it and open the journal again.
     #[error("journal handle for {path} is poisoned by an earlier failed {op}: {source}; reopen the journal", path = path.display())]

@@ -1,9 +1,9 @@
-//! The crate's only `unsafe` code: three thin wrappers over system calls that std does not
-//! offer. Everything else in the library is `#![deny(unsafe_code)]`.
+//! The crate's only `unsafe` code: thin wrappers over system calls that std does not offer.
+//! Everything else in the library is `#![deny(unsafe_code)]`.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -50,4 +50,30 @@ pub(crate) fn touch_symlink(path: &Path) -> io::Result<()> {
         )
     };
     if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Opens `path` with `options` plus `O_NOFOLLOW | O_NONBLOCK`.
+///
+/// Contract: a symbolic link at the last component of `path` is never followed: the open fails
+/// with `ELOOP` (also with `create`, so a dangling link cannot make it create a file elsewhere);
+/// links in the directories above are followed as usual. Opening a FIFO or a device never
+/// blocks. `O_NONBLOCK` is cleared again before the file is returned, so it behaves as a file
+/// opened without it. What kind of file was opened is not checked: the caller `fstat`s it.
+#[cfg(unix)]
+pub(crate) fn open_no_follow(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK).open(path)?;
+    let fd = file.as_raw_fd();
+    // SAFETY: `fd` is a valid descriptor owned by `file`, which outlives both calls; F_GETFL and
+    // F_SETFL read and set status flags only.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
 }

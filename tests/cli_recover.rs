@@ -69,7 +69,7 @@ fn verify_exit_codes_and_reports() {
 
     // Not a journal, or missing: exit 1 with one stderr line, nothing on stdout.
     let other = j.dir().join("other.txt");
-    std::fs::write(&other, "{\"op_code\": 0}\n").unwrap();
+    std::fs::write(&other, "plain text, neither format\n").unwrap();
     for path in [other.as_path(), &j.dir().join("missing")] {
         let o = trialog(&["verify", s(path)]);
         assert_eq!(o.status.code(), Some(1));

@@ -111,7 +111,7 @@ fn check_flip(bytes: &[u8], at: usize, frames: &[FrameInfo], original: &ReplaySt
         match recover::verify_bytes("j".as_ref(), bytes) {
             Err(Error::NotAJournal { .. }) => assert!(at < 8, "{ctx}: only a bad magic"),
             Ok(r) => {
-                assert_eq!(r.header, HeaderState::Damaged, "{ctx}");
+                assert_eq!(r.header, Some(HeaderState::Damaged), "{ctx}");
                 assert_eq!(r.verdict(), Verdict::Corrupt, "{ctx}");
                 assert_eq!(r.corrupt[0].offset, 0, "{ctx}");
                 // Salvage keeps every frame behind a header with an intact magic.

@@ -78,7 +78,7 @@ fn recover_in_place_keeps_a_backup_and_stops_writers_of_the_old_file() {
     let options = RecoverOptions {
         mode: RecoveryMode::TolerateCorruptedTail,
         out: None,
-        lock: LockOptions::default(),
+        ..RecoverOptions::default()
     };
     let report = recover::recover(j.path(), &options).unwrap();
     assert_eq!(report.kept_frames, 2);
@@ -108,7 +108,7 @@ fn recover_out_never_clobbers_and_leaves_the_original() {
     let mut options = RecoverOptions {
         mode: RecoveryMode::SkipAnyCorrupted,
         out: Some(out.clone()),
-        lock: LockOptions::default(),
+        ..RecoverOptions::default()
     };
     let report = recover::recover(j.path(), &options).unwrap();
     assert_eq!((report.kept_frames, report.dropped[0].offset), (2, bad));
@@ -148,6 +148,7 @@ fn recover_waits_for_the_writers_lock() {
         mode: RecoveryMode::PointInTime,
         out: Some(j.dir().join("out.journal")),
         lock: LockOptions { timeout: Some(Duration::from_millis(100)), ..LockOptions::default() },
+        ..RecoverOptions::default()
     };
     assert!(matches!(recover::recover(j.path(), &options), Err(Error::LockTimeout { .. })));
     drop(guard);

@@ -21,6 +21,11 @@ fn open(bytes: &[u8], mode: RecoveryMode) -> Option<(ReplayState, trialog::Recov
 }
 
 fn check(bytes: &[u8]) {
+    // `verify_bytes` and `recover_bytes` read a file starting with `{` as an Optuna JSON-lines
+    // journal, which the trialog-format memory backend compared with here does not read.
+    if bytes.first() == Some(&b'{') {
+        return;
+    }
     let path = Path::new("<memory>");
     let verified = recover::verify_bytes(path, bytes);
     let opened: Vec<_> = RecoveryMode::ALL.iter().map(|&m| open(bytes, m)).collect();

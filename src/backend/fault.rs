@@ -1,8 +1,9 @@
-//! Fault injection for the file backend (cargo feature `fault-injection`, off by default).
+//! Fault injection for the file backends (cargo feature `fault-injection`, off by default).
 //!
-//! A [`FaultInjector`] is handed to [`super::FileBackend::open_with_faults`]. Every system call
-//! the backend makes on the journal (write, read, fsync, size, and the create / link / directory
-//! fsync of journal creation) asks the injector first, which can
+//! A [`FaultInjector`] is handed to [`super::FileBackend::open_with_faults`] or
+//! [`super::OptunaJournalFile::open_with_faults`]. Every system call the backend makes on the
+//! journal (write, read, fsync, size, truncate, and the create / link / directory fsync of journal
+//! creation) asks the injector first, which can
 //!
 //! * fail the call with an `errno` before anything happens ([`Action::Fail`]),
 //! * let a write or read transfer at most a few bytes ([`Action::Short`]), as POSIX allows,
@@ -35,6 +36,8 @@ pub enum IoOp {
     Link,
     /// `fsync` of the journal's directory.
     SyncDir,
+    /// `ftruncate` of the journal (the Optuna backend cutting off a partial line).
+    Truncate,
 }
 
 /// What a matching rule does to a call.
@@ -120,6 +123,13 @@ pub enum IoEvent {
     SyncDir {
         /// The directory.
         dir: PathBuf,
+    },
+    /// The file at `path` was truncated (or extended) to `len` bytes (not yet durable).
+    Truncate {
+        /// The file.
+        path: PathBuf,
+        /// Its new length.
+        len: u64,
     },
 }
 

@@ -6,7 +6,6 @@
 //! exactly the bytes below one `fstat` size. The file never shrinks, so a reader that has it
 //! mapped never faults.
 
-use std::fs::{File, OpenOptions};
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -102,11 +101,8 @@ impl FileBackend {
             create_journal(&path, &faults)?;
             dir_synced = true;
         }
-        let file = match OpenOptions::new().read(true).write(true).open(&path) {
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => File::open(&path),
-            other => other,
-        }
-        .map_err(|e| Error::io("open", &path, e))?;
+        // Read-only where the file cannot be written (a read-only mount): readers work.
+        let (file, _) = fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
         let backend = FileBackend {
             file: JournalFile::new(file, &path, &faults),
             path,

@@ -1,4 +1,5 @@
-//! The file backend's I/O seam: every system call on a journal file goes through here.
+//! The file backends' I/O seam: every system call on a journal file (trialog's or Optuna's) goes
+//! through here.
 //!
 //! In the default build these are thin inline wrappers over `std` (no extra field, no
 //! indirection). With the cargo feature `fault-injection`, each call first asks the handle's
@@ -137,6 +138,16 @@ impl JournalFile {
         self.file.sync_all()
     }
 
+    /// `ftruncate` to `len` bytes (not durable until the next sync).
+    pub(crate) fn set_len(&self, len: u64) -> io::Result<()> {
+        #[cfg(feature = "fault-injection")]
+        fault::fail_or_limit(self.faults.as_ref(), IoOp::Truncate, 0)?;
+        self.file.set_len(len)?;
+        #[cfg(feature = "fault-injection")]
+        self.note(|| IoEvent::Truncate { path: self.path.clone(), len });
+        Ok(())
+    }
+
     /// The file's current size (`fstat`).
     #[inline]
     pub(crate) fn len(&self) -> io::Result<u64> {
@@ -151,6 +162,23 @@ impl JournalFile {
             f.note(event);
         }
     }
+}
+
+/// Opens the existing journal at `path` for reading and writing, or only for reading where it
+/// cannot be written (`EACCES`, `EPERM`, or `EROFS` on a read-only mount or snapshot): readers
+/// work either way. Returns the file and, for a read-only open, the error that refused writing
+/// (a writer reports it instead of taking a lock it cannot use).
+pub(crate) fn open_existing(path: &Path) -> io::Result<(File, Option<io::Error>)> {
+    match File::options().read(true).write(true).open(path) {
+        Ok(file) => Ok((file, None)),
+        Err(e) if write_refused(&e) => Ok((File::open(path)?, Some(e))),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether an open for writing failed only because writing is not allowed.
+fn write_refused(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::PermissionDenied || e.kind() == ErrorKind::ReadOnlyFilesystem
 }
 
 /// Creates (truncating) the file at `path` for writing and reading.

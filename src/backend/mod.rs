@@ -23,12 +23,12 @@ mod poison;
 mod recovery;
 mod survey;
 
-pub use detect::{AnyJournalFile, JournalFormat, detect_format};
+pub use detect::{AnyJournalFile, JournalFormat, detect_format, detect_head, writers_lock};
 pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
-pub use survey::{HeaderState, Segment, survey};
+pub use survey::{HeaderState, Segment, survey, survey_lines};
 
 /// Fsyncs directory `dir`, so that entries created or renamed in it are durable (plain I/O,
 /// outside any fault injector).
@@ -274,7 +274,14 @@ pub(crate) fn header_start(path: &Path, head: &[u8]) -> Result<u64> {
         HeaderCheck::Valid { .. } => Ok(frame::HEADER_LEN as u64),
         HeaderCheck::Incomplete => Ok(0),
         HeaderCheck::NotAJournal(reason) => {
-            Err(Error::NotAJournal { path: path.to_owned(), reason: reason.to_owned() })
+            let reason = match detect_head(path, head) {
+                Ok(Some(JournalFormat::Optuna)) => format!(
+                    "{}: open it as one (JournalStorage::open_optuna), or convert it with `trialog import`",
+                    detect::what_it_is(head)
+                ),
+                _ => reason.to_owned(),
+            };
+            Err(Error::NotAJournal { path: path.to_owned(), reason })
         }
         HeaderCheck::Unsupported { version, flags } => Err(Error::UnsupportedFormat {
             path: path.to_owned(),

@@ -12,17 +12,17 @@
 //! `fdatasync`, release. Optuna's writers do not repair a torn line: they append after it, which
 //! glues two lines into one corrupt line.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::io::{self as fio, Faults, JournalFile};
 use super::poison::Poison;
 use super::recovery::{BadRecord, Recovery};
 use super::{AppendOutcome, LogBackend, RecoveryMode, RecoveryReport};
 use crate::error::{Error, Result};
-use crate::journal::LogBatch;
 use crate::journal::optuna_codec::{self, LineError};
+use crate::journal::{LogBatch, Operation};
 use crate::lock::{JournalLock, LockGuard, OptunaLock, OptunaLockOptions};
 
 /// How to open an Optuna journal file.
@@ -65,7 +65,9 @@ impl Default for OptunaFileOptions {
 #[derive(Debug)]
 pub struct OptunaJournalFile {
     path: PathBuf,
-    file: File,
+    file: JournalFile,
+    /// Why the file could only be opened for reading (a read-only mount, no write permission).
+    read_only: Option<io::Error>,
     lock: OptunaLock,
     poisoned: Poison,
     recovery: Recovery,
@@ -78,9 +80,30 @@ impl OptunaJournalFile {
     }
 
     /// Opens the Optuna journal at `path`. Fails with [`Error::NotAnOptunaJournal`] if the file
-    /// is not empty and does not start with `{`.
+    /// is not empty and does not start with `{` (saying what it is instead, e.g. a trialog
+    /// journal).
+    ///
+    /// Where the file cannot be written (a read-only mount or snapshot, no write permission) it
+    /// is opened for reading only: replay works, and taking the write lock fails with
+    /// [`Error::Io`] naming the reason (before anything is created at `<journal>.lock`).
     pub fn open_with(path: impl AsRef<Path>, options: &OptunaFileOptions) -> Result<Self> {
-        let path = path.as_ref().to_path_buf();
+        Self::open_inner(path.as_ref(), options, Faults::default())
+    }
+
+    /// [`OptunaJournalFile::open_with`], with every system call on the journal going through
+    /// `faults` (which can fail or shorten it, and record it). Only with the cargo feature
+    /// `fault-injection`.
+    #[cfg(feature = "fault-injection")]
+    pub fn open_with_faults(
+        path: impl AsRef<Path>,
+        options: &OptunaFileOptions,
+        faults: std::sync::Arc<super::fault::FaultInjector>,
+    ) -> Result<Self> {
+        Self::open_inner(path.as_ref(), options, Some(faults))
+    }
+
+    fn open_inner(path: &Path, options: &OptunaFileOptions, faults: Faults) -> Result<Self> {
+        let path = path.to_path_buf();
         if options.create && !path.exists() {
             OpenOptions::new()
                 .append(true)
@@ -91,24 +114,89 @@ impl OptunaJournalFile {
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
                 _ => PathBuf::from("."),
             };
-            super::sync_dir(&dir)?;
+            fio::sync_dir(&dir, &faults).map_err(|e| Error::io("fsync directory", &dir, e))?;
         }
-        let file = match OpenOptions::new().read(true).write(true).open(&path) {
-            Err(e) if e.kind() == ErrorKind::PermissionDenied => File::open(&path),
-            other => other,
-        }
-        .map_err(|e| Error::io("open", &path, e))?;
-        let mut first = [0u8; 1];
-        let n = file.read_at(&mut first, 0).map_err(|e| Error::io("read", &path, e))?;
-        if n == 1 && first[0] != b'{' {
-            return Err(Error::NotAnOptunaJournal {
-                path,
-                reason: format!("it starts with byte {:#04x}, not '{{'", first[0]),
-            });
+        let (file, read_only) =
+            fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
+        let file = JournalFile::new(file, &path, &faults);
+        let mut head = [0u8; 8];
+        let n = file.read_full_at(&mut head, 0).map_err(|e| Error::io("read", &path, e))?;
+        if n > 0 && head[0] != b'{' {
+            let mut reason = super::detect::what_it_is(&head[..n]);
+            if super::detect_head(&path, &head[..n]).is_ok() {
+                reason += ": open it as one (JournalStorage::open), or convert it with `trialog export --format optuna`";
+            }
+            return Err(Error::NotAnOptunaJournal { path, reason });
         }
         let lock = OptunaLock::new(&path, options.lock.clone());
         let recovery = Recovery::new(options.recovery);
-        Ok(OptunaJournalFile { path, file, lock, poisoned: Poison::default(), recovery })
+        Ok(OptunaJournalFile { path, file, read_only, lock, poisoned: Poison::default(), recovery })
+    }
+
+    /// Fails with [`Error::JournalReplaced`] if the journal's path no longer names the file this
+    /// handle has open (`trialog recover` renamed a clean journal into place), so nothing is
+    /// appended to a file nobody reads any more. Called under the lock.
+    fn check_not_replaced(&self) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let open = self.file.file().metadata().map_err(|e| Error::io("stat", &self.path, e))?;
+        match std::fs::metadata(&self.path) {
+            Ok(m) if (m.dev(), m.ino()) == (open.dev(), open.ino()) => Ok(()),
+            Ok(_) => Err(Error::JournalReplaced { path: self.path.clone() }),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                Err(Error::JournalReplaced { path: self.path.clone() })
+            }
+            Err(e) => Err(Error::io("stat", &self.path, e)),
+        }
+    }
+
+    /// After a write of `text` at `at` failed with `e` (a full disk, an I/O error), under the
+    /// lock: poisons the handle and cuts off the partial line the write may have left, so the
+    /// file still ends in a complete line. Otherwise the next writer (Python's append does not
+    /// repair) would glue its line onto the fragment, making a line neither Optuna nor trialog can
+    /// read. Cutting is safe: no reader reads a line before its `\n` and Optuna's readers never
+    /// map the file. Complete lines of a multi-line batch that reached the file stay (as after a
+    /// crash). If the cut fails, the poisoning error says the file may end in a partial line and
+    /// what to do.
+    fn failed_write(&self, at: u64, text: &[u8], e: io::Error) -> Error {
+        match self.cut_partial_line(at, text) {
+            Ok(()) => self.poison("write", e),
+            Err(cut) => {
+                let journal = self.path.display();
+                let what = format!(
+                    "{e}; removing the partial line it left at offset {at} failed too ({cut}): {journal} may end in a partial line, onto which a Python Optuna writer would glue its next line; before any writer appends, run `trialog recover --mode tolerate-corrupted-tail {journal}` (or remove the bytes after the last newline)"
+                );
+                self.poison("write", io::Error::new(e.kind(), what))
+            }
+        }
+    }
+
+    /// Truncates the file to the end of the last complete line our failed write of `text` at
+    /// `at` left (to `at` itself for a single line), after checking that the bytes past `at` are
+    /// ours; syncs the new length. Nothing to do if the write left no partial line.
+    fn cut_partial_line(&self, at: u64, text: &[u8]) -> io::Result<()> {
+        let len = self.file.len()?;
+        if len <= at {
+            return Ok(());
+        }
+        let written = usize::try_from(len - at).unwrap_or(usize::MAX);
+        let mut ours = vec![0u8; written.min(text.len())];
+        let n = self.file.read_full_at(&mut ours, at)?;
+        if written > text.len() || n != ours.len() || ours != text[..n] {
+            return Err(io::Error::other(
+                "the bytes after the write's offset are not the ones it wrote (did another writer append?)",
+            ));
+        }
+        let keep = ours.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        if keep == ours.len() {
+            return Ok(());
+        }
+        log::warn!(
+            "{}: removing the partial line a failed write left at offset {}",
+            self.path.display(),
+            at + keep as u64
+        );
+        self.file.set_len(at + keep as u64)?;
+        self.file.sync_data()
     }
 
     fn check_poisoned(&self) -> Result<()> {
@@ -122,7 +210,7 @@ impl OptunaJournalFile {
     /// The bytes from `from` to the end of the file as one `fstat` saw it (an error if the file
     /// is now shorter than `from`: someone truncated acknowledged lines).
     fn read_tail(&self, from: u64) -> Result<Vec<u8>> {
-        let len = self.file.metadata().map_err(|e| Error::io("stat", &self.path, e))?.len();
+        let len = self.file.len().map_err(|e| Error::io("stat", &self.path, e))?;
         if len < from {
             return Err(Error::Corruption {
                 path: self.path.clone(),
@@ -132,11 +220,28 @@ impl OptunaJournalFile {
         }
         let want = usize::try_from(len - from).unwrap_or(usize::MAX);
         let mut buf = vec![0u8; want];
-        let filled = super::io::read_full(|b, at| self.file.read_at(b, at), &mut buf, from)
-            .map_err(|e| Error::io("read", &self.path, e))?;
+        let filled =
+            self.file.read_full_at(&mut buf, from).map_err(|e| Error::io("read", &self.path, e))?;
         buf.truncate(filled);
         Ok(buf)
     }
+}
+
+/// Decodes one complete line (without its `\n`; a trailing `\r` is ignored) found at byte offset
+/// `at` of `path`: [`Error::UnknownOperation`] or [`Error::Corruption`] naming the offset if it
+/// does not decode.
+pub(crate) fn decode_line_at(path: &Path, at: u64, line: &[u8]) -> Result<(String, Operation)> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    optuna_codec::decode_line(line).map_err(|e| match e {
+        LineError::UnknownOperation(code) => {
+            Error::UnknownOperation { path: path.to_owned(), offset: at, code }
+        }
+        LineError::Malformed(reason) => Error::Corruption {
+            path: path.to_owned(),
+            offset: at,
+            reason: format!("bad Optuna journal line: {reason}"),
+        },
+    })
 }
 
 impl LogBackend for OptunaJournalFile {
@@ -159,24 +264,11 @@ impl LogBackend for OptunaJournalFile {
         let mut batch = LogBatch { worker_id: String::new(), ops: Vec::with_capacity(1) };
         let mut start = 0;
         while let Some(nl) = bytes[start..].iter().position(|&b| b == b'\n') {
-            let mut line = &bytes[start..start + nl];
-            if let [rest @ .., b'\r'] = line {
-                line = rest;
-            }
+            let line = &bytes[start..start + nl];
             let at = from + start as u64;
-            let (worker_id, op) = match optuna_codec::decode_line(line) {
+            let (worker_id, op) = match decode_line_at(&self.path, at, line) {
                 Ok(decoded) => decoded,
-                Err(e) => {
-                    let error = match e {
-                        LineError::UnknownOperation(code) => {
-                            Error::UnknownOperation { path: self.path.clone(), offset: at, code }
-                        }
-                        LineError::Malformed(reason) => Error::Corruption {
-                            path: self.path.clone(),
-                            offset: at,
-                            reason: format!("bad Optuna journal line: {reason}"),
-                        },
-                    };
+                Err(error) => {
                     let len = nl as u64 + 1;
                     match self.recovery.bad_record(&self.path, at, len, error)? {
                         BadRecord::Stop => return Ok(at),
@@ -206,6 +298,13 @@ impl LogBackend for OptunaJournalFile {
 
     fn lock(&self) -> Result<LockGuard<'_>> {
         self.check_poisoned()?;
+        if let Some(e) = &self.read_only {
+            let refused = match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            };
+            return Err(Error::io("open for writing", &self.path, refused));
+        }
         self.lock.acquire()
     }
 
@@ -226,6 +325,7 @@ impl LogBackend for OptunaJournalFile {
         if tail.contains(&b'\n') {
             return Ok(AppendOutcome::Moved);
         }
+        self.check_not_replaced()?;
         guard.verify_held()?;
         if !tail.is_empty() && self.recovery.mode() == RecoveryMode::AbsoluteConsistency {
             return Err(Error::Corruption {
@@ -250,8 +350,10 @@ impl LogBackend for OptunaJournalFile {
             }
         }
         if let Err(e) = self.file.write_all_at(text.as_bytes(), expected_end) {
-            return Err(self.poison("write", e));
+            return Err(self.failed_write(expected_end, text.as_bytes(), e));
         }
+        // A failed fsync leaves the lines in place: they are complete, and a reader may have
+        // read them already (cutting them would shift the lines after them under its offsets).
         if let Err(e) = self.file.sync_data() {
             return Err(self.poison("fsync", e));
         }

@@ -1,6 +1,7 @@
-//! A survey of a whole journal's bytes: every frame, every invalid region, every frame that does
-//! not decode, in file order. `trialog verify` and `trialog recover` build on it; replay uses the
-//! faster scan in [`super::deliver_frames`], which stops at the first bad byte.
+//! A survey of a whole journal's bytes: every frame (or Optuna line), every invalid region, every
+//! frame or line that does not decode, in file order. `trialog verify` and `trialog recover`
+//! build on it; replay uses the faster scan in [`super::deliver_frames`], which stops at the
+//! first bad byte.
 
 use std::path::Path;
 
@@ -25,13 +26,13 @@ pub enum HeaderState {
 /// One region of a journal, in file order.
 #[derive(Debug)]
 pub enum Segment<'a> {
-    /// A valid frame holding a batch that decodes.
+    /// A valid frame holding a batch that decodes (or an Optuna line that decodes).
     Batch {
         /// Offset of the frame.
         offset: u64,
-        /// Frame length including its 8-byte prefix.
+        /// Frame length including its 8-byte prefix (the line's length with its line ending).
         len: u64,
-        /// The frame's payload (the encoded batch).
+        /// The frame's payload (the encoded batch); for an Optuna line, the line as written.
         payload: &'a [u8],
         /// The decoded batch.
         batch: &'a LogBatch,
@@ -123,6 +124,42 @@ pub fn survey(
     Ok(state)
 }
 
+/// [`survey`] for an Optuna JSON-lines journal: walks all of `bytes` (a whole journal read from
+/// `path`) line by line and calls `on_segment` in file order, in the same vocabulary:
+///
+/// * a complete line (ending in `\n`) that decodes is a [`Segment::Batch`] whose `payload` is the
+///   line as written (with its line ending) and whose `batch` holds its one operation;
+/// * a complete line that does not decode is a [`Segment::Undecodable`]
+///   ([`Error::Corruption`], or [`Error::UnknownOperation`] for a code this build does not know),
+///   naming its offset;
+/// * a last line without its `\n` is [`Segment::Invalid`] with `torn: true` (not written yet, or
+///   left by a crashed writer).
+///
+/// Never reports padding or `torn: false`; never panics.
+pub fn survey_lines(path: &Path, bytes: &[u8], mut on_segment: impl FnMut(Segment<'_>)) {
+    let mut batch = LogBatch { worker_id: String::new(), ops: Vec::with_capacity(1) };
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let offset = pos as u64;
+        let Some(nl) = bytes[pos..].iter().position(|&b| b == b'\n') else {
+            on_segment(Segment::Invalid { offset, len: (bytes.len() - pos) as u64, torn: true });
+            return;
+        };
+        let len = nl as u64 + 1;
+        match super::optuna_file::decode_line_at(path, offset, &bytes[pos..pos + nl]) {
+            Ok((worker_id, op)) => {
+                batch.worker_id = worker_id;
+                batch.ops.clear();
+                batch.ops.push(op);
+                let payload = &bytes[pos..=pos + nl];
+                on_segment(Segment::Batch { offset, len, payload, batch: &batch });
+            }
+            Err(error) => on_segment(Segment::Undecodable { offset, len, error }),
+        }
+        pos += nl + 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,6 +182,45 @@ mod tests {
         })
         .unwrap();
         (state, out)
+    }
+
+    #[test]
+    fn every_kind_of_optuna_line_is_reported_in_order() {
+        let good = br#"{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}"#;
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(good);
+        bytes.extend_from_slice(b"\r\n{oops\n{\"op_code\":99,\"worker_id\":\"w\"}\n");
+        bytes.extend_from_slice(good);
+        bytes.extend_from_slice(b"\n{\"op_");
+        let mut found = Vec::new();
+        survey_lines(Path::new("j"), &bytes, |s| {
+            found.push(match s {
+                Segment::Batch { offset, len, payload, batch } => {
+                    assert_eq!(payload.len() as u64, len);
+                    format!("batch {offset} {len} {}", batch.ops.len())
+                }
+                Segment::Invalid { offset, len, torn } => format!("invalid {offset} {len} {torn}"),
+                Segment::Undecodable { offset, len, error } => match error {
+                    Error::Corruption { offset: o, .. } => format!("corrupt {o} {offset} {len}"),
+                    Error::UnknownOperation { code, .. } => {
+                        format!("unknown {code} {offset} {len}")
+                    }
+                    other => panic!("{other}"),
+                },
+                Segment::Padding { .. } => panic!("no padding in Optuna journals"),
+            });
+        });
+        let n = good.len() as u64;
+        assert_eq!(
+            found,
+            [
+                format!("batch 0 {} 1", n + 2),
+                format!("corrupt {0} {0} 6", n + 2),
+                format!("unknown 99 {} 31", n + 8),
+                format!("batch {} {} 1", n + 39, n + 1),
+                format!("invalid {} 5 true", 2 * n + 40),
+            ]
+        );
     }
 
     #[test]

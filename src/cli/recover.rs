@@ -1,32 +1,47 @@
-//! `trialog recover <journal> --mode MODE [--out NEW] [--lock KIND]`: write a clean journal from a
-//! damaged one (see `docs/RECOVERY.md`).
+//! `trialog recover <journal> --mode MODE [--out NEW] [--lock KIND] [--optuna-lock KIND]`: write a
+//! clean journal from a damaged one of either format (see `docs/RECOVERY.md`).
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use trialog::lock::{OptunaLockKind, OptunaLockOptions};
 use trialog::recover::{self, RecoverOptions};
 use trialog::{LockOptions, RecoveryMode};
 
 use super::CliError;
 use super::bench::LockArg;
 use super::format::emit;
+use super::verify::format_name;
 
 /// Arguments of `trialog recover`.
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
-    /// The journal file.
+    /// The journal file: trialog or Optuna JSON lines (detected from its first bytes).
     pub journal: PathBuf,
-    /// Which frames to keep: tolerate-corrupted-tail, absolute-consistency, point-in-time or
-    /// skip-any-corrupted.
+    /// Which frames (or lines) to keep: tolerate-corrupted-tail, absolute-consistency,
+    /// point-in-time or skip-any-corrupted.
     #[arg(long, value_parser = parse_mode)]
     pub mode: RecoveryMode,
     /// Write the clean journal to this new file instead of replacing the original (after a
     /// backup).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The lock the journal's writers use (held for the whole operation).
+    /// For a trialog journal: the lock its writers use (held for the whole operation).
     #[arg(long, value_enum, default_value_t = LockArg::Advisory)]
     pub lock: LockArg,
+    /// For an Optuna journal: which of Optuna's locks its writers use (held for the whole
+    /// operation; trialog's own lock is never taken on an Optuna journal).
+    #[arg(long, value_enum, default_value_t = OptunaLockArg::Symlink)]
+    pub optuna_lock: OptunaLockArg,
+}
+
+/// Optuna's two lock classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OptunaLockArg {
+    /// `JournalFileSymlinkLock`, Optuna's default.
+    Symlink,
+    /// `JournalFileOpenLock`.
+    OpenFile,
 }
 
 fn parse_mode(s: &str) -> Result<RecoveryMode, String> {
@@ -36,17 +51,27 @@ fn parse_mode(s: &str) -> Result<RecoveryMode, String> {
 /// Recovers and prints what was kept and dropped, one `key: value` line each.
 pub fn run(args: &RecoverArgs) -> Result<(), CliError> {
     let path = &args.journal;
-    let lock = LockOptions { kind: args.lock.kind(), ..LockOptions::default() };
-    let options = RecoverOptions { mode: args.mode, out: args.out.clone(), lock };
+    let optuna_kind = match args.optuna_lock {
+        OptunaLockArg::Symlink => OptunaLockKind::Symlink,
+        OptunaLockArg::OpenFile => OptunaLockKind::OpenFile,
+    };
+    let options = RecoverOptions {
+        mode: args.mode,
+        out: args.out.clone(),
+        lock: LockOptions { kind: args.lock.kind(), ..LockOptions::default() },
+        optuna_lock: OptunaLockOptions { kind: optuna_kind, ..OptunaLockOptions::default() },
+    };
     let r = recover::recover(path, &options).map_err(|e| CliError::lib(path, e))?;
-    let mut out = format!(
-        "file: {}\nmode: {}\nkept_frames: {}\nkept_operations: {}\npadding_dropped: {}\n",
-        path.display(),
-        r.mode,
-        r.kept_frames,
-        r.kept_operations,
-        r.padding_dropped
-    );
+    let mut out =
+        format!("file: {}\nformat: {}\nmode: {}\n", path.display(), format_name(r.format), r.mode);
+    match r.format {
+        Some(trialog::JournalFormat::Optuna) => out += &format!("kept_lines: {}\n", r.kept_lines),
+        _ => out += &format!("kept_frames: {}\n", r.kept_frames),
+    }
+    out += &format!("kept_operations: {}\n", r.kept_operations);
+    if r.format == Some(trialog::JournalFormat::Trialog) {
+        out += &format!("padding_dropped: {}\n", r.padding_dropped);
+    }
     for d in &r.dropped {
         out += &format!("dropped: offset {} length {}: {}\n", d.offset, d.len, d.reason);
     }

@@ -1,10 +1,10 @@
-//! `trialog verify <journal> [--json]`: check every byte of a journal and report (exit codes in
-//! `docs/RECOVERY.md`).
+//! `trialog verify <journal> [--json]`: check every byte of a journal of either format and report
+//! (exit codes in `docs/RECOVERY.md`).
 
 use std::path::PathBuf;
 
 use clap::Args;
-use trialog::backend::HeaderState;
+use trialog::backend::{HeaderState, JournalFormat};
 use trialog::recover::{self, BadRange, Verdict, VerifyReport};
 
 use super::CliError;
@@ -18,14 +18,15 @@ pub const EXIT_CORRUPT: u8 = 4;
 /// Arguments of `trialog verify`.
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The journal file (never locked, created or modified).
+    /// The journal file, trialog or Optuna JSON lines (never locked, created or modified).
     pub journal: PathBuf,
     /// Print one JSON object instead of `key: value` lines.
     #[arg(long)]
     pub json: bool,
 }
 
-/// Prints the report; exits 0 when clean, 3 for a torn tail only, 4 when corrupt.
+/// Prints the report; exits 0 when clean (also for an empty file), 3 for a torn tail only, 4 when
+/// corrupt.
 pub fn run(args: &VerifyArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let report = recover::verify(path).map_err(|e| CliError::lib(path, e))?;
@@ -53,19 +54,34 @@ fn header_name(h: HeaderState) -> &'static str {
     }
 }
 
+/// `trialog`, `optuna`, or `empty` (an empty file: an empty journal of no format yet).
+pub fn format_name(format: Option<JournalFormat>) -> &'static str {
+    format.map_or("empty", JournalFormat::name)
+}
+
 fn text(r: &VerifyReport) -> String {
     let mut out = format!(
-        "file: {}\nstatus: {}\nbytes: {}\nheader: {}\nbatch_frames: {}\npadding_frames: {}\noperations: {}\noperations_applied: {}\noperations_ignored: {}\nvalid_end: {}\n",
+        "file: {}\nformat: {}\nstatus: {}\nbytes: {}\n",
         r.path.display(),
+        format_name(r.format),
         verdict_name(r.verdict()),
         r.file_len,
-        header_name(r.header),
-        r.batch_frames,
-        r.padding_frames,
-        r.operations,
-        r.operations_applied,
-        r.operations_ignored,
-        r.valid_end,
+    );
+    match r.format {
+        Some(JournalFormat::Trialog) => {
+            out += &format!(
+                "header: {}\nbatch_frames: {}\npadding_frames: {}\n",
+                r.header.map_or("none", header_name),
+                r.batch_frames,
+                r.padding_frames
+            );
+        }
+        Some(JournalFormat::Optuna) => out += &format!("lines: {}\n", r.lines),
+        None => {}
+    }
+    out += &format!(
+        "operations: {}\noperations_applied: {}\noperations_ignored: {}\nvalid_end: {}\n",
+        r.operations, r.operations_applied, r.operations_ignored, r.valid_end,
     );
     if let Some((offset, len)) = r.torn_tail {
         out += &format!("torn_tail: offset {offset} length {len}\n");
@@ -96,11 +112,13 @@ fn ranges(v: &[BadRange]) -> Json {
 fn json(r: &VerifyReport) -> Json {
     Json::object([
         ("file", Json::str(r.path.display().to_string())),
+        ("format", Json::str(format_name(r.format))),
         ("status", Json::str(verdict_name(r.verdict()))),
         ("bytes", Json::UInt(r.file_len)),
-        ("header", Json::str(header_name(r.header))),
+        ("header", r.header.map_or(Json::Null, |h| Json::str(header_name(h)))),
         ("batch_frames", Json::UInt(r.batch_frames)),
         ("padding_frames", Json::UInt(r.padding_frames)),
+        ("lines", Json::UInt(r.lines)),
         ("operations", Json::UInt(r.operations)),
         ("operations_applied", Json::UInt(r.operations_applied)),
         ("operations_ignored", Json::UInt(r.operations_ignored)),

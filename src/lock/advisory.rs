@@ -1,7 +1,7 @@
 //! The default lock: a kernel advisory lock (`flock`, through `fs2`) on `<journal>.lock`.
 
 use std::fmt::Write as _;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
@@ -60,16 +60,12 @@ impl AdvisoryLock {
     /// The owner record's host, pid and nonce are fixed here (a forked child should open its
     /// own lock).
     ///
-    /// Fails with [`Error::Io`] when the file cannot be opened for reading and writing.
+    /// Fails with [`Error::UnsafeLockFile`] when `path` is a symbolic link, not a regular file, or
+    /// a file with other hard links (nothing is written through it), and with [`Error::Io`] when
+    /// the file cannot be opened for reading and writing.
     pub fn open(path: impl Into<PathBuf>, options: LockOptions) -> Result<Self> {
         let path = path.into();
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io("open lock file", &path, e))?;
+        let file = super::lock_file::open_or_create(&path)?;
         let template = owner::OwnerRecord::new_for_this_process();
         Ok(AdvisoryLock {
             gate: gate::shared_gate(&path),

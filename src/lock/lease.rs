@@ -15,9 +15,9 @@
 //! 4. back off exponentially, give up at the timeout naming the holder.
 
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -25,6 +25,7 @@ use super::LockOptions;
 use super::backoff::Backoff;
 use super::gate::Gate;
 use super::keeper::Keeper;
+pub(crate) use super::lock_file::is_gone;
 use super::owner::{OwnerRecord, describe_holder};
 use crate::error::{Error, Result};
 
@@ -402,21 +403,6 @@ pub(crate) fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Whether an error means "the file is not there (any more)": `ENOENT`, or NFS's `ESTALE`.
-pub(crate) fn is_gone(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESTALE)
-}
-
-/// Opens `path` for reading without following a symlink: `Ok(None)` if it is gone, an error
-/// with `ELOOP` if it is a symlink.
-pub(crate) fn open_no_follow(path: &Path) -> io::Result<Option<File>> {
-    match OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(path) {
-        Ok(file) => Ok(Some(file)),
-        Err(e) if is_gone(&e) => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
 /// The first 4 KiB of an open file: `Ok(None)` if it went stale.
 pub(crate) fn read_prefix(file: &File) -> io::Result<Option<Vec<u8>>> {
     let mut content = Vec::new();
@@ -425,11 +411,6 @@ pub(crate) fn read_prefix(file: &File) -> io::Result<Option<Vec<u8>>> {
         Err(e) if is_gone(&e) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-/// Whether an error says "this is a symlink" (`ELOOP` from `O_NOFOLLOW`).
-pub(crate) fn is_symlink_error(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ELOOP)
 }
 
 #[cfg(test)]

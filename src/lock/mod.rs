@@ -8,6 +8,11 @@
 //! | [`LockKind::OpenFile`] | `O_CREAT\|O_EXCL` file with an owner record and a lease | after the grace period | filesystems without working `flock`; the mode a future Windows port uses |
 //! | [`LockKind::Symlink`] | `symlink(2)` with an owner record (not Optuna's protocol) | after the grace period | NFSv2/v3 without lock daemon |
 //!
+//! Every kind opens `<journal>.lock` without following a symbolic link there and writes only into
+//! a plain file with one name (`lock_file.rs`): a link at the lock path is refused with
+//! [`crate::Error::UnsafeLockFile`] or, for the lease kinds, watched as a foreign lock; it is never
+//! written through.
+//!
 //! The lease locks (open-file and symlink) write an owner record (host, pid, random nonce, time).
 //! A holder refreshes it from a background thread while it holds the lock. A waiter breaks the
 //! lock only after it has watched the record stay unchanged for longer than the grace period on
@@ -28,6 +33,7 @@ mod backoff;
 mod gate;
 mod keeper;
 mod lease;
+mod lock_file;
 mod open_file;
 mod optuna;
 mod owner;

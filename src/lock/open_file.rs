@@ -1,13 +1,14 @@
 //! The open-file lease lock: `<journal>.lock` created with `O_CREAT|O_EXCL`, holding the owner
 //! record, refreshed by the holder and broken by a waiter after the grace period.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::lease::{self, LeaseLock, LeaseProtocol, Observation};
+use super::lock_file;
 use super::owner::OwnerRecord;
 use super::{JournalLock, LockGuard, LockOptions};
 use crate::error::Result;
@@ -65,10 +66,8 @@ impl LeaseProtocol for OpenFileProtocol {
     type Handle = File;
 
     fn try_create(path: &Path, record: &str) -> io::Result<Option<File>> {
-        let file = match OpenOptions::new().write(true).create_new(true).open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(None),
-            Err(e) => return Err(e),
+        let Some(file) = lock_file::create_new(path)? else {
+            return Ok(None);
         };
         if let Err(e) = file.write_all_at(record.as_bytes(), 0) {
             drop(file);
@@ -79,12 +78,12 @@ impl LeaseProtocol for OpenFileProtocol {
     }
 
     fn observe(path: &Path) -> io::Result<Option<Observation>> {
-        let file = match lease::open_no_follow(path) {
+        let file = match lock_file::open_to_read(path) {
             Ok(Some(file)) => file,
             Ok(None) => return Ok(None),
             // A symlink where a lock file should be (another kind of lock, e.g. Optuna's
-            // symlink lock): watch its target and inode like a file.
-            Err(e) if lease::is_symlink_error(&e) => return observe_symlink(path),
+            // symlink lock): watch its target and inode like a file, never following it.
+            Err(e) if lock_file::is_symlink_error(&e) => return observe_symlink(path),
             Err(e) => return Err(e),
         };
         let meta = match file.metadata() {

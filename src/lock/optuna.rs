@@ -107,7 +107,7 @@ impl OptunaLock {
         let created = match self.options.kind {
             OptunaLockKind::Symlink => std::os::unix::fs::symlink(&self.target, &self.path),
             OptunaLockKind::OpenFile => {
-                fs::OpenOptions::new().write(true).create_new(true).open(&self.path).map(drop)
+                return super::lock_file::create_new(&self.path).map(|file| file.is_some());
             }
         };
         match created {

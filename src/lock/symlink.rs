@@ -130,7 +130,7 @@ impl LeaseProtocol for SymlinkProtocol {
 
 /// The first 4 KiB of a regular file at `path` (not following symlinks).
 fn read_regular(path: &Path) -> io::Result<Option<Vec<u8>>> {
-    match lease::open_no_follow(path)? {
+    match super::lock_file::open_to_read(path)? {
         Some(file) => lease::read_prefix(&file),
         None => Ok(None),
     }
