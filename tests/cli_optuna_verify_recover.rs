@@ -288,7 +288,7 @@ fn errors_that_refuse_a_format_name_the_detected_one() {
     assert!(text.contains("it is a trialog journal"), "{text}");
     let out = trialog(&["import", s(&ours), s(&dir.path().join("x.journal"))]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("it is a trialog journal"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is already a trialog journal"), "{}", stderr(&out));
     let other = dir.path().join("notes.txt");
     std::fs::write(&other, b"hello\n").unwrap();
     for command in ["verify", "studies"] {
