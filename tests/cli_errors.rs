@@ -264,7 +264,8 @@ fn lock_given_for_an_optuna_journal_is_refused_before_locking() {
             format!(
                 "trialog: {}: is an Optuna JSON-lines journal: --lock chooses among trialog's own \
                  locks, which must never guard a file Python Optuna writes (leave --lock out: an \
-                 Optuna journal is always locked with Optuna's protocol)",
+                 Optuna journal is always locked with Optuna's protocol, whose kind --optuna-lock \
+                 chooses)",
                 journal.display()
             )
         );

@@ -31,6 +31,6 @@ pub fn check(matches: &ArgMatches) -> Result<(), CliError> {
         path,
         "is an Optuna JSON-lines journal: --lock chooses among trialog's own locks, which must \
          never guard a file Python Optuna writes (leave --lock out: an Optuna journal is always \
-         locked with Optuna's protocol)",
+         locked with Optuna's protocol, whose kind --optuna-lock chooses)",
     ))
 }
