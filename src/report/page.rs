@@ -43,8 +43,9 @@ pub fn page(s: &StudyStats, sections: &[Section], refresh_secs: Option<u32>) -> 
     let _ = write!(
         h,
         "<title>Study {name}: trialog report</title>\n<style>\n{CSS}</style>\n</head>\n<body>\n\
-         <header>\n<h1>Study “{name}”</h1>\n<p class=\"meta\">{} trials; report written {}{}.</p>\n<nav>",
+         <header>\n<h1>Study “{name}”</h1>\n<p class=\"meta\">{} trial{}; report written {}{}.</p>\n<nav>",
         s.trials.len(),
+        if s.trials.len() == 1 { "" } else { "s" },
         s.now,
         if refresh_secs.is_some() {
             " (rewritten while the study runs: reload to update)"
