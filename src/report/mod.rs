@@ -42,8 +42,8 @@ use stats::{ParamSpace, StudyStats};
 
 /// Most parameters given slice plots and parallel-coordinate axes (the most important ones).
 pub const MAX_PARAMS_SHOWN: usize = 12;
-/// Points drawn over all slice plots together (each plot gets its share, 300 to 2000).
-const SLICE_POINTS: usize = 12_000;
+/// Points drawn over all slice plots together (each plot gets its share, 150 to 2000).
+const SLICE_POINTS: usize = 8_000;
 
 /// How to render.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ fn sections(s: &StudyStats) -> Vec<Section> {
         },
     ];
     let n_plots = (params.len() * s.objectives.len()).max(1);
-    let budget = (SLICE_POINTS / n_plots).clamp(300, 2000);
+    let budget = (SLICE_POINTS / n_plots).clamp(150, 2000);
     let mut slices: Vec<Figure> =
         s.objectives.iter().flat_map(|o| render::slice::slices(s, o, &params, budget)).collect();
     if slices.is_empty() {

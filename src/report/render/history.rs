@@ -9,7 +9,7 @@ use super::{Figure, drawn_note, trial_tooltip};
 use crate::model::TrialState;
 use crate::report::stats::{ObjectiveStats, StudyStats};
 
-/// Most value points drawn.
+/// Most value points drawn over all objectives' history charts together.
 const POINTS: usize = 4000;
 /// Most PRUNED / FAIL marks drawn.
 const MARKS: usize = 2000;
@@ -35,7 +35,7 @@ pub fn history(s: &StudyStats, o: &ObjectiveStats) -> Figure {
     let improved = |i: usize| {
         o.best_so_far.binary_search_by_key(&s.trials[o.points[i].0].number, |b| b.0).is_ok()
     };
-    let chosen = pick(o.points.len(), POINTS, improved);
+    let chosen = pick(o.points.len(), POINTS / s.objectives.len().max(1), improved);
     svg.tag("g").attr("class", "points").attr("fill", state_color(TrialState::Complete)).open();
     for &i in &chosen {
         let (ti, v) = o.points[i];

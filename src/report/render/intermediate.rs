@@ -10,9 +10,9 @@ use crate::model::TrialState;
 use crate::report::stats::StudyStats;
 
 /// Most curves drawn.
-const CURVES: usize = 300;
+const CURVES: usize = 200;
 /// Most vertices per curve.
-const VERTICES: usize = 300;
+const VERTICES: usize = 150;
 
 /// The learning-curve chart.
 pub fn intermediate(s: &StudyStats) -> Figure {

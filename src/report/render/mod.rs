@@ -39,14 +39,14 @@ impl Figure {
     }
 }
 
-/// The tooltip of a trial's mark: number, state, values and (up to 8) parameters.
+/// The tooltip of a trial's mark: number, state, values and (up to 6) parameters.
 pub fn trial_tooltip(t: &FrozenTrial) -> String {
     let mut s = format!("#{} {}", t.number, t.state.name());
     if let Some(v) = &t.values {
         let vs: Vec<String> = v.iter().map(|x| format_value(*x, 0.0)).collect();
         let _ = write!(s, " values [{}]", vs.join(", "));
     }
-    for (name, value) in t.params.iter().take(8) {
+    for (name, value) in t.params.iter().take(6) {
         let _ = write!(s, "\n{name} = {}", value_text(value));
     }
     s

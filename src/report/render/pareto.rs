@@ -12,7 +12,7 @@ use crate::model::TrialState;
 use crate::report::stats::StudyStats;
 
 /// Most points drawn per chart.
-const POINTS: usize = 3000;
+const POINTS: usize = 1500;
 const FRONT: &str = "#d62728";
 const OTHER: &str = "#9ecae1";
 

@@ -10,7 +10,7 @@ use crate::model::TrialState;
 use crate::report::stats::StudyStats;
 
 /// Most bars drawn.
-const BARS: usize = 4000;
+const BARS: usize = 3000;
 
 /// The timeline chart.
 pub fn timeline(s: &StudyStats) -> Figure {
