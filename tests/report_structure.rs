@@ -91,17 +91,19 @@ fn trial(n: u64, state: TrialState, values: Option<Vec<f64>>) -> Arc<FrozenTrial
 fn a_journal_study_renders_with_named_axes_and_only_its_own_trials() {
     let storage = JournalStorage::new(MemoryBackend::new()).unwrap();
     let other = storage.create_new_study(&[StudyDirection::Minimize], Some("other")).unwrap();
-    let id = storage.create_new_study(&[StudyDirection::Minimize], Some("tuning")).unwrap();
+    // Names with XML's special characters must come out escaped (the SVGs would not parse).
+    let id =
+        storage.create_new_study(&[StudyDirection::Minimize], Some("tuning <&> \"v1\"")).unwrap();
     let lr = Distribution::float(1e-5, 1e-1, true, None).unwrap();
     let layers = Distribution::int(1, 8, false, 1).unwrap();
-    let opt = Distribution::categorical(vec!["adam".into(), "sgd".into()]).unwrap();
+    let opt = Distribution::categorical(vec!["adam".into(), "<sgd & 'm'>".into()]).unwrap();
     for i in 0..60u32 {
         // A trial of another study in between: its number must not show up.
         storage.create_new_trial(other, None).unwrap();
         let t = storage.create_new_trial(id, None).unwrap();
         let lr_v = 10f64.powf(-5.0 + f64::from(i % 17) * 0.25);
         storage.set_trial_param(t, "learning_rate", lr_v, &lr).unwrap();
-        storage.set_trial_param(t, "n_layers", f64::from(i % 8 + 1), &layers).unwrap();
+        storage.set_trial_param(t, "n_layers<&>", f64::from(i % 8 + 1), &layers).unwrap();
         storage.set_trial_param(t, "optimizer", f64::from(i % 2), &opt).unwrap();
         let loss = (lr_v.log10() + 3.0).powi(2) + 0.01 * f64::from(i % 8);
         for step in 0..5 {
@@ -124,7 +126,7 @@ fn a_journal_study_renders_with_named_axes_and_only_its_own_trials() {
 
     let (marks, labels) = marks_and_texts(&svgs, "axis-label");
     for name in
-        ["learning_rate", "n_layers", "optimizer", "Objective value", "Trial number", "Step"]
+        ["learning_rate", "n_layers<&>", "optimizer", "Objective value", "Trial number", "Step"]
     {
         assert!(labels.iter().any(|l| l == name), "no axis named {name}: {labels:?}");
     }
@@ -138,6 +140,8 @@ fn a_journal_study_renders_with_named_axes_and_only_its_own_trials() {
     // All 61 trials of the study are drawn somewhere (the timeline has each), none of the other.
     let numbers: BTreeSet<u64> = trials.iter().map(|t| t.number).collect();
     assert_eq!(marks, numbers);
+    assert!(html.contains("<h1>Study “tuning &lt;&amp;&gt; &quot;v1&quot;”</h1>"));
+    assert!(html.contains(">&lt;sgd &amp; &#39;m&#39;&gt;</text>"), "the choice labels the axis");
     // The log-scaled parameter gets decade ticks; the pruned curves end in a cross.
     assert!(html.contains(">1e-5<") || html.contains(">0.0001<"), "no log ticks");
     assert!(html.contains("class=\"pruned-mark\""));
