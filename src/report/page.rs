@@ -118,8 +118,8 @@ fn summary(h: &mut String, s: &StudyStats) {
         h,
         "Concurrency",
         format!(
-            "at most {} trials running at once (the timeline's lanes; the journal's trials do not name their worker)",
-            s.n_lanes
+            "at most {} running at once (the timeline's lanes; the journal's trials do not name their worker)",
+            if s.n_lanes == 1 { "1 trial".to_owned() } else { format!("{} trials", s.n_lanes) }
         ),
     );
     let params: Vec<String> = s

@@ -82,9 +82,10 @@ pub fn timeline(s: &StudyStats) -> Figure {
         "Each started trial as a bar from its start to its completion (a RUNNING trial to the \
          time of this report), coloured by state. The journal's trials do not record which \
          worker ran them, so trials are packed onto the fewest lanes on which none overlap: \
-         {} lanes, the peak number of trials running at once. A long bar is a slow or stale \
+         {} lane{}, the peak number of trials running at once. A long bar is a slow or stale \
          trial; a thinning of lanes shows workers that stopped.{}",
         s.n_lanes,
+        if s.n_lanes == 1 { "" } else { "s" },
         drawn_note(chosen.len(), s.bars.len())
     );
     Figure { title, svg: Some(svg.finish()), caption }
