@@ -60,6 +60,7 @@
 //!
 //! `cli` (default) builds the `trialog` binary and pulls in its dependencies (clap, indicatif,
 //! env_logger); embedders depend on `trialog = { ..., default-features = false }`.
+//! `report` (enabled by `cli`) adds [`report`], the HTML report of a study (`trialog report`).
 //! `fault-injection` is for the crash tests only.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -72,6 +73,8 @@ pub mod lock;
 pub mod model;
 pub mod recover;
 pub mod replay;
+#[cfg(feature = "report")]
+pub mod report;
 pub mod storage;
 pub mod study;
 mod sys;

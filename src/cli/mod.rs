@@ -13,6 +13,7 @@ mod journal;
 pub mod lock;
 pub mod logging;
 pub mod recover;
+pub mod report;
 pub mod stats;
 pub mod studies;
 pub mod trials;
@@ -67,6 +68,8 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write a clean journal from a damaged one, keeping the frames MODE keeps.
     Recover(recover::RecoverArgs),
+    /// Write one self-contained HTML page of plots about a study (see docs/REPORT.md).
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command line.
@@ -84,5 +87,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Export(args) => export::run(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Recover(args) => recover::run(&args),
+        Command::Report(args) => report::run(&args),
     }
 }

@@ -1,0 +1,92 @@
+//! The timeline: each started trial as a bar from start to finish on its lane, coloured by
+//! state.
+
+use super::frame::{Frame, Key, legend, state_color};
+use super::sample::pick;
+use super::scale::Scale;
+use super::svg::Svg;
+use super::{Figure, drawn_note, trial_tooltip};
+use crate::model::TrialState;
+use crate::report::stats::StudyStats;
+
+/// Most bars drawn.
+const BARS: usize = 3000;
+
+/// The timeline chart.
+pub fn timeline(s: &StudyStats) -> Figure {
+    let title = "Timeline".to_owned();
+    let (Some(first), false) = (s.first_start, s.bars.is_empty()) else {
+        return Figure::empty(title, "No trial has started yet.");
+    };
+    let span_us = s.bars.iter().map(|b| b.end.0 - first.0).max().unwrap_or(0).max(1) as f64;
+    let (unit, div) = if span_us >= 7200e6 {
+        ("hours", 3600e6)
+    } else if span_us >= 120e6 {
+        ("minutes", 60e6)
+    } else {
+        ("seconds", 1e6)
+    };
+    let lane_h = (300.0 / s.n_lanes as f64).clamp(2.0, 16.0);
+    let h = 30.0 + 44.0 + lane_h * s.n_lanes as f64;
+    let xs = Scale::Linear { lo: 0.0, hi: span_us / div };
+    // Lane numbers, every k-th so that labels stay 12 px apart.
+    let every = (12.0 / lane_h).ceil() as usize;
+    let labels = (0..s.n_lanes).map(|l| if l % every == 0 { l.to_string() } else { String::new() });
+    let mut frame = Frame::new(860.0, h, xs, Scale::Band { labels: labels.collect() });
+    frame.left = 50.0;
+    let mut svg = Svg::new(frame.w, frame.h, &title);
+    frame.axes(&mut svg, &format!("Time since the first start ({first}), {unit}"), "Lane");
+    // Keep whatever is not a plain COMPLETE trial, and the longest ones.
+    let mut durations: Vec<i64> = s.bars.iter().map(|b| b.end.0 - b.start.0).collect();
+    let long = if s.bars.len() > BARS {
+        let k = durations.len() - BARS / 10;
+        *durations.select_nth_unstable(k).1
+    } else {
+        i64::MAX
+    };
+    let chosen = pick(s.bars.len(), BARS, |i| {
+        let b = &s.bars[i];
+        b.trial.state != TrialState::Complete || b.end.0 - b.start.0 >= long
+    });
+    svg.tag("g").attr("class", "bars").open();
+    for &i in &chosen {
+        let b = &s.bars[i];
+        let x0 = frame.px((b.start.0 - first.0) as f64 / div).unwrap_or(frame.left);
+        let x1 = frame.px((b.end.0 - first.0) as f64 / div).unwrap_or(frame.right);
+        let y = frame.py(b.lane as f64).unwrap_or(frame.top) - lane_h / 2.0;
+        let secs = (b.end.0 - b.start.0) as f64 / 1e6;
+        svg.tag("rect")
+            .num("x", x0)
+            .num("y", y + 0.5)
+            .num("width", (x1 - x0).max(1.0))
+            .num("height", (lane_h - 1.0).max(1.0))
+            .attr("fill", state_color(b.trial.state))
+            .attr("data-trial", b.trial.number)
+            .titled(format_args!(
+                "{}\nlane {}, {} .. {}{}, {secs:.3} s",
+                trial_tooltip(&b.trial),
+                b.lane,
+                b.start,
+                b.end,
+                if b.trial.state == TrialState::Running { " (still running)" } else { "" }
+            ));
+    }
+    svg.close();
+    let keys: Vec<Key<'_>> =
+        [TrialState::Complete, TrialState::Pruned, TrialState::Fail, TrialState::Running]
+            .into_iter()
+            .map(|st| Key { color: state_color(st), line: false, label: st.name() })
+            .collect();
+    legend(&mut svg, frame.left, 16.0, &keys);
+    let caption = format!(
+        "Each started trial as a bar from its start to its completion (a RUNNING trial to the \
+         time of this report), coloured by state. The journal's trials do not record which \
+         worker ran them, so trials are packed onto the fewest lanes on which none overlap: \
+         {} lane{}, the peak number of trials running at once. A long bar is a slow or stale \
+         trial; a thinning of lanes shows workers that stopped.{}",
+        s.n_lanes,
+        if s.n_lanes == 1 { "" } else { "s" },
+        drawn_note(chosen.len(), s.bars.len())
+    );
+    Figure { title, svg: Some(svg.finish()), caption }
+}
