@@ -18,8 +18,8 @@ use crate::backend::{
     RecoveryMode, SkippedRange,
 };
 use crate::error::{Error, Result};
-use crate::journal::frame;
 use crate::journal::optuna_codec::{encode_line, is_optuna_op};
+use crate::journal::{LogBatch, Operation, frame};
 
 /// What a conversion copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,7 +33,8 @@ pub struct Converted {
 }
 
 /// Copies the Optuna JSON-lines journal `src` into a new trialog journal `dst` (which must not
-/// exist). Reads `src` without locking it: the copy holds every line complete when it was read.
+/// exist). Lines with safe-to-ignore codes (>= 128), which replay skips without reading their
+/// fields, are left out and counted in [`Converted::dropped`]. Reads `src` without locking it: the copy holds every line complete when it was read.
 /// A line that does not decode fails the import ([`Error::Corruption`] with its offset) unless
 /// `skip_corrupt_lines` is set: then it is left out and listed in [`Converted::skipped`] (a
 /// salvage of a journal Optuna can no longer read; `src` is never modified).
@@ -49,12 +50,25 @@ pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result
     let guard = memory.lock()?;
     let mut end = 0;
     let mut done = Converted::default();
+    let mut kept = LogBatch { worker_id: String::new(), ops: Vec::new() };
     source.read_from(0, &mut |_, batch| {
-        match memory.append_if(&guard, end, batch)? {
+        // A line with a safe-to-ignore code (>= 128) carries nothing trialog knows how to keep:
+        // its fields are unread, so re-encoding it could only produce a frame that says
+        // something else (a heartbeat without its fields). Leave it out, as replay does.
+        kept.ops.clear();
+        kept.ops.extend(
+            batch.ops.iter().filter(|op| !matches!(op, Operation::Ignorable { .. })).cloned(),
+        );
+        done.dropped += (batch.ops.len() - kept.ops.len()) as u64;
+        if kept.ops.is_empty() {
+            return Ok(());
+        }
+        kept.worker_id.clone_from(&batch.worker_id);
+        match memory.append_if(&guard, end, &kept)? {
             AppendOutcome::Appended { end: new_end } => end = new_end,
             AppendOutcome::Moved => unreachable!("nobody else writes this in-memory journal"),
         }
-        done.operations += batch.ops.len() as u64;
+        done.operations += kept.ops.len() as u64;
         Ok(())
     })?;
     drop(guard);

@@ -21,6 +21,8 @@ pub enum Json {
     Int(i64),
     /// An unsigned integer (ids, numbers, counters).
     UInt(u64),
+    /// An integer outside 64 bits, written as its decimal digits (as Python writes it).
+    BigInt(trialog::model::BigInt),
     /// A float, written as Python's `repr` (`NaN`, `Infinity`, `-Infinity` bare).
     Float(f64),
     /// A string.
@@ -58,6 +60,7 @@ impl Json {
             ParamValue::Null => Json::Null,
             ParamValue::Bool(b) => Json::Bool(*b),
             ParamValue::Int(i) => Json::Int(*i),
+            ParamValue::BigInt(i) => Json::BigInt(i.clone()),
             ParamValue::Float(x) => Json::Float(*x),
             ParamValue::Str(s) => Json::Str(s.clone()),
         }
@@ -69,6 +72,7 @@ impl Json {
             AttrValue::Null => Json::Null,
             AttrValue::Bool(b) => Json::Bool(*b),
             AttrValue::Int(i) => Json::Int(*i),
+            AttrValue::BigInt(i) => Json::BigInt(i.clone()),
             AttrValue::Float(x) => Json::Float(*x),
             AttrValue::String(s) => Json::Str(s.clone()),
             AttrValue::Array(items) => Json::Array(items.iter().map(Json::attr).collect()),
@@ -96,6 +100,7 @@ impl Json {
             Json::UInt(u) => {
                 let _ = write!(out, "{u}");
             }
+            Json::BigInt(i) => out.push_str(i.as_str()),
             Json::Float(x) => out.push_str(&py_float(*x)),
             Json::Str(s) => out.push_str(&quote(s)),
             Json::Array(items) => {

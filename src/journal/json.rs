@@ -8,6 +8,9 @@
 
 use std::fmt::Write as _;
 
+pub use crate::model::py_float;
+use crate::model::{BigInt, Integer, MAX_INT_DIGITS};
+
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonValue {
@@ -17,6 +20,8 @@ pub enum JsonValue {
     Bool(bool),
     /// An integer that fits in an `i64`.
     Int(i64),
+    /// An integer outside the `i64` range (Python's ints have no size limit).
+    BigInt(BigInt),
     /// A float (including `NaN`, `Infinity`, `-Infinity`).
     Float(f64),
     /// A string.
@@ -41,6 +46,7 @@ impl JsonValue {
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             JsonValue::Int(i) => Some(*i as f64),
+            JsonValue::BigInt(i) => Some(i.to_f64()),
             JsonValue::Float(x) => Some(*x),
             _ => None,
         }
@@ -55,6 +61,7 @@ impl JsonValue {
             JsonValue::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            JsonValue::BigInt(i) => out.push_str(i.as_str()),
             JsonValue::Float(x) => out.push_str(&py_float(*x)),
             JsonValue::Str(s) => quote_into(s, out),
             JsonValue::Array(items) => {
@@ -243,9 +250,14 @@ impl Parser<'_> {
         if float {
             text.parse().map(JsonValue::Float).map_err(|_| self.err("bad number"))
         } else {
-            text.parse()
-                .map(JsonValue::Int)
-                .map_err(|_| format!("integer {text} at byte {start} does not fit in 64 bits"))
+            match Integer::parse(text) {
+                Some(Integer::Small(i)) => Ok(JsonValue::Int(i)),
+                Some(Integer::Big(b)) => Ok(JsonValue::BigInt(b)),
+                None => Err(format!(
+                    "integer at byte {start} has more than {MAX_INT_DIGITS} digits (Python \
+                     refuses to read it too)"
+                )),
+            }
         }
     }
 
@@ -321,52 +333,6 @@ impl Parser<'_> {
         }
         String::from_utf8(out).map_err(|_| self.err("string is not valid UTF-8"))
     }
-}
-
-/// A float as Python's `repr` (and `json.dumps`) writes it: shortest round-trip digits, `1.0`
-/// for integral values, exponent form (`1e-05`, `1.5e+16`) below 1e-4 and from 1e16 on, and
-/// `NaN`, `Infinity`, `-Infinity` for the non-finite values.
-pub fn py_float(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_owned();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16".
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    if !(-4..16).contains(&exp) {
-        let mut m = String::from(&digits[..1]);
-        if digits.len() > 1 {
-            m.push('.');
-            m.push_str(&digits[1..]);
-        }
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{m}e{esign}{:02}", exp.unsigned_abs());
-    }
-    // Fixed notation: the decimal point goes after digit `exp + 1`.
-    let point = exp + 1;
-    let body = if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-    } else {
-        let point = point as usize;
-        if digits.len() <= point {
-            format!("{digits}{}.0", "0".repeat(point - digits.len()))
-        } else {
-            format!("{}.{}", &digits[..point], &digits[point..])
-        }
-    };
-    format!("{sign}{body}")
 }
 
 /// A JSON string literal with Python's `ensure_ascii` escaping.
@@ -454,6 +420,26 @@ mod tests {
     }
 
     #[test]
+    fn integers_of_any_size_as_python_reads_them() {
+        let v =
+            parse(b"[-9223372036854775808, 18446744073709551615, -123456789012345678901234567890]")
+                .unwrap();
+        let JsonValue::Array(items) = &v else { panic!() };
+        assert_eq!(items[0], JsonValue::Int(i64::MIN));
+        let JsonValue::BigInt(b) = &items[1] else { panic!("{v:?}") };
+        assert_eq!(b.as_str(), "18446744073709551615");
+        let mut out = String::new();
+        v.write(&mut out, ",", ":");
+        assert_eq!(
+            out,
+            "[-9223372036854775808,18446744073709551615,-123456789012345678901234567890]"
+        );
+        // Python 3.11 refuses integers of more than 4300 digits (int_max_str_digits).
+        assert!(parse("9".repeat(MAX_INT_DIGITS).as_bytes()).is_ok());
+        assert!(parse("9".repeat(MAX_INT_DIGITS + 1).as_bytes()).is_err());
+    }
+
+    #[test]
     fn rejects_what_python_rejects() {
         for bad in [
             &b"{"[..],
@@ -465,7 +451,6 @@ mod tests {
             b"nan",
             b"\"a\nb\"",
             b"{} {}",
-            b"99999999999999999999",
             b"\"\xff\"",
         ] {
             assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));

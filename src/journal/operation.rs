@@ -1,17 +1,24 @@
 //! The `Operation` enum: everything a journal can say.
 //!
 //! Operation codes 0..=10 are Optuna's `JournalOperation` codes, so a log can be translated to
-//! and from Optuna's JSON-lines format one to one. Codes 11..=127 are reserved for future
-//! operations that every reader must understand (an old reader stops with
+//! and from Optuna's JSON-lines format one to one. Code 11 ([`EXTENDED_CODE`]) wraps an operation
+//! that uses a value encoding added later (trialog's format only). Codes 12..=127 are reserved
+//! for future operations that every reader must understand (an old reader stops with
 //! [`crate::Error::UnknownOperation`]); codes 128 and above are *safe to ignore*: a reader that
 //! does not know one skips it, because by contract it never changes what Optuna's API shows.
 
 use std::collections::BTreeMap;
 
-use crate::model::{AttrValue, Distribution, StudyDirection, Timestamp, TrialState};
+use crate::model::{AttrValue, Distribution, ParamValue, StudyDirection, Timestamp, TrialState};
 
 /// The first operation code that old readers may skip (see the module docs).
 pub const FIRST_IGNORABLE_CODE: u64 = 128;
+
+/// The code of an *extended* operation in trialog's format: `[11, op]` wraps one operation
+/// that uses a value encoding added after format version 1 (an integer outside 64 bits, a legacy
+/// distribution class). Readers that predate those encodings stop at it with
+/// `UnknownOperation` instead of misreading the value; see `docs/FORMAT.md`.
+pub const EXTENDED_CODE: u64 = 11;
 
 /// Numeric operation codes (Optuna's for 0..=10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -242,6 +249,32 @@ pub enum Operation {
 }
 
 impl Operation {
+    /// Whether the operation holds a value that format version 1 cannot encode (an integer
+    /// outside 64 bits, a legacy distribution class), so trialog's format writes it wrapped in an
+    /// extended operation ([`EXTENDED_CODE`]).
+    pub fn needs_extension(&self) -> bool {
+        fn dist(d: &Distribution) -> bool {
+            d.is_legacy()
+                || matches!(d, Distribution::Categorical(c)
+                    if c.choices().iter().any(|v| matches!(v, ParamValue::BigInt(_))))
+        }
+        match self {
+            Operation::SetStudyUserAttr { value, .. }
+            | Operation::SetStudySystemAttr { value, .. }
+            | Operation::SetTrialUserAttr { value, .. }
+            | Operation::SetTrialSystemAttr { value, .. } => value.has_big_int(),
+            Operation::SetTrialParam { distribution, .. } => dist(distribution),
+            Operation::CreateTrial { template: Some(t), .. } => {
+                t.params.values().any(|(_, d)| dist(d))
+                    || t.user_attrs
+                        .values()
+                        .chain(t.system_attrs.values())
+                        .any(AttrValue::has_big_int)
+            }
+            _ => false,
+        }
+    }
+
     /// This operation's numeric code.
     pub fn code(&self) -> u64 {
         let code = match self {

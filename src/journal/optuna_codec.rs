@@ -21,8 +21,9 @@
 //! | 8 / 9 trial user / system attr | `trial_id`, `user_attr` / `system_attr`: `{key: value}` |
 //! | 10 discard trials | Rustuna's; Optuna ignores it. Written with `trial_ids` |
 //!
-//! Reading is as lenient as Optuna: legacy distribution names (`UniformDistribution`, ...) and
-//! the old `{"type": ...}` distribution JSON are accepted (and become their modern equivalents),
+//! Reading is as lenient as Optuna: every class `json_to_distribution` builds (the legacy
+//! `UniformDistribution`, ... stay themselves) and the abbreviated `{"type": ...}` JSON are
+//! accepted, integers of any size are kept, ids and op codes compare as Python compares them,
 //! naive datetimes are taken as UTC (Optuna takes them as the reader's local time), integral
 //! numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
 //! extension codes, >= 11) are never written: [`encode_line`] refuses them.
@@ -32,7 +33,8 @@ use std::collections::BTreeMap;
 use super::json::{self, JsonValue};
 use super::{OpCode, Operation, TrialTemplate};
 use crate::model::{
-    AttrValue, Distribution, MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
+    AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
+    MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
 };
 
 /// Why a line does not decode.
@@ -46,6 +48,9 @@ pub enum LineError {
     #[error("unknown operation code {0}")]
     UnknownOperation(u64),
 }
+
+/// The id a line's study or trial id reads as when no study or trial can have it.
+const NO_ID: u64 = u64::MAX;
 
 fn bad(what: impl Into<String>) -> LineError {
     LineError::Malformed(what.into())
@@ -65,8 +70,15 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
     if !matches!(v, JsonValue::Object(_)) {
         return Err(bad("a journal line must be a JSON object"));
     }
+    // Python compares `op_code` with its IntEnum: `5.0` and `true` are codes too. Any
+    // integer from 128 on, however large, is a safe-to-ignore code.
     let code = match v.get("op_code") {
         Some(JsonValue::Int(c)) if *c >= 0 => *c as u64,
+        Some(JsonValue::BigInt(c)) if !c.is_negative() => u64::MAX,
+        Some(JsonValue::Float(x)) if x.fract() == 0.0 && *x >= 0.0 => {
+            if *x < 18_446_744_073_709_551_616.0 { *x as u64 } else { u64::MAX }
+        }
+        Some(JsonValue::Bool(b)) => u64::from(*b),
         Some(_) => return Err(bad("\"op_code\" is not a non-negative integer")),
         None => return Err(bad("missing \"op_code\"")),
     };
@@ -268,8 +280,21 @@ impl Fields<'_> {
         }
     }
 
+    /// A study or trial id as Python looks it up in a `dict`: an integral float or a boolean
+    /// finds the same entry as the integer; any other hashable value (a negative or huge
+    /// integer, a string, `null`, ...) finds nothing, which reads as [`NO_ID`], an id no study
+    /// or trial ever has, so replay ignores the operation as Optuna's does. Arrays and objects
+    /// are unhashable: Optuna raises on them.
     fn id(&self, key: &str) -> Result<u64, LineError> {
-        u64::try_from(self.int(key)?).map_err(|_| bad(format!("{key:?} is negative")))
+        Ok(match self.get(key)? {
+            JsonValue::Int(i) => u64::try_from(*i).unwrap_or(NO_ID),
+            JsonValue::Bool(b) => u64::from(*b),
+            JsonValue::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 1.8e19 => *x as u64,
+            JsonValue::Array(_) | JsonValue::Object(_) => {
+                return Err(bad(format!("{key:?} is not hashable")));
+            }
+            _ => NO_ID,
+        })
     }
 
     fn float(&self, key: &str) -> Result<f64, LineError> {
@@ -338,6 +363,7 @@ fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
             JsonValue::Null => AttrValue::Null,
             JsonValue::Bool(b) => AttrValue::Bool(*b),
             JsonValue::Int(i) => AttrValue::Int(*i),
+            JsonValue::BigInt(i) => AttrValue::BigInt(i.clone()),
             JsonValue::Float(x) => AttrValue::Float(*x),
             JsonValue::Str(s) => AttrValue::String(s.clone()),
             JsonValue::Array(items) => AttrValue::Array(
@@ -433,117 +459,262 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// Parses `distribution_to_json`'s output (and the legacy names and old `{"type": ...}` form
-/// that Optuna's `json_to_distribution` still reads) with Optuna's constructor checks. The upper
-/// bound is kept as written (the writer already moved it onto the step grid).
+/// Optuna's `json_to_distribution`: `{"name": CLASS, "attributes": {...}}` builds `CLASS(**attributes)`
+/// for each of Optuna's eight classes (the five legacy ones stay themselves), and the abbreviated
+/// `{"type": "float" | "int" | "categorical", ...}` form builds the modern classes. The
+/// constructors' checks and adjustments apply exactly as in Optuna (so a written upper bound
+/// that is not on its step grid is moved onto it, as Optuna's replay does); where Optuna raises
+/// (an unknown class, a missing or unexpected attribute, a failed check), this is an error.
+///
+/// Numbers are read as Python would pass them: an integer where a float is expected, an
+/// integral or truncated float where an int is expected, `true`/`false` as 1/0. Refused although
+/// Python would go on: `log` other than a boolean, a `null` step of `DiscreteUniformDistribution`,
+/// choices that are not null, bool, int, float or str, int bounds outside 64 bits.
 pub fn distribution_from_json(text: &str) -> Result<Distribution, LineError> {
     let v = json::parse(text.as_bytes())
         .map_err(|e| bad(format!("distribution {text:?} is not JSON: {e}")))?;
     let invalid = |why: &dyn std::fmt::Display| bad(format!("distribution {text:?}: {why}"));
-    let (name, attrs) = match (v.get("name"), v.get("type")) {
-        (Some(JsonValue::Str(name)), _) => (name.as_str(), v.get("attributes")),
-        (None, Some(JsonValue::Str(kind))) => (
-            match kind.as_str() {
-                "float" => "FloatDistribution",
-                "int" => "IntDistribution",
-                "categorical" => "CategoricalDistribution",
-                _ => return Err(invalid(&"unknown distribution type")),
-            },
-            Some(&v),
-        ),
-        _ => return Err(invalid(&"no \"name\"")),
-    };
-    let attrs = attrs.ok_or_else(|| invalid(&"no \"attributes\""))?;
-    let get = |k: &str| attrs.get(k).filter(|v| !matches!(v, JsonValue::Null));
-    let float = |k: &str| -> Result<f64, LineError> {
-        get(k).and_then(JsonValue::as_f64).ok_or_else(|| invalid(&format_args!("bad {k:?}")))
-    };
-    let int = |k: &str| -> Result<i64, LineError> {
-        match get(k) {
-            Some(JsonValue::Int(i)) => Ok(*i),
-            Some(JsonValue::Float(x)) if x.fract() == 0.0 && x.abs() < 9.2e18 => Ok(*x as i64),
-            _ => Err(invalid(&format_args!("bad {k:?}"))),
+    if !matches!(v, JsonValue::Object(_)) {
+        return Err(invalid(&"not a JSON object"));
+    }
+    if v.get("name").is_some() {
+        let Some(JsonValue::Str(name)) = v.get("name") else {
+            return Err(invalid(&"unknown distribution class"));
+        };
+        let Some(JsonValue::Object(attrs)) = v.get("attributes") else {
+            return Err(invalid(&"no \"attributes\" object"));
+        };
+        let (required, optional): (&[&str], &[&str]) = match name.as_str() {
+            "FloatDistribution" | "IntDistribution" => (&["low", "high"], &["log", "step"]),
+            "UniformDistribution" | "LogUniformDistribution" => (&["low", "high"], &[]),
+            "DiscreteUniformDistribution" => (&["low", "high", "q"], &[]),
+            "IntUniformDistribution" | "IntLogUniformDistribution" => (&["low", "high"], &["step"]),
+            "CategoricalDistribution" => (&["choices"], &[]),
+            _ => return Err(invalid(&"unknown distribution class")),
+        };
+        // Python's `cls(**attributes)`: every required argument, nothing unexpected.
+        for (key, _) in attrs {
+            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+                return Err(invalid(&format_args!("unexpected attribute {key:?} for {name}")));
+            }
         }
-    };
-    let flag = |k: &str| -> Result<bool, LineError> {
-        match get(k) {
-            None => Ok(false),
-            Some(JsonValue::Bool(b)) => Ok(*b),
-            Some(_) => Err(invalid(&format_args!("bad {k:?}"))),
+        let arg = |k: &str| v.get("attributes").and_then(|a| a.get(k));
+        for key in required {
+            if arg(key).is_none() {
+                return Err(invalid(&format_args!("missing attribute {key:?}")));
+            }
         }
-    };
-    let made = match name {
-        "FloatDistribution"
-        | "UniformDistribution"
-        | "LogUniformDistribution"
-        | "DiscreteUniformDistribution" => {
-            let (low, high) = (float("low")?, float("high")?);
-            let (log, step) = match name {
-                "FloatDistribution" => {
-                    (flag("log")?, if get("step").is_some() { Some(float("step")?) } else { None })
+        let made = match name.as_str() {
+            "CategoricalDistribution" => categorical(arg("choices")),
+            "FloatDistribution" => {
+                float(FloatClass::Float, arg("low"), arg("high"), arg("log"), arg("step"))
+            }
+            "UniformDistribution" => {
+                float(FloatClass::Uniform, arg("low"), arg("high"), None, None)
+            }
+            "LogUniformDistribution" => float(
+                FloatClass::LogUniform,
+                arg("low"),
+                arg("high"),
+                Some(&JsonValue::Bool(true)),
+                None,
+            ),
+            "DiscreteUniformDistribution" => {
+                float(FloatClass::DiscreteUniform, arg("low"), arg("high"), None, arg("q"))
+            }
+            "IntDistribution" => {
+                int(IntClass::Int, arg("low"), arg("high"), arg("log"), arg("step"))
+            }
+            "IntUniformDistribution" => {
+                int(IntClass::IntUniform, arg("low"), arg("high"), None, arg("step"))
+            }
+            _ => int(
+                IntClass::IntLogUniform,
+                arg("low"),
+                arg("high"),
+                Some(&JsonValue::Bool(true)),
+                arg("step"),
+            ),
+        };
+        return made.map_err(|e| invalid(&e));
+    }
+    let field = |k: &str| v.get(k);
+    let made = match field("type") {
+        Some(JsonValue::Str(t)) if t == "categorical" => categorical(field("choices")),
+        Some(JsonValue::Str(t)) if t == "float" || t == "int" => {
+            for key in ["low", "high"] {
+                if field(key).is_none() {
+                    return Err(invalid(&format_args!("missing {key:?}")));
                 }
-                "UniformDistribution" => (false, None),
-                "LogUniformDistribution" => (true, None),
-                _ => (false, Some(float("q")?)),
-            };
-            Distribution::float(low, high, log, step).map(|d| match d {
-                Distribution::Float(mut f) => {
-                    f.high = high;
-                    Distribution::Float(f)
-                }
-                other => other,
-            })
+            }
+            if t == "float" {
+                float(FloatClass::Float, field("low"), field("high"), field("log"), field("step"))
+            } else {
+                int(IntClass::Int, field("low"), field("high"), field("log"), field("step"))
+            }
         }
-        "IntDistribution" | "IntUniformDistribution" | "IntLogUniformDistribution" => {
-            let log = match name {
-                "IntDistribution" => flag("log")?,
-                n => n == "IntLogUniformDistribution",
-            };
-            let step = if get("step").is_some() { int("step")? } else { 1 };
-            Distribution::int(int("low")?, int("high")?, log, step)
-        }
-        "CategoricalDistribution" => {
-            let Some(JsonValue::Array(choices)) = attrs.get("choices") else {
-                return Err(invalid(&"bad \"choices\""));
-            };
-            let choices = choices
-                .iter()
-                .map(|c| match c {
-                    JsonValue::Null => Ok(ParamValue::Null),
-                    JsonValue::Bool(b) => Ok(ParamValue::Bool(*b)),
-                    JsonValue::Int(i) => Ok(ParamValue::Int(*i)),
-                    JsonValue::Float(x) => Ok(ParamValue::Float(*x)),
-                    JsonValue::Str(s) => Ok(ParamValue::Str(s.clone())),
-                    _ => Err(invalid(&"a choice that is not null, bool, int, float or str")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Distribution::categorical(choices)
-        }
-        _ => return Err(invalid(&"unknown distribution class")),
+        Some(_) => return Err(invalid(&"unknown distribution type")),
+        None => return Err(invalid(&"neither \"name\" nor \"type\"")),
     };
     made.map_err(|e| invalid(&e))
 }
 
+/// A number as Python passes it to a constructor (a boolean is 0 or 1).
+#[derive(Clone, Copy)]
+enum PyNum {
+    Int(i64),
+    Float(f64),
+}
+
+impl PyNum {
+    fn of(v: Option<&JsonValue>, key: &str) -> Result<Option<PyNum>, String> {
+        Ok(Some(match v {
+            None | Some(JsonValue::Null) => return Ok(None),
+            Some(JsonValue::Int(i)) => PyNum::Int(*i),
+            Some(JsonValue::Bool(b)) => PyNum::Int(i64::from(*b)),
+            Some(JsonValue::Float(x)) => PyNum::Float(*x),
+            Some(JsonValue::BigInt(b)) => PyNum::Float(b.to_f64()),
+            Some(_) => return Err(format!("{key:?} is not a number")),
+        }))
+    }
+
+    fn f64(self) -> f64 {
+        match self {
+            PyNum::Int(i) => i as f64,
+            PyNum::Float(x) => x,
+        }
+    }
+
+    /// Python's `int(x)`, within 64 bits.
+    fn int(self, key: &str) -> Result<i64, String> {
+        match self {
+            PyNum::Int(i) => Ok(i),
+            PyNum::Float(x) => match Integer::from_f64_trunc(x) {
+                Some(Integer::Small(i)) => Ok(i),
+                _ => Err(format!("{key:?} is not an integer within 64 bits")),
+            },
+        }
+    }
+}
+
+fn flag(v: Option<&JsonValue>) -> Result<bool, String> {
+    match v {
+        None => Ok(false),
+        Some(JsonValue::Bool(b)) => Ok(*b),
+        Some(_) => Err("\"log\" is not a boolean".to_owned()),
+    }
+}
+
+fn required(v: Option<PyNum>, key: &str) -> Result<PyNum, String> {
+    v.ok_or_else(|| format!("{key:?} is null"))
+}
+
+fn float(
+    class: FloatClass,
+    low: Option<&JsonValue>,
+    high: Option<&JsonValue>,
+    log: Option<&JsonValue>,
+    step: Option<&JsonValue>,
+) -> Result<Distribution, String> {
+    let low = required(PyNum::of(low, "low")?, "low")?.f64();
+    let high = required(PyNum::of(high, "high")?, "high")?.f64();
+    let step = PyNum::of(step, "step")?.map(PyNum::f64);
+    FloatDistribution::new(class, low, high, flag(log)?, step)
+        .map(Distribution::Float)
+        .map_err(|e| e.to_string())
+}
+
+fn int(
+    class: IntClass,
+    low: Option<&JsonValue>,
+    high: Option<&JsonValue>,
+    log: Option<&JsonValue>,
+    step: Option<&JsonValue>,
+) -> Result<Distribution, String> {
+    let low = required(PyNum::of(low, "low")?, "low")?;
+    let high = required(PyNum::of(high, "high")?, "high")?;
+    let step = match step {
+        None => PyNum::Int(1),
+        Some(s) => required(PyNum::of(Some(s), "step")?, "step")?,
+    };
+    let log = flag(log)?;
+    if let (PyNum::Float(_), _, _) | (_, PyNum::Float(_), _) | (_, _, PyNum::Float(_)) =
+        (low, high, step)
+    {
+        // Python checks the numbers as given (NaN passes every comparison), then truncates them.
+        let (l, h, st) = (low.f64(), high.f64(), step.f64());
+        if (log && st != 1.0) || l > h || (log && l < 1.0) || st <= 0.0 {
+            return Err(format!(
+                "IntDistribution(low={l:?}, high={h:?}, log={log}, step={st:?}) fails its checks"
+            ));
+        }
+    }
+    let (low, high, step) = (low.int("low")?, high.int("high")?, step.int("step")?);
+    IntDistribution::new(class, low, high, log, step)
+        .map(Distribution::Int)
+        .map_err(|e| e.to_string())
+}
+
+fn categorical(choices: Option<&JsonValue>) -> Result<Distribution, String> {
+    let Some(JsonValue::Array(choices)) = choices else {
+        return Err("\"choices\" is not an array".to_owned());
+    };
+    let choices = choices
+        .iter()
+        .map(|c| match c {
+            JsonValue::Null => Ok(ParamValue::Null),
+            JsonValue::Bool(b) => Ok(ParamValue::Bool(*b)),
+            JsonValue::Int(i) => Ok(ParamValue::Int(*i)),
+            JsonValue::BigInt(i) => Ok(ParamValue::BigInt(i.clone())),
+            JsonValue::Float(x) => Ok(ParamValue::Float(*x)),
+            JsonValue::Str(s) => Ok(ParamValue::Str(s.clone())),
+            _ => Err("a choice that is not null, bool, int, float or str".to_owned()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Distribution::categorical(choices).map_err(|e| e.to_string())
+}
+
 // ---- encoding ---------------------------------------------------------------------------
 
-/// `distribution_to_json(d)`: `json.dumps({"name": ..., "attributes": ...})` with attributes in
-/// Optuna's order (Float: step, low, high, log; Int: log, step, low, high; Categorical: choices).
+/// `distribution_to_json(d)`: `json.dumps({"name": CLASS, "attributes": d._asdict()})` with the
+/// attributes each class has, in Optuna's order: `FloatDistribution` step, low, high, log;
+/// `UniformDistribution` and `LogUniformDistribution` low, high; `DiscreteUniformDistribution`
+/// low, high, q; `IntDistribution` log, step, low, high; the legacy int classes step, low, high;
+/// `CategoricalDistribution` choices.
 pub fn distribution_to_json(d: &Distribution) -> String {
     let attributes = match d {
-        Distribution::Float(f) => vec![
-            ("step", f.step.map_or(JsonValue::Null, JsonValue::Float)),
-            ("low", JsonValue::Float(f.low)),
-            ("high", JsonValue::Float(f.high)),
-            ("log", JsonValue::Bool(f.log)),
-        ],
-        Distribution::Int(i) => vec![
-            ("log", JsonValue::Bool(i.log)),
-            ("step", JsonValue::Int(i.step)),
-            ("low", JsonValue::Int(i.low)),
-            ("high", JsonValue::Int(i.high)),
-        ],
+        Distribution::Float(f) => {
+            let (low, high) = (JsonValue::Float(f.low()), JsonValue::Float(f.high()));
+            match f.class() {
+                FloatClass::Float => vec![
+                    ("step", f.step().map_or(JsonValue::Null, JsonValue::Float)),
+                    ("low", low),
+                    ("high", high),
+                    ("log", JsonValue::Bool(f.log())),
+                ],
+                FloatClass::Uniform | FloatClass::LogUniform => vec![("low", low), ("high", high)],
+                FloatClass::DiscreteUniform => vec![
+                    ("low", low),
+                    ("high", high),
+                    ("q", f.step().map_or(JsonValue::Null, JsonValue::Float)),
+                ],
+            }
+        }
+        Distribution::Int(i) => {
+            let rest = [
+                ("step", JsonValue::Int(i.step())),
+                ("low", JsonValue::Int(i.low())),
+                ("high", JsonValue::Int(i.high())),
+            ];
+            match i.class() {
+                IntClass::Int => {
+                    std::iter::once(("log", JsonValue::Bool(i.log()))).chain(rest).collect()
+                }
+                IntClass::IntUniform | IntClass::IntLogUniform => rest.to_vec(),
+            }
+        }
         Distribution::Categorical(c) => {
-            vec![("choices", JsonValue::Array(c.choices.iter().map(param_json).collect()))]
+            vec![("choices", JsonValue::Array(c.choices().iter().map(param_json).collect()))]
         }
     };
     let v = object([
@@ -561,6 +732,7 @@ pub fn param_json(v: &ParamValue) -> JsonValue {
         ParamValue::Null => JsonValue::Null,
         ParamValue::Bool(b) => JsonValue::Bool(*b),
         ParamValue::Int(i) => JsonValue::Int(*i),
+        ParamValue::BigInt(i) => JsonValue::BigInt(i.clone()),
         ParamValue::Float(x) => JsonValue::Float(*x),
         ParamValue::Str(s) => JsonValue::Str(s.clone()),
     }
@@ -575,6 +747,7 @@ fn attr_json(v: &AttrValue) -> JsonValue {
         AttrValue::Null => JsonValue::Null,
         AttrValue::Bool(b) => JsonValue::Bool(*b),
         AttrValue::Int(i) => JsonValue::Int(*i),
+        AttrValue::BigInt(i) => JsonValue::BigInt(i.clone()),
         AttrValue::Float(x) => JsonValue::Float(*x),
         AttrValue::String(s) => JsonValue::Str(s.clone()),
         AttrValue::Array(items) => JsonValue::Array(items.iter().map(attr_json).collect()),
@@ -813,6 +986,20 @@ mod tests {
             Operation::SetTrialUserAttr { trial_id: 1, key: "\n".into(), value: "x".into() },
             Operation::SetTrialSystemAttr { trial_id: 1, key: "s".into(), value: 2i64.into() },
             Operation::DiscardTrials { trial_ids: vec![1, 2] },
+            Operation::SetTrialParam {
+                trial_id: 1,
+                name: "il".into(),
+                internal: 3.0,
+                distribution: Distribution::Int(
+                    IntDistribution::new(crate::model::IntClass::IntLogUniform, 1, 9, true, 1)
+                        .unwrap(),
+                ),
+            },
+            Operation::SetTrialUserAttr {
+                trial_id: 1,
+                key: "big".into(),
+                value: AttrValue::from(Integer::parse("-99999999999999999999").unwrap()),
+            },
         ];
         for op in ops {
             round_trip(op);
@@ -851,40 +1038,85 @@ mod tests {
     }
 
     #[test]
-    fn reads_legacy_distributions() {
+    fn legacy_distributions_keep_their_class_and_json() {
+        use crate::model::{FloatClass as F, IntClass as I};
+        let float = |c, low, high, log, step| {
+            Distribution::Float(FloatDistribution::new(c, low, high, log, step).unwrap())
+        };
+        let int = |c, low, high, log, step| {
+            Distribution::Int(IntDistribution::new(c, low, high, log, step).unwrap())
+        };
+        // What Optuna 5.0's distribution_to_json writes for each legacy class.
         let cases = [
             (
                 r#"{"name": "UniformDistribution", "attributes": {"low": 0.0, "high": 1.0}}"#,
-                Distribution::float(0.0, 1.0, false, None),
+                float(F::Uniform, 0.0, 1.0, false, None),
             ),
             (
                 r#"{"name": "LogUniformDistribution", "attributes": {"low": 0.1, "high": 1.0}}"#,
-                Distribution::float(0.1, 1.0, true, None),
+                float(F::LogUniform, 0.1, 1.0, true, None),
             ),
             (
                 r#"{"name": "DiscreteUniformDistribution", "attributes": {"low": 0.0, "high": 1.0, "q": 0.5}}"#,
-                Distribution::float(0.0, 1.0, false, Some(0.5)),
+                float(F::DiscreteUniform, 0.0, 1.0, false, Some(0.5)),
             ),
             (
                 r#"{"name": "IntUniformDistribution", "attributes": {"step": 2, "low": 1, "high": 9}}"#,
-                Distribution::int(1, 9, false, 2),
+                int(I::IntUniform, 1, 9, false, 2),
             ),
             (
                 r#"{"name": "IntLogUniformDistribution", "attributes": {"step": 1, "low": 1, "high": 9}}"#,
-                Distribution::int(1, 9, true, 1),
+                int(I::IntLogUniform, 1, 9, true, 1),
             ),
-            (r#"{"type": "int", "low": 1, "high": 9}"#, Distribution::int(1, 9, false, 1)),
         ];
         for (text, want) in cases {
+            let got = distribution_from_json(text).unwrap();
+            assert_eq!(got, want, "{text}");
+            assert_eq!(distribution_to_json(&got), text);
+        }
+    }
+
+    #[test]
+    fn distribution_spellings_as_json_to_distribution_reads_them() {
+        let ok = [
+            (r#"{"type": "int", "low": 1, "high": 9}"#, Distribution::int(1, 9, false, 1)),
+            (
+                r#"{"type": "float", "low": 0, "high": 1, "step": 0.3, "extra": 1}"#,
+                Distribution::float(0.0, 1.0, false, Some(0.3)),
+            ),
+            (
+                r#"{"name": "FloatDistribution", "attributes": {"low": 0, "high": 1}}"#,
+                Distribution::float(0.0, 1.0, false, None),
+            ),
+            // An upper bound off the grid is moved onto it, as Optuna's replay does.
+            (
+                r#"{"name": "IntDistribution", "attributes": {"low": 0, "high": 10, "step": 3}}"#,
+                Distribution::int(0, 9, false, 3),
+            ),
+            (
+                r#"{"name": "IntDistribution", "attributes": {"low": 0.5, "high": 9.9, "step": true}}"#,
+                Distribution::int(0, 9, false, 1),
+            ),
+        ];
+        for (text, want) in ok {
             assert_eq!(distribution_from_json(text).unwrap(), want.unwrap(), "{text}");
         }
-        assert!(distribution_from_json(r#"{"name": "Nope", "attributes": {}}"#).is_err());
-        assert!(
-            distribution_from_json(
-                r#"{"name": "IntDistribution", "attributes": {"low": 5, "high": 1}}"#
-            )
-            .is_err()
-        );
+        for bad in [
+            r#"{"name": "Nope", "attributes": {}}"#,
+            r#"{"name": "IntDistribution", "attributes": {"low": 5, "high": 1}}"#,
+            r#"{"name": "IntDistribution", "attributes": {"low": 0, "high": 1, "step": 0}}"#,
+            r#"{"name": "IntDistribution", "attributes": {"low": 0, "high": 1, "step": null}}"#,
+            r#"{"name": "FloatDistribution", "attributes": {"low": 0.0, "high": 1.0, "log": true}}"#,
+            r#"{"name": "FloatDistribution", "attributes": {"low": 0, "high": 1, "q": 0.5}}"#,
+            r#"{"name": "UniformDistribution", "attributes": {"low": 0, "high": 1, "log": false}}"#,
+            r#"{"name": "DiscreteUniformDistribution", "attributes": {"low": 0, "high": 1}}"#,
+            r#"{"name": "CategoricalDistribution", "attributes": {"choices": []}}"#,
+            r#"{"name": "CategoricalDistribution", "attributes": {"choices": [[1]]}}"#,
+            r#"{"type": "bool"}"#,
+            r#"{"type": "int", "low": 1}"#,
+        ] {
+            assert!(distribution_from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -924,7 +1156,9 @@ mod tests {
             &br#"[1]"#[..],
             br#"{"worker_id":"w"}"#,
             br#"{"op_code":1,"worker_id":"w"}"#,
-            br#"{"op_code":1,"worker_id":"w","study_id":-1}"#,
+            br#"{"op_code":1,"worker_id":"w","study_id":[1]}"#,
+            br#"{"op_code":-1,"worker_id":"w"}"#,
+            br#"{"op_code":1.5,"worker_id":"w"}"#,
             br#"{"op_code":2,"worker_id":"w","study_id":0,"user_attr":{"a":1,"b":2}}"#,
             br#"{"op_code":6,"worker_id":"w","trial_id":0,"state":1,"values":null}"#,
             br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"params":{"x":1.0}}"#,
@@ -939,5 +1173,35 @@ mod tests {
             decode_line(br#"{"op_code":130,"worker_id":"w"}"#).unwrap().1,
             Operation::Ignorable { code: 130 }
         );
+    }
+
+    #[test]
+    fn op_codes_and_ids_as_python_compares_them() {
+        // Any code from 128 on is safe to ignore, however large (documented in OPTUNA.md).
+        for code in ["18446744073709551615", "18446744073709551616", "1e30", "9223372036854775808"]
+        {
+            let line = format!(r#"{{"op_code":{code},"worker_id":"w"}}"#);
+            assert!(
+                matches!(decode_line(line.as_bytes()), Ok((_, Operation::Ignorable { .. }))),
+                "{code}"
+            );
+        }
+        // Python's IntEnum equals 1.0 and True.
+        for code in ["1", "1.0", "true"] {
+            let line = format!(r#"{{"op_code":{code},"worker_id":"w","study_id":2}}"#);
+            assert_eq!(
+                decode_line(line.as_bytes()).unwrap().1,
+                Operation::DeleteStudy { study_id: 2 }
+            );
+        }
+        // An id no dict holds (negative, huge, a string) names nothing: replay ignores it.
+        for id in ["-1", "18446744073709551616", "\"0\"", "null", "0.5"] {
+            let line = format!(r#"{{"op_code":1,"worker_id":"w","study_id":{id}}}"#);
+            assert_eq!(
+                decode_line(line.as_bytes()).unwrap().1,
+                Operation::DeleteStudy { study_id: NO_ID },
+                "{id}"
+            );
+        }
     }
 }

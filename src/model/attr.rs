@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use super::bigint::{BigInt, Integer};
+
 /// A JSON-like value: what Optuna accepts as a user or system attribute.
 ///
 /// Unlike strict JSON, floats may be NaN or infinite (Python's `json` writes them bare), and
@@ -15,6 +17,9 @@ pub enum AttrValue {
     Bool(bool),
     /// A signed 64-bit integer.
     Int(i64),
+    /// An integer outside the 64-bit range (Python's ints have no size limit, and Optuna keeps
+    /// attribute values as they are).
+    BigInt(BigInt),
     /// A double, kept exactly (including NaN and the infinities).
     Float(f64),
     /// A UTF-8 string.
@@ -31,6 +36,21 @@ pub enum AttrValue {
 pub const MAX_ATTR_DEPTH: usize = 64;
 
 impl AttrValue {
+    /// Whether the value holds an integer outside the 64-bit range anywhere (such values need
+    /// the extended encoding of `docs/FORMAT.md`).
+    pub fn has_big_int(&self) -> bool {
+        let mut stack = vec![self];
+        while let Some(value) = stack.pop() {
+            match value {
+                AttrValue::BigInt(_) => return true,
+                AttrValue::Array(items) => stack.extend(items),
+                AttrValue::Map(map) => stack.extend(map.values()),
+                _ => {}
+            }
+        }
+        false
+    }
+
     /// The nesting depth (a scalar or empty container is 1), computed without recursion so that
     /// an absurdly deep value cannot overflow the stack.
     pub fn depth(&self) -> usize {
@@ -55,6 +75,7 @@ impl PartialEq for AttrValue {
             (A::Null, A::Null) => true,
             (A::Bool(a), A::Bool(b)) => a == b,
             (A::Int(a), A::Int(b)) => a == b,
+            (A::BigInt(a), A::BigInt(b)) => a == b,
             (A::Float(a), A::Float(b)) => super::same_f64(*a, *b),
             (A::String(a), A::String(b)) => a == b,
             (A::Array(a), A::Array(b)) => a == b,
@@ -77,6 +98,14 @@ impl From<String> for AttrValue {
 impl From<i64> for AttrValue {
     fn from(v: i64) -> Self {
         AttrValue::Int(v)
+    }
+}
+impl From<Integer> for AttrValue {
+    fn from(v: Integer) -> Self {
+        match v {
+            Integer::Small(i) => AttrValue::Int(i),
+            Integer::Big(b) => AttrValue::BigInt(b),
+        }
     }
 }
 impl From<f64> for AttrValue {

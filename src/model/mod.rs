@@ -1,17 +1,22 @@
 //! Domain types with Optuna's meaning and numeric codes. Knows nothing else in the crate.
 
 mod attr;
+mod bigint;
+mod decimal;
 mod distribution;
+mod python;
 mod state;
 mod time;
 mod trial;
 mod vec_map;
 
 pub use attr::{AttrValue, MAX_ATTR_DEPTH};
+pub use bigint::{BigInt, Integer, MAX_INT_DIGITS};
 pub use distribution::{
-    CategoricalChoice, CategoricalDistribution, Distribution, FloatDistribution, IntDistribution,
-    ParamValue,
+    CategoricalChoice, CategoricalDistribution, Distribution, FloatClass, FloatDistribution,
+    IntClass, IntDistribution, ParamValue,
 };
+pub use python::py_float;
 pub use state::{StudyDirection, TrialState};
 pub use time::Timestamp;
 pub use trial::{FrozenStudy, FrozenTrial};
