@@ -24,8 +24,8 @@
 //! Reading is as lenient as Optuna: every class `json_to_distribution` builds (the legacy
 //! `UniformDistribution`, ... stay themselves) and the abbreviated `{"type": ...}` JSON are
 //! accepted, integers of any size are kept, ids and op codes compare as Python compares them,
-//! naive datetimes are taken as UTC (Optuna takes them as the reader's local time), integral
-//! numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
+//! datetimes are read as Optuna reads them, through the local wall clock ([`parse_time`]),
+//! integral numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
 //! extension codes, >= 11) are never written: [`encode_line`] refuses them.
 
 use std::collections::BTreeMap;
@@ -380,18 +380,75 @@ fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
     convert(v, 1)
 }
 
-/// Parses what Python's `datetime.fromisoformat` reads for Optuna's datetimes:
-/// `YYYY-MM-DD[T ]HH:MM[:SS[.f...]]` and an optional `Z` or `±HH:MM[:SS[.ffffff]]` / `±HHMM`
-/// offset. A naive time is taken as UTC. Fractions beyond microseconds are truncated.
+/// The instant Optuna's replay gives a datetime of the journal, in this process's time zone
+/// (`TZ`, else the system's; read once, as Python reads it once).
+///
+/// Optuna 5.0 reads every datetime as `datetime.fromisoformat(s).astimezone().replace(tzinfo=None)`:
+/// a naive local wall-clock time, which everything downstream (its dashboard, `astimezone`,
+/// `timestamp()`) turns back into an instant with `fold=0`. So a naive string (written by older
+/// Optuna versions) is local time, not UTC, and an aware one goes through the local wall clock
+/// too: in a repeated hour (DST ending) both occurrences come back as the earlier one, and a naive
+/// time in a skipped hour (DST starting) as the instant the skipped hour maps back to. See
+/// [`parse_time_in`] for the grammar.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
+    static LOCAL: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    parse_time_in(s, LOCAL.get_or_init(jiff::tz::TimeZone::system))
+}
+
+/// [`parse_time`] in the zone `tz`. Reads what Python's `datetime.fromisoformat` reads for these
+/// fields: `YYYY-MM-DD`, optionally followed by `T` or a space and `HH:MM[:SS[.f...]]` (fractions
+/// beyond microseconds truncated), and an optional `Z` or `±HH:MM[:SS[.ffffff]]` / `±HHMM`
+/// offset. `None` where Python raises: an invalid date or time, or a result Python's datetime
+/// range (years 1 to 9999) cannot hold, checked on the local wall clock and on UTC as Python's
+/// `astimezone` does (the first day of year 1 is out of reach either way). Known limit: the
+/// time-zone arithmetic (jiff) ends at 9999-12-30T22:00Z, so the last hours of year 9999, which
+/// Python reads in some zones, are refused.
+pub fn parse_time_in(s: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+    let (civil, offset) = parse_iso(s)?;
+    let in_range = |dt: jiff::civil::DateTime| {
+        dt.year() >= 1 && !(dt.year() == 1 && dt.month() == 1 && dt.day() == 1)
+    };
+    let instant = match offset {
+        Some(seconds) => {
+            let offset = jiff::tz::Offset::from_seconds(seconds).ok()?;
+            let instant = offset.to_timestamp(civil).ok()?;
+            if !in_range(jiff::tz::TimeZone::UTC.to_datetime(instant)) {
+                return None;
+            }
+            instant
+        }
+        None => {
+            if !in_range(civil) {
+                return None;
+            }
+            tz.to_ambiguous_timestamp(civil).earlier().ok()?
+        }
+    };
+    let wall = tz.to_datetime(instant);
+    if !in_range(wall) {
+        return None;
+    }
+    let back = tz.to_ambiguous_timestamp(wall).earlier().ok()?;
+    Some(Timestamp(back.as_microsecond()))
+}
+
+/// `YYYY-MM-DD[(T| )HH:MM[:SS[.f...]]][Z|±HH:MM[:SS[.f...]]|±HHMM]` as a validated civil datetime
+/// and the offset in seconds, if any.
+fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i32>)> {
     let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
+    let num = |from: usize, len: usize| -> Option<i32> {
         let part = b.get(from..from + len)?;
         part.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(part).ok()?.parse().ok())?
     };
     let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
-    {
+    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
+        return None;
+    }
+    let date = jiff::civil::Date::new(i16::try_from(y).ok()?, mo as i8, d as i8).ok()?;
+    if b.len() == 10 {
+        return Some((date.to_datetime(jiff::civil::Time::midnight()), None));
+    }
+    if !matches!(b.get(10), Some(b'T' | b' ')) {
         return None;
     }
     let (h, mi) = (num(11, 2)?, num(14, 2)?);
@@ -399,8 +456,7 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
         return None;
     }
     let mut i = 16;
-    let mut sec = 0;
-    let mut micros = 0;
+    let (mut sec, mut nanos) = (0, 0);
     if b.get(i) == Some(&b':') {
         sec = num(i + 1, 2)?;
         i += 3;
@@ -415,11 +471,13 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
                 return None;
             }
             let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-            micros = six.parse().ok()?;
+            nanos = six.parse::<i32>().ok()? * 1000;
         }
     }
-    let offset_secs = match &s[i..] {
-        "" | "Z" => 0,
+    let time = jiff::civil::Time::new(h as i8, mi as i8, sec as i8, nanos).ok()?;
+    let offset = match &s[i..] {
+        "" => None,
+        "Z" => Some(0),
         rest => {
             let sign = match rest.as_bytes()[0] {
                 b'+' => 1,
@@ -427,36 +485,27 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
                 _ => return None,
             };
             let rest = &rest[1..];
-            let (oh, om) = if rest.len() == 4 && rest.bytes().all(|c| c.is_ascii_digit()) {
-                (rest[..2].parse::<i64>().ok()?, rest[2..].parse::<i64>().ok()?)
+            let (oh, om, os) = if rest.len() == 4 && rest.bytes().all(|c| c.is_ascii_digit()) {
+                (rest[..2].parse::<i32>().ok()?, rest[2..].parse::<i32>().ok()?, 0)
             } else {
                 let parts: Vec<&str> = rest.split(':').collect();
-                if parts.len() < 2 || parts[0].len() != 2 || parts[1].len() != 2 {
+                if !(2..=3).contains(&parts.len()) || parts[0].len() != 2 || parts[1].len() != 2 {
                     return None;
                 }
-                // Seconds (and their fraction) of an offset are accepted and ignored.
-                (parts[0].parse().ok()?, parts[1].parse().ok()?)
+                // The fraction of an offset's seconds is accepted and dropped.
+                let os = match parts.get(2) {
+                    Some(p) => p.split('.').next()?.parse::<i32>().ok()?,
+                    None => 0,
+                };
+                (parts[0].parse().ok()?, parts[1].parse().ok()?, os)
             };
-            sign * (oh * 3600 + om * 60)
+            if oh > 23 || om > 59 || os > 59 {
+                return None;
+            }
+            Some(sign * (oh * 3600 + om * 60 + os))
         }
     };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
-        return None;
-    }
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
-    Some(Timestamp(secs * 1_000_000 + micros))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    Some((date.to_datetime(time), offset))
 }
 
 /// Optuna's `json_to_distribution`: `{"name": CLASS, "attributes": {...}}` builds `CLASS(**attributes)`
@@ -1121,15 +1170,62 @@ mod tests {
 
     #[test]
     fn parses_python_datetimes() {
-        let t = parse_time("2024-02-29T12:34:56.000789+00:00").unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        let t = parse_time_in("2024-02-29T12:34:56.000789+00:00", &utc).unwrap();
         assert_eq!(t, Timestamp(1_709_210_096_000_789));
-        assert_eq!(parse_time("2024-02-29T21:34:56.000789+09:00"), Some(t));
-        assert_eq!(parse_time("2024-02-29 12:34:56.000789"), Some(t));
-        assert_eq!(parse_time("2024-02-29T12:34:56.000789Z"), Some(t));
-        assert_eq!(parse_time("2024-02-29T12:34:56"), Some(Timestamp(1_709_210_096_000_000)));
-        assert_eq!(parse_time("1969-12-31T23:59:59.999999+00:00"), Some(Timestamp(-1)));
-        assert!(parse_time("2024-13-01T00:00:00").is_none());
-        assert!(parse_time("yesterday").is_none());
+        assert_eq!(parse_time_in("2024-02-29T21:34:56.000789+09:00", &utc), Some(t));
+        assert_eq!(parse_time_in("2024-02-29 12:34:56.000789", &utc), Some(t));
+        assert_eq!(parse_time_in("2024-02-29T12:34:56.000789Z", &utc), Some(t));
+        assert_eq!(parse_time_in("2024-02-29T12:34:56.0007891234", &utc), Some(t));
+        assert_eq!(
+            parse_time_in("2024-02-29T12:34:56", &utc),
+            Some(Timestamp(1_709_210_096_000_000))
+        );
+        assert_eq!(parse_time_in("2024-02-29", &utc), Some(Timestamp(1_709_164_800_000_000)));
+        assert_eq!(parse_time_in("1969-12-31T23:59:59.999999+00:00", &utc), Some(Timestamp(-1)));
+        for bad in [
+            "2024-13-01T00:00:00",
+            "2023-02-29T00:00:00",
+            "2024-01-01T24:00:00",
+            "yesterday",
+            "2024-01-01T00:00:00+2400",
+            "0001-01-01T00:00:00",
+        ] {
+            assert!(parse_time_in(bad, &utc).is_none(), "{bad}");
+        }
+    }
+
+    /// Expected values are what Python 3.11 prints for
+    /// `datetime.fromisoformat(s).astimezone().replace(tzinfo=None).astimezone(timezone.utc)`
+    /// under `TZ=America/New_York` (and `Asia/Tokyo` for the LMT case).
+    #[test]
+    fn naive_and_aware_datetimes_go_through_the_local_wall_clock_as_in_optuna() {
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let cases = [
+            ("2020-01-01T00:00:00", "2020-01-01T05:00:00.000000+00:00"),
+            ("2020-07-01T00:00:00", "2020-07-01T04:00:00.000000+00:00"),
+            // skipped hour: a naive 02:30 is 06:30Z (01:30 EST)
+            ("2021-03-14T02:30:00", "2021-03-14T06:30:00.000000+00:00"),
+            ("2021-03-14T07:30:00+00:00", "2021-03-14T07:30:00.000000+00:00"),
+            // repeated hour: both 01:30s come back as the first
+            ("2021-11-07T01:30:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("2021-11-07T05:30:00+00:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("2021-11-07T06:30:00+00:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("2021-11-07T01:30:00-05:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("0001-01-02T00:00:00", "0001-01-02T04:56:02.000000+00:00"),
+            ("9999-12-29T23:00:00", "9999-12-30T04:00:00.000000+00:00"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_time_in(s, &ny).map(|t| t.to_string()).as_deref(), Some(want), "{s}");
+        }
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(
+            parse_time_in("0001-01-02T00:00:00", &tokyo).unwrap().to_string(),
+            "0001-01-01T14:41:01.000000+00:00"
+        );
+        for bad in ["0001-01-01T23:00:00", "0001-01-01T10:00:00+00:00"] {
+            assert!(parse_time_in(bad, &ny).is_none(), "{bad}");
+        }
     }
 
     proptest::proptest! {
