@@ -182,3 +182,59 @@ fn integers_beyond_64_bits_round_trip_through_both_formats() {
     }
     assert!(found);
 }
+
+#[test]
+fn attribute_values_as_deep_as_optuna_writes_them_round_trip() {
+    // Optuna (Python's json, recursion limit 1000) writes about 985 levels; replay runs on a
+    // test thread's small stack here, in a debug build.
+    let deep = |n: usize| (1..n).fold(AttrValue::Array(vec![]), |v, _| AttrValue::Array(vec![v]));
+    let value = deep(trialog::model::MAX_ATTR_DEPTH);
+    let dir = tempfile::tempdir().unwrap();
+    for optuna in [false, true] {
+        let path = dir.path().join(if optuna { "o.log" } else { "t.journal" });
+        let value = value.clone();
+        let path2 = path.clone();
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || {
+                let open = |p: &Path| {
+                    if optuna {
+                        JournalStorage::open_optuna(p).map(|s| Box::new(s) as Box<dyn AttrStore>)
+                    } else {
+                        JournalStorage::open(p).map(|s| Box::new(s) as Box<dyn AttrStore>)
+                    }
+                };
+                let s = open(&path2).unwrap();
+                s.set("deep", value.clone());
+                assert!(s.try_set("deeper", deep(trialog::model::MAX_ATTR_DEPTH + 1)).is_err());
+                drop(s);
+                assert_eq!(open(&path2).unwrap().get("deep"), value);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        ok(&["dump", path.to_str().unwrap()]);
+    }
+}
+
+/// A study user attribute store over either backend.
+trait AttrStore {
+    fn try_set(&self, key: &str, value: AttrValue) -> trialog::Result<()>;
+    fn set(&self, key: &str, value: AttrValue) {
+        self.try_set(key, value).unwrap()
+    }
+    fn get(&self, key: &str) -> AttrValue;
+}
+
+impl<B: trialog::LogBackend> AttrStore for JournalStorage<B> {
+    fn try_set(&self, key: &str, value: AttrValue) -> trialog::Result<()> {
+        let id = match self.get_study_id_from_name("s") {
+            Ok(id) => id,
+            Err(_) => self.create_new_study(&[trialog::StudyDirection::Minimize], Some("s"))?,
+        };
+        self.set_study_user_attr(id, key, value)
+    }
+    fn get(&self, key: &str) -> AttrValue {
+        self.get_study_user_attrs(0).unwrap()[key].clone()
+    }
+}

@@ -90,8 +90,10 @@ impl JsonValue {
     }
 }
 
-/// Deepest nesting the parser accepts (deeper input is an error, never a stack overflow).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting the parser accepts (deeper input is an error, never a stack overflow): an
+/// attribute value of [`crate::model::MAX_ATTR_DEPTH`] levels inside a journal line's object and
+/// its `{"key": value}` object.
+pub const MAX_DEPTH: usize = crate::model::MAX_ATTR_DEPTH + 2;
 
 /// Parses one JSON document (surrounding whitespace allowed). The error says what is wrong and
 /// at which byte of `input`.
@@ -131,60 +133,73 @@ impl Parser<'_> {
         }
     }
 
+    // The recursion runs through `value`, `object` and `array` only; each keeps a small frame
+    // (scalars are parsed out of line), so the deepest value Optuna writes fits a thread's stack.
     fn value(&mut self, depth: usize) -> Result<JsonValue, String> {
         if depth > MAX_DEPTH {
             return Err(self.err("JSON nested too deeply"));
         }
         match self.s.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            _ => self.scalar(),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<JsonValue, String> {
+        self.i += 1;
+        let mut pairs = Vec::new();
+        self.ws();
+        if self.eat("}") {
+            return Ok(JsonValue::Object(pairs));
+        }
+        loop {
+            self.ws();
+            if self.s.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if !self.eat(":") {
+                return Err(self.err("expected ':'"));
+            }
+            self.ws();
+            let v = self.value(depth + 1)?;
+            pairs.push((key, v));
+            self.ws();
+            if self.eat("}") {
+                return Ok(JsonValue::Object(pairs));
+            }
+            if !self.eat(",") {
+                return Err(self.err("expected ',' or '}'"));
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<JsonValue, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.eat("]") {
+            return Ok(JsonValue::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            if self.eat("]") {
+                return Ok(JsonValue::Array(items));
+            }
+            if !self.eat(",") {
+                return Err(self.err("expected ',' or ']'"));
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn scalar(&mut self) -> Result<JsonValue, String> {
+        match self.s.get(self.i) {
             None => Err(self.err("unexpected end of line")),
-            Some(b'{') => {
-                self.i += 1;
-                let mut pairs = Vec::new();
-                self.ws();
-                if self.eat("}") {
-                    return Ok(JsonValue::Object(pairs));
-                }
-                loop {
-                    self.ws();
-                    if self.s.get(self.i) != Some(&b'"') {
-                        return Err(self.err("expected a string key"));
-                    }
-                    let key = self.string()?;
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(self.err("expected ':'"));
-                    }
-                    self.ws();
-                    let v = self.value(depth + 1)?;
-                    pairs.push((key, v));
-                    self.ws();
-                    if self.eat("}") {
-                        return Ok(JsonValue::Object(pairs));
-                    }
-                    if !self.eat(",") {
-                        return Err(self.err("expected ',' or '}'"));
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.eat("]") {
-                    return Ok(JsonValue::Array(items));
-                }
-                loop {
-                    self.ws();
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    if self.eat("]") {
-                        return Ok(JsonValue::Array(items));
-                    }
-                    if !self.eat(",") {
-                        return Err(self.err("expected ',' or ']'"));
-                    }
-                }
-            }
             Some(b'"') => self.string().map(JsonValue::Str),
             Some(_) => {
                 for (lit, v) in [

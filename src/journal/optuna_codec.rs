@@ -355,6 +355,7 @@ impl Fields<'_> {
 }
 
 fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
+    // Plain loops, not iterator adapters: each level of a deep value costs one small frame.
     fn convert(v: &JsonValue, depth: usize) -> Result<AttrValue, LineError> {
         if depth > MAX_ATTR_DEPTH {
             return Err(bad(format!("attribute nested deeper than {MAX_ATTR_DEPTH} levels")));
@@ -366,15 +367,20 @@ fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
             JsonValue::BigInt(i) => AttrValue::BigInt(i.clone()),
             JsonValue::Float(x) => AttrValue::Float(*x),
             JsonValue::Str(s) => AttrValue::String(s.clone()),
-            JsonValue::Array(items) => AttrValue::Array(
-                items.iter().map(|i| convert(i, depth + 1)).collect::<Result<_, _>>()?,
-            ),
-            JsonValue::Object(pairs) => AttrValue::Map(
-                pairs
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), convert(v, depth + 1)?)))
-                    .collect::<Result<_, _>>()?,
-            ),
+            JsonValue::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(convert(item, depth + 1)?);
+                }
+                AttrValue::Array(out)
+            }
+            JsonValue::Object(pairs) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in pairs {
+                    out.insert(k.clone(), convert(v, depth + 1)?);
+                }
+                AttrValue::Map(out)
+            }
         })
     }
     convert(v, 1)

@@ -32,8 +32,10 @@ pub enum AttrValue {
 
 /// Deepest nesting of an attribute value the journal accepts: a scalar has depth 1, an array or
 /// map one more than its deepest element. Deeper values are refused when written (so nothing
-/// acknowledged can fail to decode) and when read.
-pub const MAX_ATTR_DEPTH: usize = 64;
+/// acknowledged can fail to decode) and when read. Python's `json` stops at its recursion limit
+/// (1000 frames), so Optuna can write about 985 levels and read a little more: this bound holds
+/// everything Optuna can write.
+pub const MAX_ATTR_DEPTH: usize = 1000;
 
 impl AttrValue {
     /// Whether the value holds an integer outside the 64-bit range anywhere (such values need
