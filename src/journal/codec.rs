@@ -13,6 +13,18 @@
 //! any   = ... | ext 1 (big integer: its decimal text; extended only)
 //! ```
 //!
+//! **Why a hand-written reader.** Replay decodes every operation of the log, so decoding is
+//! written against the payload slice directly: no serde dispatch, fast paths for the fixarray
+//! and fixint markers that make up most of a journal, string bytes compared before they are
+//! copied. It is kept because it is measurably faster than the `rmp` crate's low-level decoder
+//! (`rmp::decode`, the layer under rmp-serde) doing the same work: `cargo bench --bench decode`
+//! decodes every frame of a 20 000-trial journal with both (same layout, same checks, same
+//! `LogBatch`; only the primitive reads differ). On this project's 2-core machine, median of 20
+//! samples: W1-shape trials 6.2 ms hand-written vs 8.6 ms rmp (rmp takes 1.39x as long); trials
+//! that also carry a categorical parameter and a user attribute 21.0 ms vs 30.7 ms (1.46x). A
+//! second run under heavy load from parallel builds gave 1.33x and 1.21x. Encoding stays on
+//! rmp-serde (appends are bounded by fdatasync, not by encoding).
+//!
 //! Values added after format version 1 (integers outside 64 bits, Optuna's legacy distribution
 //! classes) are written only inside an *extended* operation, code 11, which readers that
 //! predate them stop at with `UnknownOperation` (never misreading, never skipping it as damage);
@@ -278,9 +290,8 @@ impl Serialize for AttrValue {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Decoding: a direct MessagePack reader over the payload slice. Replay decodes every operation
-// of the log, so this path avoids serde's per-token dispatch; every read is bounds-checked and
-// returns an error instead of panicking.
+// Decoding: a direct MessagePack reader over the payload slice (see "Why a hand-written reader"
+// in the module docs); every read is bounds-checked and returns an error instead of panicking.
 
 /// Deepest nesting of attribute values accepted (deeper payloads are rejected, not recursed);
 /// writers refuse deeper values, so nothing acknowledged exceeds it.
