@@ -170,7 +170,7 @@ fn integers_beyond_64_bits_round_trip_through_both_formats() {
     while let frame::FrameCheck::Batch { payload, len } = frame::check_frame(&bytes[at..]) {
         let batch = trialog::journal::codec::decode_batch(payload).unwrap();
         let holds_big = batch.ops.iter().any(|op| {
-            matches!(op, trialog::journal::Operation::SetStudyUserAttr { value, .. } if value.has_big_int())
+            matches!(op, trialog::journal::Operation::SetStudyUserAttr { value, .. } if value.needs_extension())
         });
         if holds_big {
             // [worker, [[11, op]]]: 92, the worker id (str8: d9 n, n bytes), 91, 92, 0b.

@@ -27,6 +27,8 @@ pub enum Json {
     Float(f64),
     /// A string.
     Str(String),
+    /// A string with a lone UTF-16 surrogate, written with `\uXXXX` escapes as Python writes it.
+    Utf16(trialog::model::Utf16String),
     /// An array.
     Array(Vec<Json>),
     /// An object with sorted keys.
@@ -75,6 +77,7 @@ impl Json {
             AttrValue::BigInt(i) => Json::BigInt(i.clone()),
             AttrValue::Float(x) => Json::Float(*x),
             AttrValue::String(s) => Json::Str(s.clone()),
+            AttrValue::Utf16(u) => Json::Utf16(u.clone()),
             AttrValue::Array(items) => Json::Array(items.iter().map(Json::attr).collect()),
             AttrValue::Map(m) => {
                 Json::Object(m.iter().map(|(k, v)| (k.clone(), Json::attr(v))).collect())
@@ -103,6 +106,7 @@ impl Json {
             Json::BigInt(i) => out.push_str(i.as_str()),
             Json::Float(x) => out.push_str(&py_float(*x)),
             Json::Str(s) => out.push_str(&quote(s)),
+            Json::Utf16(u) => trialog::journal::json::quote_units_into(u.units(), out),
             Json::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {

@@ -11,6 +11,7 @@
 //! dist  = [0, low, high, log, step|nil] | [1, low, high, log, step] | [2, [choice, ...]]
 //!       | [3..=5, <as 0>] | [6..=7, <as 1>] (legacy classes, extended only)
 //! any   = ... | ext 1 (big integer: its decimal text; extended only)
+//!       | ext 2 (string with a lone surrogate: UTF-16BE code units; extended only)
 //! ```
 //!
 //! **Why a hand-written reader.** Replay decodes every operation of the log, so decoding is
@@ -41,12 +42,15 @@ use super::operation::{
 };
 use crate::model::{
     AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
-    ParamValue, StudyDirection, Timestamp, TrialState,
+    ParamValue, StudyDirection, Timestamp, TrialState, Utf16String,
 };
 
 /// The MessagePack extension type of an integer outside the 64-bit range (extended operations
 /// only); its data is the integer's canonical decimal text.
 pub const EXT_BIG_INT: i8 = 1;
+/// The MessagePack extension type of a string with a lone surrogate (extended operations only);
+/// its data is the string's UTF-16 code units, big-endian.
+pub const EXT_UTF16: i8 = 2;
 
 /// Why a CRC-valid payload could not be turned into a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,10 +249,10 @@ impl Serialize for Distribution {
     }
 }
 
-/// An integer outside 64 bits: `ext 1` holding its decimal text.
-struct BigIntRef<'a>(&'a crate::model::BigInt);
+/// A MessagePack extension value: its type and data.
+struct Ext<'a>(i8, &'a [u8]);
 
-impl Serialize for BigIntRef<'_> {
+impl Serialize for Ext<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         struct Bytes<'a>(&'a [u8]);
         impl Serialize for Bytes<'_> {
@@ -256,8 +260,16 @@ impl Serialize for BigIntRef<'_> {
                 s.serialize_bytes(self.0)
             }
         }
-        let ext = (EXT_BIG_INT, Bytes(self.0.as_str().as_bytes()));
-        s.serialize_newtype_struct(rmp_serde::MSGPACK_EXT_STRUCT_NAME, &ext)
+        s.serialize_newtype_struct(rmp_serde::MSGPACK_EXT_STRUCT_NAME, &(self.0, Bytes(self.1)))
+    }
+}
+
+/// An integer outside 64 bits: `ext 1` holding its decimal text.
+struct BigIntRef<'a>(&'a crate::model::BigInt);
+
+impl Serialize for BigIntRef<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Ext(EXT_BIG_INT, self.0.as_str().as_bytes()).serialize(s)
     }
 }
 
@@ -283,6 +295,10 @@ impl Serialize for AttrValue {
             AttrValue::BigInt(i) => BigIntRef(i).serialize(s),
             AttrValue::Float(x) => s.serialize_f64(*x),
             AttrValue::String(v) => s.serialize_str(v),
+            AttrValue::Utf16(u) => {
+                let data: Vec<u8> = u.units().iter().flat_map(|u| u.to_be_bytes()).collect();
+                Ext(EXT_UTF16, &data).serialize(s)
+            }
             AttrValue::Array(items) => items.serialize(s),
             AttrValue::Map(map) => map.serialize(s),
         }
@@ -512,13 +528,14 @@ impl<'a> Reader<'a> {
                 AttrValue::Array(items)
             }
             0x80..=0x8f | 0xde | 0xdf => AttrValue::Map(self.str_map(|r| r.value(depth + 1))?),
-            0xc7..=0xc9 | 0xd4..=0xd8 if self.extended => AttrValue::from(self.big_int()?),
+            0xc7..=0xc9 | 0xd4..=0xd8 if self.extended => self.ext()?,
             _ => return malformed(at, format_args!("unsupported MessagePack type 0x{m:02x}")),
         })
     }
 
-    /// An `ext 1` big integer: canonical decimal text of a value outside the `i64` range.
-    fn big_int(&mut self) -> DecodeResult<Integer> {
+    /// An extension value: `ext 1`, the canonical decimal text of an integer outside the `i64`
+    /// range, or `ext 2`, the UTF-16BE code units of a string with a lone surrogate.
+    fn ext(&mut self) -> DecodeResult<AttrValue> {
         let at = self.pos;
         let len = match self.byte()? {
             m @ 0xd4..=0xd8 => 1usize << (m - 0xd4),
@@ -526,16 +543,29 @@ impl<'a> Reader<'a> {
             0xc8 => usize::from(u16::from_be_bytes(self.be()?)),
             _ => u32::from_be_bytes(self.be()?) as usize,
         };
-        if self.byte()? as i8 != EXT_BIG_INT {
-            return malformed(at, "unknown MessagePack extension type");
-        }
-        let text = std::str::from_utf8(self.take(len)?).unwrap_or("");
-        match Integer::parse(text) {
-            Some(Integer::Big(b)) if b.as_str() == text => Ok(Integer::Big(b)),
-            _ => malformed(
-                at,
-                "a big integer must be the canonical decimal text of a value outside the i64 range",
-            ),
+        let kind = self.byte()? as i8;
+        let data = self.take(len)?;
+        match kind {
+            EXT_BIG_INT => {
+                let text = std::str::from_utf8(data).unwrap_or("");
+                match Integer::parse(text) {
+                    Some(Integer::Big(b)) if b.as_str() == text => Ok(AttrValue::BigInt(b)),
+                    _ => malformed(
+                        at,
+                        "a big integer must be the canonical decimal text of a value outside \
+                         the i64 range",
+                    ),
+                }
+            }
+            EXT_UTF16 if len % 2 == 0 => {
+                let units =
+                    data.chunks_exact(2).map(|c| u16::from_be_bytes([c[0], c[1]])).collect();
+                match Utf16String::from_units(units) {
+                    Err(u) => Ok(AttrValue::Utf16(u)),
+                    Ok(_) => malformed(at, "a UTF-16 string without a lone surrogate"),
+                }
+            }
+            _ => malformed(at, "unknown MessagePack extension type"),
         }
     }
 
@@ -561,7 +591,7 @@ impl<'a> Reader<'a> {
             AttrValue::BigInt(i) => ParamValue::BigInt(i),
             AttrValue::Float(x) => ParamValue::Float(x),
             AttrValue::String(s) => ParamValue::Str(s),
-            AttrValue::Array(_) | AttrValue::Map(_) => {
+            AttrValue::Utf16(_) | AttrValue::Array(_) | AttrValue::Map(_) => {
                 return malformed(at, "a categorical choice must be null, bool, int, float or str");
             }
         })
@@ -926,6 +956,9 @@ mod tests {
         let huge = AttrValue::Array(vec![
             AttrValue::BigInt(big("-123456789012345678901234567890")),
             AttrValue::BigInt(big("18446744073709551615")),
+            AttrValue::Utf16(
+                crate::model::Utf16String::from_units(vec![0x61, 0xdc00]).unwrap_err(),
+            ),
         ]);
         vec![
             Operation::SetTrialParam {

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 
 pub use crate::model::py_float;
-use crate::model::{BigInt, Integer, MAX_INT_DIGITS};
+use crate::model::{BigInt, Integer, MAX_INT_DIGITS, Utf16String};
 
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,6 +26,8 @@ pub enum JsonValue {
     Float(f64),
     /// A string.
     Str(String),
+    /// A string with a lone UTF-16 surrogate (`"\udc00"`: Python keeps it).
+    Utf16(Utf16String),
     /// An array.
     Array(Vec<JsonValue>),
     /// An object, keys in the order written.
@@ -64,6 +66,7 @@ impl JsonValue {
             JsonValue::BigInt(i) => out.push_str(i.as_str()),
             JsonValue::Float(x) => out.push_str(&py_float(*x)),
             JsonValue::Str(s) => quote_into(s, out),
+            JsonValue::Utf16(u) => quote_units_into(u.units(), out),
             JsonValue::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -200,7 +203,10 @@ impl Parser<'_> {
     fn scalar(&mut self) -> Result<JsonValue, String> {
         match self.s.get(self.i) {
             None => Err(self.err("unexpected end of line")),
-            Some(b'"') => self.string().map(JsonValue::Str),
+            Some(b'"') => Ok(match self.string_units()? {
+                Ok(s) => JsonValue::Str(s),
+                Err(u) => JsonValue::Utf16(u),
+            }),
             Some(_) => {
                 for (lit, v) in [
                     ("null", JsonValue::Null),
@@ -284,7 +290,9 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    /// A string as Python reads it: a `String`, or a [`Utf16String`] when it holds a lone
+    /// surrogate escape (`"\udc00"`), which Python keeps.
+    fn string_units(&mut self) -> Result<Result<String, Utf16String>, String> {
         self.i += 1; // the opening quote
         // Fast path: a string without escapes is one copy of its bytes.
         let plain = self.s[self.i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
@@ -294,59 +302,55 @@ impl Parser<'_> {
                 let s = std::str::from_utf8(bytes)
                     .map_err(|_| self.err("string is not valid UTF-8"))?;
                 self.i += n + 1;
-                return Ok(s.to_owned());
+                return Ok(Ok(s.to_owned()));
             }
         }
-        let mut out = Vec::new();
+        // Escapes: collect UTF-16 code units, as Python's str holds them; adjacent surrogate
+        // escapes pair up into one character, a lone one stays.
+        let mut units: Vec<u16> = Vec::new();
+        let mut run = self.i;
         loop {
             let Some(&b) = self.s.get(self.i) else {
                 return Err(self.err("unterminated string"));
             };
-            self.i += 1;
             match b {
-                b'"' => break,
-                b'\\' => {
+                b'"' | b'\\' => {
+                    let raw = std::str::from_utf8(&self.s[run..self.i])
+                        .map_err(|_| self.err("string is not valid UTF-8"))?;
+                    units.extend(raw.encode_utf16());
+                    self.i += 1;
+                    if b == b'"' {
+                        break;
+                    }
                     let Some(&e) = self.s.get(self.i) else {
                         return Err(self.err("unterminated string"));
                     };
                     self.i += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let mut code = hi;
-                            if (0xD800..0xDC00).contains(&hi)
-                                && self.s[self.i..].starts_with(b"\\u")
-                            {
-                                let save = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                                } else {
-                                    self.i = save;
-                                }
-                            }
-                            // A lone surrogate (Python keeps it) becomes U+FFFD.
-                            char::from_u32(code).unwrap_or('\u{FFFD}')
-                        }
+                    let unit = match e {
+                        b'"' => u16::from(b'"'),
+                        b'\\' => u16::from(b'\\'),
+                        b'/' => u16::from(b'/'),
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => u16::from(b'\n'),
+                        b'r' => u16::from(b'\r'),
+                        b't' => u16::from(b'\t'),
+                        b'u' => self.hex4()? as u16,
                         _ => return Err(self.err("invalid escape")),
                     };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    units.push(unit);
+                    run = self.i;
                 }
                 0..0x20 => return Err(self.err("control character in string")),
-                _ => out.push(b),
+                _ => self.i += 1,
             }
         }
-        String::from_utf8(out).map_err(|_| self.err("string is not valid UTF-8"))
+        Ok(Utf16String::from_units(units))
+    }
+
+    /// A string where only valid text will do (object keys): a lone surrogate becomes U+FFFD.
+    fn string(&mut self) -> Result<String, String> {
+        Ok(self.string_units()?.unwrap_or_else(|u| u.to_string_lossy()))
     }
 }
 
@@ -357,28 +361,47 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Appends a string given as UTF-16 code units (lone surrogates allowed) as a JSON string
+/// literal with Python's `ensure_ascii` escaping (see [`quote_into`]).
+pub fn quote_units_into(units: &[u16], out: &mut String) {
+    out.push('"');
+    for &u in units {
+        match char::from_u32(u32::from(u)) {
+            Some(c) if c.is_ascii() => quote_char(c, out),
+            _ => {
+                let _ = write!(out, "\\u{u:04x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+fn quote_char(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+        c => {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+}
+
 /// Appends `s` as a JSON string literal with Python's `ensure_ascii` escaping: `\"`, `\\`, `\n`,
 /// `\r`, `\t`, `\b`, `\f`, every other character outside printable ASCII as `\uXXXX` (UTF-16
 /// surrogate pairs above U+FFFF).
 pub fn quote_into(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
-            c => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
+        quote_char(c, out);
     }
     out.push('"');
 }
@@ -431,7 +454,23 @@ mod tests {
         assert_eq!(items[3], JsonValue::Float(f64::INFINITY));
         assert!(matches!(items[4], JsonValue::Float(x) if x.is_nan()));
         assert_eq!(items[5], JsonValue::Float(f64::NEG_INFINITY));
-        assert_eq!(parse(br#""\udc00x""#).unwrap(), JsonValue::Str("\u{FFFD}x".into()));
+    }
+
+    #[test]
+    fn lone_surrogates_are_kept_as_python_keeps_them() {
+        let JsonValue::Utf16(u) = parse(br#""\udc00x\ud83d""#).unwrap() else { panic!() };
+        assert_eq!(u.units(), [0xdc00, u16::from(b'x'), 0xd83d]);
+        let mut out = String::new();
+        JsonValue::Utf16(u).write(&mut out, ",", ":");
+        assert_eq!(out, r#""\udc00x\ud83d""#);
+        // A pair of escapes is one character; raw UTF-8 beside escapes stays itself.
+        assert_eq!(
+            parse(r#""é\ud83d\ude00\n""#.as_bytes()).unwrap(),
+            JsonValue::Str("é😀\n".into())
+        );
+        // Keys must be text: a lone surrogate there becomes U+FFFD.
+        let v = parse(br#"{"\udc00": 1}"#).unwrap();
+        assert_eq!(v.get("\u{fffd}"), Some(&JsonValue::Int(1)));
     }
 
     #[test]

@@ -262,14 +262,14 @@ impl Operation {
             Operation::SetStudyUserAttr { value, .. }
             | Operation::SetStudySystemAttr { value, .. }
             | Operation::SetTrialUserAttr { value, .. }
-            | Operation::SetTrialSystemAttr { value, .. } => value.has_big_int(),
+            | Operation::SetTrialSystemAttr { value, .. } => value.needs_extension(),
             Operation::SetTrialParam { distribution, .. } => dist(distribution),
             Operation::CreateTrial { template: Some(t), .. } => {
                 t.params.values().any(|(_, d)| dist(d))
                     || t.user_attrs
                         .values()
                         .chain(t.system_attrs.values())
-                        .any(AttrValue::has_big_int)
+                        .any(AttrValue::needs_extension)
             }
             _ => false,
         }

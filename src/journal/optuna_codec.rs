@@ -84,6 +84,7 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
     };
     let worker_id = match v.get("worker_id") {
         Some(JsonValue::Str(s)) => s.clone(),
+        Some(JsonValue::Utf16(u)) => u.to_string_lossy(),
         _ => return Err(bad("missing or non-string \"worker_id\"")),
     };
     let Some(op) = OpCode::from_u64(code) else {
@@ -266,9 +267,11 @@ impl Fields<'_> {
         self.0.get(key).ok_or_else(|| bad(format!("missing {key:?}")))
     }
 
+    /// A string field; a lone surrogate in it (which only attribute values keep) becomes U+FFFD.
     fn string(&self, key: &str) -> Result<String, LineError> {
         match self.get(key)? {
             JsonValue::Str(s) => Ok(s.clone()),
+            JsonValue::Utf16(u) => Ok(u.to_string_lossy()),
             _ => Err(bad(format!("{key:?} is not a string"))),
         }
     }
@@ -367,6 +370,7 @@ fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
             JsonValue::BigInt(i) => AttrValue::BigInt(i.clone()),
             JsonValue::Float(x) => AttrValue::Float(*x),
             JsonValue::Str(s) => AttrValue::String(s.clone()),
+            JsonValue::Utf16(u) => AttrValue::Utf16(u.clone()),
             JsonValue::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
@@ -723,6 +727,7 @@ fn categorical(choices: Option<&JsonValue>) -> Result<Distribution, String> {
             JsonValue::BigInt(i) => Ok(ParamValue::BigInt(i.clone())),
             JsonValue::Float(x) => Ok(ParamValue::Float(*x)),
             JsonValue::Str(s) => Ok(ParamValue::Str(s.clone())),
+            JsonValue::Utf16(u) => Ok(ParamValue::Str(u.to_string_lossy())),
             _ => Err("a choice that is not null, bool, int, float or str".to_owned()),
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -805,6 +810,7 @@ fn attr_json(v: &AttrValue) -> JsonValue {
         AttrValue::BigInt(i) => JsonValue::BigInt(i.clone()),
         AttrValue::Float(x) => JsonValue::Float(*x),
         AttrValue::String(s) => JsonValue::Str(s.clone()),
+        AttrValue::Utf16(u) => JsonValue::Utf16(u.clone()),
         AttrValue::Array(items) => JsonValue::Array(items.iter().map(attr_json).collect()),
         AttrValue::Map(m) => object(m.iter().map(|(k, v)| (k.clone(), attr_json(v)))),
     }

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::bigint::{BigInt, Integer};
+use super::utf16::Utf16String;
 
 /// A JSON-like value: what Optuna accepts as a user or system attribute.
 ///
@@ -24,6 +25,9 @@ pub enum AttrValue {
     Float(f64),
     /// A UTF-8 string.
     String(String),
+    /// A string with a lone UTF-16 surrogate, which Python (and so Optuna) can hold and a Rust
+    /// `String` cannot.
+    Utf16(Utf16String),
     /// An ordered list.
     Array(Vec<AttrValue>),
     /// A map with string keys (sorted by key).
@@ -38,13 +42,13 @@ pub enum AttrValue {
 pub const MAX_ATTR_DEPTH: usize = 1000;
 
 impl AttrValue {
-    /// Whether the value holds an integer outside the 64-bit range anywhere (such values need
-    /// the extended encoding of `docs/FORMAT.md`).
-    pub fn has_big_int(&self) -> bool {
+    /// Whether the value holds an integer outside the 64-bit range or a string with a lone
+    /// surrogate anywhere (such values need the extended encoding of `docs/FORMAT.md`).
+    pub fn needs_extension(&self) -> bool {
         let mut stack = vec![self];
         while let Some(value) = stack.pop() {
             match value {
-                AttrValue::BigInt(_) => return true,
+                AttrValue::BigInt(_) | AttrValue::Utf16(_) => return true,
                 AttrValue::Array(items) => stack.extend(items),
                 AttrValue::Map(map) => stack.extend(map.values()),
                 _ => {}
@@ -80,6 +84,7 @@ impl PartialEq for AttrValue {
             (A::BigInt(a), A::BigInt(b)) => a == b,
             (A::Float(a), A::Float(b)) => super::same_f64(*a, *b),
             (A::String(a), A::String(b)) => a == b,
+            (A::Utf16(a), A::Utf16(b)) => a == b,
             (A::Array(a), A::Array(b)) => a == b,
             (A::Map(a), A::Map(b)) => a == b,
             _ => false,

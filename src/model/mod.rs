@@ -8,6 +8,7 @@ mod python;
 mod state;
 mod time;
 mod trial;
+mod utf16;
 mod vec_map;
 
 pub use attr::{AttrValue, MAX_ATTR_DEPTH};
@@ -20,6 +21,7 @@ pub use python::py_float;
 pub use state::{StudyDirection, TrialState};
 pub use time::Timestamp;
 pub use trial::{FrozenStudy, FrozenTrial};
+pub use utf16::Utf16String;
 pub use vec_map::VecMap;
 
 /// Compares two floats as bit patterns, so NaN equals NaN and 0.0 differs from -0.0. Used where

@@ -51,7 +51,7 @@ fn param_from_attr(v: &AttrValue) -> Option<ParamValue> {
         AttrValue::BigInt(i) => ParamValue::BigInt(i.clone()),
         AttrValue::Float(x) => ParamValue::Float(*x),
         AttrValue::String(s) => ParamValue::Str(s.clone()),
-        AttrValue::Array(_) | AttrValue::Map(_) => return None,
+        AttrValue::Utf16(_) | AttrValue::Array(_) | AttrValue::Map(_) => return None,
     })
 }
 

@@ -188,6 +188,8 @@ def attrs(path):
         "f_1e_5": 1e-5, "f_min": 5e-324, "f_max": 1.7976931348623157e308, "inf": float("inf"),
         "neg_inf": float("-inf"), "nan": float("nan"), "f_2_53": 9007199254740993.0,
         "empty": "", "escapes": "a\"b\\c\n\t\r\b\f\x00\x1f\x7f/", "unicode": "é 😀 \u2028 \ufeff",
+        "lone_low": "\udc00", "lone_high_inside": "a\ud83dz", "reversed_pair": "\ude00\ud83d",
+        "lone_nested": {"k": ["\udfff", "ok"]},
         "list": [1, 1.0, "1", None, True, [], {}], "dict": {"b": 1, "a": {"c": [], "é": -0.0}},
         "empty_list": [], "empty_dict": {}, "deep": deep,
         "mixed": {"big": [2**70, -(2**70)], "floats": [float("nan"), float("-inf")]},
