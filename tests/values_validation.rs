@@ -238,3 +238,56 @@ impl<B: trialog::LogBackend> AttrStore for JournalStorage<B> {
         self.get_study_user_attrs(0).unwrap()[key].clone()
     }
 }
+
+#[test]
+fn an_operation_optuna_raises_on_is_refused_by_replay_import_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = [
+        r#"{"op_code":0,"worker_id":"w","study_name":"s","directions":[1]}"#,
+        r#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"2024-01-01T00:00:00.000000+00:00"}"#,
+    ];
+    // Each raises in Optuna's replay (to_external_repr: IndexError, ValueError; the template's
+    // datetime: ValueError) because its target exists.
+    let bad = [
+        r#"{"op_code":5,"worker_id":"w","trial_id":0,"param_name":"c","param_value_internal":3,"distribution":"{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [\"a\", \"b\"]}}"}"#,
+        r#"{"op_code":5,"worker_id":"w","trial_id":0,"param_name":"n","param_value_internal":NaN,"distribution":"{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 1, \"low\": 0, \"high\": 3}}"}"#,
+        r#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"yesterday","state":4,"value":null,"values":null,"distributions":{},"params":{},"user_attrs":{},"system_attrs":{},"intermediate_values":{}}"#,
+    ];
+    let tail = r#"{"op_code":8,"worker_id":"w","trial_id":0,"user_attr":{"after":1}}"#;
+    for (i, line) in bad.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.log"));
+        std::fs::write(&path, [head[0], head[1], line, tail].join("\n") + "\n").unwrap();
+        let offset = (head[0].len() + head[1].len() + 2) as u64;
+        match JournalStorage::open_optuna(&path) {
+            Err(Error::Corruption { offset: at, reason, .. }) => {
+                assert_eq!(at, offset, "{line}");
+                assert!(reason.contains("Optuna's replay raises"), "{reason}");
+            }
+            Err(other) => panic!("{line}: {other}"),
+            Ok(_) => panic!("{line}: replayed"),
+        }
+        let p = path.to_str().unwrap();
+        let out = dir.path().join(format!("bad{i}.journal"));
+        let import = trialog(&["import", p, out.to_str().unwrap()]);
+        assert_eq!(import.status.code(), Some(1), "import accepted {line}");
+        assert!(!out.exists());
+        let exported = dir.path().join(format!("bad{i}.exported.log"));
+        let export = trialog(&["export", "--format", "optuna", p, exported.to_str().unwrap()]);
+        assert_eq!(export.status.code(), Some(1), "export accepted {line}");
+        // Salvage leaves out just that line.
+        let done = trialog::convert::import_optuna(&path, &out, true).unwrap();
+        assert_eq!(done.skipped.len(), 1);
+        assert_eq!((done.skipped[0].offset, done.skipped[0].len), (offset, line.len() as u64 + 1));
+        let attrs = JournalStorage::open(&out).unwrap().get_trial_user_attrs(0).unwrap();
+        assert_eq!(attrs["after"], AttrValue::Int(1));
+        // Python Optuna cannot open it either.
+        let python = Command::new("python3")
+            .args(["-c", "import sys, optuna\nfrom optuna.storages import JournalStorage\nfrom optuna.storages.journal import JournalFileBackend\nJournalStorage(JournalFileBackend(sys.argv[1]))", p])
+            .output();
+        if let Ok(o) = python {
+            if !String::from_utf8_lossy(&o.stderr).contains("No module named") {
+                assert!(!o.status.success(), "Optuna opened {line}");
+            }
+        }
+    }
+}

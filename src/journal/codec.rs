@@ -71,7 +71,7 @@ impl fmt::Display for DecodeError {
     }
 }
 
-/// Encodes `batch` as a MessagePack payload.
+/// Encodes `batch` as a MessagePack payload (without its read-side placeholders).
 pub fn encode_batch(batch: &LogBatch) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     let wire = (&batch.worker_id, OpsRef(&batch.ops));
@@ -127,9 +127,12 @@ fn read_batch(payload: &[u8], batch: &mut LogBatch) -> DecodeResult<()> {
 struct OpsRef<'a>(&'a [Operation]);
 
 impl Serialize for OpsRef<'_> {
+    /// Read-side placeholders ([`Operation::is_placeholder`]) say nothing a reader could use and
+    /// are never written.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for op in self.0 {
+        let ops = || self.0.iter().filter(|op| !op.is_placeholder());
+        let mut seq = s.serialize_seq(Some(ops().count()))?;
+        for op in ops() {
             seq.serialize_element(&OpRef(op))?;
         }
         seq.end()
@@ -181,7 +184,8 @@ impl Serialize for PlainOpRef<'_> {
             }
             Operation::DiscardTrials { trial_ids } => (code, trial_ids).serialize(s),
             Operation::TrialHeartbeat { trial_id, at } => (code, trial_id, at).serialize(s),
-            Operation::Ignorable { code } => (code,).serialize(s),
+            // Filtered out by `OpsRef`.
+            Operation::Ignorable { .. } | Operation::Unreplayable { .. } => ().serialize(s),
         }
     }
 }

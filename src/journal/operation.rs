@@ -241,11 +241,34 @@ pub enum Operation {
         at: Timestamp,
     },
     /// An operation with a safe-to-ignore code (>= 128) that this build does not know. Replay
-    /// skips it; it is kept only so tools can count it.
+    /// skips it; it is kept only so tools can count it. Never written.
     Ignorable {
         /// Its code.
         code: u64,
     },
+    /// A line of an Optuna journal whose target decodes but whose other fields do not (a
+    /// distribution that fails its constructor, a missing field, a bad datetime, ...). Optuna
+    /// reads those fields only when it applies the line, so its replay ignores the line when the
+    /// target is gone (a deleted study, a missing or finished trial) and raises otherwise; replay
+    /// does the same ([`crate::replay::ReplayState::replay_batch`]). Only the Optuna decoder
+    /// makes it; it is never written.
+    Unreplayable {
+        /// Its code (2..=9).
+        code: u64,
+        /// The study or trial it names.
+        target: Target,
+        /// Why its fields do not decode.
+        reason: String,
+    },
+}
+
+/// What an operation names: a study or a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A study id.
+    Study(u64),
+    /// A trial id.
+    Trial(u64),
 }
 
 impl Operation {
@@ -275,6 +298,12 @@ impl Operation {
         }
     }
 
+    /// Whether the operation is a read-side placeholder that is never written
+    /// ([`Operation::Ignorable`], [`Operation::Unreplayable`]).
+    pub fn is_placeholder(&self) -> bool {
+        matches!(self, Operation::Ignorable { .. } | Operation::Unreplayable { .. })
+    }
+
     /// This operation's numeric code.
     pub fn code(&self) -> u64 {
         let code = match self {
@@ -290,7 +319,7 @@ impl Operation {
             Operation::SetTrialSystemAttr { .. } => OpCode::SetTrialSystemAttr,
             Operation::DiscardTrials { .. } => OpCode::DiscardTrials,
             Operation::TrialHeartbeat { .. } => OpCode::TrialHeartbeat,
-            Operation::Ignorable { code } => return *code,
+            Operation::Ignorable { code } | Operation::Unreplayable { code, .. } => return *code,
         };
         code as u64
     }

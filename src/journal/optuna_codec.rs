@@ -31,7 +31,7 @@
 use std::collections::BTreeMap;
 
 use super::json::{self, JsonValue};
-use super::{OpCode, Operation, TrialTemplate};
+use super::{OpCode, Operation, Target, TrialTemplate};
 use crate::model::{
     AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
     MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
@@ -94,10 +94,40 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
         return Err(LineError::UnknownOperation(code));
     };
     let f = Fields(&v);
-    let op = match op {
+    // Optuna reads a line's target first and its other fields only when it applies the line:
+    // a line whose fields do not decode is ignored when its target is gone and raises
+    // otherwise, which replay decides (`Operation::Unreplayable`).
+    let target = match op {
+        OpCode::SetStudyUserAttr | OpCode::SetStudySystemAttr | OpCode::CreateTrial => {
+            Some(Target::Study(f.id("study_id")?))
+        }
+        OpCode::SetTrialParam
+        | OpCode::SetTrialStateValues
+        | OpCode::SetTrialIntermediateValue
+        | OpCode::SetTrialUserAttr
+        | OpCode::SetTrialSystemAttr => Some(Target::Trial(f.id("trial_id")?)),
+        _ => None,
+    };
+    match (decode_body(op, code, &v, &f), target) {
+        (Ok(op), _) => Ok((worker_id, op)),
+        (Err(LineError::Malformed(reason)), Some(target)) => {
+            Ok((worker_id, Operation::Unreplayable { code, target, reason }))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// The operation of a line, all fields read.
+fn decode_body(
+    op: OpCode,
+    code: u64,
+    v: &JsonValue,
+    f: &Fields<'_>,
+) -> Result<Operation, LineError> {
+    Ok(match op {
         // trialog never writes extension operations into an Optuna file (Optuna would stop at
         // them); one written by someone else is skipped like any other safe-to-ignore code.
-        OpCode::TrialHeartbeat => return Ok((worker_id, Operation::Ignorable { code })),
+        OpCode::TrialHeartbeat => Operation::Ignorable { code },
         OpCode::CreateStudy => Operation::CreateStudy {
             study_name: f.string("study_name")?,
             directions: f
@@ -120,7 +150,7 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
             let (key, value) = f.single_attr("system_attr")?;
             Operation::SetStudySystemAttr { study_id: f.id("study_id")?, key, value }
         }
-        OpCode::CreateTrial => decode_create_trial(&f)?,
+        OpCode::CreateTrial => decode_create_trial(f)?,
         OpCode::SetTrialParam => Operation::SetTrialParam {
             trial_id: f.id("trial_id")?,
             name: f.string("param_name")?,
@@ -175,8 +205,7 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
                 _ => Vec::new(),
             },
         },
-    };
-    Ok((worker_id, op))
+    })
 }
 
 fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
@@ -1267,11 +1296,21 @@ mod tests {
             br#"{"op_code":1,"worker_id":"w","study_id":[1]}"#,
             br#"{"op_code":-1,"worker_id":"w"}"#,
             br#"{"op_code":1.5,"worker_id":"w"}"#,
-            br#"{"op_code":2,"worker_id":"w","study_id":0,"user_attr":{"a":1,"b":2}}"#,
-            br#"{"op_code":6,"worker_id":"w","trial_id":0,"state":1,"values":null}"#,
-            br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"params":{"x":1.0}}"#,
+            br#"{"op_code":2,"worker_id":"w","study_id":{},"user_attr":{"a":1}}"#,
         ] {
             assert!(decode_line(line).is_err(), "{}", String::from_utf8_lossy(line));
+        }
+        // Fields Optuna reads only when it applies the line: what replay decides.
+        for (line, target) in [
+            (&br#"{"op_code":2,"worker_id":"w","study_id":0,"user_attr":{"a":1,"b":2}}"#[..], Target::Study(0)),
+            (br#"{"op_code":6,"worker_id":"w","trial_id":3,"state":1,"values":null}"#, Target::Trial(3)),
+            (br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"params":{"x":1.0}}"#, Target::Study(0)),
+            (br#"{"op_code":5,"worker_id":"w","trial_id":1,"param_name":"x"}"#, Target::Trial(1)),
+        ] {
+            match decode_line(line) {
+                Ok((_, Operation::Unreplayable { target: t, .. })) => assert_eq!(t, target),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(line)),
+            }
         }
         assert_eq!(
             decode_line(br#"{"op_code":42,"worker_id":"w"}"#),

@@ -313,6 +313,18 @@ def ops(path):
         {"op_code": 7, "worker_id": "w", "trial_id": "0", "step": 0, "intermediate_value": 1.0},
         # a float id and a float op code name the same entries as the ints
         {"op_code": 9.0, "worker_id": "w", "trial_id": float(waiting), "system_attr": {"f": 1}},
+        # lines whose fields Optuna never reads, because their target is gone: ignored, not errors
+        {"op_code": 5, "worker_id": "w", "trial_id": done, "param_name": "bad",
+         "param_value_internal": 0.5,
+         "distribution": dist_json("FloatDistribution", low=1.0, high=0.0)},
+        {"op_code": 5, "worker_id": "w", "trial_id": 9999, "param_name": "bad",
+         "param_value_internal": 7, "distribution": "not json"},
+        {"op_code": 2, "worker_id": "w", "study_id": gid, "user_attr": {"a": 1, "b": 2}},
+        {"op_code": 4, "worker_id": "w", "study_id": gid, "datetime_start": "not a date",
+         "state": 99},
+        {"op_code": 6, "worker_id": "w", "trial_id": done, "state": 99},
+        {"op_code": 7, "worker_id": "w", "trial_id": 9999},
+        {"op_code": 8, "worker_id": "w", "trial_id": done, "user_attr": {}},
         # integral objective values written as ints (add_trial of a hand-made trial does this)
         {"op_code": 6, "worker_id": "w", "trial_id": waiting, "state": 1, "values": [1, 2],
          "datetime_complete": "2026-01-01T00:00:01.000000+00:00"})
