@@ -49,6 +49,17 @@ pub enum LineError {
     UnknownOperation(u64),
 }
 
+/// The value Python's `IntEnum(value)` looks up: a non-negative integer, an integral float, or a
+/// boolean (all hash and compare as the integer).
+fn enum_code(v: &JsonValue) -> Option<u64> {
+    match v {
+        JsonValue::Int(i) => u64::try_from(*i).ok(),
+        JsonValue::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 1e6 => Some(*x as u64),
+        JsonValue::Bool(b) => Some(u64::from(*b)),
+        _ => None,
+    }
+}
+
 /// The id a line's study or trial id reads as when no study or trial can have it.
 const NO_ID: u64 = u64::MAX;
 
@@ -134,9 +145,8 @@ fn decode_body(
                 .array("directions")?
                 .iter()
                 .map(|d| {
-                    d.as_f64()
-                        .filter(|c| c.fract() == 0.0 && *c >= 0.0)
-                        .and_then(|c| StudyDirection::from_code(c as u64))
+                    enum_code(d)
+                        .and_then(StudyDirection::from_code)
                         .ok_or_else(|| bad("\"directions\" holds an unknown direction"))
                 })
                 .collect::<Result<_, _>>()?,
@@ -357,12 +367,11 @@ impl Fields<'_> {
         }
     }
 
+    /// `TrialState(value)`: Python's enum lookup by value, which `1.0` and `true` pass too.
     fn state(&self, key: &str) -> Result<TrialState, LineError> {
-        let code = self.int(key)?;
-        u64::try_from(code)
-            .ok()
+        enum_code(self.get(key)?)
             .and_then(TrialState::from_code)
-            .ok_or_else(|| bad(format!("{key:?} holds unknown trial state {code}")))
+            .ok_or_else(|| bad(format!("{key:?} holds no trial state")))
     }
 
     fn time(&self, key: &str) -> Result<Option<Timestamp>, LineError> {

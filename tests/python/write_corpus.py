@@ -328,6 +328,14 @@ def ops(path):
         # integral objective values written as ints (add_trial of a hand-made trial does this)
         {"op_code": 6, "worker_id": "w", "trial_id": waiting, "state": 1, "values": [1, 2],
          "datetime_complete": "2026-01-01T00:00:01.000000+00:00"})
+    # enum values as Python looks them up: 2.0 and true are codes too
+    raw(path, {"op_code": 0, "worker_id": "w", "study_name": "floaty", "directions": [2.0, True]})
+    floaty = storage.get_study_id_from_name("floaty")
+    raw(path, {"op_code": 4, "worker_id": "w", "study_id": floaty,
+               "datetime_start": "2026-01-01T00:00:00.000000+00:00"})
+    floaty_trial = storage.get_all_trials(floaty)[0]._trial_id
+    raw(path, {"op_code": 6, "worker_id": "w", "trial_id": floaty_trial, "state": 2.0,
+               "values": None, "datetime_complete": "2026-01-01T00:00:01.000000+00:00"})
     s.add_trial(create_trial(values=[float("inf"), float("-inf")],
                              intermediate_values={0: 1.0, -3: float("nan")}))
     running = s.ask()
