@@ -71,7 +71,7 @@ impl fmt::Display for DecodeError {
     }
 }
 
-/// Encodes `batch` as a MessagePack payload (without its read-side placeholders).
+/// Encodes `batch` as a MessagePack payload (leaving out what is not a fact, see `OpsRef`).
 pub fn encode_batch(batch: &LogBatch) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
     let wire = (&batch.worker_id, OpsRef(&batch.ops));
@@ -127,12 +127,18 @@ fn read_batch(payload: &[u8], batch: &mut LogBatch) -> DecodeResult<()> {
 struct OpsRef<'a>(&'a [Operation]);
 
 impl Serialize for OpsRef<'_> {
-    /// Read-side placeholders ([`Operation::is_placeholder`]) say nothing a reader could use and
-    /// are never written.
+    /// Leaves out what is not a fact a reader could use: an [`Operation::Unreplayable`], and an
+    /// [`Operation::Ignorable`] whose code this build knows (without its fields it would say
+    /// something else, e.g. a heartbeat of no trial). An ignorable code this build does not know
+    /// is written as `[code]`, which every reader skips.
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let ops = || self.0.iter().filter(|op| !op.is_placeholder());
-        let mut seq = s.serialize_seq(Some(ops().count()))?;
-        for op in ops() {
+        let written = |op: &&Operation| match op {
+            Operation::Unreplayable { .. } => false,
+            Operation::Ignorable { code } => OpCode::from_u64(*code).is_none(),
+            _ => true,
+        };
+        let mut seq = s.serialize_seq(Some(self.0.iter().filter(written).count()))?;
+        for op in self.0.iter().filter(written) {
             seq.serialize_element(&OpRef(op))?;
         }
         seq.end()
@@ -184,8 +190,9 @@ impl Serialize for PlainOpRef<'_> {
             }
             Operation::DiscardTrials { trial_ids } => (code, trial_ids).serialize(s),
             Operation::TrialHeartbeat { trial_id, at } => (code, trial_id, at).serialize(s),
-            // Filtered out by `OpsRef`.
-            Operation::Ignorable { .. } | Operation::Unreplayable { .. } => ().serialize(s),
+            Operation::Ignorable { code } => (code,).serialize(s),
+            // Left out by `OpsRef`.
+            Operation::Unreplayable { .. } => ().serialize(s),
         }
     }
 }
@@ -1104,6 +1111,25 @@ mod tests {
         );
         let payload = rmp_serde::to_vec(&("w", ((12u64, 1u64),))).unwrap();
         assert_eq!(decode_batch(&payload), Err(DecodeError::UnknownOperation(12)));
+    }
+
+    #[test]
+    fn placeholders_are_written_only_where_a_reader_skips_them() {
+        let ops = vec![
+            Operation::Ignorable { code: 128 }, // a heartbeat without its fields: left out
+            Operation::Ignorable { code: 200 }, // unknown here, skipped by every reader
+            Operation::Unreplayable {
+                code: 5,
+                target: crate::journal::Target::Trial(0),
+                reason: "x".into(),
+            },
+            Operation::DeleteStudy { study_id: 1 },
+        ];
+        let payload = encode_batch(&LogBatch { worker_id: "w".into(), ops });
+        assert_eq!(
+            decode_batch(&payload).unwrap().ops,
+            vec![Operation::Ignorable { code: 200 }, Operation::DeleteStudy { study_id: 1 }]
+        );
     }
 
     #[test]

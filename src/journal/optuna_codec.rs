@@ -443,10 +443,8 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
     parse_time_in(s, LOCAL.get_or_init(jiff::tz::TimeZone::system))
 }
 
-/// [`parse_time`] in the zone `tz`. Reads what Python's `datetime.fromisoformat` reads for these
-/// fields: `YYYY-MM-DD`, optionally followed by `T` or a space and `HH:MM[:SS[.f...]]` (fractions
-/// beyond microseconds truncated), and an optional `Z` or `±HH:MM[:SS[.ffffff]]` / `±HHMM`
-/// offset. `None` where Python raises: an invalid date or time, or a result Python's datetime
+/// [`parse_time`] in the zone `tz`, for what Python's `datetime.fromisoformat` reads (see
+/// [`parse_iso`]). `None` where Python raises: an invalid date or time, or a result Python's datetime
 /// range (years 1 to 9999) cannot hold, checked on the local wall clock and on UTC as Python's
 /// `astimezone` does (the first day of year 1 is out of reach either way). Known limit: the
 /// time-zone arithmetic (jiff) ends at 9999-12-30T22:00Z, so the last hours of year 9999, which
@@ -457,9 +455,9 @@ pub fn parse_time_in(s: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
         dt.year() >= 1 && !(dt.year() == 1 && dt.month() == 1 && dt.day() == 1)
     };
     let instant = match offset {
-        Some(seconds) => {
-            let offset = jiff::tz::Offset::from_seconds(seconds).ok()?;
-            let instant = offset.to_timestamp(civil).ok()?;
+        Some(micros) => {
+            let utc = jiff::tz::Offset::UTC.to_timestamp(civil).ok()?;
+            let instant = utc.checked_sub(jiff::SignedDuration::from_micros(micros)).ok()?;
             if !in_range(jiff::tz::TimeZone::UTC.to_datetime(instant)) {
                 return None;
             }
@@ -480,80 +478,95 @@ pub fn parse_time_in(s: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
     Some(Timestamp(back.as_microsecond()))
 }
 
-/// `YYYY-MM-DD[(T| )HH:MM[:SS[.f...]]][Z|±HH:MM[:SS[.f...]]|±HHMM]` as a validated civil datetime
-/// and the offset in seconds, if any.
-fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i32>)> {
+/// What Python 3.11's `datetime.fromisoformat` reads (week dates aside): a date `YYYY-MM-DD` or
+/// `YYYYMMDD`, then optionally any one separator character and a time `HH[:MM[:SS]]` or
+/// `HH[MM[SS]]` with an optional fraction of seconds (`.` or `,`, one or more digits, beyond
+/// microseconds truncated), then optionally `Z` or an offset `±HH[[:]MM[[:]SS[.ffffff]]]`.
+/// Returns the validated civil datetime and the offset in microseconds, if any.
+fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i64>)> {
     let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i32> {
+    let digits = |from: usize, len: usize| -> Option<i64> {
         let part = b.get(from..from + len)?;
         part.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(part).ok()?.parse().ok())?
     };
-    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-        return None;
-    }
-    let date = jiff::civil::Date::new(i16::try_from(y).ok()?, mo as i8, d as i8).ok()?;
-    if b.len() == 10 {
+    let (y, m, d, mut i) = if b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') {
+        (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?, 10)
+    } else {
+        (digits(0, 4)?, digits(4, 2)?, digits(6, 2)?, 8)
+    };
+    let date = jiff::civil::Date::new(i16::try_from(y).ok()?, m as i8, d as i8).ok()?;
+    if i == s.len() {
         return Some((date.to_datetime(jiff::civil::Time::midnight()), None));
     }
-    if !matches!(b.get(10), Some(b'T' | b' ')) {
-        return None;
-    }
-    let (h, mi) = (num(11, 2)?, num(14, 2)?);
-    if b.get(13) != Some(&b':') {
-        return None;
-    }
-    let mut i = 16;
-    let (mut sec, mut nanos) = (0, 0);
-    if b.get(i) == Some(&b':') {
-        sec = num(i + 1, 2)?;
-        i += 3;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            let frac = &s[start..i];
-            if frac.is_empty() {
-                return None;
-            }
-            let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-            nanos = six.parse::<i32>().ok()? * 1000;
-        }
-    }
+    i += s.get(i..)?.chars().next()?.len_utf8(); // any one separator
+    let rest = &s[i..];
+    let tz_at = rest.find(['+', '-', 'Z']).unwrap_or(rest.len());
+    let (time, tz) = rest.split_at(tz_at);
+    let (hms, micros) = split_fraction(time)?;
+    let fields = hms_fields(hms)?;
+    let (h, mi, sec) = match fields.as_slice() {
+        [h] => (*h, 0, 0),
+        [h, m] => (*h, *m, 0),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    let nanos = micros.unwrap_or(0) as i32 * 1000;
     let time = jiff::civil::Time::new(h as i8, mi as i8, sec as i8, nanos).ok()?;
-    let offset = match &s[i..] {
+    let offset = match tz {
         "" => None,
         "Z" => Some(0),
-        rest => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
+        _ => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let (hms, micros) = split_fraction(&tz[1..])?;
+            let fields = hms_fields(hms)?;
+            if micros.is_some() && fields.len() != 3 {
+                return None;
+            }
+            let (oh, om, os) = match fields.as_slice() {
+                [h] => (*h, 0, 0),
+                [h, m] => (*h, *m, 0),
+                [h, m, s] => (*h, *m, *s),
                 _ => return None,
-            };
-            let rest = &rest[1..];
-            let (oh, om, os) = if rest.len() == 4 && rest.bytes().all(|c| c.is_ascii_digit()) {
-                (rest[..2].parse::<i32>().ok()?, rest[2..].parse::<i32>().ok()?, 0)
-            } else {
-                let parts: Vec<&str> = rest.split(':').collect();
-                if !(2..=3).contains(&parts.len()) || parts[0].len() != 2 || parts[1].len() != 2 {
-                    return None;
-                }
-                // The fraction of an offset's seconds is accepted and dropped.
-                let os = match parts.get(2) {
-                    Some(p) => p.split('.').next()?.parse::<i32>().ok()?,
-                    None => 0,
-                };
-                (parts[0].parse().ok()?, parts[1].parse().ok()?, os)
             };
             if oh > 23 || om > 59 || os > 59 {
                 return None;
             }
-            Some(sign * (oh * 3600 + om * 60 + os))
+            Some(sign * ((oh * 3600 + om * 60 + os) * 1_000_000 + micros.unwrap_or(0)))
         }
     };
     Some((date.to_datetime(time), offset))
+}
+
+/// `text` without its fraction of seconds (`.` or `,` and one or more digits, read as
+/// microseconds, digits beyond six dropped), and that fraction.
+fn split_fraction(text: &str) -> Option<(&str, Option<i64>)> {
+    let Some(at) = text.find(['.', ',']) else {
+        return Some((text, None));
+    };
+    let frac = &text[at + 1..];
+    if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+    Some((&text[..at], Some(six.parse().ok()?)))
+}
+
+/// `HH`, `HH:MM`, `HH:MM:SS`, `HHMM` or `HHMMSS` as its numbers.
+fn hms_fields(text: &str) -> Option<Vec<i64>> {
+    let parts: Vec<&str> = if text.contains(':') {
+        text.split(':').collect()
+    } else if text.len() % 2 == 0 {
+        (0..text.len()).step_by(2).map(|i| text.get(i..i + 2)).collect::<Option<_>>()?
+    } else {
+        return None;
+    };
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    parts
+        .iter()
+        .map(|p| (p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit())).then(|| p.parse().ok())?)
+        .collect()
 }
 
 /// Optuna's `json_to_distribution`: `{"name": CLASS, "attributes": {...}}` builds `CLASS(**attributes)`
