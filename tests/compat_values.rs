@@ -155,6 +155,25 @@ fn import_and_export_keep_every_corpus_journal() {
     }
 }
 
+/// The corpus imported into trialog's format (`TZ=UTC trialog import NAME.log NAME.journal`),
+/// committed: these bytes must stay readable as they are, whatever later versions change.
+#[test]
+fn committed_trialog_journals_of_the_corpus_still_read_the_same() {
+    let dir = corpus_dir();
+    for (name, _) in journals(&dir) {
+        let path = dir.join(format!("{name}.journal"));
+        let bytes = std::fs::read(&path).unwrap();
+        // [worker, [[11, op]]]: an extended operation holds the values added after version 1.
+        let extended = bytes.windows(2).any(|w| w == [0x92, 0x0b]);
+        assert_eq!(extended, name == "attrs" || name == "distributions", "{name}");
+        // Instants were fixed at import: the same dump in every zone.
+        for zone in ZONES {
+            let want = expected(&dir, &name, "UTC");
+            assert_same(&format!("{name}.journal in {zone}"), &trialog_dump_in(&path, zone), &want);
+        }
+    }
+}
+
 #[test]
 fn a_freshly_written_corpus_dumps_as_optunas_own_replay() {
     if !have_optuna("a_freshly_written_corpus_dumps_as_optunas_own_replay") {

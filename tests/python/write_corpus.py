@@ -20,7 +20,9 @@ expected dumps prove Optuna 5.0 replays every one of them.
 
 For each journal NAME and each zone Z in ZONES, NAME.Z.dump holds `dump.py NAME` run under TZ=Z:
 the canonical dump of Optuna's own replay, which `trialog dump` must equal byte for byte
-(tests/compat_values.rs).
+(tests/compat_values.rs). After regenerating, refresh the trialog-format fixtures too:
+`TZ=UTC trialog import tests/corpus/NAME.log tests/corpus/NAME.journal` (remove the old ones
+first).
 """
 
 import json
