@@ -478,8 +478,8 @@ pub fn parse_time_in(s: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
     Some(Timestamp(back.as_microsecond()))
 }
 
-/// What Python 3.11's `datetime.fromisoformat` reads (week dates aside): a date `YYYY-MM-DD` or
-/// `YYYYMMDD`, then optionally any one separator character and a time `HH[:MM[:SS]]` or
+/// What Python 3.11's `datetime.fromisoformat` reads: a date `YYYY-MM-DD`, `YYYYMMDD` or an ISO
+/// week date (`YYYY-Www[-D]`, `YYYYWww[D]`), then optionally any one separator character and a time `HH[:MM[:SS]]` or
 /// `HH[MM[SS]]` with an optional fraction of seconds (`.` or `,`, one or more digits, beyond
 /// microseconds truncated), then optionally `Z` or an offset `±HH[[:]MM[[:]SS[.ffffff]]]`.
 /// Returns the validated civil datetime and the offset in microseconds, if any.
@@ -489,12 +489,31 @@ fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i64>)> {
         let part = b.get(from..from + len)?;
         part.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(part).ok()?.parse().ok())?
     };
-    let (y, m, d, mut i) = if b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') {
-        (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?, 10)
-    } else {
-        (digits(0, 4)?, digits(4, 2)?, digits(6, 2)?, 8)
+    let year = i16::try_from(digits(0, 4)?).ok()?;
+    let week_date = |w: usize, dash: bool| -> Option<(jiff::civil::Date, usize)> {
+        // `Www` then an optional day of the week (`-D` or `D`), Monday when absent.
+        let week = digits(w, 2)?;
+        let day_at = w + 2 + usize::from(dash);
+        let (day, end) = match (b.get(w + 2), digits(day_at, 1)) {
+            (Some(b'-'), Some(d)) if dash => (d, day_at + 1),
+            (Some(c), Some(d)) if !dash && c.is_ascii_digit() => (d, day_at + 1),
+            _ => (1, w + 2),
+        };
+        let weekday = jiff::civil::Weekday::from_monday_one_offset(day as i8).ok()?;
+        Some((jiff::civil::ISOWeekDate::new(year, week as i8, weekday).ok()?.date(), end))
     };
-    let date = jiff::civil::Date::new(i16::try_from(y).ok()?, m as i8, d as i8).ok()?;
+    let (date, mut i) = match (b.get(4), b.get(5), b.get(7)) {
+        (Some(b'-'), Some(b'W'), _) => week_date(6, true)?,
+        (Some(b'W'), _, _) => week_date(5, false)?,
+        (Some(b'-'), _, Some(b'-')) => {
+            let (m, d) = (digits(5, 2)?, digits(8, 2)?);
+            (jiff::civil::Date::new(year, m as i8, d as i8).ok()?, 10)
+        }
+        _ => {
+            let (m, d) = (digits(4, 2)?, digits(6, 2)?);
+            (jiff::civil::Date::new(year, m as i8, d as i8).ok()?, 8)
+        }
+    };
     if i == s.len() {
         return Some((date.to_datetime(jiff::civil::Time::midnight()), None));
     }
@@ -657,10 +676,12 @@ pub fn distribution_from_json(text: &str) -> Result<Distribution, LineError> {
                     return Err(invalid(&format_args!("missing {key:?}")));
                 }
             }
+            // `json_dict.get("step")`: a null step is no step (an int one then defaults to 1).
+            let step = field("step").filter(|s| !matches!(s, JsonValue::Null));
             if t == "float" {
-                float(FloatClass::Float, field("low"), field("high"), field("log"), field("step"))
+                float(FloatClass::Float, field("low"), field("high"), field("log"), step)
             } else {
-                int(IntClass::Int, field("low"), field("high"), field("log"), field("step"))
+                int(IntClass::Int, field("low"), field("high"), field("log"), step)
             }
         }
         Some(_) => return Err(invalid(&"unknown distribution type")),
@@ -1192,6 +1213,10 @@ mod tests {
     fn distribution_spellings_as_json_to_distribution_reads_them() {
         let ok = [
             (r#"{"type": "int", "low": 1, "high": 9}"#, Distribution::int(1, 9, false, 1)),
+            (
+                r#"{"type": "int", "low": 1, "high": 9, "step": null}"#,
+                Distribution::int(1, 9, false, 1),
+            ),
             (
                 r#"{"type": "float", "low": 0, "high": 1, "step": 0.3, "extra": 1}"#,
                 Distribution::float(0.0, 1.0, false, Some(0.3)),
