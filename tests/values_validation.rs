@@ -252,6 +252,7 @@ fn an_operation_optuna_raises_on_is_refused_by_replay_import_and_export() {
         r#"{"op_code":5,"worker_id":"w","trial_id":0,"param_name":"c","param_value_internal":3,"distribution":"{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [\"a\", \"b\"]}}"}"#,
         r#"{"op_code":5,"worker_id":"w","trial_id":0,"param_name":"n","param_value_internal":NaN,"distribution":"{\"name\": \"IntDistribution\", \"attributes\": {\"log\": false, \"step\": 1, \"low\": 0, \"high\": 3}}"}"#,
         r#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":"yesterday","state":4,"value":null,"values":null,"distributions":{},"params":{},"user_attrs":{},"system_attrs":{},"intermediate_values":{}}"#,
+        r#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"state":4,"value":null,"values":null,"datetime_complete":null,"distributions":{},"params":{},"user_attrs":{},"system_attrs":{},"intermediate_values":{}}"#,
     ];
     let tail = r#"{"op_code":8,"worker_id":"w","trial_id":0,"user_attr":{"after":1}}"#;
     for (i, line) in bad.iter().enumerate() {

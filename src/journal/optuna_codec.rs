@@ -253,9 +253,12 @@ fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
         (Some(v), None) => Some(vec![v]),
         (None, values) => values,
     };
+    // Optuna parses the key whenever it is there: a null raises (its writer leaves the key out).
     let datetime_complete = match f.0.get("datetime_complete") {
         None => None,
-        Some(_) => f.time("datetime_complete")?,
+        Some(_) => {
+            Some(f.time("datetime_complete")?.ok_or_else(|| bad("null \"datetime_complete\""))?)
+        }
     };
     let mut distributions = BTreeMap::new();
     for (name, d) in f.object_or_empty("distributions")? {
