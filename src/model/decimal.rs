@@ -33,11 +33,34 @@ pub(crate) struct InvalidOperation;
 
 /// `_adjust_discrete_uniform_high(low, high, step)`: `high` moved down onto the grid
 /// `low + k * step` in decimal arithmetic, or unchanged when it is on it already.
+///
+/// Replay builds the same few distributions over and over, so results are remembered per thread
+/// (a small table, cleared when full): the decimal arithmetic runs once per distinct grid.
 pub(crate) fn adjust_discrete_high(
     low: f64,
     high: f64,
     step: f64,
 ) -> Result<f64, InvalidOperation> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    type Memo = HashMap<[u64; 3], Result<u64, InvalidOperation>>;
+    thread_local!(static MEMO: RefCell<Memo> = RefCell::new(HashMap::new()));
+    let key = [low.to_bits(), high.to_bits(), step.to_bits()];
+    if let Some(hit) = MEMO.with(|m| m.borrow().get(&key).copied()) {
+        return hit.map(f64::from_bits);
+    }
+    let result = adjust_uncached(low, high, step);
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 1024 {
+            m.clear();
+        }
+        m.insert(key, result.map(f64::to_bits));
+    });
+    result
+}
+
+fn adjust_uncached(low: f64, high: f64, step: f64) -> Result<f64, InvalidOperation> {
     let (low, high, step) = (Dec::from_f64(low), Dec::from_f64(high), Dec::from_f64(step));
     let r = high.sub(&low)?;
     let (quotient, remainder) = r.div_rem(&step)?;
