@@ -18,8 +18,9 @@ use crate::backend::{
     RecoveryMode, SkippedRange,
 };
 use crate::error::{Error, Result};
-use crate::journal::frame;
 use crate::journal::optuna_codec::{encode_line, is_optuna_op};
+use crate::journal::{LogBatch, frame};
+use crate::replay::ReplayState;
 
 /// What a conversion copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -34,9 +35,15 @@ pub struct Converted {
 
 /// Copies the Optuna JSON-lines journal `src` into a new trialog journal `dst` (which must not
 /// exist). Reads `src` without locking it: the copy holds every line complete when it was read.
-/// A line that does not decode fails the import ([`Error::Corruption`] with its offset) unless
-/// `skip_corrupt_lines` is set: then it is left out and listed in [`Converted::skipped`] (a
-/// salvage of a journal Optuna can no longer read; `src` is never modified).
+///
+/// The copy is replayed as it is made, so it refuses exactly what replay refuses: a line that
+/// does not decode, or an operation Optuna's replay raises on, fails the import
+/// ([`Error::Corruption`] with its offset) unless `skip_corrupt_lines` is set: then it is left out
+/// and listed in [`Converted::skipped`] (a salvage of a journal Optuna can no longer read; `src` is
+/// never modified). Lines replay skips without reading their fields (safe-to-ignore codes >= 128,
+/// and lines whose fields do not decode but whose study or trial is gone, which Optuna ignores
+/// too) carry nothing trialog's format can hold: they are left out and counted in
+/// [`Converted::dropped`].
 pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result<Converted> {
     let recovery = if skip_corrupt_lines {
         RecoveryMode::SkipAnyCorrupted
@@ -49,16 +56,48 @@ pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result
     let guard = memory.lock()?;
     let mut end = 0;
     let mut done = Converted::default();
-    source.read_from(0, &mut |_, batch| {
-        match memory.append_if(&guard, end, batch)? {
+    let mut state = ReplayState::new();
+    let mut unreplayable = Vec::new();
+    let mut kept = LogBatch { worker_id: String::new(), ops: Vec::new() };
+    source.read_from(0, &mut |at, batch| {
+        if let Err(u) = state.replay_batch(batch) {
+            if !skip_corrupt_lines {
+                return Err(Error::Corruption {
+                    path: src.to_owned(),
+                    offset: at,
+                    reason: format!("Optuna's replay raises on this operation: {}", u.reason),
+                });
+            }
+            unreplayable.push((at, u.reason));
+            return Ok(());
+        }
+        kept.ops.clear();
+        kept.ops.extend(batch.ops.iter().filter(|op| !op.is_placeholder()).cloned());
+        done.dropped += (batch.ops.len() - kept.ops.len()) as u64;
+        if kept.ops.is_empty() {
+            return Ok(());
+        }
+        kept.worker_id.clone_from(&batch.worker_id);
+        match memory.append_if(&guard, end, &kept)? {
             AppendOutcome::Appended { end: new_end } => end = new_end,
             AppendOutcome::Moved => unreachable!("nobody else writes this in-memory journal"),
         }
-        done.operations += batch.ops.len() as u64;
+        done.operations += kept.ops.len() as u64;
         Ok(())
     })?;
     drop(guard);
     done.skipped = source.recovery_report().skipped;
+    if !unreplayable.is_empty() {
+        let text = std::fs::read(src).map_err(|e| Error::io("read", src, e))?;
+        for (offset, reason) in unreplayable {
+            let from = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+            let len =
+                text[from..].iter().position(|&b| b == b'\n').map_or(text.len() - from, |n| n + 1);
+            let reason = format!("Optuna's replay raises on this operation: {reason}");
+            done.skipped.push(SkippedRange { offset, len: len as u64, reason });
+        }
+        done.skipped.sort_by_key(|r| r.offset);
+    }
     let mut bytes = memory.to_bytes();
     if bytes.is_empty() {
         bytes = frame::encode_header().to_vec();
@@ -68,14 +107,22 @@ pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result
 }
 
 /// Copies the journal `src` (either format) into a new Optuna JSON-lines journal `dst` (which must
-/// not exist), dropping trialog's extension operations.
+/// not exist), dropping trialog's extension operations and read-side placeholders (counted in
+/// [`Converted::dropped`]). The copy is replayed as it is made, so an operation Optuna's replay
+/// raises on fails the export ([`Error::Corruption`] with its offset), as it fails every reader.
 pub fn export_optuna(src: &Path, dst: &Path) -> Result<Converted> {
     let source = AnyJournalFile::open_existing(src)?;
     let mut text = String::new();
     let mut done = Converted::default();
-    source.read_from(0, &mut |_, batch| {
+    let mut state = ReplayState::new();
+    source.read_from(0, &mut |at, batch| {
+        state.replay_batch(batch).map_err(|u| Error::Corruption {
+            path: src.to_owned(),
+            offset: at,
+            reason: format!("Optuna's replay raises on this operation: {}", u.reason),
+        })?;
         for op in &batch.ops {
-            if is_optuna_op(op) {
+            if is_optuna_op(op) && !op.is_placeholder() {
                 // Cannot fail: is_optuna_op checked what encode_line refuses.
                 if encode_line(&batch.worker_id, op, &mut text).is_ok() {
                     done.operations += 1;

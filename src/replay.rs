@@ -6,6 +6,9 @@
 //!
 //! * an invalid operation (unknown study or trial, duplicate study name, update of a finished
 //!   trial, incompatible distribution) is ignored;
+//! * an operation Optuna's replay raises on (a parameter whose internal value has no external
+//!   one, a line whose fields do not decode, for a target that exists) cannot be replayed:
+//!   [`ReplayState::replay_batch`] stops there, as Optuna cannot open such a journal either;
 //! * a WAITING -> RUNNING claim of a trial that is already RUNNING loses (is ignored);
 //! * study ids count up and are never reused; trial ids count up across all studies in log
 //!   order; trial numbers count up per study in log order.
@@ -18,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::journal::{LogBatch, OpCode, Operation, TrialTemplate};
+use crate::journal::{LogBatch, OpCode, Operation, Target, TrialTemplate};
 use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState};
 
 /// What applying one operation created.
@@ -90,33 +93,59 @@ impl ReplayState {
     }
 
     /// Applies every operation of `batch` in order, ignoring the invalid ones (Optuna's rule for
-    /// operations of other workers). Returns what the first operation created
-    /// ([`Applied::Updated`] if it was ignored).
+    /// operations of other workers) and counting the ones Optuna's replay raises on as ignored
+    /// too. Returns what the first operation created ([`Applied::Updated`] if it was ignored).
+    /// Readers that must agree with Optuna use [`ReplayState::replay_batch`].
     pub fn apply_batch(&mut self, batch: &LogBatch) -> Applied {
+        match self.apply_all(batch, false) {
+            Ok(applied) => applied,
+            Err(_) => Applied::Updated, // unreachable: fatal operations are ignored here
+        }
+    }
+
+    /// [`ReplayState::apply_batch`] that stops at the first operation Optuna's replay raises on
+    /// (the operations before it stay applied) and says why: such a journal cannot be opened by
+    /// Optuna past that point, nor by trialog.
+    pub fn replay_batch(&mut self, batch: &LogBatch) -> std::result::Result<Applied, Unreplayable> {
+        self.apply_all(batch, true)
+    }
+
+    fn apply_all(
+        &mut self,
+        batch: &LogBatch,
+        stop: bool,
+    ) -> std::result::Result<Applied, Unreplayable> {
         self.stats.batches += 1;
         let mut first = None;
-        for op in &batch.ops {
+        for (index, op) in batch.ops.iter().enumerate() {
             let kind = OpCode::from_u64(op.code()).map_or(OpCode::ALL.len(), OpCode::index);
-            self.stats.by_kind[kind] += 1;
-            let applied = match self.apply(op) {
-                Ok(applied) => {
+            let applied = match self.verdict(op) {
+                Verdict::Apply => {
+                    self.stats.by_kind[kind] += 1;
                     self.stats.applied += 1;
-                    applied
+                    self.apply_checked(op)
                 }
-                Err(_) => {
+                Verdict::Fatal(reason) if stop => return Err(Unreplayable { index, reason }),
+                Verdict::Ignore(_) | Verdict::Fatal(_) => {
+                    self.stats.by_kind[kind] += 1;
                     self.stats.ignored += 1;
                     Applied::Updated
                 }
             };
             first.get_or_insert(applied);
         }
-        first.unwrap_or(Applied::Updated)
+        Ok(first.unwrap_or(Applied::Updated))
     }
 
     /// Applies one operation if it is valid now; otherwise returns why and changes nothing.
     pub fn apply(&mut self, op: &Operation) -> Result<Applied> {
         self.check(op)?;
-        Ok(match op {
+        Ok(self.apply_checked(op))
+    }
+
+    /// Applies `op`, which [`ReplayState::verdict`] said to apply.
+    fn apply_checked(&mut self, op: &Operation) -> Applied {
+        match op {
             Operation::CreateStudy { study_name, directions } => {
                 let study_id = self.next_study_id;
                 self.next_study_id += 1;
@@ -160,14 +189,14 @@ impl ReplayState {
             }
             Operation::SetTrialParam { trial_id, name, internal, distribution } => {
                 let Some(external) = distribution.to_external(*internal) else {
-                    return Ok(Applied::Updated); // unreachable: check() verified it
+                    return Applied::Updated; // unreachable: verdict() verified it
                 };
                 let (study_id, number) = {
                     let t = &self.trials[*trial_id as usize];
                     (t.study_id, t.number)
                 };
                 let Some(entry) = self.studies.get_mut(&study_id) else {
-                    return Ok(Applied::Updated); // unreachable: check() verified it
+                    return Applied::Updated; // unreachable: verdict() verified it
                 };
                 let (name, distribution) =
                     intern(&mut entry.param_reps, number, name, distribution);
@@ -218,12 +247,33 @@ impl ReplayState {
                 *last = (*last).max(*at);
                 Applied::Updated
             }
-            Operation::DiscardTrials { .. } | Operation::Ignorable { .. } => Applied::Updated,
-        })
+            Operation::DiscardTrials { .. }
+            | Operation::Ignorable { .. }
+            | Operation::Unreplayable { .. } => Applied::Updated,
+        }
     }
 
-    /// Whether `op` would be applied now, and if not, the typed error that says why.
+    /// Whether `op` would be applied now, and if not, the typed error that says why (trialog's
+    /// write path never writes an operation replay would ignore, or one Optuna raises on).
     pub fn check(&self, op: &Operation) -> Result<()> {
+        match self.verdict(op) {
+            Verdict::Apply => Ok(()),
+            Verdict::Ignore(e) => Err(e),
+            Verdict::Fatal(reason) => Err(Error::invalid(reason)),
+        }
+    }
+
+    /// What Optuna's replay does with `op` now, in Optuna's order of checks.
+    fn verdict(&self, op: &Operation) -> Verdict {
+        match self.verdict_inner(op) {
+            Ok(None) => Verdict::Apply,
+            Ok(Some(reason)) => Verdict::Fatal(reason),
+            Err(e) => Verdict::Ignore(e),
+        }
+    }
+
+    /// `Err` to ignore, `Ok(Some(why))` where Optuna raises, `Ok(None)` to apply.
+    fn verdict_inner(&self, op: &Operation) -> Result<Option<String>> {
         match op {
             Operation::CreateStudy { study_name, .. } => {
                 if self.names.contains_key(study_name) {
@@ -239,7 +289,9 @@ impl ReplayState {
                 self.study(*study_id)?;
                 if let Some(t) = template {
                     for (name, (internal, dist)) in &t.params {
-                        convertible(name, *internal, dist)?;
+                        if let Err(why) = convertible(name, *internal, dist) {
+                            return Ok(Some(why));
+                        }
                     }
                 }
             }
@@ -248,7 +300,20 @@ impl ReplayState {
                 if let Some(rep) = self.studies[&trial.study_id].param_reps.get(name.as_str()) {
                     rep.distribution.check_compatible(name, distribution)?;
                 }
-                convertible(name, *internal, distribution)?;
+                if let Err(why) = convertible(name, *internal, distribution) {
+                    return Ok(Some(why));
+                }
+            }
+            Operation::Unreplayable { target, reason, .. } => {
+                match target {
+                    Target::Study(id) => {
+                        self.study(*id)?;
+                    }
+                    Target::Trial(id) => {
+                        self.updatable_trial(*id)?;
+                    }
+                }
+                return Ok(Some(reason.clone()));
             }
             Operation::SetTrialStateValues { trial_id, state, .. } => {
                 let trial = self.updatable_trial(*trial_id)?;
@@ -273,7 +338,7 @@ impl ReplayState {
             }
             Operation::DiscardTrials { .. } | Operation::Ignorable { .. } => {}
         }
-        Ok(())
+        Ok(None)
     }
 
     fn create_trial(
@@ -450,11 +515,86 @@ fn intern(
     (key, shared)
 }
 
-fn convertible(name: &str, internal: f64, dist: &Distribution) -> Result<ParamValue> {
+/// Optuna's `to_external_repr`, or why it raises.
+fn convertible(
+    name: &str,
+    internal: f64,
+    dist: &Distribution,
+) -> std::result::Result<ParamValue, String> {
     dist.to_external(internal).ok_or_else(|| {
-        Error::invalid(format_args!(
-            "parameter {name:?}: internal value {internal:?} does not represent a value of its {}",
+        format!(
+            "parameter {name:?}: internal value {internal:?} does not represent a value of its {} \
+             (Optuna's to_external_repr raises)",
             dist.kind_name()
-        ))
+        )
     })
+}
+
+/// What replay does with one operation.
+enum Verdict {
+    /// Apply it.
+    Apply,
+    /// Ignore it (Optuna's rule for invalid operations of other workers), for this reason.
+    Ignore(Error),
+    /// Optuna's replay raises on it.
+    Fatal(String),
+}
+
+/// An operation Optuna's replay raises on, so neither Optuna nor trialog can replay the journal
+/// past it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreplayable {
+    /// Its index in the batch.
+    pub index: usize,
+    /// Why Optuna raises.
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::StudyDirection;
+
+    fn batch(ops: Vec<Operation>) -> LogBatch {
+        LogBatch { worker_id: "w".into(), ops }
+    }
+
+    #[test]
+    fn what_optuna_raises_on_stops_replay_only_where_the_target_lives() {
+        let mut s = ReplayState::new();
+        let setup = batch(vec![
+            Operation::CreateStudy {
+                study_name: "s".into(),
+                directions: vec![StudyDirection::Minimize],
+            },
+            Operation::CreateTrial {
+                study_id: 0,
+                datetime_start: Some(Timestamp(0)),
+                template: None,
+            },
+        ]);
+        s.replay_batch(&setup).unwrap();
+        let bad = |target| Operation::Unreplayable { code: 5, target, reason: "bad field".into() };
+        // Gone targets: ignored, as Optuna ignores them without reading the fields.
+        for target in [Target::Trial(7), Target::Study(3)] {
+            assert_eq!(s.replay_batch(&batch(vec![bad(target)])), Ok(Applied::Updated));
+        }
+        assert_eq!(s.stats().ignored, 2);
+        // A live target: Optuna raises.
+        let err = s.replay_batch(&batch(vec![bad(Target::Trial(0))])).unwrap_err();
+        assert_eq!(err, Unreplayable { index: 0, reason: "bad field".into() });
+        // A categorical index out of range for a live trial: to_external_repr raises.
+        let c = Distribution::categorical(vec![ParamValue::Int(1)]).unwrap();
+        let op = Operation::SetTrialParam {
+            trial_id: 0,
+            name: "c".into(),
+            internal: 4.0,
+            distribution: c,
+        };
+        assert!(s.replay_batch(&batch(vec![op.clone()])).is_err());
+        assert!(matches!(s.check(&op), Err(Error::InvalidArgument(_))));
+        // apply_batch (tools that only count) ignores both.
+        assert_eq!(s.apply_batch(&batch(vec![op, bad(Target::Trial(0))])), Applied::Updated);
+        assert!(s.trial(0).unwrap().params.is_empty());
+    }
 }

@@ -22,6 +22,16 @@ use crate::model::{
 };
 use crate::replay::{Applied, ReplayState};
 
+/// The error for an operation Optuna's replay raises on (so Optuna cannot open the journal past
+/// it either): corruption at the batch's offset, saying why.
+fn unreplayable(path: &Path, offset: u64, u: crate::replay::Unreplayable) -> Error {
+    Error::Corruption {
+        path: path.to_owned(),
+        offset,
+        reason: format!("Optuna's replay raises on this operation: {}", u.reason),
+    }
+}
+
 /// Refuses an attribute value nested deeper than the journal accepts.
 fn check_attr(key: &str, value: &AttrValue) -> Result<()> {
     if value.depth() > crate::model::MAX_ATTR_DEPTH {
@@ -161,8 +171,8 @@ impl<B: LogBackend> JournalStorage<B> {
 
     fn sync_into(&self, inner: &mut Inner) -> Result<()> {
         let Inner { state, pos } = inner;
-        *pos = self.backend.read_from(*pos, &mut |_, batch| {
-            state.apply_batch(batch);
+        *pos = self.backend.read_from(*pos, &mut |at, batch| {
+            state.replay_batch(batch).map_err(|u| unreplayable(self.backend.path(), at, u))?;
             Ok(())
         })?;
         Ok(())

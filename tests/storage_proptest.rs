@@ -120,17 +120,17 @@ impl Internal {
         };
         match dist {
             Distribution::Float(d) => {
-                let mid = match d.step {
-                    Some(step) => d.low + ((d.high - d.low) / 2.0 / step).floor() * step,
-                    None => (d.low + d.high) / 2.0,
+                let mid = match d.step() {
+                    Some(step) => d.low() + ((d.high() - d.low()) / 2.0 / step).floor() * step,
+                    None => (d.low() + d.high()) / 2.0,
                 };
-                [d.low, d.high, mid][k % 3]
+                [d.low(), d.high(), mid][k % 3]
             }
             Distribution::Int(d) => {
-                let mid = d.low + (d.high - d.low) / 2 / d.step * d.step;
-                [d.low, d.high, mid][k % 3] as f64
+                let mid = d.low() + (d.high() - d.low()) / 2 / d.step() * d.step();
+                [d.low(), d.high(), mid][k % 3] as f64
             }
-            Distribution::Categorical(c) => (k % c.choices.len()) as f64,
+            Distribution::Categorical(c) => (k % c.choices().len()) as f64,
         }
     }
 }

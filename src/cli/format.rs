@@ -21,10 +21,14 @@ pub enum Json {
     Int(i64),
     /// An unsigned integer (ids, numbers, counters).
     UInt(u64),
+    /// An integer outside 64 bits, written as its decimal digits (as Python writes it).
+    BigInt(trialog::model::BigInt),
     /// A float, written as Python's `repr` (`NaN`, `Infinity`, `-Infinity` bare).
     Float(f64),
     /// A string.
     Str(String),
+    /// A string with a lone UTF-16 surrogate, written with `\uXXXX` escapes as Python writes it.
+    Utf16(trialog::model::Utf16String),
     /// An array.
     Array(Vec<Json>),
     /// An object with sorted keys.
@@ -58,6 +62,7 @@ impl Json {
             ParamValue::Null => Json::Null,
             ParamValue::Bool(b) => Json::Bool(*b),
             ParamValue::Int(i) => Json::Int(*i),
+            ParamValue::BigInt(i) => Json::BigInt(i.clone()),
             ParamValue::Float(x) => Json::Float(*x),
             ParamValue::Str(s) => Json::Str(s.clone()),
         }
@@ -69,8 +74,10 @@ impl Json {
             AttrValue::Null => Json::Null,
             AttrValue::Bool(b) => Json::Bool(*b),
             AttrValue::Int(i) => Json::Int(*i),
+            AttrValue::BigInt(i) => Json::BigInt(i.clone()),
             AttrValue::Float(x) => Json::Float(*x),
             AttrValue::String(s) => Json::Str(s.clone()),
+            AttrValue::Utf16(u) => Json::Utf16(u.clone()),
             AttrValue::Array(items) => Json::Array(items.iter().map(Json::attr).collect()),
             AttrValue::Map(m) => {
                 Json::Object(m.iter().map(|(k, v)| (k.clone(), Json::attr(v))).collect())
@@ -96,8 +103,10 @@ impl Json {
             Json::UInt(u) => {
                 let _ = write!(out, "{u}");
             }
+            Json::BigInt(i) => out.push_str(i.as_str()),
             Json::Float(x) => out.push_str(&py_float(*x)),
             Json::Str(s) => out.push_str(&quote(s)),
+            Json::Utf16(u) => trialog::journal::json::quote_units_into(u.units(), out),
             Json::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {

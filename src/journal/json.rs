@@ -8,6 +8,9 @@
 
 use std::fmt::Write as _;
 
+pub use crate::model::py_float;
+use crate::model::{BigInt, Integer, MAX_INT_DIGITS, Utf16String};
+
 /// A parsed JSON value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JsonValue {
@@ -17,10 +20,14 @@ pub enum JsonValue {
     Bool(bool),
     /// An integer that fits in an `i64`.
     Int(i64),
+    /// An integer outside the `i64` range (Python's ints have no size limit).
+    BigInt(BigInt),
     /// A float (including `NaN`, `Infinity`, `-Infinity`).
     Float(f64),
     /// A string.
     Str(String),
+    /// A string with a lone UTF-16 surrogate (`"\udc00"`: Python keeps it).
+    Utf16(Utf16String),
     /// An array.
     Array(Vec<JsonValue>),
     /// An object, keys in the order written.
@@ -41,6 +48,7 @@ impl JsonValue {
     pub fn as_f64(&self) -> Option<f64> {
         match self {
             JsonValue::Int(i) => Some(*i as f64),
+            JsonValue::BigInt(i) => Some(i.to_f64()),
             JsonValue::Float(x) => Some(*x),
             _ => None,
         }
@@ -55,8 +63,10 @@ impl JsonValue {
             JsonValue::Int(i) => {
                 let _ = write!(out, "{i}");
             }
+            JsonValue::BigInt(i) => out.push_str(i.as_str()),
             JsonValue::Float(x) => out.push_str(&py_float(*x)),
             JsonValue::Str(s) => quote_into(s, out),
+            JsonValue::Utf16(u) => quote_units_into(u.units(), out),
             JsonValue::Array(items) => {
                 out.push('[');
                 for (i, item) in items.iter().enumerate() {
@@ -83,8 +93,10 @@ impl JsonValue {
     }
 }
 
-/// Deepest nesting the parser accepts (deeper input is an error, never a stack overflow).
-pub const MAX_DEPTH: usize = 128;
+/// Deepest nesting the parser accepts (deeper input is an error, never a stack overflow): an
+/// attribute value of [`crate::model::MAX_ATTR_DEPTH`] levels inside a journal line's object and
+/// its `{"key": value}` object.
+pub const MAX_DEPTH: usize = crate::model::MAX_ATTR_DEPTH + 2;
 
 /// Parses one JSON document (surrounding whitespace allowed). The error says what is wrong and
 /// at which byte of `input`.
@@ -124,61 +136,77 @@ impl Parser<'_> {
         }
     }
 
+    // The recursion runs through `value`, `object` and `array` only; each keeps a small frame
+    // (scalars are parsed out of line), so the deepest value Optuna writes fits a thread's stack.
     fn value(&mut self, depth: usize) -> Result<JsonValue, String> {
         if depth > MAX_DEPTH {
             return Err(self.err("JSON nested too deeply"));
         }
         match self.s.get(self.i) {
+            Some(b'{') => self.object(depth),
+            Some(b'[') => self.array(depth),
+            _ => self.scalar(),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<JsonValue, String> {
+        self.i += 1;
+        let mut pairs = Vec::new();
+        self.ws();
+        if self.eat("}") {
+            return Ok(JsonValue::Object(pairs));
+        }
+        loop {
+            self.ws();
+            if self.s.get(self.i) != Some(&b'"') {
+                return Err(self.err("expected a string key"));
+            }
+            let key = self.string()?;
+            self.ws();
+            if !self.eat(":") {
+                return Err(self.err("expected ':'"));
+            }
+            self.ws();
+            let v = self.value(depth + 1)?;
+            pairs.push((key, v));
+            self.ws();
+            if self.eat("}") {
+                return Ok(JsonValue::Object(pairs));
+            }
+            if !self.eat(",") {
+                return Err(self.err("expected ',' or '}'"));
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<JsonValue, String> {
+        self.i += 1;
+        let mut items = Vec::new();
+        self.ws();
+        if self.eat("]") {
+            return Ok(JsonValue::Array(items));
+        }
+        loop {
+            self.ws();
+            items.push(self.value(depth + 1)?);
+            self.ws();
+            if self.eat("]") {
+                return Ok(JsonValue::Array(items));
+            }
+            if !self.eat(",") {
+                return Err(self.err("expected ',' or ']'"));
+            }
+        }
+    }
+
+    #[inline(never)]
+    fn scalar(&mut self) -> Result<JsonValue, String> {
+        match self.s.get(self.i) {
             None => Err(self.err("unexpected end of line")),
-            Some(b'{') => {
-                self.i += 1;
-                let mut pairs = Vec::new();
-                self.ws();
-                if self.eat("}") {
-                    return Ok(JsonValue::Object(pairs));
-                }
-                loop {
-                    self.ws();
-                    if self.s.get(self.i) != Some(&b'"') {
-                        return Err(self.err("expected a string key"));
-                    }
-                    let key = self.string()?;
-                    self.ws();
-                    if !self.eat(":") {
-                        return Err(self.err("expected ':'"));
-                    }
-                    self.ws();
-                    let v = self.value(depth + 1)?;
-                    pairs.push((key, v));
-                    self.ws();
-                    if self.eat("}") {
-                        return Ok(JsonValue::Object(pairs));
-                    }
-                    if !self.eat(",") {
-                        return Err(self.err("expected ',' or '}'"));
-                    }
-                }
-            }
-            Some(b'[') => {
-                self.i += 1;
-                let mut items = Vec::new();
-                self.ws();
-                if self.eat("]") {
-                    return Ok(JsonValue::Array(items));
-                }
-                loop {
-                    self.ws();
-                    items.push(self.value(depth + 1)?);
-                    self.ws();
-                    if self.eat("]") {
-                        return Ok(JsonValue::Array(items));
-                    }
-                    if !self.eat(",") {
-                        return Err(self.err("expected ',' or ']'"));
-                    }
-                }
-            }
-            Some(b'"') => self.string().map(JsonValue::Str),
+            Some(b'"') => Ok(match self.string_units()? {
+                Ok(s) => JsonValue::Str(s),
+                Err(u) => JsonValue::Utf16(u),
+            }),
             Some(_) => {
                 for (lit, v) in [
                     ("null", JsonValue::Null),
@@ -243,9 +271,14 @@ impl Parser<'_> {
         if float {
             text.parse().map(JsonValue::Float).map_err(|_| self.err("bad number"))
         } else {
-            text.parse()
-                .map(JsonValue::Int)
-                .map_err(|_| format!("integer {text} at byte {start} does not fit in 64 bits"))
+            match Integer::parse(text) {
+                Some(Integer::Small(i)) => Ok(JsonValue::Int(i)),
+                Some(Integer::Big(b)) => Ok(JsonValue::BigInt(b)),
+                None => Err(format!(
+                    "integer at byte {start} has more than {MAX_INT_DIGITS} digits (Python \
+                     refuses to read it too)"
+                )),
+            }
         }
     }
 
@@ -257,7 +290,9 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    /// A string as Python reads it: a `String`, or a [`Utf16String`] when it holds a lone
+    /// surrogate escape (`"\udc00"`), which Python keeps.
+    fn string_units(&mut self) -> Result<Result<String, Utf16String>, String> {
         self.i += 1; // the opening quote
         // Fast path: a string without escapes is one copy of its bytes.
         let plain = self.s[self.i..].iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
@@ -267,106 +302,56 @@ impl Parser<'_> {
                 let s = std::str::from_utf8(bytes)
                     .map_err(|_| self.err("string is not valid UTF-8"))?;
                 self.i += n + 1;
-                return Ok(s.to_owned());
+                return Ok(Ok(s.to_owned()));
             }
         }
-        let mut out = Vec::new();
+        // Escapes: collect UTF-16 code units, as Python's str holds them; adjacent surrogate
+        // escapes pair up into one character, a lone one stays.
+        let mut units: Vec<u16> = Vec::new();
+        let mut run = self.i;
         loop {
             let Some(&b) = self.s.get(self.i) else {
                 return Err(self.err("unterminated string"));
             };
-            self.i += 1;
             match b {
-                b'"' => break,
-                b'\\' => {
+                b'"' | b'\\' => {
+                    let raw = std::str::from_utf8(&self.s[run..self.i])
+                        .map_err(|_| self.err("string is not valid UTF-8"))?;
+                    units.extend(raw.encode_utf16());
+                    self.i += 1;
+                    if b == b'"' {
+                        break;
+                    }
                     let Some(&e) = self.s.get(self.i) else {
                         return Err(self.err("unterminated string"));
                     };
                     self.i += 1;
-                    let c = match e {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        b'u' => {
-                            let hi = self.hex4()?;
-                            let mut code = hi;
-                            if (0xD800..0xDC00).contains(&hi)
-                                && self.s[self.i..].starts_with(b"\\u")
-                            {
-                                let save = self.i;
-                                self.i += 2;
-                                let lo = self.hex4()?;
-                                if (0xDC00..0xE000).contains(&lo) {
-                                    code = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                                } else {
-                                    self.i = save;
-                                }
-                            }
-                            // A lone surrogate (Python keeps it) becomes U+FFFD.
-                            char::from_u32(code).unwrap_or('\u{FFFD}')
-                        }
+                    let unit = match e {
+                        b'"' => u16::from(b'"'),
+                        b'\\' => u16::from(b'\\'),
+                        b'/' => u16::from(b'/'),
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => u16::from(b'\n'),
+                        b'r' => u16::from(b'\r'),
+                        b't' => u16::from(b'\t'),
+                        b'u' => self.hex4()? as u16,
                         _ => return Err(self.err("invalid escape")),
                     };
-                    let mut buf = [0u8; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                    units.push(unit);
+                    run = self.i;
                 }
                 0..0x20 => return Err(self.err("control character in string")),
-                _ => out.push(b),
+                _ => self.i += 1,
             }
         }
-        String::from_utf8(out).map_err(|_| self.err("string is not valid UTF-8"))
+        Ok(Utf16String::from_units(units))
     }
-}
 
-/// A float as Python's `repr` (and `json.dumps`) writes it: shortest round-trip digits, `1.0`
-/// for integral values, exponent form (`1e-05`, `1.5e+16`) below 1e-4 and from 1e16 on, and
-/// `NaN`, `Infinity`, `-Infinity` for the non-finite values.
-pub fn py_float(x: f64) -> String {
-    if x.is_nan() {
-        return "NaN".to_owned();
+    /// A string where only valid text will do (object keys): a lone surrogate becomes U+FFFD.
+    fn string(&mut self) -> Result<String, String> {
+        Ok(self.string_units()?.unwrap_or_else(|u| u.to_string_lossy()))
     }
-    if x.is_infinite() {
-        return if x > 0.0 { "Infinity" } else { "-Infinity" }.to_owned();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0.0" } else { "0.0" }.to_owned();
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7", "1e16".
-    let sci = format!("{x:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(m) => ("-", m),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    if !(-4..16).contains(&exp) {
-        let mut m = String::from(&digits[..1]);
-        if digits.len() > 1 {
-            m.push('.');
-            m.push_str(&digits[1..]);
-        }
-        let esign = if exp < 0 { '-' } else { '+' };
-        return format!("{sign}{m}e{esign}{:02}", exp.unsigned_abs());
-    }
-    // Fixed notation: the decimal point goes after digit `exp + 1`.
-    let point = exp + 1;
-    let body = if point <= 0 {
-        format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
-    } else {
-        let point = point as usize;
-        if digits.len() <= point {
-            format!("{digits}{}.0", "0".repeat(point - digits.len()))
-        } else {
-            format!("{}.{}", &digits[..point], &digits[point..])
-        }
-    };
-    format!("{sign}{body}")
 }
 
 /// A JSON string literal with Python's `ensure_ascii` escaping.
@@ -376,28 +361,47 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// Appends a string given as UTF-16 code units (lone surrogates allowed) as a JSON string
+/// literal with Python's `ensure_ascii` escaping (see [`quote_into`]).
+pub fn quote_units_into(units: &[u16], out: &mut String) {
+    out.push('"');
+    for &u in units {
+        match char::from_u32(u32::from(u)) {
+            Some(c) if c.is_ascii() => quote_char(c, out),
+            _ => {
+                let _ = write!(out, "\\u{u:04x}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+fn quote_char(c: char, out: &mut String) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+        c => {
+            let mut buf = [0u16; 2];
+            for unit in c.encode_utf16(&mut buf) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        }
+    }
+}
+
 /// Appends `s` as a JSON string literal with Python's `ensure_ascii` escaping: `\"`, `\\`, `\n`,
 /// `\r`, `\t`, `\b`, `\f`, every other character outside printable ASCII as `\uXXXX` (UTF-16
 /// surrogate pairs above U+FFFF).
 pub fn quote_into(s: &str, out: &mut String) {
     out.push('"');
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
-            c => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
+        quote_char(c, out);
     }
     out.push('"');
 }
@@ -450,7 +454,43 @@ mod tests {
         assert_eq!(items[3], JsonValue::Float(f64::INFINITY));
         assert!(matches!(items[4], JsonValue::Float(x) if x.is_nan()));
         assert_eq!(items[5], JsonValue::Float(f64::NEG_INFINITY));
-        assert_eq!(parse(br#""\udc00x""#).unwrap(), JsonValue::Str("\u{FFFD}x".into()));
+    }
+
+    #[test]
+    fn lone_surrogates_are_kept_as_python_keeps_them() {
+        let JsonValue::Utf16(u) = parse(br#""\udc00x\ud83d""#).unwrap() else { panic!() };
+        assert_eq!(u.units(), [0xdc00, u16::from(b'x'), 0xd83d]);
+        let mut out = String::new();
+        JsonValue::Utf16(u).write(&mut out, ",", ":");
+        assert_eq!(out, r#""\udc00x\ud83d""#);
+        // A pair of escapes is one character; raw UTF-8 beside escapes stays itself.
+        assert_eq!(
+            parse(r#""é\ud83d\ude00\n""#.as_bytes()).unwrap(),
+            JsonValue::Str("é😀\n".into())
+        );
+        // Keys must be text: a lone surrogate there becomes U+FFFD.
+        let v = parse(br#"{"\udc00": 1}"#).unwrap();
+        assert_eq!(v.get("\u{fffd}"), Some(&JsonValue::Int(1)));
+    }
+
+    #[test]
+    fn integers_of_any_size_as_python_reads_them() {
+        let v =
+            parse(b"[-9223372036854775808, 18446744073709551615, -123456789012345678901234567890]")
+                .unwrap();
+        let JsonValue::Array(items) = &v else { panic!() };
+        assert_eq!(items[0], JsonValue::Int(i64::MIN));
+        let JsonValue::BigInt(b) = &items[1] else { panic!("{v:?}") };
+        assert_eq!(b.as_str(), "18446744073709551615");
+        let mut out = String::new();
+        v.write(&mut out, ",", ":");
+        assert_eq!(
+            out,
+            "[-9223372036854775808,18446744073709551615,-123456789012345678901234567890]"
+        );
+        // Python 3.11 refuses integers of more than 4300 digits (int_max_str_digits).
+        assert!(parse("9".repeat(MAX_INT_DIGITS).as_bytes()).is_ok());
+        assert!(parse("9".repeat(MAX_INT_DIGITS + 1).as_bytes()).is_err());
     }
 
     #[test]
@@ -465,7 +505,6 @@ mod tests {
             b"nan",
             b"\"a\nb\"",
             b"{} {}",
-            b"99999999999999999999",
             b"\"\xff\"",
         ] {
             assert!(parse(bad).is_err(), "{}", String::from_utf8_lossy(bad));

@@ -8,4 +8,4 @@ pub mod json;
 pub mod operation;
 pub mod optuna_codec;
 
-pub use operation::{LogBatch, OpCode, Operation, TrialTemplate};
+pub use operation::{LogBatch, OpCode, Operation, Target, TrialTemplate};

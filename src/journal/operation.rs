@@ -1,17 +1,24 @@
 //! The `Operation` enum: everything a journal can say.
 //!
 //! Operation codes 0..=10 are Optuna's `JournalOperation` codes, so a log can be translated to
-//! and from Optuna's JSON-lines format one to one. Codes 11..=127 are reserved for future
-//! operations that every reader must understand (an old reader stops with
+//! and from Optuna's JSON-lines format one to one. Code 11 ([`EXTENDED_CODE`]) wraps an operation
+//! that uses a value encoding added later (trialog's format only). Codes 12..=127 are reserved
+//! for future operations that every reader must understand (an old reader stops with
 //! [`crate::Error::UnknownOperation`]); codes 128 and above are *safe to ignore*: a reader that
 //! does not know one skips it, because by contract it never changes what Optuna's API shows.
 
 use std::collections::BTreeMap;
 
-use crate::model::{AttrValue, Distribution, StudyDirection, Timestamp, TrialState};
+use crate::model::{AttrValue, Distribution, ParamValue, StudyDirection, Timestamp, TrialState};
 
 /// The first operation code that old readers may skip (see the module docs).
 pub const FIRST_IGNORABLE_CODE: u64 = 128;
+
+/// The code of an *extended* operation in trialog's format: `[11, op]` wraps one operation
+/// that uses a value encoding added after format version 1 (an integer outside 64 bits, a legacy
+/// distribution class). Readers that predate those encodings stop at it with
+/// `UnknownOperation` instead of misreading the value; see `docs/FORMAT.md`.
+pub const EXTENDED_CODE: u64 = 11;
 
 /// Numeric operation codes (Optuna's for 0..=10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -234,14 +241,69 @@ pub enum Operation {
         at: Timestamp,
     },
     /// An operation with a safe-to-ignore code (>= 128) that this build does not know. Replay
-    /// skips it; it is kept only so tools can count it.
+    /// skips it; it is kept only so tools can count it. Never written.
     Ignorable {
         /// Its code.
         code: u64,
     },
+    /// A line of an Optuna journal whose target decodes but whose other fields do not (a
+    /// distribution that fails its constructor, a missing field, a bad datetime, ...). Optuna
+    /// reads those fields only when it applies the line, so its replay ignores the line when the
+    /// target is gone (a deleted study, a missing or finished trial) and raises otherwise; replay
+    /// does the same ([`crate::replay::ReplayState::replay_batch`]). Only the Optuna decoder
+    /// makes it; it is never written.
+    Unreplayable {
+        /// Its code (2..=9).
+        code: u64,
+        /// The study or trial it names.
+        target: Target,
+        /// Why its fields do not decode.
+        reason: String,
+    },
+}
+
+/// What an operation names: a study or a trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// A study id.
+    Study(u64),
+    /// A trial id.
+    Trial(u64),
 }
 
 impl Operation {
+    /// Whether the operation holds a value that format version 1 cannot encode (an integer
+    /// outside 64 bits, a legacy distribution class), so trialog's format writes it wrapped in an
+    /// extended operation ([`EXTENDED_CODE`]).
+    pub fn needs_extension(&self) -> bool {
+        fn dist(d: &Distribution) -> bool {
+            d.is_legacy()
+                || matches!(d, Distribution::Categorical(c)
+                    if c.choices().iter().any(|v| matches!(v, ParamValue::BigInt(_))))
+        }
+        match self {
+            Operation::SetStudyUserAttr { value, .. }
+            | Operation::SetStudySystemAttr { value, .. }
+            | Operation::SetTrialUserAttr { value, .. }
+            | Operation::SetTrialSystemAttr { value, .. } => value.needs_extension(),
+            Operation::SetTrialParam { distribution, .. } => dist(distribution),
+            Operation::CreateTrial { template: Some(t), .. } => {
+                t.params.values().any(|(_, d)| dist(d))
+                    || t.user_attrs
+                        .values()
+                        .chain(t.system_attrs.values())
+                        .any(AttrValue::needs_extension)
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the operation is a read-side placeholder that is never written
+    /// ([`Operation::Ignorable`], [`Operation::Unreplayable`]).
+    pub fn is_placeholder(&self) -> bool {
+        matches!(self, Operation::Ignorable { .. } | Operation::Unreplayable { .. })
+    }
+
     /// This operation's numeric code.
     pub fn code(&self) -> u64 {
         let code = match self {
@@ -257,7 +319,7 @@ impl Operation {
             Operation::SetTrialSystemAttr { .. } => OpCode::SetTrialSystemAttr,
             Operation::DiscardTrials { .. } => OpCode::DiscardTrials,
             Operation::TrialHeartbeat { .. } => OpCode::TrialHeartbeat,
-            Operation::Ignorable { code } => return *code,
+            Operation::Ignorable { code } | Operation::Unreplayable { code, .. } => return *code,
         };
         code as u64
     }

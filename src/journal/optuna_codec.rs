@@ -21,18 +21,20 @@
 //! | 8 / 9 trial user / system attr | `trial_id`, `user_attr` / `system_attr`: `{key: value}` |
 //! | 10 discard trials | Rustuna's; Optuna ignores it. Written with `trial_ids` |
 //!
-//! Reading is as lenient as Optuna: legacy distribution names (`UniformDistribution`, ...) and
-//! the old `{"type": ...}` distribution JSON are accepted (and become their modern equivalents),
-//! naive datetimes are taken as UTC (Optuna takes them as the reader's local time), integral
-//! numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
+//! Reading is as lenient as Optuna: every class `json_to_distribution` builds (the legacy
+//! `UniformDistribution`, ... stay themselves) and the abbreviated `{"type": ...}` JSON are
+//! accepted, integers of any size are kept, ids and op codes compare as Python compares them,
+//! datetimes are read as Optuna reads them, through the local wall clock ([`parse_time`]),
+//! integral numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
 //! extension codes, >= 11) are never written: [`encode_line`] refuses them.
 
 use std::collections::BTreeMap;
 
 use super::json::{self, JsonValue};
-use super::{OpCode, Operation, TrialTemplate};
+use super::{OpCode, Operation, Target, TrialTemplate};
 use crate::model::{
-    AttrValue, Distribution, MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
+    AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
+    MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
 };
 
 /// Why a line does not decode.
@@ -46,6 +48,20 @@ pub enum LineError {
     #[error("unknown operation code {0}")]
     UnknownOperation(u64),
 }
+
+/// The value Python's `IntEnum(value)` looks up: a non-negative integer, an integral float, or a
+/// boolean (all hash and compare as the integer).
+fn enum_code(v: &JsonValue) -> Option<u64> {
+    match v {
+        JsonValue::Int(i) => u64::try_from(*i).ok(),
+        JsonValue::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 1e6 => Some(*x as u64),
+        JsonValue::Bool(b) => Some(u64::from(*b)),
+        _ => None,
+    }
+}
+
+/// The id a line's study or trial id reads as when no study or trial can have it.
+const NO_ID: u64 = u64::MAX;
 
 fn bad(what: impl Into<String>) -> LineError {
     LineError::Malformed(what.into())
@@ -65,13 +81,21 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
     if !matches!(v, JsonValue::Object(_)) {
         return Err(bad("a journal line must be a JSON object"));
     }
+    // Python compares `op_code` with its IntEnum: `5.0` and `true` are codes too. Any
+    // integer from 128 on, however large, is a safe-to-ignore code.
     let code = match v.get("op_code") {
         Some(JsonValue::Int(c)) if *c >= 0 => *c as u64,
+        Some(JsonValue::BigInt(c)) if !c.is_negative() => u64::MAX,
+        Some(JsonValue::Float(x)) if x.fract() == 0.0 && *x >= 0.0 => {
+            if *x < 18_446_744_073_709_551_616.0 { *x as u64 } else { u64::MAX }
+        }
+        Some(JsonValue::Bool(b)) => u64::from(*b),
         Some(_) => return Err(bad("\"op_code\" is not a non-negative integer")),
         None => return Err(bad("missing \"op_code\"")),
     };
     let worker_id = match v.get("worker_id") {
         Some(JsonValue::Str(s)) => s.clone(),
+        Some(JsonValue::Utf16(u)) => u.to_string_lossy(),
         _ => return Err(bad("missing or non-string \"worker_id\"")),
     };
     let Some(op) = OpCode::from_u64(code) else {
@@ -81,19 +105,48 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
         return Err(LineError::UnknownOperation(code));
     };
     let f = Fields(&v);
-    let op = match op {
+    // Optuna reads a line's target first and its other fields only when it applies the line:
+    // a line whose fields do not decode is ignored when its target is gone and raises
+    // otherwise, which replay decides (`Operation::Unreplayable`).
+    let target = match op {
+        OpCode::SetStudyUserAttr | OpCode::SetStudySystemAttr | OpCode::CreateTrial => {
+            Some(Target::Study(f.id("study_id")?))
+        }
+        OpCode::SetTrialParam
+        | OpCode::SetTrialStateValues
+        | OpCode::SetTrialIntermediateValue
+        | OpCode::SetTrialUserAttr
+        | OpCode::SetTrialSystemAttr => Some(Target::Trial(f.id("trial_id")?)),
+        _ => None,
+    };
+    match (decode_body(op, code, &v, &f), target) {
+        (Ok(op), _) => Ok((worker_id, op)),
+        (Err(LineError::Malformed(reason)), Some(target)) => {
+            Ok((worker_id, Operation::Unreplayable { code, target, reason }))
+        }
+        (Err(e), _) => Err(e),
+    }
+}
+
+/// The operation of a line, all fields read.
+fn decode_body(
+    op: OpCode,
+    code: u64,
+    v: &JsonValue,
+    f: &Fields<'_>,
+) -> Result<Operation, LineError> {
+    Ok(match op {
         // trialog never writes extension operations into an Optuna file (Optuna would stop at
         // them); one written by someone else is skipped like any other safe-to-ignore code.
-        OpCode::TrialHeartbeat => return Ok((worker_id, Operation::Ignorable { code })),
+        OpCode::TrialHeartbeat => Operation::Ignorable { code },
         OpCode::CreateStudy => Operation::CreateStudy {
             study_name: f.string("study_name")?,
             directions: f
                 .array("directions")?
                 .iter()
                 .map(|d| {
-                    d.as_f64()
-                        .filter(|c| c.fract() == 0.0 && *c >= 0.0)
-                        .and_then(|c| StudyDirection::from_code(c as u64))
+                    enum_code(d)
+                        .and_then(StudyDirection::from_code)
                         .ok_or_else(|| bad("\"directions\" holds an unknown direction"))
                 })
                 .collect::<Result<_, _>>()?,
@@ -107,7 +160,7 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
             let (key, value) = f.single_attr("system_attr")?;
             Operation::SetStudySystemAttr { study_id: f.id("study_id")?, key, value }
         }
-        OpCode::CreateTrial => decode_create_trial(&f)?,
+        OpCode::CreateTrial => decode_create_trial(f)?,
         OpCode::SetTrialParam => Operation::SetTrialParam {
             trial_id: f.id("trial_id")?,
             name: f.string("param_name")?,
@@ -162,8 +215,7 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
                 _ => Vec::new(),
             },
         },
-    };
-    Ok((worker_id, op))
+    })
 }
 
 fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
@@ -201,9 +253,12 @@ fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
         (Some(v), None) => Some(vec![v]),
         (None, values) => values,
     };
+    // Optuna parses the key whenever it is there: a null raises (its writer leaves the key out).
     let datetime_complete = match f.0.get("datetime_complete") {
         None => None,
-        Some(_) => f.time("datetime_complete")?,
+        Some(_) => {
+            Some(f.time("datetime_complete")?.ok_or_else(|| bad("null \"datetime_complete\""))?)
+        }
     };
     let mut distributions = BTreeMap::new();
     for (name, d) in f.object_or_empty("distributions")? {
@@ -254,9 +309,11 @@ impl Fields<'_> {
         self.0.get(key).ok_or_else(|| bad(format!("missing {key:?}")))
     }
 
+    /// A string field; a lone surrogate in it (which only attribute values keep) becomes U+FFFD.
     fn string(&self, key: &str) -> Result<String, LineError> {
         match self.get(key)? {
             JsonValue::Str(s) => Ok(s.clone()),
+            JsonValue::Utf16(u) => Ok(u.to_string_lossy()),
             _ => Err(bad(format!("{key:?} is not a string"))),
         }
     }
@@ -268,8 +325,21 @@ impl Fields<'_> {
         }
     }
 
+    /// A study or trial id as Python looks it up in a `dict`: an integral float or a boolean
+    /// finds the same entry as the integer; any other hashable value (a negative or huge
+    /// integer, a string, `null`, ...) finds nothing, which reads as [`NO_ID`], an id no study
+    /// or trial ever has, so replay ignores the operation as Optuna's does. Arrays and objects
+    /// are unhashable: Optuna raises on them.
     fn id(&self, key: &str) -> Result<u64, LineError> {
-        u64::try_from(self.int(key)?).map_err(|_| bad(format!("{key:?} is negative")))
+        Ok(match self.get(key)? {
+            JsonValue::Int(i) => u64::try_from(*i).unwrap_or(NO_ID),
+            JsonValue::Bool(b) => u64::from(*b),
+            JsonValue::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 1.8e19 => *x as u64,
+            JsonValue::Array(_) | JsonValue::Object(_) => {
+                return Err(bad(format!("{key:?} is not hashable")));
+            }
+            _ => NO_ID,
+        })
     }
 
     fn float(&self, key: &str) -> Result<f64, LineError> {
@@ -300,12 +370,11 @@ impl Fields<'_> {
         }
     }
 
+    /// `TrialState(value)`: Python's enum lookup by value, which `1.0` and `true` pass too.
     fn state(&self, key: &str) -> Result<TrialState, LineError> {
-        let code = self.int(key)?;
-        u64::try_from(code)
-            .ok()
+        enum_code(self.get(key)?)
             .and_then(TrialState::from_code)
-            .ok_or_else(|| bad(format!("{key:?} holds unknown trial state {code}")))
+            .ok_or_else(|| bad(format!("{key:?} holds no trial state")))
     }
 
     fn time(&self, key: &str) -> Result<Option<Timestamp>, LineError> {
@@ -330,6 +399,7 @@ impl Fields<'_> {
 }
 
 fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
+    // Plain loops, not iterator adapters: each level of a deep value costs one small frame.
     fn convert(v: &JsonValue, depth: usize) -> Result<AttrValue, LineError> {
         if depth > MAX_ATTR_DEPTH {
             return Err(bad(format!("attribute nested deeper than {MAX_ATTR_DEPTH} levels")));
@@ -338,212 +408,448 @@ fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
             JsonValue::Null => AttrValue::Null,
             JsonValue::Bool(b) => AttrValue::Bool(*b),
             JsonValue::Int(i) => AttrValue::Int(*i),
+            JsonValue::BigInt(i) => AttrValue::BigInt(i.clone()),
             JsonValue::Float(x) => AttrValue::Float(*x),
             JsonValue::Str(s) => AttrValue::String(s.clone()),
-            JsonValue::Array(items) => AttrValue::Array(
-                items.iter().map(|i| convert(i, depth + 1)).collect::<Result<_, _>>()?,
-            ),
-            JsonValue::Object(pairs) => AttrValue::Map(
-                pairs
-                    .iter()
-                    .map(|(k, v)| Ok((k.clone(), convert(v, depth + 1)?)))
-                    .collect::<Result<_, _>>()?,
-            ),
+            JsonValue::Utf16(u) => AttrValue::Utf16(u.clone()),
+            JsonValue::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(convert(item, depth + 1)?);
+                }
+                AttrValue::Array(out)
+            }
+            JsonValue::Object(pairs) => {
+                let mut out = BTreeMap::new();
+                for (k, v) in pairs {
+                    out.insert(k.clone(), convert(v, depth + 1)?);
+                }
+                AttrValue::Map(out)
+            }
         })
     }
     convert(v, 1)
 }
 
-/// Parses what Python's `datetime.fromisoformat` reads for Optuna's datetimes:
-/// `YYYY-MM-DD[T ]HH:MM[:SS[.f...]]` and an optional `Z` or `±HH:MM[:SS[.ffffff]]` / `±HHMM`
-/// offset. A naive time is taken as UTC. Fractions beyond microseconds are truncated.
+/// The instant Optuna's replay gives a datetime of the journal, in this process's time zone
+/// (`TZ`, else the system's; read once, as Python reads it once).
+///
+/// Optuna 5.0 reads every datetime as `datetime.fromisoformat(s).astimezone().replace(tzinfo=None)`:
+/// a naive local wall-clock time, which everything downstream (its dashboard, `astimezone`,
+/// `timestamp()`) turns back into an instant with `fold=0`. So a naive string (written by older
+/// Optuna versions) is local time, not UTC, and an aware one goes through the local wall clock
+/// too: in a repeated hour (DST ending) both occurrences come back as the earlier one, and a naive
+/// time in a skipped hour (DST starting) as the instant the skipped hour maps back to. See
+/// [`parse_time_in`] for the grammar.
 pub fn parse_time(s: &str) -> Option<Timestamp> {
+    static LOCAL: std::sync::OnceLock<jiff::tz::TimeZone> = std::sync::OnceLock::new();
+    parse_time_in(s, LOCAL.get_or_init(jiff::tz::TimeZone::system))
+}
+
+/// [`parse_time`] in the zone `tz`, for what Python's `datetime.fromisoformat` reads (see
+/// [`parse_iso`]). `None` where Python raises: an invalid date or time, or a result Python's datetime
+/// range (years 1 to 9999) cannot hold, checked on the local wall clock and on UTC as Python's
+/// `astimezone` does (the first day of year 1 is out of reach either way). Known limit: the
+/// time-zone arithmetic (jiff) ends at 9999-12-30T22:00Z, so the last hours of year 9999, which
+/// Python reads in some zones, are refused.
+pub fn parse_time_in(s: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
+    let (civil, offset) = parse_iso(s)?;
+    let in_range = |dt: jiff::civil::DateTime| {
+        dt.year() >= 1 && !(dt.year() == 1 && dt.month() == 1 && dt.day() == 1)
+    };
+    let instant = match offset {
+        Some(micros) => {
+            let utc = jiff::tz::Offset::UTC.to_timestamp(civil).ok()?;
+            let instant = utc.checked_sub(jiff::SignedDuration::from_micros(micros)).ok()?;
+            if !in_range(jiff::tz::TimeZone::UTC.to_datetime(instant)) {
+                return None;
+            }
+            instant
+        }
+        None => {
+            if !in_range(civil) {
+                return None;
+            }
+            tz.to_ambiguous_timestamp(civil).earlier().ok()?
+        }
+    };
+    let wall = tz.to_datetime(instant);
+    if !in_range(wall) {
+        return None;
+    }
+    let back = tz.to_ambiguous_timestamp(wall).earlier().ok()?;
+    Some(Timestamp(back.as_microsecond()))
+}
+
+/// What Python 3.11's `datetime.fromisoformat` reads: a date `YYYY-MM-DD`, `YYYYMMDD` or an ISO
+/// week date (`YYYY-Www[-D]`, `YYYYWww[D]`), then optionally any one separator character and a time `HH[:MM[:SS]]` or
+/// `HH[MM[SS]]` with an optional fraction of seconds (`.` or `,`, one or more digits, beyond
+/// microseconds truncated), then optionally `Z` or an offset `±HH[[:]MM[[:]SS[.ffffff]]]`.
+/// Returns the validated civil datetime and the offset in microseconds, if any.
+fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i64>)> {
     let b = s.as_bytes();
-    let num = |from: usize, len: usize| -> Option<i64> {
+    let digits = |from: usize, len: usize| -> Option<i64> {
         let part = b.get(from..from + len)?;
         part.iter().all(u8::is_ascii_digit).then(|| std::str::from_utf8(part).ok()?.parse().ok())?
     };
-    let (y, mo, d) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
-    if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') || !matches!(b.get(10), Some(b'T' | b' '))
-    {
-        return None;
-    }
-    let (h, mi) = (num(11, 2)?, num(14, 2)?);
-    if b.get(13) != Some(&b':') {
-        return None;
-    }
-    let mut i = 16;
-    let mut sec = 0;
-    let mut micros = 0;
-    if b.get(i) == Some(&b':') {
-        sec = num(i + 1, 2)?;
-        i += 3;
-        if b.get(i) == Some(&b'.') {
-            i += 1;
-            let start = i;
-            while b.get(i).is_some_and(u8::is_ascii_digit) {
-                i += 1;
-            }
-            let frac = &s[start..i];
-            if frac.is_empty() {
-                return None;
-            }
-            let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
-            micros = six.parse().ok()?;
+    let year = i16::try_from(digits(0, 4)?).ok()?;
+    let week_date = |w: usize, dash: bool| -> Option<(jiff::civil::Date, usize)> {
+        // `Www` then an optional day of the week (`-D` or `D`), Monday when absent.
+        let week = digits(w, 2)?;
+        let day_at = w + 2 + usize::from(dash);
+        let (day, end) = match (b.get(w + 2), digits(day_at, 1)) {
+            (Some(b'-'), Some(d)) if dash => (d, day_at + 1),
+            (Some(c), Some(d)) if !dash && c.is_ascii_digit() => (d, day_at + 1),
+            _ => (1, w + 2),
+        };
+        let weekday = jiff::civil::Weekday::from_monday_one_offset(day as i8).ok()?;
+        Some((jiff::civil::ISOWeekDate::new(year, week as i8, weekday).ok()?.date(), end))
+    };
+    let (date, mut i) = match (b.get(4), b.get(5), b.get(7)) {
+        (Some(b'-'), Some(b'W'), _) => week_date(6, true)?,
+        (Some(b'W'), _, _) => week_date(5, false)?,
+        (Some(b'-'), _, Some(b'-')) => {
+            let (m, d) = (digits(5, 2)?, digits(8, 2)?);
+            (jiff::civil::Date::new(year, m as i8, d as i8).ok()?, 10)
         }
-    }
-    let offset_secs = match &s[i..] {
-        "" | "Z" => 0,
-        rest => {
-            let sign = match rest.as_bytes()[0] {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let rest = &rest[1..];
-            let (oh, om) = if rest.len() == 4 && rest.bytes().all(|c| c.is_ascii_digit()) {
-                (rest[..2].parse::<i64>().ok()?, rest[2..].parse::<i64>().ok()?)
-            } else {
-                let parts: Vec<&str> = rest.split(':').collect();
-                if parts.len() < 2 || parts[0].len() != 2 || parts[1].len() != 2 {
-                    return None;
-                }
-                // Seconds (and their fraction) of an offset are accepted and ignored.
-                (parts[0].parse().ok()?, parts[1].parse().ok()?)
-            };
-            sign * (oh * 3600 + om * 60)
+        _ => {
+            let (m, d) = (digits(4, 2)?, digits(6, 2)?);
+            (jiff::civil::Date::new(year, m as i8, d as i8).ok()?, 8)
         }
     };
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+    if i == s.len() {
+        return Some((date.to_datetime(jiff::civil::Time::midnight()), None));
+    }
+    i += s.get(i..)?.chars().next()?.len_utf8(); // any one separator
+    let rest = &s[i..];
+    let tz_at = rest.find(['+', '-', 'Z']).unwrap_or(rest.len());
+    let (time, tz) = rest.split_at(tz_at);
+    let (hms, micros) = split_fraction(time)?;
+    let fields = hms_fields(hms)?;
+    let (h, mi, sec) = match fields.as_slice() {
+        [h] => (*h, 0, 0),
+        [h, m] => (*h, *m, 0),
+        [h, m, s] => (*h, *m, *s),
+        _ => return None,
+    };
+    let nanos = micros.unwrap_or(0) as i32 * 1000;
+    let time = jiff::civil::Time::new(h as i8, mi as i8, sec as i8, nanos).ok()?;
+    let offset = match tz {
+        "" => None,
+        "Z" => Some(0),
+        _ => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let (hms, micros) = split_fraction(&tz[1..])?;
+            let fields = hms_fields(hms)?;
+            if micros.is_some() && fields.len() != 3 {
+                return None;
+            }
+            let (oh, om, os) = match fields.as_slice() {
+                [h] => (*h, 0, 0),
+                [h, m] => (*h, *m, 0),
+                [h, m, s] => (*h, *m, *s),
+                _ => return None,
+            };
+            if oh > 23 || om > 59 || os > 59 {
+                return None;
+            }
+            Some(sign * ((oh * 3600 + om * 60 + os) * 1_000_000 + micros.unwrap_or(0)))
+        }
+    };
+    Some((date.to_datetime(time), offset))
+}
+
+/// `text` without its fraction of seconds (`.` or `,` and one or more digits, read as
+/// microseconds, digits beyond six dropped), and that fraction.
+fn split_fraction(text: &str) -> Option<(&str, Option<i64>)> {
+    let Some(at) = text.find(['.', ',']) else {
+        return Some((text, None));
+    };
+    let frac = &text[at + 1..];
+    if frac.is_empty() || !frac.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    let days = days_from_civil(y, mo, d);
-    let secs = days * 86_400 + h * 3600 + mi * 60 + sec - offset_secs;
-    Some(Timestamp(secs * 1_000_000 + micros))
+    let six: String = frac.chars().chain(std::iter::repeat('0')).take(6).collect();
+    Some((&text[..at], Some(six.parse().ok()?)))
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// `HH`, `HH:MM`, `HH:MM:SS`, `HHMM` or `HHMMSS` as its numbers.
+fn hms_fields(text: &str) -> Option<Vec<i64>> {
+    let parts: Vec<&str> = if text.contains(':') {
+        text.split(':').collect()
+    } else if text.len() % 2 == 0 {
+        (0..text.len()).step_by(2).map(|i| text.get(i..i + 2)).collect::<Option<_>>()?
+    } else {
+        return None;
+    };
+    if parts.is_empty() || parts.len() > 3 {
+        return None;
+    }
+    parts
+        .iter()
+        .map(|p| (p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit())).then(|| p.parse().ok())?)
+        .collect()
 }
 
-/// Parses `distribution_to_json`'s output (and the legacy names and old `{"type": ...}` form
-/// that Optuna's `json_to_distribution` still reads) with Optuna's constructor checks. The upper
-/// bound is kept as written (the writer already moved it onto the step grid).
+/// Optuna's `json_to_distribution`: `{"name": CLASS, "attributes": {...}}` builds `CLASS(**attributes)`
+/// for each of Optuna's eight classes (the five legacy ones stay themselves), and the abbreviated
+/// `{"type": "float" | "int" | "categorical", ...}` form builds the modern classes. The
+/// constructors' checks and adjustments apply exactly as in Optuna (so a written upper bound
+/// that is not on its step grid is moved onto it, as Optuna's replay does); where Optuna raises
+/// (an unknown class, a missing or unexpected attribute, a failed check), this is an error.
+///
+/// Numbers are read as Python would pass them: an integer where a float is expected, an
+/// integral or truncated float where an int is expected, `true`/`false` as 1/0. Refused although
+/// Python would go on: `log` other than a boolean, a `null` step of `DiscreteUniformDistribution`,
+/// choices that are not null, bool, int, float or str, int bounds outside 64 bits.
 pub fn distribution_from_json(text: &str) -> Result<Distribution, LineError> {
     let v = json::parse(text.as_bytes())
         .map_err(|e| bad(format!("distribution {text:?} is not JSON: {e}")))?;
     let invalid = |why: &dyn std::fmt::Display| bad(format!("distribution {text:?}: {why}"));
-    let (name, attrs) = match (v.get("name"), v.get("type")) {
-        (Some(JsonValue::Str(name)), _) => (name.as_str(), v.get("attributes")),
-        (None, Some(JsonValue::Str(kind))) => (
-            match kind.as_str() {
-                "float" => "FloatDistribution",
-                "int" => "IntDistribution",
-                "categorical" => "CategoricalDistribution",
-                _ => return Err(invalid(&"unknown distribution type")),
-            },
-            Some(&v),
-        ),
-        _ => return Err(invalid(&"no \"name\"")),
-    };
-    let attrs = attrs.ok_or_else(|| invalid(&"no \"attributes\""))?;
-    let get = |k: &str| attrs.get(k).filter(|v| !matches!(v, JsonValue::Null));
-    let float = |k: &str| -> Result<f64, LineError> {
-        get(k).and_then(JsonValue::as_f64).ok_or_else(|| invalid(&format_args!("bad {k:?}")))
-    };
-    let int = |k: &str| -> Result<i64, LineError> {
-        match get(k) {
-            Some(JsonValue::Int(i)) => Ok(*i),
-            Some(JsonValue::Float(x)) if x.fract() == 0.0 && x.abs() < 9.2e18 => Ok(*x as i64),
-            _ => Err(invalid(&format_args!("bad {k:?}"))),
+    if !matches!(v, JsonValue::Object(_)) {
+        return Err(invalid(&"not a JSON object"));
+    }
+    if v.get("name").is_some() {
+        let Some(JsonValue::Str(name)) = v.get("name") else {
+            return Err(invalid(&"unknown distribution class"));
+        };
+        let Some(JsonValue::Object(attrs)) = v.get("attributes") else {
+            return Err(invalid(&"no \"attributes\" object"));
+        };
+        let (required, optional): (&[&str], &[&str]) = match name.as_str() {
+            "FloatDistribution" | "IntDistribution" => (&["low", "high"], &["log", "step"]),
+            "UniformDistribution" | "LogUniformDistribution" => (&["low", "high"], &[]),
+            "DiscreteUniformDistribution" => (&["low", "high", "q"], &[]),
+            "IntUniformDistribution" | "IntLogUniformDistribution" => (&["low", "high"], &["step"]),
+            "CategoricalDistribution" => (&["choices"], &[]),
+            _ => return Err(invalid(&"unknown distribution class")),
+        };
+        // Python's `cls(**attributes)`: every required argument, nothing unexpected.
+        for (key, _) in attrs {
+            if !required.contains(&key.as_str()) && !optional.contains(&key.as_str()) {
+                return Err(invalid(&format_args!("unexpected attribute {key:?} for {name}")));
+            }
         }
-    };
-    let flag = |k: &str| -> Result<bool, LineError> {
-        match get(k) {
-            None => Ok(false),
-            Some(JsonValue::Bool(b)) => Ok(*b),
-            Some(_) => Err(invalid(&format_args!("bad {k:?}"))),
+        let arg = |k: &str| v.get("attributes").and_then(|a| a.get(k));
+        for key in required {
+            if arg(key).is_none() {
+                return Err(invalid(&format_args!("missing attribute {key:?}")));
+            }
         }
-    };
-    let made = match name {
-        "FloatDistribution"
-        | "UniformDistribution"
-        | "LogUniformDistribution"
-        | "DiscreteUniformDistribution" => {
-            let (low, high) = (float("low")?, float("high")?);
-            let (log, step) = match name {
-                "FloatDistribution" => {
-                    (flag("log")?, if get("step").is_some() { Some(float("step")?) } else { None })
+        let made = match name.as_str() {
+            "CategoricalDistribution" => categorical(arg("choices")),
+            "FloatDistribution" => {
+                float(FloatClass::Float, arg("low"), arg("high"), arg("log"), arg("step"))
+            }
+            "UniformDistribution" => {
+                float(FloatClass::Uniform, arg("low"), arg("high"), None, None)
+            }
+            "LogUniformDistribution" => float(
+                FloatClass::LogUniform,
+                arg("low"),
+                arg("high"),
+                Some(&JsonValue::Bool(true)),
+                None,
+            ),
+            "DiscreteUniformDistribution" => {
+                float(FloatClass::DiscreteUniform, arg("low"), arg("high"), None, arg("q"))
+            }
+            "IntDistribution" => {
+                int(IntClass::Int, arg("low"), arg("high"), arg("log"), arg("step"))
+            }
+            "IntUniformDistribution" => {
+                int(IntClass::IntUniform, arg("low"), arg("high"), None, arg("step"))
+            }
+            _ => int(
+                IntClass::IntLogUniform,
+                arg("low"),
+                arg("high"),
+                Some(&JsonValue::Bool(true)),
+                arg("step"),
+            ),
+        };
+        return made.map_err(|e| invalid(&e));
+    }
+    let field = |k: &str| v.get(k);
+    let made = match field("type") {
+        Some(JsonValue::Str(t)) if t == "categorical" => categorical(field("choices")),
+        Some(JsonValue::Str(t)) if t == "float" || t == "int" => {
+            for key in ["low", "high"] {
+                if field(key).is_none() {
+                    return Err(invalid(&format_args!("missing {key:?}")));
                 }
-                "UniformDistribution" => (false, None),
-                "LogUniformDistribution" => (true, None),
-                _ => (false, Some(float("q")?)),
-            };
-            Distribution::float(low, high, log, step).map(|d| match d {
-                Distribution::Float(mut f) => {
-                    f.high = high;
-                    Distribution::Float(f)
-                }
-                other => other,
-            })
+            }
+            // `json_dict.get("step")`: a null step is no step (an int one then defaults to 1).
+            let step = field("step").filter(|s| !matches!(s, JsonValue::Null));
+            if t == "float" {
+                float(FloatClass::Float, field("low"), field("high"), field("log"), step)
+            } else {
+                int(IntClass::Int, field("low"), field("high"), field("log"), step)
+            }
         }
-        "IntDistribution" | "IntUniformDistribution" | "IntLogUniformDistribution" => {
-            let log = match name {
-                "IntDistribution" => flag("log")?,
-                n => n == "IntLogUniformDistribution",
-            };
-            let step = if get("step").is_some() { int("step")? } else { 1 };
-            Distribution::int(int("low")?, int("high")?, log, step)
-        }
-        "CategoricalDistribution" => {
-            let Some(JsonValue::Array(choices)) = attrs.get("choices") else {
-                return Err(invalid(&"bad \"choices\""));
-            };
-            let choices = choices
-                .iter()
-                .map(|c| match c {
-                    JsonValue::Null => Ok(ParamValue::Null),
-                    JsonValue::Bool(b) => Ok(ParamValue::Bool(*b)),
-                    JsonValue::Int(i) => Ok(ParamValue::Int(*i)),
-                    JsonValue::Float(x) => Ok(ParamValue::Float(*x)),
-                    JsonValue::Str(s) => Ok(ParamValue::Str(s.clone())),
-                    _ => Err(invalid(&"a choice that is not null, bool, int, float or str")),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            Distribution::categorical(choices)
-        }
-        _ => return Err(invalid(&"unknown distribution class")),
+        Some(_) => return Err(invalid(&"unknown distribution type")),
+        None => return Err(invalid(&"neither \"name\" nor \"type\"")),
     };
     made.map_err(|e| invalid(&e))
 }
 
+/// A number as Python passes it to a constructor (a boolean is 0 or 1).
+#[derive(Clone, Copy)]
+enum PyNum {
+    Int(i64),
+    Float(f64),
+}
+
+impl PyNum {
+    fn of(v: Option<&JsonValue>, key: &str) -> Result<Option<PyNum>, String> {
+        Ok(Some(match v {
+            None | Some(JsonValue::Null) => return Ok(None),
+            Some(JsonValue::Int(i)) => PyNum::Int(*i),
+            Some(JsonValue::Bool(b)) => PyNum::Int(i64::from(*b)),
+            Some(JsonValue::Float(x)) => PyNum::Float(*x),
+            Some(JsonValue::BigInt(b)) => PyNum::Float(b.to_f64()),
+            Some(_) => return Err(format!("{key:?} is not a number")),
+        }))
+    }
+
+    fn f64(self) -> f64 {
+        match self {
+            PyNum::Int(i) => i as f64,
+            PyNum::Float(x) => x,
+        }
+    }
+
+    /// Python's `int(x)`, within 64 bits.
+    fn int(self, key: &str) -> Result<i64, String> {
+        match self {
+            PyNum::Int(i) => Ok(i),
+            PyNum::Float(x) => match Integer::from_f64_trunc(x) {
+                Some(Integer::Small(i)) => Ok(i),
+                _ => Err(format!("{key:?} is not an integer within 64 bits")),
+            },
+        }
+    }
+}
+
+fn flag(v: Option<&JsonValue>) -> Result<bool, String> {
+    match v {
+        None => Ok(false),
+        Some(JsonValue::Bool(b)) => Ok(*b),
+        Some(_) => Err("\"log\" is not a boolean".to_owned()),
+    }
+}
+
+fn required(v: Option<PyNum>, key: &str) -> Result<PyNum, String> {
+    v.ok_or_else(|| format!("{key:?} is null"))
+}
+
+fn float(
+    class: FloatClass,
+    low: Option<&JsonValue>,
+    high: Option<&JsonValue>,
+    log: Option<&JsonValue>,
+    step: Option<&JsonValue>,
+) -> Result<Distribution, String> {
+    let low = required(PyNum::of(low, "low")?, "low")?.f64();
+    let high = required(PyNum::of(high, "high")?, "high")?.f64();
+    let step = PyNum::of(step, "step")?.map(PyNum::f64);
+    FloatDistribution::new(class, low, high, flag(log)?, step)
+        .map(Distribution::Float)
+        .map_err(|e| e.to_string())
+}
+
+fn int(
+    class: IntClass,
+    low: Option<&JsonValue>,
+    high: Option<&JsonValue>,
+    log: Option<&JsonValue>,
+    step: Option<&JsonValue>,
+) -> Result<Distribution, String> {
+    let low = required(PyNum::of(low, "low")?, "low")?;
+    let high = required(PyNum::of(high, "high")?, "high")?;
+    let step = match step {
+        None => PyNum::Int(1),
+        Some(s) => required(PyNum::of(Some(s), "step")?, "step")?,
+    };
+    let log = flag(log)?;
+    if let (PyNum::Float(_), _, _) | (_, PyNum::Float(_), _) | (_, _, PyNum::Float(_)) =
+        (low, high, step)
+    {
+        // Python checks the numbers as given (NaN passes every comparison), then truncates them.
+        let (l, h, st) = (low.f64(), high.f64(), step.f64());
+        if (log && st != 1.0) || l > h || (log && l < 1.0) || st <= 0.0 {
+            return Err(format!(
+                "IntDistribution(low={l:?}, high={h:?}, log={log}, step={st:?}) fails its checks"
+            ));
+        }
+    }
+    let (low, high, step) = (low.int("low")?, high.int("high")?, step.int("step")?);
+    IntDistribution::new(class, low, high, log, step)
+        .map(Distribution::Int)
+        .map_err(|e| e.to_string())
+}
+
+fn categorical(choices: Option<&JsonValue>) -> Result<Distribution, String> {
+    let Some(JsonValue::Array(choices)) = choices else {
+        return Err("\"choices\" is not an array".to_owned());
+    };
+    let choices = choices
+        .iter()
+        .map(|c| match c {
+            JsonValue::Null => Ok(ParamValue::Null),
+            JsonValue::Bool(b) => Ok(ParamValue::Bool(*b)),
+            JsonValue::Int(i) => Ok(ParamValue::Int(*i)),
+            JsonValue::BigInt(i) => Ok(ParamValue::BigInt(i.clone())),
+            JsonValue::Float(x) => Ok(ParamValue::Float(*x)),
+            JsonValue::Str(s) => Ok(ParamValue::Str(s.clone())),
+            JsonValue::Utf16(u) => Ok(ParamValue::Str(u.to_string_lossy())),
+            _ => Err("a choice that is not null, bool, int, float or str".to_owned()),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Distribution::categorical(choices).map_err(|e| e.to_string())
+}
+
 // ---- encoding ---------------------------------------------------------------------------
 
-/// `distribution_to_json(d)`: `json.dumps({"name": ..., "attributes": ...})` with attributes in
-/// Optuna's order (Float: step, low, high, log; Int: log, step, low, high; Categorical: choices).
+/// `distribution_to_json(d)`: `json.dumps({"name": CLASS, "attributes": d._asdict()})` with the
+/// attributes each class has, in Optuna's order: `FloatDistribution` step, low, high, log;
+/// `UniformDistribution` and `LogUniformDistribution` low, high; `DiscreteUniformDistribution`
+/// low, high, q; `IntDistribution` log, step, low, high; the legacy int classes step, low, high;
+/// `CategoricalDistribution` choices.
 pub fn distribution_to_json(d: &Distribution) -> String {
     let attributes = match d {
-        Distribution::Float(f) => vec![
-            ("step", f.step.map_or(JsonValue::Null, JsonValue::Float)),
-            ("low", JsonValue::Float(f.low)),
-            ("high", JsonValue::Float(f.high)),
-            ("log", JsonValue::Bool(f.log)),
-        ],
-        Distribution::Int(i) => vec![
-            ("log", JsonValue::Bool(i.log)),
-            ("step", JsonValue::Int(i.step)),
-            ("low", JsonValue::Int(i.low)),
-            ("high", JsonValue::Int(i.high)),
-        ],
+        Distribution::Float(f) => {
+            let (low, high) = (JsonValue::Float(f.low()), JsonValue::Float(f.high()));
+            match f.class() {
+                FloatClass::Float => vec![
+                    ("step", f.step().map_or(JsonValue::Null, JsonValue::Float)),
+                    ("low", low),
+                    ("high", high),
+                    ("log", JsonValue::Bool(f.log())),
+                ],
+                FloatClass::Uniform | FloatClass::LogUniform => vec![("low", low), ("high", high)],
+                FloatClass::DiscreteUniform => vec![
+                    ("low", low),
+                    ("high", high),
+                    ("q", f.step().map_or(JsonValue::Null, JsonValue::Float)),
+                ],
+            }
+        }
+        Distribution::Int(i) => {
+            let rest = [
+                ("step", JsonValue::Int(i.step())),
+                ("low", JsonValue::Int(i.low())),
+                ("high", JsonValue::Int(i.high())),
+            ];
+            match i.class() {
+                IntClass::Int => {
+                    std::iter::once(("log", JsonValue::Bool(i.log()))).chain(rest).collect()
+                }
+                IntClass::IntUniform | IntClass::IntLogUniform => rest.to_vec(),
+            }
+        }
         Distribution::Categorical(c) => {
-            vec![("choices", JsonValue::Array(c.choices.iter().map(param_json).collect()))]
+            vec![("choices", JsonValue::Array(c.choices().iter().map(param_json).collect()))]
         }
     };
     let v = object([
@@ -561,6 +867,7 @@ pub fn param_json(v: &ParamValue) -> JsonValue {
         ParamValue::Null => JsonValue::Null,
         ParamValue::Bool(b) => JsonValue::Bool(*b),
         ParamValue::Int(i) => JsonValue::Int(*i),
+        ParamValue::BigInt(i) => JsonValue::BigInt(i.clone()),
         ParamValue::Float(x) => JsonValue::Float(*x),
         ParamValue::Str(s) => JsonValue::Str(s.clone()),
     }
@@ -575,8 +882,10 @@ fn attr_json(v: &AttrValue) -> JsonValue {
         AttrValue::Null => JsonValue::Null,
         AttrValue::Bool(b) => JsonValue::Bool(*b),
         AttrValue::Int(i) => JsonValue::Int(*i),
+        AttrValue::BigInt(i) => JsonValue::BigInt(i.clone()),
         AttrValue::Float(x) => JsonValue::Float(*x),
         AttrValue::String(s) => JsonValue::Str(s.clone()),
+        AttrValue::Utf16(u) => JsonValue::Utf16(u.clone()),
         AttrValue::Array(items) => JsonValue::Array(items.iter().map(attr_json).collect()),
         AttrValue::Map(m) => object(m.iter().map(|(k, v)| (k.clone(), attr_json(v)))),
     }
@@ -813,6 +1122,20 @@ mod tests {
             Operation::SetTrialUserAttr { trial_id: 1, key: "\n".into(), value: "x".into() },
             Operation::SetTrialSystemAttr { trial_id: 1, key: "s".into(), value: 2i64.into() },
             Operation::DiscardTrials { trial_ids: vec![1, 2] },
+            Operation::SetTrialParam {
+                trial_id: 1,
+                name: "il".into(),
+                internal: 3.0,
+                distribution: Distribution::Int(
+                    IntDistribution::new(crate::model::IntClass::IntLogUniform, 1, 9, true, 1)
+                        .unwrap(),
+                ),
+            },
+            Operation::SetTrialUserAttr {
+                trial_id: 1,
+                key: "big".into(),
+                value: AttrValue::from(Integer::parse("-99999999999999999999").unwrap()),
+            },
         ];
         for op in ops {
             round_trip(op);
@@ -851,53 +1174,149 @@ mod tests {
     }
 
     #[test]
-    fn reads_legacy_distributions() {
+    fn legacy_distributions_keep_their_class_and_json() {
+        use crate::model::{FloatClass as F, IntClass as I};
+        let float = |c, low, high, log, step| {
+            Distribution::Float(FloatDistribution::new(c, low, high, log, step).unwrap())
+        };
+        let int = |c, low, high, log, step| {
+            Distribution::Int(IntDistribution::new(c, low, high, log, step).unwrap())
+        };
+        // What Optuna 5.0's distribution_to_json writes for each legacy class.
         let cases = [
             (
                 r#"{"name": "UniformDistribution", "attributes": {"low": 0.0, "high": 1.0}}"#,
-                Distribution::float(0.0, 1.0, false, None),
+                float(F::Uniform, 0.0, 1.0, false, None),
             ),
             (
                 r#"{"name": "LogUniformDistribution", "attributes": {"low": 0.1, "high": 1.0}}"#,
-                Distribution::float(0.1, 1.0, true, None),
+                float(F::LogUniform, 0.1, 1.0, true, None),
             ),
             (
                 r#"{"name": "DiscreteUniformDistribution", "attributes": {"low": 0.0, "high": 1.0, "q": 0.5}}"#,
-                Distribution::float(0.0, 1.0, false, Some(0.5)),
+                float(F::DiscreteUniform, 0.0, 1.0, false, Some(0.5)),
             ),
             (
                 r#"{"name": "IntUniformDistribution", "attributes": {"step": 2, "low": 1, "high": 9}}"#,
-                Distribution::int(1, 9, false, 2),
+                int(I::IntUniform, 1, 9, false, 2),
             ),
             (
                 r#"{"name": "IntLogUniformDistribution", "attributes": {"step": 1, "low": 1, "high": 9}}"#,
-                Distribution::int(1, 9, true, 1),
+                int(I::IntLogUniform, 1, 9, true, 1),
             ),
-            (r#"{"type": "int", "low": 1, "high": 9}"#, Distribution::int(1, 9, false, 1)),
         ];
         for (text, want) in cases {
+            let got = distribution_from_json(text).unwrap();
+            assert_eq!(got, want, "{text}");
+            assert_eq!(distribution_to_json(&got), text);
+        }
+    }
+
+    #[test]
+    fn distribution_spellings_as_json_to_distribution_reads_them() {
+        let ok = [
+            (r#"{"type": "int", "low": 1, "high": 9}"#, Distribution::int(1, 9, false, 1)),
+            (
+                r#"{"type": "int", "low": 1, "high": 9, "step": null}"#,
+                Distribution::int(1, 9, false, 1),
+            ),
+            (
+                r#"{"type": "float", "low": 0, "high": 1, "step": 0.3, "extra": 1}"#,
+                Distribution::float(0.0, 1.0, false, Some(0.3)),
+            ),
+            (
+                r#"{"name": "FloatDistribution", "attributes": {"low": 0, "high": 1}}"#,
+                Distribution::float(0.0, 1.0, false, None),
+            ),
+            // An upper bound off the grid is moved onto it, as Optuna's replay does.
+            (
+                r#"{"name": "IntDistribution", "attributes": {"low": 0, "high": 10, "step": 3}}"#,
+                Distribution::int(0, 9, false, 3),
+            ),
+            (
+                r#"{"name": "IntDistribution", "attributes": {"low": 0.5, "high": 9.9, "step": true}}"#,
+                Distribution::int(0, 9, false, 1),
+            ),
+        ];
+        for (text, want) in ok {
             assert_eq!(distribution_from_json(text).unwrap(), want.unwrap(), "{text}");
         }
-        assert!(distribution_from_json(r#"{"name": "Nope", "attributes": {}}"#).is_err());
-        assert!(
-            distribution_from_json(
-                r#"{"name": "IntDistribution", "attributes": {"low": 5, "high": 1}}"#
-            )
-            .is_err()
-        );
+        for bad in [
+            r#"{"name": "Nope", "attributes": {}}"#,
+            r#"{"name": "IntDistribution", "attributes": {"low": 5, "high": 1}}"#,
+            r#"{"name": "IntDistribution", "attributes": {"low": 0, "high": 1, "step": 0}}"#,
+            r#"{"name": "IntDistribution", "attributes": {"low": 0, "high": 1, "step": null}}"#,
+            r#"{"name": "FloatDistribution", "attributes": {"low": 0.0, "high": 1.0, "log": true}}"#,
+            r#"{"name": "FloatDistribution", "attributes": {"low": 0, "high": 1, "q": 0.5}}"#,
+            r#"{"name": "UniformDistribution", "attributes": {"low": 0, "high": 1, "log": false}}"#,
+            r#"{"name": "DiscreteUniformDistribution", "attributes": {"low": 0, "high": 1}}"#,
+            r#"{"name": "CategoricalDistribution", "attributes": {"choices": []}}"#,
+            r#"{"name": "CategoricalDistribution", "attributes": {"choices": [[1]]}}"#,
+            r#"{"type": "bool"}"#,
+            r#"{"type": "int", "low": 1}"#,
+        ] {
+            assert!(distribution_from_json(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
     fn parses_python_datetimes() {
-        let t = parse_time("2024-02-29T12:34:56.000789+00:00").unwrap();
+        let utc = jiff::tz::TimeZone::UTC;
+        let t = parse_time_in("2024-02-29T12:34:56.000789+00:00", &utc).unwrap();
         assert_eq!(t, Timestamp(1_709_210_096_000_789));
-        assert_eq!(parse_time("2024-02-29T21:34:56.000789+09:00"), Some(t));
-        assert_eq!(parse_time("2024-02-29 12:34:56.000789"), Some(t));
-        assert_eq!(parse_time("2024-02-29T12:34:56.000789Z"), Some(t));
-        assert_eq!(parse_time("2024-02-29T12:34:56"), Some(Timestamp(1_709_210_096_000_000)));
-        assert_eq!(parse_time("1969-12-31T23:59:59.999999+00:00"), Some(Timestamp(-1)));
-        assert!(parse_time("2024-13-01T00:00:00").is_none());
-        assert!(parse_time("yesterday").is_none());
+        assert_eq!(parse_time_in("2024-02-29T21:34:56.000789+09:00", &utc), Some(t));
+        assert_eq!(parse_time_in("2024-02-29 12:34:56.000789", &utc), Some(t));
+        assert_eq!(parse_time_in("2024-02-29T12:34:56.000789Z", &utc), Some(t));
+        assert_eq!(parse_time_in("2024-02-29T12:34:56.0007891234", &utc), Some(t));
+        assert_eq!(
+            parse_time_in("2024-02-29T12:34:56", &utc),
+            Some(Timestamp(1_709_210_096_000_000))
+        );
+        assert_eq!(parse_time_in("2024-02-29", &utc), Some(Timestamp(1_709_164_800_000_000)));
+        assert_eq!(parse_time_in("1969-12-31T23:59:59.999999+00:00", &utc), Some(Timestamp(-1)));
+        for bad in [
+            "2024-13-01T00:00:00",
+            "2023-02-29T00:00:00",
+            "2024-01-01T24:00:00",
+            "yesterday",
+            "2024-01-01T00:00:00+2400",
+            "0001-01-01T00:00:00",
+        ] {
+            assert!(parse_time_in(bad, &utc).is_none(), "{bad}");
+        }
+    }
+
+    /// Expected values are what Python 3.11 prints for
+    /// `datetime.fromisoformat(s).astimezone().replace(tzinfo=None).astimezone(timezone.utc)`
+    /// under `TZ=America/New_York` (and `Asia/Tokyo` for the LMT case).
+    #[test]
+    fn naive_and_aware_datetimes_go_through_the_local_wall_clock_as_in_optuna() {
+        let ny = jiff::tz::TimeZone::get("America/New_York").unwrap();
+        let cases = [
+            ("2020-01-01T00:00:00", "2020-01-01T05:00:00.000000+00:00"),
+            ("2020-07-01T00:00:00", "2020-07-01T04:00:00.000000+00:00"),
+            // skipped hour: a naive 02:30 is 06:30Z (01:30 EST)
+            ("2021-03-14T02:30:00", "2021-03-14T06:30:00.000000+00:00"),
+            ("2021-03-14T07:30:00+00:00", "2021-03-14T07:30:00.000000+00:00"),
+            // repeated hour: both 01:30s come back as the first
+            ("2021-11-07T01:30:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("2021-11-07T05:30:00+00:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("2021-11-07T06:30:00+00:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("2021-11-07T01:30:00-05:00", "2021-11-07T05:30:00.000000+00:00"),
+            ("0001-01-02T00:00:00", "0001-01-02T04:56:02.000000+00:00"),
+            ("9999-12-29T23:00:00", "9999-12-30T04:00:00.000000+00:00"),
+        ];
+        for (s, want) in cases {
+            assert_eq!(parse_time_in(s, &ny).map(|t| t.to_string()).as_deref(), Some(want), "{s}");
+        }
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(
+            parse_time_in("0001-01-02T00:00:00", &tokyo).unwrap().to_string(),
+            "0001-01-01T14:41:01.000000+00:00"
+        );
+        for bad in ["0001-01-01T23:00:00", "0001-01-01T10:00:00+00:00"] {
+            assert!(parse_time_in(bad, &ny).is_none(), "{bad}");
+        }
     }
 
     proptest::proptest! {
@@ -924,12 +1343,24 @@ mod tests {
             &br#"[1]"#[..],
             br#"{"worker_id":"w"}"#,
             br#"{"op_code":1,"worker_id":"w"}"#,
-            br#"{"op_code":1,"worker_id":"w","study_id":-1}"#,
-            br#"{"op_code":2,"worker_id":"w","study_id":0,"user_attr":{"a":1,"b":2}}"#,
-            br#"{"op_code":6,"worker_id":"w","trial_id":0,"state":1,"values":null}"#,
-            br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"params":{"x":1.0}}"#,
+            br#"{"op_code":1,"worker_id":"w","study_id":[1]}"#,
+            br#"{"op_code":-1,"worker_id":"w"}"#,
+            br#"{"op_code":1.5,"worker_id":"w"}"#,
+            br#"{"op_code":2,"worker_id":"w","study_id":{},"user_attr":{"a":1}}"#,
         ] {
             assert!(decode_line(line).is_err(), "{}", String::from_utf8_lossy(line));
+        }
+        // Fields Optuna reads only when it applies the line: what replay decides.
+        for (line, target) in [
+            (&br#"{"op_code":2,"worker_id":"w","study_id":0,"user_attr":{"a":1,"b":2}}"#[..], Target::Study(0)),
+            (br#"{"op_code":6,"worker_id":"w","trial_id":3,"state":1,"values":null}"#, Target::Trial(3)),
+            (br#"{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"params":{"x":1.0}}"#, Target::Study(0)),
+            (br#"{"op_code":5,"worker_id":"w","trial_id":1,"param_name":"x"}"#, Target::Trial(1)),
+        ] {
+            match decode_line(line) {
+                Ok((_, Operation::Unreplayable { target: t, .. })) => assert_eq!(t, target),
+                other => panic!("{}: {other:?}", String::from_utf8_lossy(line)),
+            }
         }
         assert_eq!(
             decode_line(br#"{"op_code":42,"worker_id":"w"}"#),
@@ -939,5 +1370,35 @@ mod tests {
             decode_line(br#"{"op_code":130,"worker_id":"w"}"#).unwrap().1,
             Operation::Ignorable { code: 130 }
         );
+    }
+
+    #[test]
+    fn op_codes_and_ids_as_python_compares_them() {
+        // Any code from 128 on is safe to ignore, however large (documented in OPTUNA.md).
+        for code in ["18446744073709551615", "18446744073709551616", "1e30", "9223372036854775808"]
+        {
+            let line = format!(r#"{{"op_code":{code},"worker_id":"w"}}"#);
+            assert!(
+                matches!(decode_line(line.as_bytes()), Ok((_, Operation::Ignorable { .. }))),
+                "{code}"
+            );
+        }
+        // Python's IntEnum equals 1.0 and True.
+        for code in ["1", "1.0", "true"] {
+            let line = format!(r#"{{"op_code":{code},"worker_id":"w","study_id":2}}"#);
+            assert_eq!(
+                decode_line(line.as_bytes()).unwrap().1,
+                Operation::DeleteStudy { study_id: 2 }
+            );
+        }
+        // An id no dict holds (negative, huge, a string) names nothing: replay ignores it.
+        for id in ["-1", "18446744073709551616", "\"0\"", "null", "0.5"] {
+            let line = format!(r#"{{"op_code":1,"worker_id":"w","study_id":{id}}}"#);
+            assert_eq!(
+                decode_line(line.as_bytes()).unwrap().1,
+                Operation::DeleteStudy { study_id: NO_ID },
+                "{id}"
+            );
+        }
     }
 }

@@ -1,20 +1,27 @@
 //! Domain types with Optuna's meaning and numeric codes. Knows nothing else in the crate.
 
 mod attr;
+mod bigint;
+mod decimal;
 mod distribution;
+mod python;
 mod state;
 mod time;
 mod trial;
+mod utf16;
 mod vec_map;
 
 pub use attr::{AttrValue, MAX_ATTR_DEPTH};
+pub use bigint::{BigInt, Integer, MAX_INT_DIGITS};
 pub use distribution::{
-    CategoricalChoice, CategoricalDistribution, Distribution, FloatDistribution, IntDistribution,
-    ParamValue,
+    CategoricalChoice, CategoricalDistribution, Distribution, FloatClass, FloatDistribution,
+    IntClass, IntDistribution, ParamValue,
 };
+pub use python::py_float;
 pub use state::{StudyDirection, TrialState};
 pub use time::Timestamp;
 pub use trial::{FrozenStudy, FrozenTrial};
+pub use utf16::Utf16String;
 pub use vec_map::VecMap;
 
 /// Compares two floats as bit patterns, so NaN equals NaN and 0.0 differs from -0.0. Used where

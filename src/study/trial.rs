@@ -48,9 +48,10 @@ fn param_from_attr(v: &AttrValue) -> Option<ParamValue> {
         AttrValue::Null => ParamValue::Null,
         AttrValue::Bool(b) => ParamValue::Bool(*b),
         AttrValue::Int(i) => ParamValue::Int(*i),
+        AttrValue::BigInt(i) => ParamValue::BigInt(i.clone()),
         AttrValue::Float(x) => ParamValue::Float(*x),
         AttrValue::String(s) => ParamValue::Str(s.clone()),
-        AttrValue::Array(_) | AttrValue::Map(_) => return None,
+        AttrValue::Utf16(_) | AttrValue::Array(_) | AttrValue::Map(_) => return None,
     })
 }
 
@@ -60,6 +61,7 @@ pub(crate) fn attr_from_param(v: &ParamValue) -> AttrValue {
         ParamValue::Null => AttrValue::Null,
         ParamValue::Bool(b) => AttrValue::Bool(*b),
         ParamValue::Int(i) => AttrValue::Int(*i),
+        ParamValue::BigInt(i) => AttrValue::BigInt(i.clone()),
         ParamValue::Float(x) => AttrValue::Float(*x),
         ParamValue::Str(s) => AttrValue::String(s.clone()),
     }

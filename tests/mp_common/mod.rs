@@ -16,7 +16,6 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use trialog::backend::FileOptions;
-use trialog::model::FloatDistribution;
 use trialog::{Distribution, FrozenTrial, JournalStorage, LockKind, LockOptions, TrialState};
 
 /// Prefix of every report line a child writes on stdout (libtest's own output is ignored).
@@ -90,7 +89,7 @@ pub fn open_storage(path: &Path, kind: LockKind, grace: Duration) -> JournalStor
 
 /// The float distribution every `multiprocess_*` test uses for its parameter `x`.
 pub fn x_distribution() -> Distribution {
-    Distribution::Float(FloatDistribution { low: 0.0, high: 1.0e6, log: false, step: None })
+    Distribution::float(0.0, 1.0e6, false, None).expect("a valid range")
 }
 
 /// The parameter `x` that worker `worker` sets in its `i`-th trial: unique per trial (for

@@ -3,10 +3,11 @@
 usage: python3 dump.py JOURNAL
 
 The output is byte-for-byte what `trialog dump JOURNAL` prints for the same state (format
-`optuna-storage-canonical-dump/1`, docs/CLI.md). Two documented normalisations, both of things
-trialog's model does not keep: legacy distribution classes are shown as their modern equivalents,
-and objective/intermediate values as floats. Datetimes come from the file (Optuna's naive local
-datetimes converted back to UTC; run with TZ=UTC for an exact round trip).
+`optuna-storage-canonical-dump/1`, docs/CLI.md). One documented normalisation, of something
+trialog's model does not keep: objective and intermediate values are shown as floats. Legacy
+distribution classes keep their class and JSON, attribute values their Python type (an int of any
+size stays an int). Datetimes are Optuna's naive local datetimes converted to UTC as Python
+converts them (`astimezone`), in the zone of this process (TZ).
 """
 
 import json
@@ -23,15 +24,6 @@ warnings.simplefilter("ignore")
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 
-def modern(d):
-    name = d.__class__.__name__
-    if name in ("UniformDistribution", "LogUniformDistribution", "DiscreteUniformDistribution"):
-        return D.FloatDistribution(d.low, d.high, log=d.log, step=d.step)
-    if name in ("IntUniformDistribution", "IntLogUniformDistribution"):
-        return D.IntDistribution(d.low, d.high, log=d.log, step=d.step)
-    return d
-
-
 def when(dt):
     if dt is None:
         return None
@@ -45,7 +37,7 @@ def trial(t):
         "state": t.state.name,
         "values": None if t.values is None else [float(v) for v in t.values],
         "params": t.params,
-        "distributions": {k: D.distribution_to_json(modern(d)) for k, d in t.distributions.items()},
+        "distributions": {k: D.distribution_to_json(d) for k, d in t.distributions.items()},
         "intermediate_values": {str(k): float(v) for k, v in t.intermediate_values.items()},
         "user_attrs": t.user_attrs,
         "system_attrs": t.system_attrs,

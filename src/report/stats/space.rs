@@ -36,14 +36,18 @@ impl Domain {
     /// The domain of one distribution.
     pub fn of(d: &Distribution) -> Domain {
         match d {
-            Distribution::Float(f) => {
-                Domain::Numeric { low: f.low, high: f.high, log: f.log, step: f.step, int: false }
-            }
+            Distribution::Float(f) => Domain::Numeric {
+                low: f.low(),
+                high: f.high(),
+                log: f.log(),
+                step: f.step(),
+                int: false,
+            },
             Distribution::Int(i) => Domain::Numeric {
-                low: i.low as f64,
-                high: i.high as f64,
-                log: i.log,
-                step: Some(i.step as f64),
+                low: i.low() as f64,
+                high: i.high() as f64,
+                log: i.log(),
+                step: Some(i.step() as f64),
                 int: true,
             },
             Distribution::Categorical(_) => {

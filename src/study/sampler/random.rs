@@ -98,44 +98,44 @@ impl RandomSampler {
     pub(crate) fn draw(rng: &mut SplitMix64, name: &str, dist: &Distribution) -> Result<f64> {
         match dist {
             Distribution::Float(d) => {
-                if !(d.low.is_finite() && d.high.is_finite()) {
+                if !(d.low().is_finite() && d.high().is_finite()) {
                     return Err(Error::invalid(format_args!(
                         "parameter {name:?}: cannot sample uniformly from an unbounded range"
                     )));
                 }
-                if let Some(step) = d.step {
-                    let n = ((d.high - d.low) / step).round();
+                if let Some(step) = d.step() {
+                    let n = ((d.high() - d.low()) / step).round();
                     if !(0.0..9.0e15).contains(&n) {
                         return Err(Error::invalid(format_args!(
                             "parameter {name:?}: step grid too large to sample"
                         )));
                     }
                     let k = rng.below_inclusive(n as u64) as f64;
-                    return Ok((d.low + k * step).min(d.high));
+                    return Ok((d.low() + k * step).min(d.high()));
                 }
                 let u = rng.next_f64();
-                let v = if d.log {
-                    let (lo, hi) = (d.low.ln(), d.high.ln());
+                let v = if d.log() {
+                    let (lo, hi) = (d.low().ln(), d.high().ln());
                     (lo + u * (hi - lo)).exp()
                 } else {
                     // low*(1-u) + high*u cannot overflow where high - low could.
-                    d.low * (1.0 - u) + d.high * u
+                    d.low() * (1.0 - u) + d.high() * u
                 };
-                Ok(v.clamp(d.low, d.high))
+                Ok(v.clamp(d.low(), d.high()))
             }
             Distribution::Int(d) => {
-                if d.log {
-                    let (lo, hi) = ((d.low as f64 - 0.5).ln(), (d.high as f64 + 0.5).ln());
+                if d.log() {
+                    let (lo, hi) = ((d.low() as f64 - 0.5).ln(), (d.high() as f64 + 0.5).ln());
                     let v = (lo + rng.next_f64() * (hi - lo)).exp().round();
-                    return Ok(v.clamp(d.low as f64, d.high as f64));
+                    return Ok(v.clamp(d.low() as f64, d.high() as f64));
                 }
-                let n = (i128::from(d.high) - i128::from(d.low)) / i128::from(d.step);
+                let n = (i128::from(d.high()) - i128::from(d.low())) / i128::from(d.step());
                 let n = u64::try_from(n).map_err(|_| Error::invalid("int range overflows"))?;
                 let k = i128::from(rng.below_inclusive(n));
-                Ok((i128::from(d.low) + k * i128::from(d.step)) as f64)
+                Ok((i128::from(d.low()) + k * i128::from(d.step())) as f64)
             }
             Distribution::Categorical(c) => {
-                let n = c.choices.len() as u64 - 1;
+                let n = c.choices().len() as u64 - 1;
                 Ok(rng.below_inclusive(n) as f64)
             }
         }
