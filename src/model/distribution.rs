@@ -90,6 +90,57 @@ pub struct CategoricalDistribution {
     pub choices: Arc<[CategoricalChoice]>,
 }
 
+impl FloatDistribution {
+    /// Lower bound (inclusive).
+    pub fn low(&self) -> f64 {
+        self.low
+    }
+
+    /// Upper bound (inclusive), on the step grid.
+    pub fn high(&self) -> f64 {
+        self.high
+    }
+
+    /// Whether values are sampled on a log scale.
+    pub fn log(&self) -> bool {
+        self.log
+    }
+
+    /// The grid spacing, if discrete.
+    pub fn step(&self) -> Option<f64> {
+        self.step
+    }
+}
+
+impl IntDistribution {
+    /// Lower bound (inclusive).
+    pub fn low(&self) -> i64 {
+        self.low
+    }
+
+    /// Upper bound (inclusive), on the step grid.
+    pub fn high(&self) -> i64 {
+        self.high
+    }
+
+    /// Whether values are sampled on a log scale.
+    pub fn log(&self) -> bool {
+        self.log
+    }
+
+    /// The grid spacing (>= 1).
+    pub fn step(&self) -> i64 {
+        self.step
+    }
+}
+
+impl CategoricalDistribution {
+    /// The choices, in order (a value's internal representation is its index here).
+    pub fn choices(&self) -> &[CategoricalChoice] {
+        &self.choices
+    }
+}
+
 /// The distribution a parameter was sampled from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Distribution {
