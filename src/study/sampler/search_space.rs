@@ -1,38 +1,107 @@
 //! Optuna's intersection search space (`optuna/search_space/intersection.py`) and single-valued
 //! distributions (`BaseDistribution.single`).
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::SearchSpace;
-use crate::model::{Distribution, FrozenTrial, TrialState};
+use crate::model::{Distribution, FrozenTrial, TrialState, VecMap};
 
 /// The parameters every finished trial of `trials` (COMPLETE, and PRUNED if `include_pruned`)
 /// has, each with a distribution equal in all of them, in name order. Empty when no trial is
 /// finished. Trials in other states are ignored, as in Optuna. Costs O(trials x parameters).
 pub fn intersection_search_space(trials: &[Arc<FrozenTrial>], include_pruned: bool) -> SearchSpace {
-    let mut space: Option<Vec<(&Arc<str>, &Arc<Distribution>)>> = None;
+    let mut names: Option<Vec<Arc<str>>> = None;
+    let mut dists: Vec<Arc<Distribution>> = Vec::new();
+    let mut found = Vec::new();
     for t in trials {
         let counted =
             t.state == TrialState::Complete || (include_pruned && t.state == TrialState::Pruned);
         if !counted {
             continue;
         }
-        match &mut space {
-            None => space = Some(t.distributions.iter().collect()),
-            Some(s) => s.retain(|(name, dist)| {
-                t.distributions
-                    .get(&***name)
-                    .is_some_and(|d| Arc::ptr_eq(d, dist) || **d == ***dist)
-            }),
+        let Some(names) = &mut names else {
+            names = Some(t.distributions.keys().cloned().collect());
+            dists = t.distributions.values().cloned().collect();
+            continue;
+        };
+        // The usual case: the same parameters as the space, the same shared `Arc`s.
+        let same = t.distributions.len() == names.len()
+            && t.distributions
+                .iter()
+                .zip(names.iter().zip(&dists))
+                .all(|((k, d), (n, e))| Arc::ptr_eq(k, n) && Arc::ptr_eq(d, e));
+        if same {
+            continue;
         }
-        if space.as_ref().is_some_and(Vec::is_empty) {
+        lookup_sorted(&t.distributions, names, &mut found);
+        let keep: Vec<bool> = found
+            .iter()
+            .zip(&dists)
+            .map(|(d, mine)| d.is_some_and(|d| Arc::ptr_eq(d, mine) || **d == **mine))
+            .collect();
+        let mut k = keep.iter();
+        names.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        dists.retain(|_| *k.next().unwrap_or(&false));
+        if names.is_empty() {
             break;
         }
     }
-    space
+    names
         .unwrap_or_default()
-        .into_iter()
-        .map(|(name, dist)| (name.to_string(), Distribution::clone(dist)))
+        .iter()
+        .zip(dists)
+        .map(|(name, dist)| (name.to_string(), Distribution::clone(&dist)))
+        .collect()
+}
+
+/// The values of `names` (sorted, distinct) in the sorted map `map`, by one merge walk that
+/// compares keys by pointer before content (a study's trials share their name `Arc`s, so the
+/// usual lookup compares no bytes).
+pub(crate) fn lookup_sorted<'m, V>(
+    map: &'m VecMap<Arc<str>, V>,
+    names: &[Arc<str>],
+    out: &mut Vec<Option<&'m V>>,
+) {
+    out.clear();
+    if map.len() == names.len() && map.keys().zip(names).all(|(k, n)| Arc::ptr_eq(k, n)) {
+        out.extend(map.values().map(Some));
+        return;
+    }
+    let mut entries = map.iter().peekable();
+    for name in names {
+        let mut found = None;
+        while let Some((key, value)) = entries.peek() {
+            let order =
+                if Arc::ptr_eq(key, name) { Ordering::Equal } else { (***key).cmp(&**name) };
+            match order {
+                Ordering::Less => {
+                    entries.next();
+                }
+                Ordering::Equal => {
+                    found = Some(*value);
+                    entries.next();
+                    break;
+                }
+                Ordering::Greater => break,
+            }
+        }
+        out.push(found);
+    }
+}
+
+/// The shared `Arc` of each of `names` as the trials store it (a fresh one for a name no trial
+/// has), for [`lookup_sorted`].
+pub(crate) fn intern(trials: &[Arc<FrozenTrial>], names: &[&str]) -> Vec<Arc<str>> {
+    names
+        .iter()
+        .map(|name| {
+            trials
+                .iter()
+                .find_map(|t| t.params.get_key_value(*name).map(|(k, _)| Arc::clone(k)))
+                .unwrap_or_else(|| Arc::from(*name))
+        })
         .collect()
 }
 

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::random::{RandomSampler, SplitMix64, fresh_seed, stream};
-use super::search_space::{intersection_search_space, single_value};
+use super::search_space::{intern, intersection_search_space, lookup_sorted, single_value};
 use super::{AttrWrites, RelativeSample, SampleContext, Sampler, SearchSpace};
 use crate::error::{Error, Result};
 use crate::journal::json::{self, JsonValue};
@@ -166,8 +166,8 @@ impl TpeSampler {
         let n_below = obs_below.first().map_or(0, Vec::len);
         let uniform = vec![1.0; n_below];
         let below_weights = multi.then_some(uniform.as_slice());
-        let pe_below = ParzenEstimator::new(&obs_below, &dists, &params, below_weights);
-        let pe_above = ParzenEstimator::new(&obs_above, &dists, &params, None);
+        let pe_below = ParzenEstimator::new(obs_below, &dists, &params, below_weights);
+        let pe_above = ParzenEstimator::new(obs_above, &dists, &params, None);
         let candidates = pe_below.sample(rng, self.options.n_ei_candidates);
         let l = pe_below.log_pdf(&candidates);
         let g = pe_above.log_pdf(&candidates);
@@ -222,23 +222,30 @@ fn observations(
     space: &[(&str, &Distribution)],
     multivariate: bool,
 ) -> Vec<Vec<f64>> {
+    // Look the names up in sorted order, one merge walk per trial.
+    let mut order: Vec<usize> = (0..space.len()).collect();
+    order.sort_by_key(|i| space[*i].0);
+    let sorted: Vec<&str> = order.iter().map(|i| space[*i].0).collect();
+    let names = intern(trials, &sorted);
     let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); space.len()];
-    let mut row = Vec::with_capacity(space.len());
+    let mut found = Vec::with_capacity(space.len());
+    let mut row = vec![0.0; space.len()];
     for t in trials {
         let relative =
             if multivariate && !t.state.is_finished() { relative_params(t) } else { Vec::new() };
-        row.clear();
-        for (name, dist) in space {
-            let value = t
-                .params
-                .get(*name)
-                .or_else(|| relative.iter().find(|(k, _)| k == name).map(|(_, v)| v));
+        lookup_sorted(&t.params, &names, &mut found);
+        let complete = order.iter().zip(&found).all(|(i, value)| {
+            let (name, dist) = space[*i];
+            let value = value.or_else(|| relative.iter().find(|(k, _)| k == name).map(|(_, v)| v));
             match value.and_then(|v| dist.to_internal(v).ok()) {
-                Some(x) => row.push(x),
-                None => break,
+                Some(x) => {
+                    row[*i] = x;
+                    true
+                }
+                None => false,
             }
-        }
-        if row.len() == space.len() {
+        });
+        if complete {
             cols.iter_mut().zip(&row).for_each(|(c, x)| c.push(*x));
         }
     }

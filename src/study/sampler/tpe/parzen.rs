@@ -66,10 +66,14 @@ pub(crate) fn default_weights(n: usize) -> Vec<f64> {
 pub(crate) struct Numerical {
     pub(crate) mus: Vec<f64>,
     pub(crate) sigmas: Vec<f64>,
-    /// Standardized bounds and `ln` of the kernel's mass between them, per kernel.
-    a: Vec<f64>,
-    b: Vec<f64>,
-    log_mass: Vec<f64>,
+    /// Per kernel, `1 / sigma`.
+    inv_sigma: Vec<f64>,
+    /// Per kernel, the constant of its log density: `-ln(mass)` of its truncation, and for a
+    /// continuous parameter also `-ln(sqrt(2 pi) sigma)`.
+    log_norm: Vec<f64>,
+    /// Bounds in the transformed space.
+    low: f64,
+    high: f64,
     log: bool,
     /// Grid spacing (0 for a continuous parameter).
     step: f64,
@@ -106,7 +110,7 @@ impl ParzenEstimator {
     /// The estimator of `observations` (one column of internal values per parameter of
     /// `space`, all of one length), weighted by `weights` (default: [`default_weights`]).
     pub(crate) fn new(
-        observations: &[Vec<f64>],
+        observations: Vec<Vec<f64>>,
         space: &[&Distribution],
         params: &ParzenParams,
         weights: Option<&[f64]>,
@@ -133,11 +137,11 @@ impl ParzenEstimator {
             })
             .collect();
         let dims = observations
-            .iter()
+            .into_iter()
             .zip(space)
             .map(|(obs, dist)| match dist {
                 Distribution::Categorical(c) => {
-                    Kernels::Categorical(categorical(obs, c.choices().len(), params))
+                    Kernels::Categorical(categorical(&obs, c.choices().len(), params))
                 }
                 Distribution::Float(d) => {
                     Kernels::Numerical(numerical(obs, d.low(), d.high(), d.log(), d.step(), params))
@@ -201,7 +205,9 @@ fn log_sum_exp(v: &[f64]) -> f64 {
     if max == f64::NEG_INFINITY {
         max = 0.0;
     }
-    v.iter().map(|x| (x - max).exp()).sum::<f64>().ln() + max
+    // Terms below e^-50 of the largest add less than 1e-21 each, which cannot move a double sum
+    // that is at least 1 (below some 10^5 terms): skip their exp.
+    v.iter().filter(|x| **x - max > -50.0).map(|x| (x - max).exp()).sum::<f64>().ln() + max
 }
 
 fn categorical(obs: &[f64], n_choices: usize, params: &ParzenParams) -> Categorical {
@@ -249,7 +255,7 @@ impl Categorical {
 }
 
 fn numerical(
-    obs: &[f64],
+    mut mus: Vec<f64>,
     orig_low: f64,
     orig_high: f64,
     log: bool,
@@ -261,7 +267,6 @@ fn numerical(
         low -= step / 2.0;
         high += step / 2.0;
     }
-    let mut mus: Vec<f64> = obs.to_vec();
     if log {
         mus.iter_mut().for_each(|m| *m = m.ln());
         low = low.ln();
@@ -270,17 +275,28 @@ fn numerical(
     let n = mus.len();
     let mut sigmas = vec![0.0; n];
     if n > 0 {
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|i, j| mus[*i].total_cmp(&mus[*j]));
-        let mut s = Vec::with_capacity(n + 2);
-        s.push(low);
-        s.extend(order.iter().map(|i| mus[*i]));
-        s.push(high);
-        let mut sorted_sigmas: Vec<f64> =
-            (0..n).map(|i| (s[i + 1] - s[i]).max(s[i + 2] - s[i + 1])).collect();
-        if !params.consider_endpoints && n >= 2 {
-            sorted_sigmas[0] = s[2] - s[1];
-            sorted_sigmas[n - 1] = s[n] - s[n - 1];
+        // Sorted by value, ties in observation order (numpy's argsort orders ties in a
+        // platform-dependent way). Keys are the values' order-preserving integer images.
+        let key = |x: f64| {
+            let bits = x.to_bits() as i64;
+            (bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64 ^ (1 << 63)
+        };
+        let mut keyed: Vec<(u64, u32)> =
+            mus.iter().zip(0u32..).map(|(m, i)| (key(*m), i)).collect();
+        keyed.sort_unstable();
+        let mut prev = low;
+        for r in 0..n {
+            let i = keyed[r].1 as usize;
+            let next = if r + 1 < n { mus[keyed[r + 1].1 as usize] } else { high };
+            let (left, right) = (mus[i] - prev, next - mus[i]);
+            sigmas[i] = if !params.consider_endpoints && n >= 2 && r == 0 {
+                right
+            } else if !params.consider_endpoints && n >= 2 && r == n - 1 {
+                left
+            } else {
+                left.max(right)
+            };
+            prev = mus[i];
         }
         let max_sigma = high - low;
         let min_sigma = if params.consider_magic_clip {
@@ -288,23 +304,40 @@ fn numerical(
         } else {
             EPS
         };
-        for (rank, i) in order.iter().enumerate() {
-            // numpy's clip: max first, then min.
-            sigmas[*i] = sorted_sigmas[rank].max(min_sigma).min(max_sigma);
-        }
+        // numpy's clip: max first, then min.
+        sigmas.iter_mut().for_each(|s| *s = s.max(min_sigma).min(max_sigma));
     }
     mus.push(0.5 * (low + high));
     sigmas.push(high - low);
-    let a: Vec<f64> = mus.iter().zip(&sigmas).map(|(m, s)| (low - m) / s).collect();
-    let b: Vec<f64> = mus.iter().zip(&sigmas).map(|(m, s)| (high - m) / s).collect();
-    let log_mass = a.iter().zip(&b).map(|(a, b)| log_gauss_mass(*a, *b)).collect();
-    Numerical { mus, sigmas, a, b, log_mass, log, step: step.unwrap_or(0.0), orig_low, orig_high }
+    let continuous = step.is_none();
+    let inv_sigma: Vec<f64> = sigmas.iter().map(|s| 1.0 / s).collect();
+    let log_norm = mus
+        .iter()
+        .zip(&sigmas)
+        .map(|(m, s)| {
+            let log_mass = log_gauss_mass((low - m) / s, (high - m) / s);
+            if continuous { -LOG_SQRT_2PI - log_mass - s.ln() } else { -log_mass }
+        })
+        .collect();
+    Numerical {
+        mus,
+        sigmas,
+        inv_sigma,
+        log_norm,
+        low,
+        high,
+        log,
+        step: step.unwrap_or(0.0),
+        orig_low,
+        orig_high,
+    }
 }
 
 impl Numerical {
     fn sample(&self, k: usize, q: f64) -> f64 {
         let (mu, sigma) = (self.mus[k], self.sigmas[k]);
-        let mut x = ppf(q, self.a[k], self.b[k]) * sigma + mu;
+        let (a, b) = ((self.low - mu) / sigma, (self.high - mu) / sigma);
+        let mut x = ppf(q, a, b) * sigma + mu;
         if self.log {
             x = x.exp();
         }
@@ -322,20 +355,26 @@ impl Numerical {
         let t = |v: f64| if self.log { v.ln() } else { v };
         if self.step == 0.0 {
             let xt = t(x);
-            for (k, a) in acc.iter_mut().enumerate() {
-                let z = (xt - self.mus[k]) / self.sigmas[k];
-                if z < self.a[k] || z > self.b[k] {
-                    *a = f64::NEG_INFINITY;
-                } else {
-                    *a += -z * z / 2.0 - LOG_SQRT_2PI - self.log_mass[k] - self.sigmas[k].ln();
-                }
+            // Outside the bounds, every kernel's density is 0. (Optuna compares the standardized
+            // value with each kernel's standardized bounds; rounding is monotonic, so the answer
+            // is the same.)
+            if !(self.low <= xt && xt <= self.high) {
+                acc.iter_mut().for_each(|a| *a = f64::NEG_INFINITY);
+                return;
+            }
+            for (((a, mu), inv), norm) in
+                acc.iter_mut().zip(&self.mus).zip(&self.inv_sigma).zip(&self.log_norm)
+            {
+                let z = (xt - mu) * inv;
+                *a += norm - 0.5 * z * z;
             }
         } else {
             let left = t(x - self.step / 2.0);
             let right = t(x + self.step / 2.0);
-            for (k, a) in acc.iter_mut().enumerate() {
-                let (mu, sigma) = (self.mus[k], self.sigmas[k]);
-                *a += log_gauss_mass((left - mu) / sigma, (right - mu) / sigma) - self.log_mass[k];
+            for (((a, mu), sigma), norm) in
+                acc.iter_mut().zip(&self.mus).zip(&self.sigmas).zip(&self.log_norm)
+            {
+                *a += log_gauss_mass((left - mu) / sigma, (right - mu) / sigma) + norm;
             }
         }
     }
@@ -428,7 +467,7 @@ mod tests {
                 v => Some(floats(v)),
             };
             let refs: Vec<&Distribution> = dists.iter().collect();
-            let pe = ParzenEstimator::new(&obs, &refs, &params, predetermined.as_deref());
+            let pe = ParzenEstimator::new(obs, &refs, &params, predetermined.as_deref());
             let want_w = floats(case.get("weights").unwrap());
             assert_eq!(pe.weights.len(), want_w.len(), "{name}: kernel count");
             for (g, w) in pe.weights.iter().zip(&want_w) {
@@ -499,7 +538,7 @@ mod tests {
             vec![0.0, 1.0, 1.0],
         ];
         let refs: Vec<&Distribution> = space.iter().collect();
-        let pe = ParzenEstimator::new(&obs, &refs, &ParzenParams::default(), None);
+        let pe = ParzenEstimator::new(obs, &refs, &ParzenParams::default(), None);
         let mut rng = SplitMix64::new(3);
         let samples = pe.sample(&mut rng, 2000);
         for row in &samples {

@@ -57,14 +57,14 @@ fn split_complete(
 ) -> (Trials, Trials) {
     let n_below = n_below.min(trials.len());
     if directions.len() <= 1 {
-        let mut sorted = trials;
-        // A stable sort: ties keep trial-number order, as Python's `sorted` does.
-        sorted.sort_by(|a, b| {
-            let (x, y) = (loss_values(a, directions)[0], loss_values(b, directions)[0]);
-            x.partial_cmp(&y).unwrap_or(Ordering::Equal)
-        });
-        let above = sorted.split_off(n_below);
-        return (sorted, above);
+        let maximize = directions.first() == Some(&StudyDirection::Maximize);
+        let key = |t: &FrozenTrial| match t.value() {
+            Some(v) if maximize => -v,
+            Some(v) => v,
+            None => f64::INFINITY,
+        };
+        let keys: Vec<f64> = trials.iter().map(|t| key(t)).collect();
+        return take_smallest(trials, &keys, n_below, |a, b| a.partial_cmp(b));
     }
     if n_below == 0 {
         return (Vec::new(), trials);
@@ -127,13 +127,35 @@ fn pruned_score(t: &FrozenTrial, direction: StudyDirection) -> (f64, f64) {
 
 fn split_pruned(trials: Trials, direction: StudyDirection, n_below: usize) -> (Trials, Trials) {
     let n_below = n_below.min(trials.len());
-    let mut sorted = trials;
-    sorted.sort_by(|a, b| {
-        let (x, y) = (pruned_score(a, direction), pruned_score(b, direction));
-        x.partial_cmp(&y).unwrap_or(Ordering::Equal)
-    });
-    let above = sorted.split_off(n_below);
-    (sorted, above)
+    let keys: Vec<(f64, f64)> = trials.iter().map(|t| pruned_score(t, direction)).collect();
+    take_smallest(trials, &keys, n_below, |a, b| a.partial_cmp(b))
+}
+
+/// The `n` trials with the smallest keys (ties: the earlier trial first, as Python's stable
+/// sort) and the rest, both in their input order. A selection, not a sort: O(trials).
+fn take_smallest<K>(
+    trials: Trials,
+    keys: &[K],
+    n: usize,
+    cmp: impl Fn(&K, &K) -> Option<Ordering>,
+) -> (Trials, Trials) {
+    let mut chosen = vec![false; trials.len()];
+    if n > 0 {
+        let mut order: Vec<usize> = (0..trials.len()).collect();
+        let by = |i: &usize, j: &usize| {
+            cmp(&keys[*i], &keys[*j]).unwrap_or(Ordering::Equal).then(i.cmp(j))
+        };
+        if n < order.len() {
+            order.select_nth_unstable_by(n - 1, by);
+        }
+        order[..n].iter().for_each(|i| chosen[*i] = true);
+    }
+    let mut below = Vec::with_capacity(n);
+    let mut above = Vec::with_capacity(trials.len() - n);
+    for (t, c) in trials.into_iter().zip(chosen) {
+        if c { below.push(t) } else { above.push(t) }
+    }
+    (below, above)
 }
 
 #[cfg(test)]
