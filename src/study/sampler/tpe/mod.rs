@@ -237,7 +237,7 @@ fn observations(
         let complete = order.iter().zip(&found).all(|(i, value)| {
             let (name, dist) = space[*i];
             let value = value.or_else(|| relative.iter().find(|(k, _)| k == name).map(|(_, v)| v));
-            match value.and_then(|v| dist.to_internal(v).ok()) {
+            match value.and_then(|v| internal(dist, v)) {
                 Some(x) => {
                     row[*i] = x;
                     true
@@ -250,6 +250,16 @@ fn observations(
         }
     }
     cols
+}
+
+/// `dist.to_internal(value)`, with the numerical cases inline (the hot path of reading many
+/// trials).
+fn internal(dist: &Distribution, value: &ParamValue) -> Option<f64> {
+    match (dist, value) {
+        (Distribution::Float(_), ParamValue::Float(x)) => Some(*x),
+        (Distribution::Int(_), ParamValue::Int(i)) => Some(*i as f64),
+        _ => dist.to_internal(value).ok(),
+    }
 }
 
 /// The attributes recording jointly drawn `params` (internal values of `space`) for other

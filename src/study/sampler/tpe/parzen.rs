@@ -276,18 +276,12 @@ fn numerical(
     let mut sigmas = vec![0.0; n];
     if n > 0 {
         // Sorted by value, ties in observation order (numpy's argsort orders ties in a
-        // platform-dependent way). Keys are the values' order-preserving integer images.
-        let key = |x: f64| {
-            let bits = x.to_bits() as i64;
-            (bits ^ (((bits >> 63) as u64) >> 1) as i64) as u64 ^ (1 << 63)
-        };
-        let mut keyed: Vec<(u64, u32)> =
-            mus.iter().zip(0u32..).map(|(m, i)| (key(*m), i)).collect();
-        keyed.sort_unstable();
+        // platform-dependent way).
+        let order = sorted_order(&mus);
         let mut prev = low;
         for r in 0..n {
-            let i = keyed[r].1 as usize;
-            let next = if r + 1 < n { mus[keyed[r + 1].1 as usize] } else { high };
+            let i = order[r] as usize;
+            let next = if r + 1 < n { mus[order[r + 1] as usize] } else { high };
             let (left, right) = (mus[i] - prev, next - mus[i]);
             sigmas[i] = if !params.consider_endpoints && n >= 2 && r == 0 {
                 right
@@ -311,12 +305,21 @@ fn numerical(
     sigmas.push(high - low);
     let continuous = step.is_none();
     let inv_sigma: Vec<f64> = sigmas.iter().map(|s| 1.0 / s).collect();
+    // Many kernels share the clipped bandwidth: remember the last logarithm.
+    let mut last_ln = (f64::NAN, f64::NAN);
     let log_norm = mus
         .iter()
         .zip(&sigmas)
-        .map(|(m, s)| {
-            let log_mass = log_gauss_mass((low - m) / s, (high - m) / s);
-            if continuous { -LOG_SQRT_2PI - log_mass - s.ln() } else { -log_mass }
+        .zip(&inv_sigma)
+        .map(|((m, s), inv)| {
+            let log_mass = log_gauss_mass((low - m) * inv, (high - m) * inv);
+            if !continuous {
+                return -log_mass;
+            }
+            if last_ln.0 != *s {
+                last_ln = (*s, s.ln());
+            }
+            -LOG_SQRT_2PI - log_mass - last_ln.1
         })
         .collect();
     Numerical {
@@ -331,6 +334,43 @@ fn numerical(
         orig_low,
         orig_high,
     }
+}
+
+/// The indices of `values` in increasing order, equal values in index order: a stable LSD
+/// radix sort of the values' order-preserving integer images, one byte per pass (passes where
+/// every value has the same byte are skipped). O(n), where a comparison sort was the largest
+/// cost of building an estimator of many observations.
+fn sorted_order(values: &[f64]) -> Vec<u32> {
+    let key = |x: f64| {
+        let bits = x.to_bits();
+        if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
+    };
+    let keys: Vec<u64> = values.iter().map(|v| key(*v)).collect();
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    let mut scratch = vec![0u32; values.len()];
+    for pass in 0..8 {
+        let shift = pass * 8;
+        let mut counts = [0usize; 256];
+        for k in &keys {
+            counts[((k >> shift) & 0xff) as usize] += 1;
+        }
+        if counts.iter().any(|c| *c == keys.len()) {
+            continue;
+        }
+        let mut start = 0;
+        for c in counts.iter_mut() {
+            let n = *c;
+            *c = start;
+            start += n;
+        }
+        for i in &order {
+            let digit = ((keys[*i as usize] >> shift) & 0xff) as usize;
+            scratch[counts[digit]] = *i;
+            counts[digit] += 1;
+        }
+        std::mem::swap(&mut order, &mut scratch);
+    }
+    order
 }
 
 impl Numerical {
@@ -414,6 +454,20 @@ mod tests {
                 Distribution::categorical((0..n).map(ParamValue::Int).collect()).unwrap()
             }
         }
+    }
+
+    #[test]
+    fn sorted_order_is_a_stable_sort() {
+        let v = [3.0, -1.0, 0.0, -0.0, 2.5, -1.0, f64::INFINITY, -7.25e300, 2.5, 1e-300];
+        let mut want: Vec<u32> = (0..v.len() as u32).collect();
+        want.sort_by(|a, b| v[*a as usize].total_cmp(&v[*b as usize]));
+        assert_eq!(sorted_order(&v), want);
+        assert!(sorted_order(&[]).is_empty());
+        let mut rng = SplitMix64::new(5);
+        let many: Vec<f64> = (0..3000).map(|_| (rng.next_f64() * 40.0).round() - 20.0).collect();
+        let mut want: Vec<u32> = (0..many.len() as u32).collect();
+        want.sort_by(|a, b| many[*a as usize].total_cmp(&many[*b as usize]));
+        assert_eq!(sorted_order(&many), want);
     }
 
     #[test]
