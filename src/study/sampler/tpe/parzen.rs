@@ -354,7 +354,7 @@ fn sorted_order(values: &[f64]) -> Vec<u32> {
         for k in &keys {
             counts[((k >> shift) & 0xff) as usize] += 1;
         }
-        if counts.iter().any(|c| *c == keys.len()) {
+        if counts.contains(&keys.len()) {
             continue;
         }
         let mut start = 0;
