@@ -176,12 +176,14 @@ pub fn eval(a: &EvalArgs) -> Result<(), CliError> {
 
 /// Runs `trials` TPE trials on a sphere of `params` floats, then times `timed` more trials'
 /// `ask` and suggestions (not their `tell`), and prints the mean per trial and per parameter
-/// (wall time) and per trial in CPU time (steadier on a loaded machine).
+/// (wall time), per trial in CPU time, and the median trial's wall time (both steadier on a
+/// loaded machine).
 pub fn speed(a: &SpeedArgs) -> Result<(), CliError> {
     let study = study(Arc::new(TpeSampler::new(Some(a.seed))), 1)?;
     let names: Vec<String> = (0..a.params).map(|i| format!("x{i}")).collect();
     let mut timed = 0.0;
     let mut cpu = 0.0;
+    let mut each = Vec::with_capacity(a.timed);
     for k in 0..a.trials + a.timed {
         let c0 = cpu_seconds();
         let t0 = Instant::now();
@@ -192,12 +194,16 @@ pub fn speed(a: &SpeedArgs) -> Result<(), CliError> {
             v += x * x;
         }
         if k >= a.trials {
-            timed += t0.elapsed().as_secs_f64();
+            let wall = t0.elapsed().as_secs_f64();
+            timed += wall;
+            each.push(wall);
             cpu += cpu_seconds() - c0;
         }
         study.tell(&trial, TellResult::Complete(vec![v])).map_err(lib)?;
     }
     let per_trial = timed / a.timed as f64;
+    each.sort_by(f64::total_cmp);
+    let median = each.get(each.len() / 2).copied().unwrap_or(f64::NAN);
     let line = JsonValue::Object(vec![
         ("impl".into(), JsonValue::Str("trialog".into())),
         ("trials".into(), JsonValue::Int(a.trials as i64)),
@@ -205,6 +211,7 @@ pub fn speed(a: &SpeedArgs) -> Result<(), CliError> {
         ("per_trial_ms".into(), JsonValue::Float(per_trial * 1e3)),
         ("per_param_ms".into(), JsonValue::Float(per_trial * 1e3 / a.params as f64)),
         ("cpu_per_trial_ms".into(), JsonValue::Float(cpu / a.timed as f64 * 1e3)),
+        ("median_trial_ms".into(), JsonValue::Float(median * 1e3)),
     ]);
     let mut out = String::new();
     line.write(&mut out, ", ", ": ");

@@ -93,7 +93,7 @@ pub(crate) fn lookup_sorted<'m, V>(
 
 /// The shared `Arc` of each of `names` as the trials store it (a fresh one for a name no trial
 /// has), for [`lookup_sorted`].
-pub(crate) fn intern(trials: &[Arc<FrozenTrial>], names: &[&str]) -> Vec<Arc<str>> {
+pub(crate) fn intern(trials: &[&FrozenTrial], names: &[&str]) -> Vec<Arc<str>> {
     names
         .iter()
         .map(|name| {

@@ -218,7 +218,7 @@ fn relative_params(trial: &FrozenTrial) -> Vec<(String, ParamValue)> {
 /// per parameter (Optuna's `_get_internal_repr`). A running trial's jointly drawn but not yet
 /// suggested parameters count when `multivariate`.
 fn observations(
-    trials: &[Arc<FrozenTrial>],
+    trials: &[&FrozenTrial],
     space: &[(&str, &Distribution)],
     multivariate: bool,
 ) -> Vec<Vec<f64>> {
@@ -227,7 +227,9 @@ fn observations(
     order.sort_by_key(|i| space[*i].0);
     let sorted: Vec<&str> = order.iter().map(|i| space[*i].0).collect();
     let names = intern(trials, &sorted);
-    let mut cols: Vec<Vec<f64>> = vec![Vec::with_capacity(trials.len()); space.len()];
+    // (`vec![v; n]` would clone `v` without its capacity.)
+    let mut cols: Vec<Vec<f64>> =
+        (0..space.len()).map(|_| Vec::with_capacity(trials.len())).collect();
     let mut found = Vec::with_capacity(space.len());
     let mut row = vec![0.0; space.len()];
     for t in trials {
@@ -388,7 +390,7 @@ mod tests {
         assert_eq!(back[1], ("b".to_owned(), ParamValue::Int(3)));
         let pairs: Vec<(&str, &Distribution)> =
             space.iter().map(|(n, d)| (n.as_str(), d)).collect();
-        let obs = observations(&[Arc::new(t)], &pairs, true);
+        let obs = observations(&[&t], &pairs, true);
         assert_eq!(obs, vec![vec![0.25], vec![3.0], vec![1.0]]);
     }
 }

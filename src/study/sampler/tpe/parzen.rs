@@ -336,41 +336,16 @@ fn numerical(
     }
 }
 
-/// The indices of `values` in increasing order, equal values in index order: a stable LSD
-/// radix sort of the values' order-preserving integer images, one byte per pass (passes where
-/// every value has the same byte are skipped). O(n), where a comparison sort was the largest
-/// cost of building an estimator of many observations.
+/// The indices of `values` in increasing order (total order), equal values in index order: an
+/// unstable sort of (order-preserving integer image, index) pairs, which are all distinct.
 fn sorted_order(values: &[f64]) -> Vec<u32> {
     let key = |x: f64| {
         let bits = x.to_bits();
         if bits >> 63 == 1 { !bits } else { bits | (1 << 63) }
     };
-    let keys: Vec<u64> = values.iter().map(|v| key(*v)).collect();
-    let mut order: Vec<u32> = (0..values.len() as u32).collect();
-    let mut scratch = vec![0u32; values.len()];
-    for pass in 0..8 {
-        let shift = pass * 8;
-        let mut counts = [0usize; 256];
-        for k in &keys {
-            counts[((k >> shift) & 0xff) as usize] += 1;
-        }
-        if counts.contains(&keys.len()) {
-            continue;
-        }
-        let mut start = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = start;
-            start += n;
-        }
-        for i in &order {
-            let digit = ((keys[*i as usize] >> shift) & 0xff) as usize;
-            scratch[counts[digit]] = *i;
-            counts[digit] += 1;
-        }
-        std::mem::swap(&mut order, &mut scratch);
-    }
-    order
+    let mut keyed: Vec<(u64, u32)> = values.iter().zip(0u32..).map(|(v, i)| (key(*v), i)).collect();
+    keyed.sort_unstable();
+    keyed.into_iter().map(|(_, i)| i).collect()
 }
 
 impl Numerical {

@@ -10,23 +10,23 @@ use std::sync::Arc;
 use crate::model::{FrozenTrial, StudyDirection, TrialState};
 use crate::study::sampler::pareto::{losses, non_domination_ranks, reference_point, solve_hssp};
 
-type Trials = Vec<Arc<FrozenTrial>>;
+type Trials<'a> = Vec<&'a FrozenTrial>;
 
 /// Splits `trials` (COMPLETE, PRUNED and RUNNING; others are ignored) into `n_below` good ones
 /// (fewer if there are not enough COMPLETE and PRUNED trials) and the rest.
-pub(crate) fn split_trials(
-    trials: &[Arc<FrozenTrial>],
+pub(crate) fn split_trials<'a>(
+    trials: &'a [Arc<FrozenTrial>],
     directions: &[StudyDirection],
     n_below: usize,
-) -> (Trials, Trials) {
+) -> (Trials<'a>, Trials<'a>) {
     let mut complete = Vec::new();
     let mut pruned = Vec::new();
     let mut running = Vec::new();
     for t in trials {
         match t.state {
-            TrialState::Running => running.push(Arc::clone(t)),
-            TrialState::Complete => complete.push(Arc::clone(t)),
-            TrialState::Pruned => pruned.push(Arc::clone(t)),
+            TrialState::Running => running.push(&**t),
+            TrialState::Complete => complete.push(&**t),
+            TrialState::Pruned => pruned.push(&**t),
             TrialState::Fail | TrialState::Waiting => {}
         }
     }
@@ -50,11 +50,11 @@ fn loss_values(t: &FrozenTrial, directions: &[StudyDirection]) -> Vec<f64> {
     }
 }
 
-fn split_complete(
-    trials: Trials,
+fn split_complete<'a>(
+    trials: Trials<'a>,
     directions: &[StudyDirection],
     n_below: usize,
-) -> (Trials, Trials) {
+) -> (Trials<'a>, Trials<'a>) {
     let n_below = n_below.min(trials.len());
     if directions.len() <= 1 {
         let maximize = directions.first() == Some(&StudyDirection::Maximize);
@@ -125,7 +125,11 @@ fn pruned_score(t: &FrozenTrial, direction: StudyDirection) -> (f64, f64) {
     }
 }
 
-fn split_pruned(trials: Trials, direction: StudyDirection, n_below: usize) -> (Trials, Trials) {
+fn split_pruned(
+    trials: Trials<'_>,
+    direction: StudyDirection,
+    n_below: usize,
+) -> (Trials<'_>, Trials<'_>) {
     let n_below = n_below.min(trials.len());
     let keys: Vec<(f64, f64)> = trials.iter().map(|t| pruned_score(t, direction)).collect();
     take_smallest(trials, &keys, n_below, |a, b| a.partial_cmp(b))
@@ -133,12 +137,12 @@ fn split_pruned(trials: Trials, direction: StudyDirection, n_below: usize) -> (T
 
 /// The `n` trials with the smallest keys (ties: the earlier trial first, as Python's stable
 /// sort) and the rest, both in their input order. A selection, not a sort: O(trials).
-fn take_smallest<K>(
-    trials: Trials,
+fn take_smallest<'a, K>(
+    trials: Trials<'a>,
     keys: &[K],
     n: usize,
     cmp: impl Fn(&K, &K) -> Option<Ordering>,
-) -> (Trials, Trials) {
+) -> (Trials<'a>, Trials<'a>) {
     let mut chosen = vec![false; trials.len()];
     if n > 0 {
         let mut order: Vec<usize> = (0..trials.len()).collect();
@@ -205,7 +209,7 @@ mod tests {
             let n_below = case.get("n_below").unwrap().as_f64().unwrap() as usize;
             let (below, above) = split_trials(&trials, &directions, n_below);
             let numbers =
-                |v: &[Arc<FrozenTrial>]| v.iter().map(|t| t.number as f64).collect::<Vec<_>>();
+                |v: &[&FrozenTrial]| v.iter().map(|t| t.number as f64).collect::<Vec<_>>();
             let want_below = floats(case.get("below").unwrap());
             let want_above = floats(case.get("above").unwrap());
             assert_eq!(numbers(&below), want_below, "case {c} ({directions:?}, n_below {n_below})");
