@@ -12,6 +12,7 @@
 //! (as Optuna does) so that other workers see all of it before it is suggested.
 
 mod parzen;
+mod pool;
 mod split;
 #[cfg(test)]
 mod table;
@@ -227,9 +228,7 @@ fn observations(
     order.sort_by_key(|i| space[*i].0);
     let sorted: Vec<&str> = order.iter().map(|i| space[*i].0).collect();
     let names = intern(trials, &sorted);
-    // (`vec![v; n]` would clone `v` without its capacity.)
-    let mut cols: Vec<Vec<f64>> =
-        (0..space.len()).map(|_| Vec::with_capacity(trials.len())).collect();
+    let mut cols: Vec<Vec<f64>> = (0..space.len()).map(|_| pool::take(trials.len() + 1)).collect();
     let mut found = Vec::with_capacity(space.len());
     let mut row = vec![0.0; space.len()];
     for t in trials {

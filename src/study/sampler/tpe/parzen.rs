@@ -17,6 +17,7 @@
 //! As in Optuna, the log density of a log-scaled continuous parameter is the density of its
 //! logarithm (no Jacobian term: TPE only compares two estimators over the same points).
 
+use super::pool;
 use super::truncnorm::{LOG_SQRT_2PI, log_gauss_mass, ppf};
 use crate::model::Distribution;
 use crate::study::sampler::random::SplitMix64;
@@ -129,13 +130,10 @@ impl ParzenEstimator {
         let total: f64 = w.iter().sum();
         w.iter_mut().for_each(|x| *x /= total);
         let mut acc = 0.0;
-        let cum_weights = w
-            .iter()
-            .map(|x| {
-                acc += x;
-                acc
-            })
-            .collect();
+        let cum_weights = pool::collect(w.iter().map(|x| {
+            acc += x;
+            acc
+        }));
         let dims = observations
             .into_iter()
             .zip(space)
@@ -156,7 +154,7 @@ impl ParzenEstimator {
                 )),
             })
             .collect();
-        let log_weights = w.iter().map(|x| x.ln()).collect();
+        let log_weights = pool::collect(w.iter().map(|x| x.ln()));
         ParzenEstimator { weights: w, log_weights, cum_weights, dims }
     }
 
@@ -181,9 +179,8 @@ impl ParzenEstimator {
 
     /// The mixture's log density (log probability for discrete parameters) at each point.
     pub(crate) fn log_pdf(&self, points: &[Vec<f64>]) -> Vec<f64> {
-        let kernels = self.weights.len();
-        let mut acc = vec![0.0; kernels];
-        points
+        let mut acc = pool::collect(self.log_weights.iter().copied());
+        let out = points
             .iter()
             .map(|x| {
                 acc.copy_from_slice(&self.log_weights);
@@ -195,7 +192,26 @@ impl ParzenEstimator {
                 }
                 log_sum_exp(&acc)
             })
-            .collect()
+            .collect();
+        pool::give(acc);
+        out
+    }
+}
+
+impl Drop for ParzenEstimator {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.weights));
+        pool::give(std::mem::take(&mut self.log_weights));
+        pool::give(std::mem::take(&mut self.cum_weights));
+    }
+}
+
+impl Drop for Numerical {
+    fn drop(&mut self) {
+        pool::give(std::mem::take(&mut self.mus));
+        pool::give(std::mem::take(&mut self.sigmas));
+        pool::give(std::mem::take(&mut self.inv_sigma));
+        pool::give(std::mem::take(&mut self.log_norm));
     }
 }
 
@@ -273,7 +289,8 @@ fn numerical(
         high = high.ln();
     }
     let n = mus.len();
-    let mut sigmas = vec![0.0; n];
+    let mut sigmas = pool::take(n + 1);
+    sigmas.resize(n, 0.0);
     if n > 0 {
         // Sorted by value, ties in observation order (numpy's argsort orders ties in a
         // platform-dependent way).
@@ -304,24 +321,19 @@ fn numerical(
     mus.push(0.5 * (low + high));
     sigmas.push(high - low);
     let continuous = step.is_none();
-    let inv_sigma: Vec<f64> = sigmas.iter().map(|s| 1.0 / s).collect();
+    let inv_sigma = pool::collect(sigmas.iter().map(|s| 1.0 / s));
     // Many kernels share the clipped bandwidth: remember the last logarithm.
     let mut last_ln = (f64::NAN, f64::NAN);
-    let log_norm = mus
-        .iter()
-        .zip(&sigmas)
-        .zip(&inv_sigma)
-        .map(|((m, s), inv)| {
-            let log_mass = log_gauss_mass((low - m) * inv, (high - m) * inv);
-            if !continuous {
-                return -log_mass;
-            }
-            if last_ln.0 != *s {
-                last_ln = (*s, s.ln());
-            }
-            -LOG_SQRT_2PI - log_mass - last_ln.1
-        })
-        .collect();
+    let log_norm = pool::collect(mus.iter().zip(&sigmas).zip(&inv_sigma).map(|((m, s), inv)| {
+        let log_mass = log_gauss_mass((low - m) * inv, (high - m) * inv);
+        if !continuous {
+            return -log_mass;
+        }
+        if last_ln.0 != *s {
+            last_ln = (*s, s.ln());
+        }
+        -LOG_SQRT_2PI - log_mass - last_ln.1
+    }));
     Numerical {
         mus,
         sigmas,
