@@ -122,7 +122,7 @@ def value(problem: str, p: list) -> list[float]:
 def curve(p: list, step: int) -> float:
     x, lr = p
     last = (math.log10(lr) + 2.0) ** 2 / 4.0 + (x - 0.3) ** 2
-    return last + (0.5 + x) * math.exp(-step / 8.0)
+    return last + (0.5 + 0.2 * x) * math.exp(-step / 8.0)
 
 
 CHECK_POINTS = {

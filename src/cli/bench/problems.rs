@@ -122,7 +122,7 @@ impl Problem {
     pub fn curve(p: &[f64], step: i64) -> f64 {
         let (x, lr) = (p[0], p[1]);
         let last = (lr.log10() + 2.0).powi(2) / 4.0 + (x - 0.3).powi(2);
-        last + (0.5 + x) * (-(step as f64) / 8.0).exp()
+        last + (0.5 + 0.2 * x) * (-(step as f64) / 8.0).exp()
     }
 
     /// A point from its command-line spelling (`1.5,2`; the mixed problem's kind as `a|b|c`).
