@@ -82,7 +82,9 @@ fn generation_of(t: &FrozenTrial) -> Option<i64> {
 /// per-objective sorts leave them, reversed.
 fn crowding_distance_sort(individuals: &mut [Arc<FrozenTrial>]) {
     let n_obj = individuals.first().and_then(|t| t.values.as_ref()).map_or(0, Vec::len);
-    let value = |t: &FrozenTrial, i: usize| t.values.as_ref().map_or(f64::NAN, |v| v[i]);
+    let value = |t: &FrozenTrial, i: usize| {
+        t.values.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(f64::NAN)
+    };
     let mut distance: BTreeMap<u64, f64> = individuals.iter().map(|t| (t.number, 0.0)).collect();
     for i in 0..n_obj {
         individuals.sort_by(|a, b| {
