@@ -81,6 +81,13 @@ pub enum Error {
         /// The trial that was claimed by someone else.
         trial_id: u64,
     },
+    /// The study's pruner said to stop the trial (`Trial::prune_if_needed`); `Study::optimize`
+    /// records the trial as PRUNED.
+    #[error("trial {trial_id} was pruned")]
+    TrialPruned {
+        /// The pruned trial.
+        trial_id: u64,
+    },
     /// A parameter reappeared in the study with a distribution Optuna considers incompatible.
     #[error("parameter {name:?}: {reason}")]
     IncompatibleDistribution {

@@ -101,3 +101,7 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/OPTUNA.md")]
 pub struct OptunaDocDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/SAMPLERS.md")]
+pub struct SamplersDocDoctests;

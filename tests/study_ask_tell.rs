@@ -92,19 +92,37 @@ fn tell_checks_values_and_refuses_finished_trials() {
 }
 
 #[test]
-fn pruned_and_fail_finish_without_values() {
+fn pruned_keeps_its_last_intermediate_value_and_fail_has_none() {
     let study = study(&[StudyDirection::Minimize]);
     let t = study.ask().unwrap();
-    t.report(0, 3.0).unwrap();
     t.report(1, 2.0).unwrap();
+    t.report(0, 3.0).unwrap();
     t.set_user_attr("note", "hello").unwrap();
     study.tell(&t, TellResult::Pruned).unwrap();
     let f = study.storage().get_trial(t.id()).unwrap();
     assert_eq!(f.state, TrialState::Pruned);
-    assert_eq!(f.values, None);
+    // As Optuna: the value at the last (largest) step, not the last reported.
+    assert_eq!(f.values.as_deref(), Some(&[2.0][..]));
     assert_eq!(f.intermediate_values.get(&1), Some(&2.0));
     assert_eq!(f.user_attrs.get("note"), Some(&AttrValue::String("hello".into())));
     assert!(matches!(study.tell(&t, TellResult::Pruned), Err(Error::TrialFinished { .. })));
+
+    // Nothing reported, or a NaN last value: no value.
+    for reports in [&[][..], &[(0, 1.0), (4, f64::NAN)][..]] {
+        let t = study.ask().unwrap();
+        for (step, v) in reports {
+            t.report(*step, *v).unwrap();
+        }
+        study.tell(&t, TellResult::Pruned).unwrap();
+        let f = study.storage().get_trial(t.id()).unwrap();
+        assert_eq!((f.state, f.values.clone()), (TrialState::Pruned, None));
+    }
+    // Several objectives: no value either (Optuna's feasibility check wants one per objective).
+    let multi = self::study(&[StudyDirection::Minimize, StudyDirection::Maximize]);
+    let t = multi.ask().unwrap();
+    t.report(0, 1.0).unwrap();
+    multi.tell(&t, TellResult::Pruned).unwrap();
+    assert_eq!(multi.storage().get_trial(t.id()).unwrap().values, None);
 
     let t = study.ask().unwrap();
     study.tell(&t, TellResult::Fail).unwrap();

@@ -4,7 +4,9 @@
 
 mod files;
 mod json;
+mod problems;
 mod rusage;
+mod sampler;
 mod shape;
 mod w1;
 mod w2;
@@ -40,6 +42,13 @@ pub enum Workload {
     W3Worker(w3::WorkerArgs),
     /// W4 incremental sync: time k create_new_trial round trips with N trials loaded.
     W4(w4::W4Args),
+    /// Sampler quality: runs of one sampler on one problem in memory, one JSON line per run
+    /// (driven by bench/samplers.py).
+    Sampler(sampler::SamplerArgs),
+    /// A problem's objective values at one point (cross-check for bench/samplers.py).
+    SamplerEval(sampler::EvalArgs),
+    /// TPE time per suggestion after N trials (bench/samplers.py).
+    SamplerSpeed(sampler::SpeedArgs),
 }
 
 /// Runs one workload.
@@ -51,5 +60,8 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         Workload::W3(a) => w3::run(&a),
         Workload::W3Worker(a) => w3::worker(&a),
         Workload::W4(a) => w4::run(&a),
+        Workload::Sampler(a) => sampler::run(&a),
+        Workload::SamplerEval(a) => sampler::eval(&a),
+        Workload::SamplerSpeed(a) => sampler::speed(&a),
     }
 }

@@ -1,6 +1,6 @@
 //! `trialog demo`: the README's main job. Several worker processes (this binary again, as the
-//! hidden `trialog demo-worker`) run a random search on Himmelblau's function through one
-//! journal file, while this process follows their progress by reading the same file.
+//! hidden `trialog demo-worker`) run TPE (Optuna's default sampler) on Himmelblau's function
+//! through one journal file, while this process follows their progress by reading the same file.
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use trialog::study::{RandomSampler, Study};
+use trialog::study::{Study, TpeSampler};
 use trialog::{
     Error, FrozenTrial, HeartbeatOptions, JournalStorage, ParamValue, StudyDirection, TrialState,
 };
@@ -76,7 +76,7 @@ pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let lib = |e| CliError::lib(path, e);
     let storage = Arc::new(heartbeat_storage(path)?);
-    let study = Study::load(storage, STUDY, Arc::new(RandomSampler::new(None))).map_err(lib)?;
+    let study = Study::load(storage, STUDY, Arc::new(TpeSampler::new(None))).map_err(lib)?;
     let work = Duration::from_millis(args.work_ms);
     let report = study
         .optimize(Some(args.trials), None, |trial| {
@@ -104,7 +104,7 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let lib = |e| CliError::lib(path, e);
     let storage = Arc::new(heartbeat_storage(path)?);
-    let sampler = Arc::new(RandomSampler::new(None));
+    let sampler = Arc::new(TpeSampler::new(None));
     let study =
         Study::create_or_load(Arc::clone(&storage), STUDY, &[StudyDirection::Minimize], sampler)
             .map_err(lib)?;
@@ -117,7 +117,7 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         count(before as u64, "finished trial")
     );
     println!(
-        "Each runs a random search on Himmelblau's function over [-5, 5]^2 (minimum 0); {} in all.",
+        "Each runs TPE on Himmelblau's function over [-5, 5]^2 (minimum 0); {} in all.",
         count(args.trials.into(), "trial")
     );
     if !stale.is_empty() {

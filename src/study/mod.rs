@@ -22,6 +22,7 @@
 
 mod heartbeat;
 mod optimize;
+pub mod pruner;
 pub mod sampler;
 mod trial;
 
@@ -29,7 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use optimize::{FAIL_REASON_ATTR, IntoTellResult, ObjectiveError, OptimizeReport, StopReason};
-pub use sampler::{GridSampler, RandomSampler, SampleContext, Sampler};
+pub use pruner::{MedianPruner, NopPruner, Pruner, SuccessiveHalvingPruner};
+pub use sampler::{GridSampler, NsgaIISampler, RandomSampler, SampleContext, Sampler, TpeSampler};
 pub use trial::{FIXED_PARAMS_ATTR, Trial};
 
 use crate::backend::{FileBackend, LogBackend};
@@ -53,7 +55,8 @@ pub enum TellResult {
     /// COMPLETE with one value per direction. A NaN value makes the trial FAIL instead (as in
     /// Optuna), with the reason in the `fail_reason` system attribute.
     Complete(Vec<f64>),
-    /// PRUNED, without values.
+    /// PRUNED; a single-objective trial keeps its last intermediate value (if not NaN) as its
+    /// value, as in Optuna.
     Pruned,
     /// FAIL, without values.
     Fail,
@@ -64,6 +67,7 @@ pub enum TellResult {
 pub struct Study<B: LogBackend = FileBackend> {
     storage: Arc<JournalStorage<B>>,
     sampler: Arc<dyn Sampler>,
+    pruner: Arc<dyn Pruner>,
     study_id: u64,
     name: String,
     directions: Arc<[StudyDirection]>,
@@ -74,6 +78,7 @@ impl<B: LogBackend> Clone for Study<B> {
         Study {
             storage: Arc::clone(&self.storage),
             sampler: Arc::clone(&self.sampler),
+            pruner: Arc::clone(&self.pruner),
             study_id: self.study_id,
             name: self.name.clone(),
             directions: Arc::clone(&self.directions),
@@ -88,35 +93,43 @@ impl<B: LogBackend> std::fmt::Debug for Study<B> {
             .field("name", &self.name)
             .field("directions", &self.directions)
             .field("sampler", &self.sampler)
+            .field("pruner", &self.pruner)
             .finish_non_exhaustive()
     }
 }
 
-/// Creates a study with a fresh, unseeded [`RandomSampler`]. See [`Study::create`].
+/// Creates a study with a fresh, unseeded [`TpeSampler`] (Optuna's default sampler) and the
+/// default [`MedianPruner`]. See [`Study::create`].
 pub fn create_study<B: LogBackend>(
     storage: Arc<JournalStorage<B>>,
     name: Option<&str>,
     directions: &[StudyDirection],
 ) -> Result<Study<B>> {
-    Study::create(storage, name, directions, Arc::new(RandomSampler::new(None)))
+    Study::create(storage, name, directions, Arc::new(TpeSampler::new(None)))
 }
 
-/// Loads a study with a fresh, unseeded [`RandomSampler`]. See [`Study::load`].
+/// Loads a study with a fresh, unseeded [`TpeSampler`] and the default [`MedianPruner`]. See
+/// [`Study::load`].
 pub fn load_study<B: LogBackend>(storage: Arc<JournalStorage<B>>, name: &str) -> Result<Study<B>> {
-    Study::load(storage, name, Arc::new(RandomSampler::new(None)))
+    Study::load(storage, name, Arc::new(TpeSampler::new(None)))
 }
 
-/// Creates or loads a study with a fresh, unseeded [`RandomSampler`]. See
-/// [`Study::create_or_load`].
+/// Creates or loads a study with a fresh, unseeded [`TpeSampler`] and the default
+/// [`MedianPruner`]. See [`Study::create_or_load`].
 pub fn create_or_load_study<B: LogBackend>(
     storage: Arc<JournalStorage<B>>,
     name: &str,
     directions: &[StudyDirection],
 ) -> Result<Study<B>> {
-    Study::create_or_load(storage, name, directions, Arc::new(RandomSampler::new(None)))
+    Study::create_or_load(storage, name, directions, Arc::new(TpeSampler::new(None)))
 }
 
 /// Whether `a` Pareto-dominates `b`: no worse in every objective, better in at least one.
+/// The pruner of a handle that did not choose one: Optuna's default.
+fn default_pruner() -> Arc<dyn Pruner> {
+    Arc::new(MedianPruner::default())
+}
+
 fn dominates(directions: &[StudyDirection], a: &[f64], b: &[f64]) -> bool {
     let mut strictly = false;
     for ((d, x), y) in directions.iter().zip(a).zip(b) {
@@ -145,7 +158,9 @@ impl<B: LogBackend> Study<B> {
         let initial = sampler.initial_trials()?;
         let study_id = storage.create_new_study(directions, name)?;
         let name = storage.get_study_name_from_id(study_id)?;
-        let study = Study { storage, sampler, study_id, name, directions: directions.into() };
+        let pruner = default_pruner();
+        let study =
+            Study { storage, sampler, pruner, study_id, name, directions: directions.into() };
         if !initial.is_empty() {
             // Crash window: between the study's creation and the marker below, a crash leaves
             // part of the space unenqueued; `ask` then reports SearchSpaceNotReady.
@@ -174,6 +189,7 @@ impl<B: LogBackend> Study<B> {
         Ok(Study {
             storage,
             sampler,
+            pruner: default_pruner(),
             study_id,
             name: name.to_owned(),
             directions: directions.into(),
@@ -246,6 +262,19 @@ impl<B: LogBackend> Study<B> {
         &self.sampler
     }
 
+    /// This handle with `pruner` deciding [`Trial::should_prune`] (the default is Optuna's
+    /// default, [`MedianPruner::default`]). Pruners keep no state in the study: each handle
+    /// (each process) chooses its own.
+    pub fn with_pruner(mut self, pruner: Arc<dyn Pruner>) -> Self {
+        self.pruner = pruner;
+        self
+    }
+
+    /// The pruner this handle's trials ask.
+    pub fn pruner(&self) -> &Arc<dyn Pruner> {
+        &self.pruner
+    }
+
     /// A RUNNING trial for this worker: the lowest-numbered WAITING trial this call manages to
     /// claim (a lost claim moves on to the next), else a fresh trial. With a finite sampler
     /// (a grid), no fresh trial is created: once nothing is WAITING, fails with
@@ -303,6 +332,7 @@ impl<B: LogBackend> Study<B> {
         Ok(Trial::new(
             Arc::clone(&self.storage),
             Arc::clone(&self.sampler),
+            Arc::clone(&self.pruner),
             Arc::clone(&self.directions),
             &snapshot,
         ))
@@ -345,7 +375,13 @@ impl<B: LogBackend> Study<B> {
                     (TrialState::Complete, Some(values))
                 }
             }
-            TellResult::Pruned => (TrialState::Pruned, None),
+            // As Optuna: a pruned trial of a single-objective study keeps its last intermediate
+            // value (unless NaN) as its value.
+            TellResult::Pruned => {
+                let last = snapshot.intermediate_values.iter().next_back().map(|(_, v)| *v);
+                let value = last.filter(|v| !v.is_nan() && self.directions.len() == 1);
+                (TrialState::Pruned, value.map(|v| vec![v]))
+            }
             TellResult::Fail => (TrialState::Fail, None),
         };
         self.storage.set_trial_state_values(trial_id, state, values.as_deref()).map(drop)

@@ -88,6 +88,10 @@ impl<B: LogBackend> Study<B> {
     /// Runs `objective` on trials from [`Study::ask`] until `n_trials` trials ran (`None`: no
     /// limit), `timeout` elapsed (checked before each trial) or the search space is exhausted.
     ///
+    /// An objective that returns `Err` right after [`Trial::should_prune`] said yes (for example
+    /// through [`Trial::prune_if_needed`]), or returns `TellResult::Pruned`, marks its trial
+    /// PRUNED with its last intermediate value, as Optuna does for `TrialPruned`.
+    ///
     /// An objective that returns `Err`, panics (caught; the panic message still goes to the
     /// panic hook), returns NaN or the wrong number of values marks its trial FAIL with the
     /// reason in the [`FAIL_REASON_ATTR`] system attribute, and the loop goes on. Only storage
@@ -166,6 +170,9 @@ impl<B: LogBackend> Study<B> {
             let run = || catch_unwind(AssertUnwindSafe(|| objective(&mut trial)));
             let outcome = match self.with_heartbeats(trial_id, run) {
                 Ok(Ok(v)) => Ok(v.into_tell_result()),
+                // The objective stopped after `should_prune` said so: PRUNED, as Optuna's
+                // `TrialPruned`.
+                Ok(Err(_)) if trial.prune_requested() => Ok(TellResult::Pruned),
                 Ok(Err(e)) => Err(format!("objective returned an error: {e}")),
                 Err(payload) => Err(format!("objective panicked: {}", panic_message(&*payload))),
             };

@@ -1,10 +1,12 @@
 //! `Trial`: the handle an objective uses to suggest parameters and report progress.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
-use super::sampler::{SampleContext, Sampler};
+use super::pruner::Pruner;
+use super::sampler::{AttrWrites, SampleContext, Sampler, SearchSpace, single_value};
 use crate::backend::{FileBackend, LogBackend};
 use crate::error::{Error, Result};
 use crate::model::{AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection};
@@ -23,12 +25,18 @@ pub const FIXED_PARAMS_ATTR: &str = "fixed_params";
 pub struct Trial<B: LogBackend = FileBackend> {
     storage: Arc<JournalStorage<B>>,
     sampler: Arc<dyn Sampler>,
+    pruner: Arc<dyn Pruner>,
     directions: Arc<[StudyDirection]>,
     study_id: u64,
     trial_id: u64,
     number: u64,
     fixed: BTreeMap<String, ParamValue>,
     params: BTreeMap<String, (ParamValue, Distribution)>,
+    /// The relative search space and the sampler's joint draw over it (internal values), made
+    /// on the first suggestion that needs the sampler.
+    relative: Option<(SearchSpace, BTreeMap<String, f64>)>,
+    /// The last `should_prune` said yes (and nothing was reported since).
+    prune_requested: Cell<bool>,
 }
 
 impl<B: LogBackend> fmt::Debug for Trial<B> {
@@ -72,6 +80,7 @@ impl<B: LogBackend> Trial<B> {
     pub(crate) fn new(
         storage: Arc<JournalStorage<B>>,
         sampler: Arc<dyn Sampler>,
+        pruner: Arc<dyn Pruner>,
         directions: Arc<[StudyDirection]>,
         snapshot: &FrozenTrial,
     ) -> Self {
@@ -92,12 +101,15 @@ impl<B: LogBackend> Trial<B> {
         Trial {
             storage,
             sampler,
+            pruner,
             directions,
             study_id: snapshot.study_id,
             trial_id: snapshot.trial_id,
             number: snapshot.number,
             fixed,
             params,
+            relative: None,
+            prune_requested: Cell::new(false),
         }
     }
 
@@ -123,8 +135,10 @@ impl<B: LogBackend> Trial<B> {
 
     /// The external value of parameter `name` drawn from `dist`: the trial's existing value if
     /// it has one (the distributions must be compatible, else `IncompatibleDistribution`), else
-    /// its fixed value (which must lie in `dist`, else `InvalidArgument`), else the sampler's.
-    /// The value is written to the journal before it is returned.
+    /// its fixed value (which must lie in `dist`, else `InvalidArgument`), else the only value
+    /// of a single-valued `dist`, else the sampler's joint (relative) draw if it covers `name`
+    /// with a compatible distribution and a value inside `dist`, else the sampler's independent
+    /// draw. The value is written to the journal before it is returned.
     pub fn suggest(&mut self, name: &str, dist: Distribution) -> Result<ParamValue> {
         if let Some((value, existing)) = self.params.get(name) {
             existing.check_compatible(name, &dist)?;
@@ -141,16 +155,13 @@ impl<B: LogBackend> Trial<B> {
                 }
                 internal
             }
-            None => {
-                let ctx = SampleContext::new(
-                    self.study_id,
-                    &self.directions,
-                    self.trial_id,
-                    self.number,
-                    &*self.storage,
-                );
-                self.sampler.sample(&ctx, name, &dist)?
-            }
+            None => match single_value(&dist) {
+                Some(v) => v,
+                None => match self.relative_value(name, &dist)? {
+                    Some(v) => v,
+                    None => self.sampler.sample(&self.context(), name, &dist)?,
+                },
+            },
         };
         let value = dist.to_external(internal).ok_or_else(|| {
             Error::invalid(format_args!(
@@ -226,7 +237,87 @@ impl<B: LogBackend> Trial<B> {
 
     /// Records the intermediate objective value at `step` (durable when this returns).
     pub fn report(&self, step: i64, value: f64) -> Result<()> {
+        self.prune_requested.set(false);
         self.storage.set_trial_intermediate_value(self.trial_id, step, value)
+    }
+
+    /// Whether the study's pruner says to stop this trial now, judging by the values reported
+    /// so far (Optuna's `should_prune`). Attributes the pruner keeps (successive halving's
+    /// rungs) are written first. After a `true`, an objective run by `Study::optimize` that
+    /// returns an error (any error, e.g. `Error::TrialPruned`) before reporting again is
+    /// recorded as PRUNED, not FAIL. `InvalidArgument` for a multi-objective study, which
+    /// Optuna's pruners do not support.
+    pub fn should_prune(&self) -> Result<bool> {
+        if self.directions.len() > 1 {
+            return Err(Error::invalid(
+                "should_prune is not supported for multi-objective studies",
+            ));
+        }
+        let snapshot = self.storage.get_trial(self.trial_id)?;
+        let decision = self.pruner.prune(&self.context(), &snapshot)?;
+        self.write_attrs(&decision.writes)?;
+        self.prune_requested.set(decision.prune);
+        Ok(decision.prune)
+    }
+
+    /// `Err(Error::TrialPruned)` when [`Trial::should_prune`] says to stop, for `?` in an
+    /// objective: `trial.report(step, loss)?; trial.prune_if_needed()?;`.
+    pub fn prune_if_needed(&self) -> Result<()> {
+        if self.should_prune()? {
+            return Err(Error::TrialPruned { trial_id: self.trial_id });
+        }
+        Ok(())
+    }
+
+    /// Whether the last [`Trial::should_prune`] said yes and nothing was reported since.
+    pub fn prune_requested(&self) -> bool {
+        self.prune_requested.get()
+    }
+
+    /// What the sampler and pruner see of this trial's study.
+    fn context(&self) -> SampleContext<'_> {
+        SampleContext::new(
+            self.study_id,
+            &self.directions,
+            self.trial_id,
+            self.number,
+            &*self.storage,
+        )
+    }
+
+    /// Records attributes a sampler or pruner asked for.
+    fn write_attrs(&self, writes: &AttrWrites) -> Result<()> {
+        for (key, value) in &writes.trial {
+            self.storage.set_trial_system_attr(self.trial_id, key, value.clone())?;
+        }
+        for (key, value) in &writes.study {
+            self.storage.set_study_system_attr(self.study_id, key, value.clone())?;
+        }
+        Ok(())
+    }
+
+    /// The sampler's joint draw for `name`, if it made one that fits `dist` (Optuna's
+    /// `_is_relative_param`); the draw happens on the first call.
+    fn relative_value(&mut self, name: &str, dist: &Distribution) -> Result<Option<f64>> {
+        if self.relative.is_none() {
+            let ctx = self.context();
+            let space = self.sampler.infer_relative_search_space(&ctx)?;
+            let sample = self.sampler.sample_relative(&ctx, &space)?;
+            self.write_attrs(&sample.writes)?;
+            self.relative = Some((space, sample.params));
+        }
+        let Some((space, params)) = &self.relative else { return Ok(None) };
+        let Some(value) = params.get(name) else { return Ok(None) };
+        let Some(space_dist) = space.get(name) else {
+            return Err(Error::invalid(format_args!(
+                "parameter {name:?} was sampled jointly but is not in the relative search space"
+            )));
+        };
+        space_dist.check_compatible(name, dist)?;
+        // The joint draw is internal to the space's distribution; re-read it in `dist`'s.
+        let external = space_dist.to_external(*value);
+        let internal = external.and_then(|v| dist.to_internal(&v).ok());
+        Ok(internal.filter(|x| dist.contains(*x)))
     }
 
     /// Sets a user attribute of the trial (durable when this returns).

@@ -6,17 +6,25 @@
 //! to the storage themselves; the study writes what they return.
 
 mod grid;
+mod nsga2;
+mod pareto;
 mod random;
+mod search_space;
+mod tpe;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 pub use grid::GridSampler;
+pub use nsga2::{NsgaIIOptions, NsgaIISampler};
 pub use random::RandomSampler;
+pub use search_space::{intersection_search_space, single_value};
+pub use tpe::{TpeOptions, TpeSampler};
 
 use crate::backend::LogBackend;
 use crate::error::Result;
-use crate::model::{Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState};
+use crate::model::{AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState};
 use crate::storage::JournalStorage;
 
 /// Read access to a study's trials, as samplers see it (implemented by [`JournalStorage`] over
@@ -28,6 +36,9 @@ pub trait TrialSource: Send + Sync {
         study_id: u64,
         states: Option<&[TrialState]>,
     ) -> Result<Vec<Arc<FrozenTrial>>>;
+
+    /// The study's system attributes (NSGA-II keeps its parent populations there).
+    fn study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>>;
 }
 
 impl<B: LogBackend> TrialSource for JournalStorage<B> {
@@ -37,6 +48,10 @@ impl<B: LogBackend> TrialSource for JournalStorage<B> {
         states: Option<&[TrialState]>,
     ) -> Result<Vec<Arc<FrozenTrial>>> {
         self.get_all_trials(study_id, states)
+    }
+
+    fn study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        self.get_study_system_attrs(study_id)
     }
 }
 
@@ -71,6 +86,16 @@ impl<'a> SampleContext<'a> {
     pub fn trials(&self, states: Option<&[TrialState]>) -> Result<Vec<Arc<FrozenTrial>>> {
         self.source.study_trials(self.study_id, states)
     }
+
+    /// The study's system attributes as the storage sees them now.
+    pub fn study_system_attrs(&self) -> Result<BTreeMap<String, AttrValue>> {
+        self.source.study_system_attrs(self.study_id)
+    }
+
+    /// Whether the study has more than one objective.
+    pub fn is_multi_objective(&self) -> bool {
+        self.directions.len() > 1
+    }
 }
 
 impl fmt::Debug for SampleContext<'_> {
@@ -87,13 +112,63 @@ impl fmt::Debug for SampleContext<'_> {
 /// One point of a finite search space: fixed external values by parameter name.
 pub type FixedParams = Vec<(String, ParamValue)>;
 
+/// A search space: distributions by parameter name, in name order (as Optuna sorts it).
+pub type SearchSpace = BTreeMap<String, Distribution>;
+
+/// Attributes a sampler or pruner wants recorded, which the study writes for it (samplers and
+/// pruners only read): Optuna keeps some of their bookkeeping in the journal, e.g. TPE's
+/// relative parameters of a running trial, NSGA-II's generations and parent populations,
+/// successive halving's completed rungs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AttrWrites {
+    /// System attributes of the trial being sampled or pruned.
+    pub trial: Vec<(String, AttrValue)>,
+    /// System attributes of the study.
+    pub study: Vec<(String, AttrValue)>,
+}
+
+/// What [`Sampler::sample_relative`] returns: values for some parameters of the relative search
+/// space, in internal representation, and attributes to record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RelativeSample {
+    /// Internal values by parameter name (a subset of the search space; missing ones are
+    /// sampled independently).
+    pub params: BTreeMap<String, f64>,
+    /// Attributes the study writes before the first of these values is used.
+    pub writes: AttrWrites,
+}
+
 /// A strategy for choosing parameter values. Shared between threads (`Send + Sync`); every
 /// method takes `&self`.
+///
+/// As in Optuna, a trial's parameters come from two kinds of sampling: *relative* sampling draws
+/// the parameters of a search space inferred from past trials jointly, once per trial, on the
+/// trial's first suggestion that needs a sampler ([`Sampler::infer_relative_search_space`] then
+/// [`Sampler::sample_relative`]); a parameter outside that space (or left out of the relative
+/// sample) is drawn on its own by [`Sampler::sample`] (Optuna's `sample_independent`).
 pub trait Sampler: Send + Sync + fmt::Debug {
-    /// The internal representation of a value for parameter `name` drawn from `dist`. The
-    /// study refuses (with `InvalidArgument`, writing nothing) a value that `dist` does not
-    /// contain, so a sampler bug cannot put an out-of-range value in the journal.
+    /// The internal representation of a value for parameter `name` drawn from `dist` alone
+    /// (Optuna's `sample_independent`). The study refuses (with `InvalidArgument`, writing
+    /// nothing) a value that `dist` does not contain, so a sampler bug cannot put an
+    /// out-of-range value in the journal.
     fn sample(&self, ctx: &SampleContext<'_>, name: &str, dist: &Distribution) -> Result<f64>;
+
+    /// The search space to sample jointly for the trial of `ctx`. Empty (the default) for an
+    /// independent sampler.
+    fn infer_relative_search_space(&self, ctx: &SampleContext<'_>) -> Result<SearchSpace> {
+        let _ = ctx;
+        Ok(SearchSpace::new())
+    }
+
+    /// Values for (some of) the parameters of `space`, drawn jointly. The default draws none.
+    fn sample_relative(
+        &self,
+        ctx: &SampleContext<'_>,
+        space: &SearchSpace,
+    ) -> Result<RelativeSample> {
+        let _ = (ctx, space);
+        Ok(RelativeSample::default())
+    }
 
     /// The points of a finite search space, enqueued once as WAITING trials by the process that
     /// creates the study. Empty (the default) for an unbounded sampler.

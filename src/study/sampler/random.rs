@@ -50,6 +50,29 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 
 static UNSEEDED: AtomicU64 = AtomicU64::new(0);
 
+/// An independent generator for one (seed, trial number, stream name): a pure function of the
+/// three, so a sampler built on it needs no state to continue a study in a fresh process.
+pub(crate) fn stream(seed: u64, trial_number: u64, name: &str) -> SplitMix64 {
+    let mut m = SplitMix64::new(seed);
+    let a = m.next_u64();
+    let mut m = SplitMix64::new(a ^ trial_number);
+    let b = m.next_u64();
+    SplitMix64::new(b ^ fnv1a(name.as_bytes()))
+}
+
+/// A seed from the clock, the process id and a per-process counter (two calls differ).
+pub(crate) fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mut mix = SplitMix64::new(
+        nanos
+            ^ (u64::from(std::process::id()) << 32)
+            ^ UNSEEDED.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9),
+    );
+    mix.next_u64()
+}
+
 /// Samples every parameter independently and uniformly (in log space for log distributions, on
 /// the grid for stepped ones, inclusive bounds for ints).
 ///
@@ -66,18 +89,7 @@ impl RandomSampler {
     /// A sampler with `seed`, or (with `None`) with a seed taken from the clock, the process id
     /// and a per-process counter (so two unseeded samplers differ).
     pub fn new(seed: Option<u64>) -> Self {
-        let seed = seed.unwrap_or_else(|| {
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64);
-            let mut mix = SplitMix64::new(
-                nanos
-                    ^ (u64::from(std::process::id()) << 32)
-                    ^ UNSEEDED.fetch_add(1, Ordering::Relaxed).wrapping_mul(0x9e37_79b9),
-            );
-            mix.next_u64()
-        });
-        RandomSampler { seed }
+        RandomSampler { seed: seed.unwrap_or_else(fresh_seed) }
     }
 
     /// The seed in use (print it to replay an unseeded run).
@@ -87,11 +99,7 @@ impl RandomSampler {
 
     /// The generator for one (trial number, parameter name).
     fn rng(&self, trial_number: u64, name: &str) -> SplitMix64 {
-        let mut m = SplitMix64::new(self.seed);
-        let a = m.next_u64();
-        let mut m = SplitMix64::new(a ^ trial_number);
-        let b = m.next_u64();
-        SplitMix64::new(b ^ fnv1a(name.as_bytes()))
+        stream(self.seed, trial_number, name)
     }
 
     /// A value of `dist` drawn with `rng`, in internal representation.
