@@ -6,6 +6,7 @@ mod files;
 mod json;
 mod rusage;
 mod shape;
+mod share;
 mod w1;
 mod w2;
 mod w3;
@@ -40,6 +41,10 @@ pub enum Workload {
     W3Worker(w3::WorkerArgs),
     /// W4 incremental sync: time k create_new_trial round trips with N trials loaded.
     W4(w4::W4Args),
+    /// One trialog writer on an Optuna journal beside Python writers (started by
+    /// `bench/optuna_share.py`).
+    #[command(hide = true)]
+    OptunaWorker(share::OptunaWorkerArgs),
 }
 
 /// Runs one workload.
@@ -51,5 +56,6 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         Workload::W3(a) => w3::run(&a),
         Workload::W3Worker(a) => w3::worker(&a),
         Workload::W4(a) => w4::run(&a),
+        Workload::OptunaWorker(a) => share::worker(&a),
     }
 }

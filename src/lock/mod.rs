@@ -31,6 +31,7 @@ mod lease;
 mod open_file;
 mod optuna;
 mod owner;
+mod polite;
 mod symlink;
 
 pub use advisory::AdvisoryLock;
