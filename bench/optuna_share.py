@@ -11,8 +11,9 @@ that the journal holds exactly the trials the workers reported.
     python bench/optuna_share.py --seconds 6 --reps 3            # 2 Python + 2 trialog
     python bench/optuna_share.py --lock open --python 2 --trialog 2
 
-Prints one JSON line per rep on stdout (and a table on stderr). `--worker` is the Python
-worker's own entry point (used by the script itself).
+Prints one JSON line per rep on stdout (and a summary line per rep on stderr). KEEP=1 keeps (and
+names) each rep's scratch directory with the journal. `--worker` is the Python worker's own entry
+point (used by the script itself).
 """
 
 from __future__ import annotations
