@@ -193,7 +193,18 @@ impl<B: LogBackend> JournalStorage<B> {
     /// The write path for one operation: validate `op` against the current state under the
     /// write lock, append it durably, apply it. Returns what it created.
     fn write(&self, op: Operation) -> Result<Applied> {
+        self.write_checked(op, |_| Ok(()))
+    }
+
+    /// [`JournalStorage::write`], with `precheck` run on the synced state under the lock before
+    /// the operation's own check.
+    fn write_checked(
+        &self,
+        op: Operation,
+        precheck: impl Fn(&ReplayState) -> Result<()>,
+    ) -> Result<Applied> {
         self.write_batch(|state| {
+            precheck(state)?;
             state.check(&op)?;
             Ok(vec![op.clone()])
         })
@@ -244,11 +255,17 @@ impl<B: LogBackend> JournalStorage<B> {
     /// `op` (which leaves the trial it names, or creates, RUNNING) followed by that trial's
     /// first heartbeat when heartbeats are on, in one batch: a RUNNING trial of a handle with
     /// heartbeats never exists without one, so a crash at any moment leaves it detectable.
-    fn write_running(&self, op: Operation) -> Result<Applied> {
+    /// `precheck` runs first, as in [`JournalStorage::write_checked`].
+    fn write_running(
+        &self,
+        op: Operation,
+        precheck: impl Fn(&ReplayState) -> Result<()>,
+    ) -> Result<Applied> {
         if self.heartbeat.is_none() {
-            return self.write(op);
+            return self.write_checked(op, precheck);
         }
         self.write_batch(|state| {
+            precheck(state)?;
             state.check(&op)?;
             let trial_id = match &op {
                 Operation::SetTrialStateValues { trial_id, .. } => *trial_id,
@@ -349,7 +366,7 @@ impl<B: LogBackend> JournalStorage<B> {
             }
         };
         let running = template.is_none_or(|t| t.state == TrialState::Running);
-        let applied = if running { self.write_running(op)? } else { self.write(op)? };
+        let applied = if running { self.write_running(op, |_| Ok(()))? } else { self.write(op)? };
         match applied {
             Applied::TrialCreated(id) => Ok(id),
             other => unreachable!("create trial applied as {other:?}"),
@@ -453,15 +470,18 @@ impl<B: LogBackend> JournalStorage<B> {
         state: TrialState,
         values: Option<&[f64]>,
     ) -> Result<bool> {
-        if let Some(values) = values {
-            let n = self.read(|s| Ok(s.study(s.trial(trial_id)?.study_id)?.directions.len()))?;
+        // Checked under the write lock with the other checks (no separate read of the log).
+        let values_fit = |s: &ReplayState| {
+            let Some(values) = values else { return Ok(()) };
+            let n = s.study(s.trial(trial_id)?.study_id)?.directions.len();
             if values.len() != n {
                 return Err(Error::invalid(format_args!(
                     "{} values given for a study with {n} objectives",
                     values.len()
                 )));
             }
-        }
+            Ok(())
+        };
         let datetime = (state == TrialState::Running || state.is_finished()).then(Timestamp::now);
         let op = Operation::SetTrialStateValues {
             trial_id,
@@ -469,8 +489,11 @@ impl<B: LogBackend> JournalStorage<B> {
             values: values.map(<[f64]>::to_vec),
             datetime,
         };
-        let written =
-            if state == TrialState::Running { self.write_running(op) } else { self.write(op) };
+        let written = if state == TrialState::Running {
+            self.write_running(op, values_fit)
+        } else {
+            self.write_checked(op, values_fit)
+        };
         match written {
             Ok(_) => Ok(true),
             Err(Error::TrialAlreadyClaimed { .. }) => Ok(false),

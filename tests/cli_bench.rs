@@ -87,10 +87,38 @@ fn w2_build_then_cold_replay() {
     assert!(num(&line, "rss_peak_mib") >= num(&line, "rss_before_mib"));
     assert!(num(&line, "seconds") >= num(&line, "open_s"));
 
+    assert_eq!(raw(&line, "format"), "\"trialog\"");
+
     // A wrong expected count is an error, not a result.
     let out = trialog(&["bench", "w2", "--journal", s(&journal), "--n", "7"]);
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
+
+    // The same trials as an Optuna JSON-lines journal (what the peers replay).
+    let optuna = dir.path().join("j200.log");
+    let out = trialog(&["export", "--format", "optuna", s(&journal), s(&optuna)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line = bench(&["w2", "--format", "optuna", "--journal", s(&optuna), "--n", "200"]);
+    assert_eq!(raw(&line, "format"), "\"optuna\"");
+    assert_eq!(num(&line, "n_trials"), 200.0);
+    assert_eq!(num(&line, "file_bytes"), optuna.metadata().unwrap().len() as f64);
+    // A trialog journal is not an Optuna one.
+    let out = trialog(&["bench", "w2", "--format", "optuna", "--journal", s(&journal)]);
+    assert!(!out.status.success());
+}
+
+#[test]
+fn w2_reports_its_own_peak_memory_not_its_parents() {
+    //! Linux carries `ru_maxrss` over `execve` from the parent's address space: a bench started
+    //! from a big process must still report its own (small) peak.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j0.journal");
+    bench(&["w2-build", "--n", "0", "--journal", s(&journal)]);
+    let big = std::hint::black_box(vec![1u8; 300 << 20]); // touched: resident in this process
+    let line = bench(&["w2", "--journal", s(&journal), "--n", "0"]);
+    drop(big);
+    let peak = num(&line, "rss_peak_mib");
+    assert!(peak > 0.0 && peak < 100.0, "the child reported {peak} MiB: {line}");
 }
 
 #[test]

@@ -241,6 +241,29 @@ fn failed_read_or_stat_is_an_io_error_that_does_not_poison() {
 }
 
 #[test]
+fn an_append_looks_at_the_journal_once() {
+    //! The catch-up read and the append of one write share one size check (which is also the
+    //! replaced-journal check): a durable operation is one `stat`, one `pwrite`, one `fdatasync`.
+    let journal = FileJournal::new();
+    let faults = FaultInjector::new();
+    let s = open_faulty(journal.path(), &faults);
+    let (study, _) = workload(&s, 1);
+    let before = faults.calls();
+    for i in 0..5 {
+        let t = s.create_new_trial(study, None).unwrap();
+        // (The number of values is checked under the lock too, not by a read of its own.)
+        assert!(s.set_trial_state_values(t, TrialState::Complete, Some(&[f64::from(i)])).unwrap());
+    }
+    assert_eq!(faults.calls() - before, 10 * 3, "journal calls for 10 appends");
+    // Another writer appends meanwhile: the catch-up costs one read on top.
+    journal.open().create_new_trial(study, None).unwrap();
+    let before = faults.calls();
+    s.create_new_trial(study, None).unwrap();
+    assert_eq!(faults.calls() - before, 4, "stat, read of the other's frame, write, sync");
+    assert_eq!(s.get_n_trials(study, None).unwrap(), 8);
+}
+
+#[test]
 fn injected_disk_full_is_a_clear_error_and_appends_work_again_once_there_is_room() {
     //! Every write fails with ENOSPC ("disk full") until the rule is removed ("room freed").
     let journal = FileJournal::new();

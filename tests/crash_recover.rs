@@ -249,3 +249,35 @@ fn large_journals_take_the_pipelined_path_in_every_mode() {
     assert_eq!(pit.recovery_report().stopped_at, Some(bad_payload as u64));
     assert_eq!(state_of(&pit).stats().batches, 1 + 15_000);
 }
+
+#[test]
+fn a_writer_of_a_journal_moved_aside_or_removed_fails_and_writes_nothing() {
+    //! Not only `recover`: any replacement of the path between two appends of a handle, even one
+    //! that never made the handle wait for the lock, stops its writes. (The check is the one
+    //! `stat` of the path that also tells the writer where the journal ends.)
+    for how in ["moved aside, new journal in its place", "removed"] {
+        let j = FileJournal::new();
+        let writer = j.open();
+        let study = writer.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+        let aside = j.dir().join("old.journal");
+        std::fs::rename(j.path(), &aside).unwrap();
+        let before = std::fs::read(&aside).unwrap();
+        if how == "removed" {
+            std::fs::remove_file(&aside).unwrap();
+        } else {
+            j.open().create_new_study(&[StudyDirection::Minimize], Some("new")).unwrap();
+        }
+        match writer.create_new_trial(study, None) {
+            Err(Error::JournalReplaced { path }) => assert_eq!(path, j.path(), "{how}"),
+            other => panic!("{how}: a writer of the old file wrote: {other:?}"),
+        }
+        if how != "removed" {
+            assert_eq!(std::fs::read(&aside).unwrap(), before, "{how}: old file unchanged");
+            let names: Vec<String> =
+                j.open().get_all_studies().unwrap().into_iter().map(|s| s.study_name).collect();
+            assert_eq!(names, ["new"], "{how}: nothing reached the new file");
+        }
+        // Reads of the handle go on from the file it has open.
+        assert_eq!(writer.get_all_studies().unwrap().len(), 1, "{how}");
+    }
+}

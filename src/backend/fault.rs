@@ -28,7 +28,7 @@ pub enum IoOp {
     Read,
     /// `fdatasync` / `fsync` of the journal (or of the new journal during creation).
     Sync,
-    /// `fstat` for the journal's size.
+    /// `fstat` of the journal, or `stat` of its path, for its size (and identity).
     Len,
     /// Creating the temporary file a new journal is written in.
     Create,

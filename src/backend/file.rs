@@ -5,11 +5,18 @@
 //! read maps the file (`memmap2`), later reads `pread` only the new bytes, each sync scanning
 //! exactly the bytes below one `fstat` size. The file never shrinks, so a reader that has it
 //! mapped never faults.
+//!
+//! What one append costs (advisory lock, nobody else appended): `flock`, a `pread` of the lock's
+//! owner record, one `stat` of the journal's path, `pwrite`, `fdatasync`, `flock`. The one
+//! `stat` per hold of the lock answers both questions a writer must ask under the lock: where
+//! does the journal end now (the catch-up read and the append share the answer, see [`Hold`]),
+//! and does the path still name the file this handle has open (see
+//! [`FileBackend::look_at_path`]).
 
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use super::io::{self as fio, Faults, JournalFile};
 use super::poison::Poison;
@@ -61,9 +68,11 @@ impl Default for FileOptions {
 pub struct FileBackend {
     path: PathBuf,
     file: JournalFile,
+    /// The open file's identity (device, inode), to tell whether the path still names it.
+    id: (u64, u64),
     faults: Faults,
     lock_options: LockOptions,
-    lock: OnceLock<Box<dyn JournalLock>>,
+    lock: OnceLock<WriteLock>,
     poisoned: Poison,
     /// The journal's directory entry is known to be durable (we synced the directory).
     dir_synced: AtomicBool,
@@ -103,8 +112,10 @@ impl FileBackend {
         }
         // Read-only where the file cannot be written (a read-only mount): readers work.
         let (file, _) = fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
+        let id = fio::file_id(&file.metadata().map_err(|e| Error::io("stat", &path, e))?);
         let backend = FileBackend {
             file: JournalFile::new(file, &path, &faults),
+            id,
             path,
             faults,
             lock_options: options.lock.clone(),
@@ -156,20 +167,60 @@ impl FileBackend {
         Ok(())
     }
 
-    /// Fails with [`Error::JournalReplaced`] if the journal's path no longer names the file this
-    /// handle has open (`trialog recover` or a compaction renamed a new file into place), so
-    /// that nothing is appended to a file nobody will read again. Called under the lock.
-    fn check_not_replaced(&self) -> Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let open = self.file.file().metadata().map_err(|e| Error::io("stat", &self.path, e))?;
-        let named = match std::fs::metadata(&self.path) {
-            Ok(m) => Some(m),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io("stat", &self.path, e)),
+    /// One `stat` of the journal's path: its length if the path still names the file this
+    /// handle has open, [`Seen::Replaced`] if it names another file or nothing (`trialog
+    /// recover` or a compaction renamed a new file into place, or someone removed it).
+    ///
+    /// Why checking under the lock suffices: whoever replaces a journal holds its lock while it
+    /// renames (`recover` does). A writer holding the lock therefore sees either the old file
+    /// (no replacement yet, and none can start before it releases) or the finished replacement.
+    /// Since the check is the same `stat` that tells the writer where the journal ends, it
+    /// costs nothing extra: no append lands in a file nobody will read again.
+    fn look_at_path(&self) -> Result<Seen> {
+        match fio::stat(&self.path, &self.faults) {
+            Ok(m) if fio::file_id(&m) == self.id => Ok(Seen::Len(m.len())),
+            Ok(_) => Ok(Seen::Replaced),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Seen::Replaced),
+            Err(e) => Err(Error::io("stat", &self.path, e)),
+        }
+    }
+
+    /// While this handle holds the lock: what [`FileBackend::look_at_path`] saw, looked at once
+    /// per hold and then kept up to date by our own appends. `None` when it does not hold it.
+    fn held_view(&self) -> Result<Option<Seen>> {
+        let Some(lock) = self.lock.get() else {
+            return Ok(None);
         };
-        match named {
-            Some(m) if (m.dev(), m.ino()) == (open.dev(), open.ino()) => Ok(()),
-            _ => Err(Error::JournalReplaced { path: self.path.clone() }),
+        let mut hold = lock.hold();
+        if !hold.held {
+            return Ok(None);
+        }
+        if let Some(seen) = hold.seen {
+            return Ok(Some(seen));
+        }
+        let seen = self.look_at_path()?;
+        hold.seen = Some(seen);
+        Ok(Some(seen))
+    }
+
+    /// Records, while this handle holds the lock, that the journal now ends at `end` (we just
+    /// appended up to there).
+    fn note_end(&self, end: u64) {
+        if let Some(lock) = self.lock.get() {
+            let mut hold = lock.hold();
+            if hold.held {
+                hold.seen = Some(Seen::Len(end));
+            }
+        }
+    }
+
+    /// The length up to which `read_from` reads: while this handle holds the lock, the length
+    /// known under it (free after the first look); otherwise one `fstat` of the open file
+    /// (which a replaced journal's readers keep reading).
+    fn read_len(&self) -> Result<u64> {
+        match self.held_view()? {
+            Some(Seen::Len(len)) => Ok(len),
+            Some(Seen::Replaced) | None => self.len(),
         }
     }
 
@@ -194,16 +245,80 @@ impl FileBackend {
         self.pread(offset, usize::try_from(len.saturating_sub(offset)).unwrap_or(usize::MAX))
     }
 
-    fn lock_object(&self) -> Result<&dyn JournalLock> {
+    fn lock_object(&self) -> Result<&WriteLock> {
         if let Some(lock) = self.lock.get() {
-            return Ok(lock.as_ref());
+            return Ok(lock);
         }
         // Lock the canonical path, so handles that reach the journal through different paths
         // (a symlink, `./j` vs `/abs/j`) share one lock file.
         let canonical =
             std::fs::canonicalize(&self.path).map_err(|e| Error::io("resolve", &self.path, e))?;
         let lock = lock::open_lock(&canonical, &self.lock_options)?;
-        Ok(self.lock.get_or_init(|| lock).as_ref())
+        Ok(self.lock.get_or_init(|| WriteLock { lock, hold: Mutex::default() }))
+    }
+}
+
+/// What a look at the journal's path under the lock found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// The path names our file, which is this long.
+    Len(u64),
+    /// The path names another file, or nothing.
+    Replaced,
+}
+
+/// What this handle knows about the journal while it holds the write lock.
+///
+/// Holding the lock, nobody else can append, so the journal's length looked at once under the
+/// lock stays exact until we append, and our own appends update it. The catch-up read and the
+/// append of one write then share one `stat` instead of each taking their own. The state is
+/// reset when the lock is taken and cleared before it is released (by [`WriteLock`]), so a
+/// length never outlives the hold it was seen in.
+#[derive(Debug, Default)]
+struct Hold {
+    /// This handle holds the lock.
+    held: bool,
+    /// What the path named at the first look under this hold, updated by our appends.
+    seen: Option<Seen>,
+}
+
+/// The journal's lock, wrapped so that the handle knows when it holds it (see [`Hold`]).
+#[derive(Debug)]
+struct WriteLock {
+    lock: Box<dyn JournalLock>,
+    hold: Mutex<Hold>,
+}
+
+impl WriteLock {
+    fn hold(&self) -> MutexGuard<'_, Hold> {
+        // Nothing can panic while the mutex is held; recover from poisoning anyway.
+        self.hold.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl JournalLock for WriteLock {
+    /// Takes the inner lock and starts a fresh [`Hold`].
+    fn acquire(&self) -> Result<LockGuard<'_>> {
+        let inner = self.lock.acquire()?;
+        // Our guard's `release` releases the inner lock; the inner guard must not as well.
+        std::mem::forget(inner);
+        *self.hold() = Hold { held: true, seen: None };
+        Ok(LockGuard::new(self))
+    }
+
+    fn verify_held(&self) -> Result<()> {
+        self.lock.verify_held()
+    }
+
+    /// Forgets the [`Hold`] before releasing the inner lock: once other writers may append,
+    /// no length seen under the lock is used again.
+    fn release(&self) {
+        *self.hold() = Hold::default();
+        self.lock.release();
+    }
+
+    fn path(&self) -> &Path {
+        self.lock.path()
     }
 }
 
@@ -262,7 +377,7 @@ impl LogBackend for FileBackend {
                 return Ok(0);
             }
         }
-        let len = self.len()?;
+        let len = self.read_len()?;
         if len < from {
             return Err(Error::Corruption {
                 path: self.path.clone(),
@@ -306,8 +421,23 @@ impl LogBackend for FileBackend {
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
         self.recovery.check_writable(&self.path)?;
-        self.check_not_replaced()?;
-        let tail = self.pread_to_end(expected_end)?;
+        let seen = match self.held_view()? {
+            Some(seen) => seen,
+            None => self.look_at_path()?, // a guard from elsewhere: look afresh
+        };
+        let len = match seen {
+            Seen::Len(len) => len,
+            Seen::Replaced => return Err(Error::JournalReplaced { path: self.path.clone() }),
+        };
+        if len < expected_end {
+            return Err(Error::Corruption {
+                path: self.path.clone(),
+                offset: len,
+                reason: format!("the file shrank below the already-read position {expected_end}"),
+            });
+        }
+        let tail =
+            self.pread(expected_end, usize::try_from(len - expected_end).unwrap_or(usize::MAX))?;
         let mode = self.recovery.mode();
         let (repair, frame) = match plan_append(&self.path, mode, expected_end, &tail, batch)? {
             AppendPlan::Moved => return Ok(AppendOutcome::Moved),
@@ -321,13 +451,65 @@ impl LogBackend for FileBackend {
                 tail.len()
             );
             self.write_durably(guard, &repair, expected_end)?;
+            self.note_end(expected_end + repair.len() as u64);
         }
         let at = expected_end + repair.len() as u64;
         self.write_durably(guard, &frame, at)?;
-        Ok(AppendOutcome::Appended { end: at + frame.len() as u64 })
+        let end = at + frame.len() as u64;
+        self.note_end(end);
+        Ok(AppendOutcome::Appended { end })
     }
 
     fn recovery_report(&self) -> RecoveryReport {
         self.recovery.report()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::Operation;
+    use crate::model::StudyDirection;
+
+    fn batch(name: &str) -> LogBatch {
+        LogBatch {
+            worker_id: "w".into(),
+            ops: vec![Operation::CreateStudy {
+                study_name: name.into(),
+                directions: vec![StudyDirection::Minimize],
+            }],
+        }
+    }
+
+    #[test]
+    fn appends_under_one_guard_follow_each_other_and_a_shrunk_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let backend = FileBackend::open(&path).unwrap();
+        let mut pos = backend.read_from(0, &mut |_, _| Ok(())).unwrap();
+        let guard = backend.lock().unwrap();
+        for name in ["a", "b", "c"] {
+            match backend.append_if(&guard, pos, &batch(name)).unwrap() {
+                AppendOutcome::Appended { end } => pos = end,
+                AppendOutcome::Moved => panic!("nobody else writes"),
+            }
+            // A reader of the same handle, while the lock is held, sees every append.
+            assert_eq!(
+                backend.read_from(frame::HEADER_LEN as u64, &mut |_, _| Ok(())).unwrap(),
+                pos
+            );
+        }
+        drop(guard);
+        // Someone truncates acknowledged frames: the next append refuses instead of writing
+        // past the end.
+        let len = std::fs::metadata(&path).unwrap().len();
+        assert_eq!(len, pos);
+        std::fs::OpenOptions::new().write(true).open(&path).unwrap().set_len(len - 10).unwrap();
+        let guard = backend.lock().unwrap();
+        match backend.append_if(&guard, pos, &batch("d")) {
+            Err(Error::Corruption { offset, .. }) => assert_eq!(offset, len - 10),
+            other => panic!("appended behind a shrunk end: {other:?}"),
+        }
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), len - 10);
     }
 }

@@ -10,7 +10,7 @@
 //! fails, retrying short writes and `EINTR` as POSIX allows (they are not failures); a failure of
 //! [`JournalFile::sync_data`] is returned as is and never retried here.
 
-use std::fs::File;
+use std::fs::{File, Metadata};
 use std::io::{self, ErrorKind};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -179,6 +179,24 @@ pub(crate) fn open_existing(path: &Path) -> io::Result<(File, Option<io::Error>)
 /// Whether an open for writing failed only because writing is not allowed.
 fn write_refused(e: &io::Error) -> bool {
     e.kind() == ErrorKind::PermissionDenied || e.kind() == ErrorKind::ReadOnlyFilesystem
+}
+
+/// `stat` of the file `path` names now (following symlinks), e.g. to learn its identity and
+/// size in one call. Counted as a size check ([`IoOp::Len`](super::fault::IoOp::Len)) by a fault
+/// injector.
+#[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
+pub(crate) fn stat(path: &Path, faults: &Faults) -> io::Result<Metadata> {
+    #[cfg(feature = "fault-injection")]
+    fault::fail_or_limit(faults.as_ref(), IoOp::Len, 0)?;
+    std::fs::metadata(path)
+}
+
+/// The identity of a file on its host: (device, inode). Two metadata with the same identity
+/// describe the same file.
+#[cfg(unix)]
+pub(crate) fn file_id(m: &Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (m.dev(), m.ino())
 }
 
 /// Creates (truncating) the file at `path` for writing and reading.

@@ -8,6 +8,7 @@ mod problems;
 mod rusage;
 mod sampler;
 mod shape;
+mod share;
 mod w1;
 mod w2;
 mod w3;
@@ -49,6 +50,10 @@ pub enum Workload {
     SamplerEval(sampler::EvalArgs),
     /// TPE time per suggestion after N trials (bench/samplers.py).
     SamplerSpeed(sampler::SpeedArgs),
+    /// One trialog writer on an Optuna journal beside Python writers (started by
+    /// `bench/optuna_share.py`).
+    #[command(hide = true)]
+    OptunaWorker(share::OptunaWorkerArgs),
 }
 
 /// Runs one workload.
@@ -63,5 +68,6 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         Workload::Sampler(a) => sampler::run(&a),
         Workload::SamplerEval(a) => sampler::eval(&a),
         Workload::SamplerSpeed(a) => sampler::speed(&a),
+        Workload::OptunaWorker(a) => share::worker(&a),
     }
 }

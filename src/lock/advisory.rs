@@ -5,8 +5,8 @@ use std::fs::File;
 use std::io::{self, Write as _};
 use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use fs2::FileExt as _;
@@ -22,8 +22,9 @@ use crate::error::{Error, Result};
 /// Guarantees: while a [`LockGuard`] from [`AdvisoryLock::acquire`] lives, no other thread of
 /// this process holds any `AdvisoryLock` on the same lock path, and no other process holds an
 /// `flock` on the same file. A dead holder's lock is released by the OS at once. After acquiring,
-/// the lock file's first 256 bytes hold this process's owner record (space-padded), so a waiter
-/// that times out can name the holder.
+/// the lock file's first 256 bytes hold this lock object's owner record (space-padded), so a
+/// waiter that times out can name the holder; the record is rewritten only when the file holds
+/// another one (see `claim_record`).
 ///
 /// Does not guarantee: exclusion between hosts on NFS mounts whose lock manager is off (flock
 /// then only excludes processes of one client); exclusion against someone who deletes and
@@ -40,6 +41,8 @@ pub struct AdvisoryLock {
     host: String,
     pid: u32,
     nonce: String,
+    /// The padded record this object last wrote into the lock file, to recognise it there.
+    written: Mutex<Option<[u8; MAX_RECORD_LEN]>>,
     /// When (nanoseconds after `opened`, 0 = never) an acquisition last had to wait for another
     /// holder: other writers were queued then.
     last_wait_ns: AtomicU64,
@@ -75,6 +78,7 @@ impl AdvisoryLock {
             host: template.host,
             pid: template.pid,
             nonce: template.nonce,
+            written: Mutex::new(None),
             last_wait_ns: AtomicU64::new(0),
             opened: Instant::now(),
         })
@@ -100,13 +104,14 @@ impl AdvisoryLock {
     }
 
     /// Non-blocking `flock` attempts with exponential backoff until `deadline` (`None`: a timeout
-    /// too large to represent, wait forever).
-    fn lock_polling(&self, start: Instant, deadline: Option<Instant>) -> Result<()> {
+    /// too large to represent, wait forever). Returns whether we had to wait.
+    fn lock_polling(&self, start: Instant, deadline: Option<Instant>) -> Result<bool> {
         let contended = fs2::lock_contended_error().raw_os_error();
         let mut backoff = Backoff::new(self.options.initial_backoff, self.options.max_backoff);
+        let mut waited = false;
         loop {
             match self.file.try_lock_exclusive() {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(waited),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.raw_os_error() == contended => {}
                 Err(e) => return Err(Error::io("lock", &self.path, e)),
@@ -114,6 +119,7 @@ impl AdvisoryLock {
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(self.timeout_error(start));
             }
+            waited = true;
             backoff.sleep(deadline, None);
         }
     }
@@ -122,9 +128,24 @@ impl AdvisoryLock {
         u64::try_from(self.opened.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Writes our owner record over the first 256 bytes of the lock file: one `pwrite`, no
-    /// allocation, no fsync. Best effort: the record only serves error messages.
-    fn write_record(&self) {
+    /// Makes sure the lock file names us, right after locking: if our last acquisition wrote
+    /// the record that is still there, nothing is written (one `pread` to see that); otherwise
+    /// our owner record goes over the first 256 bytes (one `pwrite`, no allocation, no fsync).
+    /// After `waited` (another holder had the lock just now) the record cannot be ours and is
+    /// written without looking. Best effort: the record only serves error messages.
+    ///
+    /// So the record names the lock's current holder as exactly as when it was written on every
+    /// acquisition, but its times say when this lock object started its current run of
+    /// acquisitions (the first one after another record was written), not when it took the lock
+    /// this time.
+    fn claim_record(&self, waited: bool) {
+        let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
+        if let (false, Some(ours)) = (waited, written.as_ref()) {
+            let mut now = [0u8; MAX_RECORD_LEN];
+            if matches!(self.file.read_at(&mut now, 0), Ok(MAX_RECORD_LEN)) && now == *ours {
+                return;
+            }
+        }
         let now = owner::unix_ms_now();
         let line = RecordLine {
             host: &self.host,
@@ -136,7 +157,8 @@ impl AdvisoryLock {
         let mut buf = [b' '; MAX_RECORD_LEN];
         // A record longer than the buffer (impossible for ours) is cut, not an error.
         let _ = write!(&mut buf[..], "{line}");
-        let _ = self.file.write_at(&buf, 0);
+        let complete = matches!(self.file.write_at(&buf, 0), Ok(MAX_RECORD_LEN));
+        *written = complete.then_some(buf);
     }
 
     fn timeout_error(&self, start: Instant) -> Error {
@@ -155,7 +177,8 @@ impl AdvisoryLock {
 
 impl JournalLock for AdvisoryLock {
     /// Takes the in-process gate, then the `flock`: blocking when `options.timeout` is `None`
-    /// (the hot path: one `flock` and one `pwrite`), polling with backoff otherwise.
+    /// (the hot path: one `flock` and one `pread` of the owner record), polling with backoff
+    /// otherwise.
     fn acquire(&self) -> Result<LockGuard<'_>> {
         let start = Instant::now();
         let deadline = self.options.timeout.and_then(|t| start.checked_add(t));
@@ -164,17 +187,19 @@ impl JournalLock for AdvisoryLock {
         }
         let locked = match self.options.timeout {
             None => self.lock_blocking(),
-            Some(_) => self.lock_polling(start, deadline).map(|()| false),
+            Some(_) => self.lock_polling(start, deadline),
         };
-        match locked {
-            Ok(true) => self.last_wait_ns.store(self.nanos_since_open().max(1), Ordering::Relaxed),
-            Ok(false) => {}
+        let waited = match locked {
+            Ok(waited) => waited,
             Err(e) => {
                 self.gate.leave();
                 return Err(e);
             }
+        };
+        if waited && self.options.timeout.is_none() {
+            self.last_wait_ns.store(self.nanos_since_open().max(1), Ordering::Relaxed);
         }
-        self.write_record();
+        self.claim_record(waited);
         Ok(LockGuard::new(self))
     }
 
@@ -235,6 +260,41 @@ mod tests {
         // Released: another object takes it at once.
         let other = lock_at(dir.path(), Some(Duration::ZERO));
         drop(other.acquire().expect("free after release"));
+    }
+
+    #[test]
+    fn the_record_is_rewritten_only_when_the_file_holds_another() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.lock");
+        let lock = lock_at(dir.path(), None);
+        drop(lock.acquire().expect("acquire"));
+        let first = std::fs::read(&path).expect("read");
+        // Our record is still there: re-acquiring writes nothing (its times would differ).
+        std::thread::sleep(Duration::from_millis(3));
+        drop(lock.acquire().expect("acquire"));
+        assert_eq!(std::fs::read(&path).expect("read"), first);
+        // Another lock object (as another process would) takes the lock: its record replaces
+        // ours, and our next acquisition puts ours back with fresh times.
+        let other = lock_at(dir.path(), None);
+        drop(other.acquire().expect("other acquires"));
+        let theirs = owner::OwnerRecord::parse(&String::from_utf8_lossy(
+            &std::fs::read(&path).expect("read"),
+        ))
+        .expect("record");
+        assert_eq!(theirs.nonce, other.nonce);
+        drop(lock.acquire().expect("acquire again"));
+        let again = std::fs::read(&path).expect("read");
+        let ours = owner::OwnerRecord::parse(&String::from_utf8_lossy(&again)).expect("record");
+        assert_eq!(ours.nonce, lock.nonce);
+        assert_ne!(again, first, "written anew");
+        // Garbage written over our record (by a program that does not speak the protocol) is
+        // replaced as well.
+        std::fs::write(&path, "junk").expect("write");
+        drop(lock.acquire().expect("acquire"));
+        let bytes = std::fs::read(&path).expect("read");
+        assert_eq!(bytes.len(), MAX_RECORD_LEN);
+        let ours = owner::OwnerRecord::parse(&String::from_utf8_lossy(&bytes)).expect("record");
+        assert_eq!(ours.nonce, lock.nonce);
     }
 
     #[test]

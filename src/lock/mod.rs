@@ -37,6 +37,7 @@ mod lock_file;
 mod open_file;
 mod optuna;
 mod owner;
+mod polite;
 mod symlink;
 
 pub use advisory::AdvisoryLock;

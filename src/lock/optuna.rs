@@ -17,14 +17,21 @@
 //! for the grace period; with `grace_period: None` it blocks forever. trialog narrows two races:
 //! it breaks only the lock it watched go stale (same inode) and puts back a lock it renamed by
 //! mistake, and it releases only the lock it created (same inode).
+//!
+//! Fairness: trialog's locks are recognisable (the symlink points at `.//<journal name>`, which no
+//! one types, and the open-file lock holds the line `trialog`), so a waiter that finds the lock
+//! held tells a trialog holder from a foreign (Python) one with one `readlink` or a small read, and
+//! behaves politely towards Python writers ([`super::polite`]).
 
+use std::ffi::OsString;
 use std::fs;
-use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::io::{self, Read as _, Write as _};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use super::polite::{Holder, Manners};
 use super::{JournalLock, LockGuard};
 use crate::error::{Error, Result};
 
@@ -76,22 +83,34 @@ fn file_id(m: &fs::Metadata) -> FileId {
     (m.dev(), m.ino(), m.ctime(), m.ctime_nsec())
 }
 
+/// The content of trialog's open-file locks (Optuna's are empty).
+const OPEN_LOCK_MARKER: &[u8] = b"trialog\n";
+
 /// Optuna's lock on `<journal>.lock`.
 ///
 /// Guarantees: while every writer follows Optuna's protocol, no holder stalls longer than the
 /// grace period and the file system creates links/files atomically, at most one writer (Python
 /// or trialog, on any host) holds it. [`JournalLock::verify_held`] fails with
 /// [`Error::LockLost`] if the lock file is no longer the one we created (someone broke it).
-/// Release removes only the lock we created. Not guaranteed: exclusion once a stalled holder has
-/// been broken (see the module docs); fairness.
+/// Release removes only the lock we created. Towards Python writers it is polite (see the
+/// module docs): after seeing a foreign holder it pauses between its holds. Not guaranteed:
+/// exclusion once a stalled holder has been broken (see the module docs); fairness (polite mode
+/// makes starving a Python writer unlikely, it does not queue anyone).
 #[derive(Debug)]
 pub struct OptunaLock {
     path: PathBuf,
-    /// What the symlink points at: the journal's file name (relative to the link's directory,
-    /// so Python waiters that `stat` through the link find the journal on every host).
+    /// The journal (whose growth shows that another writer took a turn).
+    journal: PathBuf,
+    /// What the symlink points at: `.//<journal file name>` (relative to the link's directory,
+    /// so Python waiters that `stat` through the link find the journal on every host; the `.//`,
+    /// which no one types, marks the link as trialog's).
     target: PathBuf,
     options: OptunaLockOptions,
     held: Mutex<Option<FileId>>,
+    manners: Manners,
+    /// An empty open-file lock seen once (its identity): foreign if it is still empty next time
+    /// (trialog writes its marker right after creating the file).
+    empty_seen: Mutex<Option<FileId>>,
 }
 
 const HOLDER: &str = "unknown (Optuna's lock protocol records no owner)";
@@ -99,15 +118,74 @@ const HOLDER: &str = "unknown (Optuna's lock protocol records no owner)";
 impl OptunaLock {
     /// The lock for `journal` (at `<journal>.lock`). Touches nothing on disk.
     pub fn new(journal: &Path, options: OptunaLockOptions) -> Self {
-        let target = journal.file_name().map(PathBuf::from).unwrap_or_else(|| journal.to_owned());
-        OptunaLock { path: super::lock_path_for(journal), target, options, held: Mutex::new(None) }
+        let name = journal.file_name().unwrap_or(journal.as_os_str());
+        let mut target = OsString::from(".//");
+        target.push(name);
+        OptunaLock {
+            path: super::lock_path_for(journal),
+            journal: journal.to_owned(),
+            target: PathBuf::from(target),
+            options,
+            held: Mutex::new(None),
+            manners: Manners::default(),
+            empty_seen: Mutex::new(None),
+        }
+    }
+
+    /// Who holds the lock now (one `readlink`, or an open and a read of a few bytes).
+    fn holder(&self) -> Holder {
+        match self.options.kind {
+            OptunaLockKind::Symlink => match fs::read_link(&self.path) {
+                Ok(t) if t.as_os_str() == self.target.as_os_str() => Holder::Trialog,
+                Ok(_) => Holder::Foreign,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Holder::Free,
+                // Not a link: the open-file protocol's lock is foreign here.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Holder::Foreign,
+                Err(_) => Holder::Unknown,
+            },
+            OptunaLockKind::OpenFile => {
+                let mut content = [0u8; 16];
+                let read = fs::OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&self.path)
+                    .and_then(|mut f| {
+                        let id = file_id(&f.metadata()?);
+                        Ok((id, f.read(&mut content)?))
+                    });
+                match read {
+                    Ok((_, n)) if &content[..n] == OPEN_LOCK_MARKER => Holder::Trialog,
+                    Ok((id, 0)) => {
+                        let mut seen =
+                            self.empty_seen.lock().unwrap_or_else(PoisonError::into_inner);
+                        if seen.replace(id) == Some(id) { Holder::Foreign } else { Holder::Unknown }
+                    }
+                    Ok(_) => Holder::Foreign,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Holder::Free,
+                    Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Holder::Foreign,
+                    Err(_) => Holder::Unknown,
+                }
+            }
+        }
+    }
+
+    /// The journal's length (`None` if it cannot be read): its growth shows that another writer
+    /// took a turn.
+    fn journal_len(&self) -> Option<u64> {
+        fs::metadata(&self.journal).ok().map(|m| m.len())
     }
 
     fn try_create(&self) -> io::Result<bool> {
         let created = match self.options.kind {
             OptunaLockKind::Symlink => std::os::unix::fs::symlink(&self.target, &self.path),
             OptunaLockKind::OpenFile => {
-                return super::lock_file::create_new(&self.path).map(|file| file.is_some());
+                return super::lock_file::create_new(&self.path).map(|file| match file {
+                    Some(file) => {
+                        mark_ours(file);
+                        true
+                    }
+                    None => false,
+                });
             }
         };
         match created {
@@ -166,6 +244,8 @@ impl OptunaLock {
 impl JournalLock for OptunaLock {
     fn acquire(&self) -> Result<LockGuard<'_>> {
         let start = Instant::now();
+        let deadline = self.options.timeout.and_then(|t| start.checked_add(t));
+        self.manners.before_acquire(|| self.journal_len(), || self.holder(), deadline);
         let mut sleep = Duration::from_millis(1);
         let mut watched: Option<(FileId, SystemTime)> = None;
         let mut last_change = Instant::now();
@@ -175,6 +255,7 @@ impl JournalLock for OptunaLock {
                 *self.held.lock().unwrap_or_else(PoisonError::into_inner) = id;
                 return Ok(LockGuard::new(self));
             }
+            self.manners.saw_holder(self.holder());
             if let Some(timeout) = self.options.timeout {
                 if start.elapsed() >= timeout {
                     return Err(Error::LockTimeout {
@@ -208,7 +289,7 @@ impl JournalLock for OptunaLock {
                 }
             }
             std::thread::sleep(sleep);
-            sleep = (sleep * 2).min(self.options.max_backoff);
+            sleep = (sleep * 2).min(self.manners.backoff_cap(self.options.max_backoff));
         }
     }
 
@@ -230,11 +311,18 @@ impl JournalLock for OptunaLock {
                 );
             }
         }
+        self.manners.released(self.journal_len());
     }
 
     fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Writes the marker into a freshly created open-file lock. Best effort: without it waiters take
+/// the lock for a foreign one, which only makes them polite.
+fn mark_ours(mut file: fs::File) {
+    let _ = file.write_all(OPEN_LOCK_MARKER);
 }
 
 #[cfg(test)]
@@ -261,7 +349,8 @@ mod tests {
             let guard = a.acquire().unwrap();
             guard.verify_held().unwrap();
             if kind == OptunaLockKind::Symlink {
-                assert_eq!(fs::read_link(a.path()).unwrap(), PathBuf::from("j.log"));
+                let target = fs::read_link(a.path()).unwrap();
+                assert_eq!(target.as_os_str(), ".//j.log");
                 // Python waiters stat through the link: it must resolve to the journal.
                 assert!(fs::metadata(a.path()).unwrap().is_file());
             }
@@ -271,6 +360,36 @@ mod tests {
             drop(b.acquire().unwrap());
             // Nothing left behind (no *.rename files).
             assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        }
+    }
+
+    #[test]
+    fn a_waiter_tells_trialog_holders_from_foreign_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.log");
+        fs::write(&journal, b"").unwrap();
+        for kind in [OptunaLockKind::Symlink, OptunaLockKind::OpenFile] {
+            let ours = OptunaLock::new(&journal, options(kind, None));
+            let waiter = OptunaLock::new(&journal, options(kind, None));
+            assert_eq!(waiter.holder(), Holder::Free);
+            let guard = ours.acquire().unwrap();
+            assert_eq!(waiter.holder(), Holder::Trialog, "{kind:?}");
+            drop(guard);
+            // Python's locks: a link to the journal path as the Python process got it, or an
+            // empty file (which a trialog writer fills right after creating: foreign only if it
+            // is still empty at the next look).
+            match kind {
+                OptunaLockKind::Symlink => {
+                    std::os::unix::fs::symlink(&journal, waiter.path()).unwrap();
+                    assert_eq!(waiter.holder(), Holder::Foreign);
+                }
+                OptunaLockKind::OpenFile => {
+                    fs::write(waiter.path(), b"").unwrap();
+                    assert_eq!(waiter.holder(), Holder::Unknown);
+                    assert_eq!(waiter.holder(), Holder::Foreign);
+                }
+            }
+            fs::remove_file(waiter.path()).unwrap();
         }
     }
 

@@ -1,31 +1,62 @@
-//! Peak resident memory of this process, as `bench.py` measures it.
+//! Peak resident memory of this process.
+//!
+//! `getrusage(RUSAGE_SELF).ru_maxrss` (what `bench.py` uses) is not this program's own figure
+//! when it was started by another process: Linux carries the peak over `execve` from the memory
+//! the process had before (the parent's, for a child started with `fork` or `vfork`), so a small
+//! trialog started from a 15 MiB Python runner reports 15 MiB. On Linux the peak of the process's
+//! current address space is `VmHWM` in `/proc/self/status`, which starts afresh at `execve`.
 
-/// `getrusage(RUSAGE_SELF).ru_maxrss` in MiB (Linux reports KiB), or 0 if the call fails.
-#[allow(unsafe_code)]
+/// This process's own peak resident set size in MiB: `VmHWM` from `/proc/self/status` where it
+/// exists (Linux), otherwise `getrusage(RUSAGE_SELF).ru_maxrss` (which on some systems includes
+/// the peak of whatever ran in this process before `execve`). 0 if neither is available.
 pub fn rss_peak_mib() -> f64 {
+    match std::fs::read_to_string("/proc/self/status") {
+        Ok(status) => {
+            vm_hwm_kib(&status).map_or_else(rusage_max_rss_mib, |kib| kib as f64 / 1024.0)
+        }
+        Err(_) => rusage_max_rss_mib(),
+    }
+}
+
+/// The `VmHWM:` figure (KiB) of a `/proc/<pid>/status` text.
+fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+    line.trim().strip_suffix("kB")?.trim().parse().ok()
+}
+
+/// `getrusage(RUSAGE_SELF)`, or `None` if the call fails.
+#[allow(unsafe_code)]
+fn rusage_self() -> Option<libc::rusage> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
     // SAFETY: `usage` is a valid, writable `rusage`; getrusage only writes into it.
     let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return 0.0;
-    }
     // SAFETY: getrusage returned 0, so it filled the struct (it was zeroed before anyway).
-    let usage = unsafe { usage.assume_init() };
-    usage.ru_maxrss as f64 / 1024.0
+    (rc == 0).then(|| unsafe { usage.assume_init() })
+}
+
+/// `getrusage(RUSAGE_SELF).ru_maxrss` in MiB (Linux reports KiB, macOS bytes), or 0 if the call
+/// fails.
+fn rusage_max_rss_mib() -> f64 {
+    let divisor = if cfg!(target_os = "macos") { 1024.0 * 1024.0 } else { 1024.0 };
+    rusage_self().map_or(0.0, |usage| usage.ru_maxrss as f64 / divisor)
 }
 
 /// CPU time (user + system) this process has used so far, in seconds, or 0 if the call fails.
 /// Unlike wall time, it hardly moves when other processes load the machine.
-#[allow(unsafe_code)]
 pub fn cpu_seconds() -> f64 {
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: as in `rss_peak_mib`.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return 0.0;
-    }
-    // SAFETY: getrusage returned 0, so it filled the struct.
-    let usage = unsafe { usage.assume_init() };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
-    secs(usage.ru_utime) + secs(usage.ru_stime)
+    rusage_self().map_or(0.0, |usage| secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_vm_hwm_from_a_status_text() {
+        let status = "Name:\ttrialog\nVmPeak:\t  20000 kB\nVmHWM:\t    5120 kB\nVmRSS:\t 4000 kB\n";
+        assert_eq!(vm_hwm_kib(status), Some(5120));
+        assert_eq!(vm_hwm_kib("Name:\tx\n"), None);
+        assert_eq!(vm_hwm_kib("VmHWM:\tlots\n"), None);
+    }
 }

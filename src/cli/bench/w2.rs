@@ -1,11 +1,14 @@
 //! W2 cold replay: `w2-build` writes an N-trial journal of the W1 shape; `w2` times opening it
-//! and reading every trial in a fresh process, and reports peak RSS.
+//! and reading every trial in a fresh process, and reports peak RSS. `w2 --format optuna`
+//! replays an Optuna JSON-lines journal instead (the file `bench.py w2-build` writes for the
+//! peers), so trialog and the peers can be timed on the same bytes.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
-use clap::Args;
-use trialog::{JournalStorage, MemoryBackend};
+use clap::{Args, ValueEnum};
+use trialog::backend::OptunaFileOptions;
+use trialog::{JournalStorage, LogBackend, MemoryBackend};
 
 use super::files::{LockArg, file_bytes, remove_journal, write_durably};
 use super::json::JsonLine;
@@ -27,12 +30,34 @@ pub struct BuildArgs {
     pub seed: Option<u64>,
 }
 
+/// The journal formats `w2` replays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ReplayFormat {
+    /// trialog's own format (from `trialog bench w2-build`).
+    #[default]
+    Trialog,
+    /// Optuna's JSON-lines journal (from `bench.py w2-build`), through trialog's Optuna backend.
+    Optuna,
+}
+
+impl ReplayFormat {
+    fn name(self) -> &'static str {
+        match self {
+            ReplayFormat::Trialog => "trialog",
+            ReplayFormat::Optuna => "optuna",
+        }
+    }
+}
+
 /// Arguments of `trialog bench w2`.
 #[derive(Debug, Args)]
 pub struct W2Args {
-    /// The journal to replay (from `w2-build`).
+    /// The journal to replay (from `w2-build`, or `bench.py w2-build` with `--format optuna`).
     #[arg(long)]
     pub journal: PathBuf,
+    /// The journal's format.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ReplayFormat,
     /// Expected number of trials; the run fails if the journal holds another number.
     #[arg(long)]
     pub n: Option<u64>,
@@ -68,16 +93,16 @@ pub fn build(a: &BuildArgs) -> Result<(), CliError> {
 /// One cold replay in this process: open the storage, then `get_all_trials` of the study.
 pub fn replay(a: &W2Args) -> Result<(), CliError> {
     let path = &a.journal;
-    let err = |e: trialog::Error| CliError::lib(path, e);
     let rss_before = rss_peak_mib();
-    let t0 = Instant::now();
-    let storage =
-        JournalStorage::open_with(path, &LockArg::default().file_options(false)).map_err(err)?;
-    let t1 = Instant::now();
-    let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
-    let trials = storage.get_all_trials(study, None).map_err(err)?;
-    let t2 = Instant::now();
-    let n = trials.len() as u64;
+    let (t0, t1, t2, n) = match a.format {
+        ReplayFormat::Trialog => timed_replay(path, || {
+            JournalStorage::open_with(path, &LockArg::default().file_options(false))
+        })?,
+        ReplayFormat::Optuna => timed_replay(path, || {
+            let options = OptunaFileOptions { create: false, ..OptunaFileOptions::default() };
+            JournalStorage::open_optuna_with(path, &options)
+        })?,
+    };
     if let Some(expected) = a.n.filter(|e| *e != n) {
         return Err(CliError::at(path, format!("holds {n} trials, {expected} expected")));
     }
@@ -86,6 +111,7 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
     JsonLine::new()
         .str("w", "w2")
         .str("backend", "trialog")
+        .str("format", a.format.name())
         .int("n_trials", n)
         .int("file_bytes", size)
         .num("open_s", (t1 - t0).as_secs_f64())
@@ -97,4 +123,20 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
         .num("rss_peak_mib", rss_peak_mib())
         .print();
     Ok(())
+}
+
+/// Opens the storage with `open` and reads all trials of the study. Returns the start, the time
+/// the storage was open, the end, and the number of trials.
+fn timed_replay<B: LogBackend>(
+    path: &std::path::Path,
+    open: impl FnOnce() -> trialog::Result<JournalStorage<B>>,
+) -> Result<(Instant, Instant, Instant, u64), CliError> {
+    let err = |e: trialog::Error| CliError::lib(path, e);
+    let t0 = Instant::now();
+    let storage = open().map_err(err)?;
+    let t1 = Instant::now();
+    let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
+    let trials = storage.get_all_trials(study, None).map_err(err)?;
+    let t2 = Instant::now();
+    Ok((t0, t1, t2, trials.len() as u64))
 }
