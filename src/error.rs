@@ -267,6 +267,15 @@ pub enum Error {
         /// What is not supported.
         what: &'static str,
     },
+    /// A remote storage server (gRPC) could not be reached, or answered with a status that has
+    /// no typed meaning here (for a write: whether it happened is unknown).
+    #[error("storage server {endpoint}: {message}")]
+    Remote {
+        /// The server's address.
+        endpoint: String,
+        /// What went wrong (the gRPC status code and message, or the connection error).
+        message: String,
+    },
     /// The journal's path now names a different file than the one this handle opened (`trialog
     /// recover` or a compaction replaced it). Nothing was written; reopen the journal.
     #[error("{path} was replaced by another file since this handle opened it (recover or compaction); nothing was written: reopen the journal", path = path.display())]
@@ -356,6 +365,9 @@ impl Error {
                 Poisoned { path: path.clone(), op, source: Arc::clone(source) }
             }
             NotSupported { what } => NotSupported { what },
+            Remote { endpoint, message } => {
+                Remote { endpoint: endpoint.clone(), message: message.clone() }
+            }
             JournalReplaced { path } => JournalReplaced { path: path.clone() },
         }
     }

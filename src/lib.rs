@@ -61,6 +61,8 @@
 //! `cli` (default) builds the `trialog` binary and pulls in its dependencies (clap, indicatif,
 //! env_logger); embedders depend on `trialog = { ..., default-features = false }`.
 //! `report` (enabled by `cli`) adds [`report`], the HTML report of a study (`trialog report`).
+//! `grpc` (enabled by `cli`) adds [`grpc`] (Optuna's gRPC storage protocol and the server behind
+//! `trialog serve`) and [`remote`] (`GrpcStorage`, the client).
 //! `fault-injection` is for the crash tests only.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -68,10 +70,15 @@
 pub mod backend;
 pub mod convert;
 pub mod error;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod journal;
+pub mod location;
 pub mod lock;
 pub mod model;
 pub mod recover;
+#[cfg(feature = "grpc")]
+pub mod remote;
 pub mod replay;
 #[cfg(feature = "report")]
 pub mod report;
@@ -105,3 +112,8 @@ pub struct OptunaDocDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/SAMPLERS.md")]
 pub struct SamplersDocDoctests;
+
+/// docs/SERVER.md's Rust example, compiled as a doctest.
+#[cfg(all(doctest, feature = "grpc"))]
+#[doc = include_str!("../docs/SERVER.md")]
+pub struct ServerDocDoctests;

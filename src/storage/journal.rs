@@ -347,9 +347,10 @@ impl<B: LogBackend> JournalStorage<B> {
         })
     }
 
-    /// Sets a parameter (internal representation) of an unfinished trial. The value must lie in
-    /// the distribution, and the distribution must be compatible with the one this parameter
-    /// has elsewhere in the study.
+    /// Sets a parameter (internal representation) of an unfinished trial. The value must have an
+    /// external form in the distribution (a categorical index must name a choice; a value
+    /// outside a numeric range is accepted, as Optuna's storages accept it), and the
+    /// distribution must be compatible with the one this parameter has elsewhere in the study.
     pub fn set_trial_param(
         &self,
         trial_id: u64,
@@ -357,9 +358,9 @@ impl<B: LogBackend> JournalStorage<B> {
         param_value_internal: f64,
         distribution: &Distribution,
     ) -> Result<()> {
-        if !distribution.contains(param_value_internal) {
+        if distribution.to_external(param_value_internal).is_none() {
             return Err(Error::invalid(format_args!(
-                "value {param_value_internal:?} of parameter {param_name:?} is outside its {}",
+                "value {param_value_internal:?} of parameter {param_name:?} has no value in its {}",
                 distribution.kind_name()
             )));
         }
