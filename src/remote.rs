@@ -54,13 +54,16 @@ impl GrpcStorage {
             message: e.to_string(),
         };
         let channel = runtime.block_on(async {
-            Channel::from_shared(url.clone()).map_err(|e| remote(&e))?.connect().await.map_err(
-                |e| {
+            Channel::from_shared(url.clone())
+                .map_err(|e| remote(&e))?
+                .tcp_nodelay(true)
+                .connect()
+                .await
+                .map_err(|e| {
                     use std::error::Error as _;
                     let why = e.source().map_or(e.to_string(), |s| format!("{e}: {s}"));
                     remote(&why)
-                },
-            )
+                })
         })?;
         let client = StorageServiceClient::new(channel).max_decoding_message_size(usize::MAX);
         Ok(GrpcStorage { endpoint: url, runtime, client, study_of: Mutex::new(HashMap::new()) })

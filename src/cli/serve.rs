@@ -97,7 +97,9 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().unwrap_or(addr);
         eprintln!("trialog serve: listening on {bound} for {}", args.journal.display());
-        let incoming = tonic::transport::server::TcpIncoming::from(listener);
+        // No Nagle: a reply must not wait for the client's delayed ACK (40 ms per call).
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
         let result = tonic::transport::Server::builder()
             .layer(trialog::grpc::server::layer())
             .add_service(trialog::grpc::server::Service::new(storage).into_server())

@@ -370,6 +370,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
+        .tcp_nodelay(true)
         .layer(layer())
         .add_service(Service::new(storage).into_server())
         .serve_with_shutdown(addr, shutdown)
