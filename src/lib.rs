@@ -64,6 +64,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod artifacts;
 pub mod backend;
 pub mod convert;
 pub mod error;
