@@ -249,9 +249,11 @@ pub(crate) struct Scan {
     pub(crate) referenced: BTreeSet<ArtifactId>,
 }
 
-pub(crate) fn scan<S: LinkStorage + ?Sized>(storage: &S) -> Result<Scan> {
+/// Scans every study, or only study `only`.
+pub(crate) fn scan<S: LinkStorage + ?Sized>(storage: &S, only: Option<u64>) -> Result<Scan> {
     let mut scan = Scan { links: Vec::new(), bad: Vec::new(), referenced: BTreeSet::new() };
-    for study in storage.get_all_studies()? {
+    let studies = storage.get_all_studies()?;
+    for study in studies.into_iter().filter(|s| only.is_none_or(|id| id == s.study_id)) {
         let owner = format!("study {}", study.study_id);
         let attrs = study.system_attrs.iter();
         scan.add(Target::Study(study.study_id), None, study.study_id, &owner, attrs);
@@ -299,7 +301,21 @@ impl Scan {
 /// Every live artifact link of every study and trial (tombstones left out), or the first
 /// malformed link as an [`Error::BadArtifactLink`].
 pub fn list_all_links<S: LinkStorage + ?Sized>(storage: &S) -> Result<Vec<Linked>> {
-    let scan = scan(storage)?;
+    let scan = scan(storage, None)?;
+    match scan.bad.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(scan.links),
+    }
+}
+
+/// The live links of study `study_id` and of all its trials, the study's first (tombstones left
+/// out), or the first malformed link as an [`Error::BadArtifactLink`].
+pub fn list_study_links<S: LinkStorage + ?Sized>(
+    storage: &S,
+    study_id: u64,
+) -> Result<Vec<Linked>> {
+    storage.get_study_system_attrs(study_id)?; // an unknown study is an error, not "no links"
+    let scan = scan(storage, Some(study_id))?;
     match scan.bad.into_iter().next() {
         Some(e) => Err(e),
         None => Ok(scan.links),
@@ -405,7 +421,10 @@ mod tests {
         let attrs = storage.get_trial_system_attrs(trial).unwrap();
         let key = format!("artifacts:{}", meta.artifact_id);
         assert_eq!(attrs.get(&key), Some(&meta.to_link()));
-        assert_eq!(list_artifacts(&storage, Target::Trial(trial)).unwrap(), std::slice::from_ref(&meta));
+        assert_eq!(
+            list_artifacts(&storage, Target::Trial(trial)).unwrap(),
+            std::slice::from_ref(&meta)
+        );
         assert!(list_artifacts(&storage, Target::Study(study)).unwrap().is_empty());
         let found = find_link(&storage, &meta.artifact_id).unwrap().unwrap();
         assert_eq!((found.target, found.trial_number), (Target::Trial(trial), Some(0)));
@@ -467,7 +486,7 @@ mod tests {
                 legacy.to_link(),
             )
             .unwrap();
-        let scan = scan(&storage).unwrap();
+        let scan = scan(&storage, None).unwrap();
         assert!(scan.links.is_empty());
         assert_eq!(scan.bad.len(), 1);
         assert_eq!(scan.referenced, BTreeSet::from([a, b]));

@@ -43,7 +43,7 @@ pub fn collect_garbage<S: LinkStorage + ?Sized>(
     let entries = store.list()?;
     let mut referenced = std::collections::BTreeSet::new();
     for storage in storages {
-        referenced.extend(scan(*storage)?.referenced);
+        referenced.extend(scan(*storage, None)?.referenced);
     }
     let now = SystemTime::now();
     let mut report = GcReport::default();
@@ -157,7 +157,7 @@ pub fn verify_artifacts<S: LinkStorage + ?Sized>(
     store: &dyn ArtifactStore,
     hash: bool,
 ) -> Result<VerifyReport> {
-    let scan = scan(storage)?;
+    let scan = scan(storage, None)?;
     let mut report = VerifyReport { links: scan.links.len(), ..Default::default() };
     report.problems.extend(scan.bad.into_iter().map(Problem::BadLink));
     for link in scan.links {

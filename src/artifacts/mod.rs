@@ -35,7 +35,7 @@ pub use filesystem::FileSystemStore;
 pub use id::ArtifactId;
 pub use links::{
     ARTIFACTS_ATTR_PREFIX, LinkStorage, Linked, Target, find_link, list_all_links, list_artifacts,
-    remove_artifact, upload_artifact, upload_artifact_from,
+    list_study_links, remove_artifact, upload_artifact, upload_artifact_from,
 };
 pub use maintain::{GcReport, Problem, VerifyReport, collect_garbage, verify_artifacts};
 pub use meta::ArtifactMeta;
