@@ -1,11 +1,13 @@
 //! `FileSystemStore`: Optuna's flat layout (`base/<id>`), written durably.
 
 use std::fs::{self, File};
-use std::io::{self, ErrorKind, Write};
+use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 
 use crate::backend::sync_dir;
 use crate::error::{Error, Result};
+
+use super::transfer::copy_durably;
 
 use super::{
     ArtifactId, ArtifactReader, ArtifactSource, ArtifactStore, StoredEntry, StoredInfo, StoredKind,
@@ -15,9 +17,6 @@ use super::{
 /// directory. Hidden, and never a valid id, so Optuna and this store never read it as an
 /// artifact.
 const PARTIAL_PREFIX: &str = ".trialog-upload.";
-
-/// Bytes copied per read/write call.
-pub(crate) const CHUNK: usize = 1 << 20;
 
 /// An artifact store in a directory, one flat file per artifact named by its id: exactly the
 /// layout of Optuna's `FileSystemArtifactStore(base_path)`, so either reads what the other wrote.
@@ -66,27 +65,14 @@ impl FileSystemStore {
         id: &ArtifactId,
         body: &mut dyn ArtifactSource,
     ) -> Result<u64> {
-        let mut file = File::options()
+        let file = File::options()
             .write(true)
             .create_new(true)
             .open(tmp)
             .map_err(|e| Error::io("create", tmp, e))?;
-        let mut buf = vec![0u8; CHUNK];
-        let mut total = 0u64;
-        loop {
-            let n = match body.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    return Err(Error::io("read the upload's source for", self.path_of(id), e));
-                }
-            };
-            file.write_all(&buf[..n]).map_err(|e| Error::io("write", tmp, e))?;
-            total += n as u64;
-        }
-        file.sync_all().map_err(|e| Error::io("fsync", tmp, e))?;
-        Ok(total)
+        let dest = self.path_of(id);
+        let read_error = |e| Error::io("read the upload's source for", &dest, e);
+        copy_durably(body, &file, tmp, &mut |_| {}, &read_error)
     }
 }
 

@@ -5,9 +5,8 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 
-use super::filesystem::CHUNK;
 use super::links::{LinkStorage, Linked, scan};
-use super::transfer::Hasher;
+use super::transfer::{CHUNK, Hasher};
 use super::{ArtifactStore, StoredEntry, StoredKind};
 
 /// What [`collect_garbage`] found and did.

@@ -1,12 +1,11 @@
 //! `S3Store`: artifacts as objects in an S3-compatible service (feature `s3`), on
 //! `object_store`. Streams both ways; uploads larger than one part go as multipart uploads.
 
-use std::io::{self, ErrorKind, Read};
+use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use futures_util::stream::BoxStream;
 use object_store::aws::{AmazonS3, AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{
@@ -16,6 +15,7 @@ use object_store::{
 
 use crate::error::{Error, Result};
 
+use super::transfer::read_full;
 use super::{
     ArtifactId, ArtifactReader, ArtifactSource, ArtifactStore, StoredEntry, StoredInfo, StoredKind,
 };
@@ -256,20 +256,6 @@ impl S3Store {
     }
 }
 
-/// Reads until `buf` is full or the source ends; returns how many bytes were read.
-fn read_full(body: &mut dyn ArtifactSource, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match body.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
-}
-
 fn info(meta: &object_store::ObjectMeta) -> StoredInfo {
     let (secs, nanos) =
         (meta.last_modified.timestamp(), meta.last_modified.timestamp_subsec_nanos());
@@ -299,9 +285,20 @@ impl ArtifactStore for S3Store {
             .rt
             .block_on(self.store.get(&self.key(id)))
             .map_err(|e| self.error("download", id.as_str(), e, true))?;
+        // A task on the runtime pulls the body while the caller consumes it (hashing, writing),
+        // at most PREFETCH chunks ahead.
+        let (tx, rx) = tokio::sync::mpsc::channel(PREFETCH);
+        let mut stream = result.into_stream();
+        self.rt.spawn(async move {
+            while let Some(item) = stream.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break; // the reader was dropped, or the stream failed
+                }
+            }
+        });
         Ok(Box::new(S3Reader {
-            rt: Arc::clone(&self.rt),
-            stream: result.into_stream(),
+            chunks: rx,
             current: Default::default(),
             location: self.location.clone(),
             id: id.to_string(),
@@ -361,11 +358,14 @@ impl ArtifactStore for S3Store {
     }
 }
 
-/// A download stream read synchronously, one chunk at a time; a failed chunk is an `io::Error`
-/// wrapping the typed [`Error`] (which names the store).
+/// Body chunks a download may fetch ahead of its reader.
+const PREFETCH: usize = 16;
+
+/// A download stream read synchronously from the chunks its fetching task sends; a failed chunk
+/// is an `io::Error` wrapping the typed [`Error`] (which names the store). Dropping it stops the
+/// fetch.
 struct S3Reader {
-    rt: Arc<tokio::runtime::Runtime>,
-    stream: BoxStream<'static, object_store::Result<bytes::Bytes>>,
+    chunks: tokio::sync::mpsc::Receiver<object_store::Result<bytes::Bytes>>,
     current: bytes::Bytes,
     location: String,
     id: String,
@@ -374,7 +374,7 @@ struct S3Reader {
 impl Read for S3Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
-            match self.rt.block_on(self.stream.next()) {
+            match self.chunks.blocking_recv() {
                 None => return Ok(0),
                 Some(Ok(chunk)) => self.current = chunk,
                 Some(Err(e)) => {

@@ -9,7 +9,6 @@ use sha2::{Digest as _, Sha256};
 use crate::backend::sync_dir;
 use crate::error::{Error, Result};
 
-use super::filesystem::CHUNK;
 use super::{ArtifactId, ArtifactMeta, ArtifactStore};
 
 /// The size and SHA-256 of an artifact's bytes.
@@ -46,12 +45,86 @@ impl Hasher {
     }
 }
 
-/// A body that hashes what is read through it. A seek back to where reading started (what
+/// A SHA-256 computed on its own thread, so that hashing runs beside the caller's reading and
+/// writing instead of after it. `update` copies the bytes into recycled buffers of at most
+/// [`CHUNK`] bytes; at most `HASH_QUEUE + 2` of them exist at once.
+pub(crate) struct BackgroundHasher {
+    tx: Option<std::sync::mpsc::SyncSender<HashMsg>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
+    thread: Option<std::thread::JoinHandle<Digest>>,
+}
+
+enum HashMsg {
+    Data(Vec<u8>),
+    Reset,
+}
+
+/// Buffers queued for the hashing thread.
+const HASH_QUEUE: usize = 4;
+
+impl BackgroundHasher {
+    pub(crate) fn new() -> Self {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<HashMsg>(HASH_QUEUE);
+        let (back, spare) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            let mut hasher = Hasher::default();
+            for msg in rx {
+                match msg {
+                    HashMsg::Data(bytes) => {
+                        hasher.update(&bytes);
+                        let _ = back.send(bytes);
+                    }
+                    HashMsg::Reset => hasher = Hasher::default(),
+                }
+            }
+            hasher.finish()
+        });
+        BackgroundHasher { tx: Some(tx), spare, thread: Some(thread) }
+    }
+
+    fn send(&self, msg: HashMsg) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(msg); // the thread only ends when `tx` is dropped
+        }
+    }
+
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
+        for piece in bytes.chunks(CHUNK) {
+            let mut buf = self.spare.try_recv().unwrap_or_default();
+            buf.clear();
+            buf.extend_from_slice(piece);
+            self.send(HashMsg::Data(buf));
+        }
+    }
+
+    /// Starts again from no bytes.
+    pub(crate) fn reset(&mut self) {
+        self.send(HashMsg::Reset);
+    }
+
+    /// The digest of everything since the start (or the last reset).
+    pub(crate) fn finish(mut self) -> Digest {
+        self.tx = None;
+        let thread = self.thread.take().expect("joined only here");
+        thread.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+    }
+}
+
+impl Drop for BackgroundHasher {
+    fn drop(&mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A body that hashes what is read through it (on a [`BackgroundHasher`]). A seek back to where reading started (what
 /// `Backoff` does before a retry) starts the hash again; after a seek anywhere else the digest
 /// is unknown.
 pub(crate) struct HashingReader<R> {
     inner: R,
-    hasher: Hasher,
+    hasher: BackgroundHasher,
     origin: Option<u64>,
     read_any: bool,
     broken: bool,
@@ -61,7 +134,7 @@ impl<R> HashingReader<R> {
     pub(crate) fn new(inner: R) -> Self {
         HashingReader {
             inner,
-            hasher: Hasher::default(),
+            hasher: BackgroundHasher::new(),
             origin: None,
             read_any: false,
             broken: false,
@@ -91,10 +164,116 @@ impl<R: Seek> Seek for HashingReader<R> {
             Some(origin) if origin == at => {}
             _ => self.broken = true,
         }
-        self.hasher = Hasher::default();
+        self.hasher.reset();
         self.read_any = false;
         Ok(at)
     }
+}
+
+/// Reads until `buf` is full or the source ends (retrying `EINTR`); returns how many bytes were
+/// read.
+pub(crate) fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// Bytes moved per read/write call.
+pub(crate) const CHUNK: usize = 1 << 20;
+/// Chunks queued between the reading thread and the writing thread of [`copy_durably`].
+const DEPTH: usize = 4;
+/// [`copy_durably`] makes the data durable in steps of this many bytes, so the disk writes while
+/// the copy goes on and the final fsync has little left to do.
+const SYNC_EVERY: u64 = 32 << 20;
+
+/// Copies everything `reader` yields into `file` (at its current position) and fsyncs it
+/// (`sync_all`) before returning the byte count. Pipelined: this thread reads and shows each
+/// chunk to `seen` (hashing, progress) while a scoped writer thread writes, and a third one
+/// flushes (`sync_data`) every [`SYNC_EVERY`] bytes while writing goes on, so the disk works
+/// during the copy; at most `DEPTH + 2` chunks of [`CHUNK`] bytes exist at once. A read
+/// error is passed through `read_error`; a write or fsync error names `path`. On any error the
+/// file holds some prefix of the data and must be discarded.
+pub(crate) fn copy_durably<R: Read + ?Sized>(
+    reader: &mut R,
+    file: &File,
+    path: &Path,
+    seen: &mut dyn FnMut(&[u8]),
+    read_error: &dyn Fn(io::Error) -> Error,
+) -> Result<u64> {
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DEPTH);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        // Flushes what is written so far whenever asked, while the writer goes on writing.
+        let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let syncer = scope.spawn(move || -> Result<()> {
+            for () in sync_rx {
+                file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
+            }
+            Ok(())
+        });
+        let writer = scope.spawn(move || -> Result<u64> {
+            let (mut written, mut unsynced) = (0u64, 0u64);
+            let mut out = file;
+            for chunk in full_rx {
+                out.write_all(&chunk).map_err(|e| Error::io("write", path, e))?;
+                written += chunk.len() as u64;
+                unsynced += chunk.len() as u64;
+                if unsynced >= SYNC_EVERY {
+                    let _ = sync_tx.try_send(()); // none if a flush is still pending
+                    unsynced = 0;
+                }
+                let _ = empty_tx.send(chunk); // back for reuse
+            }
+            drop(sync_tx);
+            syncer.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
+            file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
+            Ok(written)
+        });
+        let mut allocated = 0;
+        let mut failed = None;
+        loop {
+            let mut chunk = match empty_rx.try_recv() {
+                Ok(c) => c,
+                Err(_) if allocated < DEPTH + 2 => {
+                    allocated += 1;
+                    Vec::with_capacity(CHUNK)
+                }
+                Err(_) => match empty_rx.recv() {
+                    Ok(c) => c,
+                    Err(_) => break, // the writer stopped: its error is returned below
+                },
+            };
+            chunk.resize(CHUNK, 0);
+            let n = read_full(reader, &mut chunk);
+            match n {
+                Ok(0) => break,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    seen(&chunk);
+                    if full_tx.send(chunk).is_err() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    failed = Some(read_error(e));
+                    break;
+                }
+            }
+        }
+        drop(full_tx);
+        let written = writer.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        match failed {
+            Some(e) => Err(e),
+            None => written,
+        }
+    })
 }
 
 /// How [`download_artifact`] treats its destination and what it checks.
@@ -167,26 +346,20 @@ fn receive(
     path: &Path,
     options: &mut DownloadOptions<'_>,
 ) -> Result<Digest> {
-    let mut hasher = Hasher::default();
-    let mut buf = vec![0u8; CHUNK];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) => return Err(read_error(id, e)),
-        };
-        file.write_all(&buf[..n]).map_err(|e| Error::io("write", tmp, e))?;
-        hasher.update(&buf[..n]);
+    let mut hasher = BackgroundHasher::new();
+    let mut received = 0;
+    let mut seen = |chunk: &[u8]| {
+        hasher.update(chunk);
+        received += chunk.len() as u64;
         if let Some(progress) = options.progress.as_mut() {
-            progress(hasher.size);
+            progress(received);
         }
-    }
+    };
+    copy_durably(reader, file, tmp, &mut seen, &|e| read_error(id, e))?;
     let digest = hasher.finish();
     if let Some(meta) = options.expected {
         check(meta, &digest, path)?;
     }
-    file.sync_all().map_err(|e| Error::io("fsync", tmp, e))?;
     Ok(digest)
 }
 
