@@ -124,7 +124,6 @@ pub(crate) fn is_transient(e: &Error) -> bool {
                 | ErrorKind::InvalidData
                 | ErrorKind::ReadOnlyFilesystem
                 | ErrorKind::StorageFull
-                | ErrorKind::QuotaExceeded
                 | ErrorKind::FileTooLarge
                 | ErrorKind::NotADirectory
                 | ErrorKind::IsADirectory
