@@ -30,14 +30,14 @@ fn journal_with_trial(path: &Path) -> (u64, u64) {
 }
 
 /// The child of the kill tests: uploads 64 MiB to trial 0, reports when 24 MiB were read, and
-/// then blocks inside the upload until it is killed.
+/// then blocks inside the upload until it is killed (or, should the parent be gone, exits after
+/// two minutes).
 fn upload_until_killed(store: &dyn ArtifactStore) {
     let storage = JournalStorage::open(std::env::var(JOURNAL_VAR).unwrap()).unwrap();
     let mut body = Generated::new(64 << 20).on_reaching(24 << 20, || {
         report("midway");
-        loop {
-            std::thread::sleep(Duration::from_secs(60));
-        }
+        std::thread::sleep(Duration::from_secs(120));
+        std::process::exit(3);
     });
     let trial = Target::Trial(0);
     let _ =
