@@ -182,7 +182,7 @@ impl ArtifactStore for FileSystemStore {
             };
             out.push(StoredEntry { kind, info: info(&meta) });
         }
-        out.sort_by(|a, b| format!("{:?}", a.kind).cmp(&format!("{:?}", b.kind)));
+        out.sort_by(|a, b| a.kind.cmp(&b.kind));
         Ok(out)
     }
 

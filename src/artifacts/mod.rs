@@ -151,7 +151,7 @@ pub struct StoredInfo {
 }
 
 /// What an entry of [`ArtifactStore::list`] is.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum StoredKind {
     /// A complete artifact.
     Artifact(ArtifactId),
