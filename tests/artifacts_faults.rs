@@ -349,3 +349,24 @@ fn a_large_artifact_streams_through_the_s3_store_in_bounded_memory() {
     assert!(kib < RSS_LIMIT_KIB, "peak RSS {kib} KiB");
     assert_eq!(fs::metadata(dir.path().join("out.bin")).unwrap().len(), S3_LEN);
 }
+
+#[test]
+fn an_s3_download_outlives_its_store_and_never_ends_early() {
+    let name = "an_s3_download_outlives_its_store_and_never_ends_early";
+    if !have_moto(name) {
+        return;
+    }
+    let moto = Moto::start();
+    moto.create_bucket("outlive");
+    let store = S3Store::new(&moto.config("outlive")).unwrap();
+    let id = ArtifactId::new();
+    let len = 20 << 20;
+    store.put(&id, &mut Generated::new(len)).unwrap();
+    let mut reader = store.get(&id).unwrap();
+    drop(store); // the stream keeps what it needs (the client's runtime) alive
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut reader, &mut got).unwrap();
+    let mut want = Vec::new();
+    std::io::Read::read_to_end(&mut Generated::new(len), &mut want).unwrap();
+    assert!(got == want, "got {} bytes, want {len}", got.len());
+}

@@ -288,6 +288,7 @@ impl ArtifactStore for S3Store {
         // A task on the runtime pulls the body while the caller consumes it (hashing, writing),
         // at most PREFETCH chunks ahead.
         let (tx, rx) = tokio::sync::mpsc::channel(PREFETCH);
+        let remaining = result.meta.size;
         let mut stream = result.into_stream();
         self.rt.spawn(async move {
             while let Some(item) = stream.next().await {
@@ -298,7 +299,9 @@ impl ArtifactStore for S3Store {
             }
         });
         Ok(Box::new(S3Reader {
+            _runtime: Arc::clone(&self.rt),
             chunks: rx,
+            remaining,
             current: Default::default(),
             location: self.location.clone(),
             id: id.to_string(),
@@ -362,35 +365,53 @@ impl ArtifactStore for S3Store {
 const PREFETCH: usize = 16;
 
 /// A download stream read synchronously from the chunks its fetching task sends; a failed chunk
-/// is an `io::Error` wrapping the typed [`Error`] (which names the store). Dropping it stops the
+/// is an `io::Error` wrapping the typed [`Error`] (which names the store), and so is a body that
+/// ends before the object's size. It keeps the store's runtime alive; dropping it stops the
 /// fetch.
 struct S3Reader {
+    _runtime: Arc<tokio::runtime::Runtime>,
     chunks: tokio::sync::mpsc::Receiver<object_store::Result<bytes::Bytes>>,
+    remaining: u64,
     current: bytes::Bytes,
     location: String,
     id: String,
+}
+
+impl S3Reader {
+    fn failed(
+        &self,
+        transient: bool,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> io::Error {
+        io::Error::other(Error::ArtifactStore {
+            store: self.location.clone(),
+            op: "download",
+            key: self.id.clone(),
+            transient,
+            source,
+        })
+    }
 }
 
 impl Read for S3Reader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.current.is_empty() {
             match self.chunks.blocking_recv() {
-                None => return Ok(0),
+                None if self.remaining == 0 => return Ok(0),
+                None => {
+                    let msg = format!("the body ended {} bytes early", self.remaining);
+                    return Err(self.failed(true, msg.into()));
+                }
                 Some(Ok(chunk)) => self.current = chunk,
                 Some(Err(e)) => {
                     let transient = matches!(e, object_store::Error::Generic { .. });
-                    return Err(io::Error::other(Error::ArtifactStore {
-                        store: self.location.clone(),
-                        op: "download",
-                        key: self.id.clone(),
-                        transient,
-                        source: Box::new(e),
-                    }));
+                    return Err(self.failed(transient, Box::new(e)));
                 }
             }
         }
         let n = buf.len().min(self.current.len());
         buf[..n].copy_from_slice(&self.current.split_to(n));
+        self.remaining = self.remaining.saturating_sub(n as u64);
         Ok(n)
     }
 }
