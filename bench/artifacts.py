@@ -12,8 +12,9 @@ trial of one Optuna JSON-lines journal:
   checked on download) and, on the filesystem, fsync the file and its directory (Optuna does
   neither).
 
-Each rep runs both in rotated order; the table shows medians (min-max) of MB/s (10^6 bytes/s) and
-per-rep ratios trialog/optuna. Needs `cargo build --release` and
+Each rep runs both in rotated order, each timed operation starting after `os.sync()` (so one
+run's dirty pages are not written back during the next); the table shows medians (min-max) of
+MB/s (10^6 bytes/s) and per-rep ratios trialog/optuna. Needs `cargo build --release` and
 `python3 -m pip install optuna==5.0.0 "moto[server]" boto3`.
 
     python3 bench/artifacts.py --reps 3
@@ -110,10 +111,12 @@ def main() -> None:
 
         def optuna_run(kind: str) -> tuple[float, float]:
             store = stores[kind][0]
+            os.sync()
             t0 = time.perf_counter()
             aid = upload_artifact(artifact_store=store, file_path=src, study_or_trial=trial,
                                   storage=storage)
             up = time.perf_counter() - t0
+            os.sync()
             t0 = time.perf_counter()
             download_artifact(artifact_store=store, file_path=out, artifact_id=aid)
             down = time.perf_counter() - t0
@@ -123,11 +126,13 @@ def main() -> None:
 
         def trialog_run(kind: str) -> tuple[float, float]:
             opts = stores[kind][1]
+            os.sync()
             t0 = time.perf_counter()
             aid = subprocess.run([TRIALOG, "artifacts", "put", journal, *opts, "--study", "bench",
                                   "--trial", "0", src], check=True, capture_output=True,
                                  text=True, env=ENV).stdout.strip()
             up = time.perf_counter() - t0
+            os.sync()
             t0 = time.perf_counter()
             subprocess.run([TRIALOG, "artifacts", "get", journal, *opts, aid, "--out", out],
                            check=True, capture_output=True, env=ENV)
