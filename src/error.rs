@@ -260,6 +260,13 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The store does not offer this part of the storage API (heartbeats on a store without
+    /// them, for example). Nothing was written.
+    #[error("this storage does not support {what}")]
+    NotSupported {
+        /// What is not supported.
+        what: &'static str,
+    },
     /// The journal's path now names a different file than the one this handle opened (`trialog
     /// recover` or a compaction replaced it). Nothing was written; reopen the journal.
     #[error("{path} was replaced by another file since this handle opened it (recover or compaction); nothing was written: reopen the journal", path = path.display())]

@@ -92,7 +92,7 @@ pub use model::{
     AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
     TrialState, VecMap,
 };
-pub use storage::{HeartbeatOptions, JournalStorage};
+pub use storage::{HeartbeatOptions, JournalStorage, Storage};
 pub use study::{Study, TellResult, Trial};
 
 /// The README's Rust examples, compiled as doctests so the quickstart cannot rot.
