@@ -1,16 +1,14 @@
 //! Links between artifacts and the trials and studies that own them: Optuna's system attribute
 //! `artifacts:<id>`, written after the bytes and removed (tombstoned) before them.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
 
-use crate::backend::LogBackend;
 use crate::error::{Error, Result};
-use crate::model::{AttrValue, FrozenStudy, FrozenTrial};
-use crate::storage::JournalStorage;
+use crate::model::AttrValue;
+use crate::storage::Storage;
 
 use super::transfer::HashingReader;
 use super::{ArtifactId, ArtifactMeta, ArtifactSource, ArtifactStore, guess_type};
@@ -28,44 +26,6 @@ const DEFAULT_MIME_TYPE: &str = "application/octet-stream";
 
 /// The tombstone optuna-dashboard writes over a deleted artifact's link: `json.dumps(None)`.
 const TOMBSTONE: &str = "null";
-
-/// The storage calls the artifact functions make: a part of Optuna's `BaseStorage`.
-/// [`JournalStorage`] implements it for every backend; any storage offering these calls can.
-pub trait LinkStorage {
-    /// Sets a trial system attribute (the trial must be unfinished).
-    fn set_trial_system_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()>;
-    /// Sets a study system attribute.
-    fn set_study_system_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()>;
-    /// One trial, with its state and system attributes.
-    fn get_trial(&self, trial_id: u64) -> Result<Arc<FrozenTrial>>;
-    /// A study's system attributes.
-    fn get_study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>>;
-    /// Every live study, with its system attributes.
-    fn get_all_studies(&self) -> Result<Vec<FrozenStudy>>;
-    /// Every trial of a study.
-    fn get_all_trials(&self, study_id: u64) -> Result<Vec<Arc<FrozenTrial>>>;
-}
-
-impl<B: LogBackend> LinkStorage for JournalStorage<B> {
-    fn set_trial_system_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
-        JournalStorage::set_trial_system_attr(self, trial_id, key, value)
-    }
-    fn set_study_system_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
-        JournalStorage::set_study_system_attr(self, study_id, key, value)
-    }
-    fn get_trial(&self, trial_id: u64) -> Result<Arc<FrozenTrial>> {
-        JournalStorage::get_trial(self, trial_id)
-    }
-    fn get_study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
-        JournalStorage::get_study_system_attrs(self, study_id)
-    }
-    fn get_all_studies(&self) -> Result<Vec<FrozenStudy>> {
-        JournalStorage::get_all_studies(self)
-    }
-    fn get_all_trials(&self, study_id: u64) -> Result<Vec<Arc<FrozenTrial>>> {
-        JournalStorage::get_all_trials(self, study_id, None)
-    }
-}
 
 /// What an artifact is linked to: a study (by study id) or a trial (by trial id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -101,7 +61,7 @@ pub struct Linked {
 /// Uploads the file at `path` to `store` and links it to `target`; returns the new id.
 /// The link's filename is the path's last component; `mimetype` and `encoding` default to
 /// [`guess_type`]'s guess (as Optuna's do). See [`upload_artifact_from`].
-pub fn upload_artifact<S: LinkStorage + ?Sized>(
+pub fn upload_artifact<S: Storage + ?Sized>(
     storage: &S,
     store: &dyn ArtifactStore,
     target: Target,
@@ -127,7 +87,7 @@ pub fn upload_artifact<S: LinkStorage + ?Sized>(
 /// exactly the bytes sent. A crash or error before the link leaves no link (at most unlinked
 /// bytes, which [`collect_garbage`](super::collect_garbage) removes after its grace period); if
 /// writing the link fails, the bytes are removed again.
-pub fn upload_artifact_from<S: LinkStorage + ?Sized>(
+pub fn upload_artifact_from<S: Storage + ?Sized>(
     storage: &S,
     store: &dyn ArtifactStore,
     target: Target,
@@ -169,7 +129,7 @@ pub fn upload_artifact_from<S: LinkStorage + ?Sized>(
 
 /// Fails unless a link can be written to `target`: the study exists, or the trial exists and is
 /// unfinished.
-fn check_writable<S: LinkStorage + ?Sized>(storage: &S, target: Target) -> Result<()> {
+fn check_writable<S: Storage + ?Sized>(storage: &S, target: Target) -> Result<()> {
     match target {
         Target::Study(id) => storage.get_study_system_attrs(id).map(drop),
         Target::Trial(id) => {
@@ -186,7 +146,7 @@ fn check_writable<S: LinkStorage + ?Sized>(storage: &S, target: Target) -> Resul
     }
 }
 
-fn set_link<S: LinkStorage + ?Sized>(
+fn set_link<S: Storage + ?Sized>(
     storage: &S,
     target: Target,
     id: &ArtifactId,
@@ -204,7 +164,7 @@ fn set_link<S: LinkStorage + ?Sized>(
 /// optuna-dashboard versions kept in the study's system attributes are included, as the
 /// dashboard shows them. A link that is not in Optuna's format is an
 /// [`Error::BadArtifactLink`] naming it.
-pub fn list_artifacts<S: LinkStorage + ?Sized>(
+pub fn list_artifacts<S: Storage + ?Sized>(
     storage: &S,
     target: Target,
 ) -> Result<Vec<ArtifactMeta>> {
@@ -250,14 +210,14 @@ pub(crate) struct Scan {
 }
 
 /// Scans every study, or only study `only`.
-pub(crate) fn scan<S: LinkStorage + ?Sized>(storage: &S, only: Option<u64>) -> Result<Scan> {
+pub(crate) fn scan<S: Storage + ?Sized>(storage: &S, only: Option<u64>) -> Result<Scan> {
     let mut scan = Scan { links: Vec::new(), bad: Vec::new(), referenced: BTreeSet::new() };
     let studies = storage.get_all_studies()?;
     for study in studies.into_iter().filter(|s| only.is_none_or(|id| id == s.study_id)) {
         let owner = format!("study {}", study.study_id);
         let attrs = study.system_attrs.iter();
         scan.add(Target::Study(study.study_id), None, study.study_id, &owner, attrs);
-        for trial in storage.get_all_trials(study.study_id)? {
+        for trial in storage.get_all_trials(study.study_id, None)? {
             let owner = format!("trial {}", trial.trial_id);
             let target = Target::Trial(trial.trial_id);
             scan.add(target, Some(trial.number), study.study_id, &owner, trial.system_attrs.iter());
@@ -300,7 +260,7 @@ impl Scan {
 
 /// Every live artifact link of every study and trial (tombstones left out), or the first
 /// malformed link as an [`Error::BadArtifactLink`].
-pub fn list_all_links<S: LinkStorage + ?Sized>(storage: &S) -> Result<Vec<Linked>> {
+pub fn list_all_links<S: Storage + ?Sized>(storage: &S) -> Result<Vec<Linked>> {
     let scan = scan(storage, None)?;
     match scan.bad.into_iter().next() {
         Some(e) => Err(e),
@@ -310,10 +270,7 @@ pub fn list_all_links<S: LinkStorage + ?Sized>(storage: &S) -> Result<Vec<Linked
 
 /// The live links of study `study_id` and of all its trials, the study's first (tombstones left
 /// out), or the first malformed link as an [`Error::BadArtifactLink`].
-pub fn list_study_links<S: LinkStorage + ?Sized>(
-    storage: &S,
-    study_id: u64,
-) -> Result<Vec<Linked>> {
+pub fn list_study_links<S: Storage + ?Sized>(storage: &S, study_id: u64) -> Result<Vec<Linked>> {
     storage.get_study_system_attrs(study_id)?; // an unknown study is an error, not "no links"
     let scan = scan(storage, Some(study_id))?;
     match scan.bad.into_iter().next() {
@@ -323,7 +280,7 @@ pub fn list_study_links<S: LinkStorage + ?Sized>(
 }
 
 /// The live link of artifact `id`, wherever it is (`None` if nothing links it).
-pub fn find_link<S: LinkStorage + ?Sized>(storage: &S, id: &ArtifactId) -> Result<Option<Linked>> {
+pub fn find_link<S: Storage + ?Sized>(storage: &S, id: &ArtifactId) -> Result<Option<Linked>> {
     let key = format!("{ARTIFACTS_ATTR_PREFIX}{id}");
     for study in storage.get_all_studies()? {
         if let Some(value) = study.system_attrs.get(&key) {
@@ -338,7 +295,7 @@ pub fn find_link<S: LinkStorage + ?Sized>(storage: &S, id: &ArtifactId) -> Resul
                 }));
             }
         }
-        for trial in storage.get_all_trials(study.study_id)? {
+        for trial in storage.get_all_trials(study.study_id, None)? {
             if let Some(value) = trial.system_attrs.get(&key) {
                 let owner = format!("trial {}", trial.trial_id);
                 if let Some(meta) = ArtifactMeta::from_link(&owner, &key, value)? {
@@ -362,7 +319,7 @@ pub fn find_link<S: LinkStorage + ?Sized>(storage: &S, id: &ArtifactId) -> Resul
 /// Fails with [`Error::ArtifactNotFound`] if `target` has no live link to `id`, and with
 /// [`Error::TrialFinished`] for a finished trial, whose attributes cannot change (Optuna's rule;
 /// its link and bytes are kept).
-pub fn remove_artifact<S: LinkStorage + ?Sized>(
+pub fn remove_artifact<S: Storage + ?Sized>(
     storage: &S,
     store: &dyn ArtifactStore,
     target: Target,
@@ -388,6 +345,7 @@ mod tests {
     use std::io::Cursor;
 
     use super::*;
+    use crate::JournalStorage;
     use crate::artifacts::FileSystemStore;
     use crate::{MemoryBackend, StudyDirection, TrialState};
 

@@ -5,9 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use crate::error::{Error, Result};
 
-use super::links::{LinkStorage, Linked, scan};
+use super::links::{Linked, scan};
 use super::transfer::{CHUNK, Hasher};
 use super::{ArtifactStore, StoredEntry, StoredKind};
+use crate::storage::Storage;
 
 /// What [`collect_garbage`] found and did.
 #[derive(Debug, Default)]
@@ -33,7 +34,7 @@ pub struct GcReport {
 /// optuna-dashboard links are kept. Files or objects in the store that are not artifacts or this
 /// store's leftovers are never listed, so never removed. The store is listed before the links
 /// are read, so an artifact linked meanwhile is either seen linked or younger than `grace`.
-pub fn collect_garbage<S: LinkStorage + ?Sized>(
+pub fn collect_garbage<S: Storage + ?Sized>(
     storages: &[&S],
     store: &dyn ArtifactStore,
     grace: Duration,
@@ -151,7 +152,7 @@ pub struct VerifyReport {
 /// size, and (with `hash`) the recorded SHA-256, read in a stream. Links from Optuna record
 /// neither and are checked for presence only. Mismatches are reported, not returned as errors;
 /// a failing store is an error.
-pub fn verify_artifacts<S: LinkStorage + ?Sized>(
+pub fn verify_artifacts<S: Storage + ?Sized>(
     storage: &S,
     store: &dyn ArtifactStore,
     hash: bool,

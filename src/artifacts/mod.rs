@@ -34,7 +34,7 @@ pub use backoff::Backoff;
 pub use filesystem::FileSystemStore;
 pub use id::ArtifactId;
 pub use links::{
-    ARTIFACTS_ATTR_PREFIX, LinkStorage, Linked, Target, find_link, list_all_links, list_artifacts,
+    ARTIFACTS_ATTR_PREFIX, Linked, Target, find_link, list_all_links, list_artifacts,
     list_study_links, remove_artifact, upload_artifact, upload_artifact_from,
 };
 pub use maintain::{GcReport, Problem, VerifyReport, collect_garbage, verify_artifacts};

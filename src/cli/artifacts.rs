@@ -2,6 +2,7 @@
 //! directory or an S3 bucket (`trialog::artifacts`; `docs/ARTIFACTS.md`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -9,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use trialog::artifacts::{
     self, ArtifactId, ArtifactStore, DownloadOptions, FileSystemStore, StoredKind, Target,
 };
-use trialog::{Error, JournalStorage};
+use trialog::{Error, Storage};
 
 use super::format::{Json, count, emit, table};
 use super::{CliError, journal};
@@ -234,7 +235,7 @@ fn error(journal: &Path, e: Error) -> CliError {
 
 /// The target `--study NAME [--trial NUMBER]` names.
 fn target(
-    storage: &journal::Storage,
+    storage: &dyn Storage,
     path: &Path,
     study: &str,
     trial: Option<u64>,
@@ -271,7 +272,7 @@ fn progress_bar(total: Option<u64>) -> ProgressBar {
 fn put(args: &PutArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let (_, target) = target(&storage, path, &args.study, args.trial)?;
+    let (_, target) = target(&*storage, path, &args.study, args.trial)?;
     let file = std::fs::File::open(&args.file).map_err(|e| CliError::at(&args.file, e))?;
     let size = file.metadata().map_err(|e| CliError::at(&args.file, e))?.len();
     let filename = args
@@ -283,7 +284,7 @@ fn put(args: &PutArgs) -> Result<(), CliError> {
     let bar = progress_bar(Some(size));
     let mut body = bar.wrap_read(file);
     let meta = artifacts::upload_artifact_from(
-        &storage,
+        &*storage,
         &*store,
         target,
         &filename,
@@ -306,8 +307,8 @@ fn shown(name: &str) -> String {
 fn list(args: &ListArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let (study_id, target) = target(&storage, path, &args.study, args.trial)?;
-    let mut links = artifacts::list_study_links(&storage, study_id).map_err(|e| error(path, e))?;
+    let (study_id, target) = target(&*storage, path, &args.study, args.trial)?;
+    let mut links = artifacts::list_study_links(&*storage, study_id).map_err(|e| error(path, e))?;
     if args.trial.is_some() {
         links.retain(|l| l.target == target);
     }
@@ -369,7 +370,7 @@ fn list(args: &ListArgs) -> Result<(), CliError> {
 
 /// The live link of `id` in the journal, or an error saying there is none.
 fn linked(
-    storage: &journal::Storage,
+    storage: &dyn Storage,
     path: &Path,
     id: &ArtifactId,
 ) -> Result<artifacts::Linked, CliError> {
@@ -384,7 +385,7 @@ fn linked(
 fn get(args: &GetArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let link = linked(&storage, path, &args.id)?;
+    let link = linked(&*storage, path, &args.id)?;
     let store = open_store(&args.store, false)?;
     let bar = progress_bar(link.meta.size);
     let mut progress = |n| bar.set_position(n);
@@ -407,17 +408,17 @@ fn get(args: &GetArgs) -> Result<(), CliError> {
 fn rm(args: &RmArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let link = linked(&storage, path, &args.id)?;
+    let link = linked(&*storage, path, &args.id)?;
     let store = open_store(&args.store, false)?;
-    artifacts::remove_artifact(&storage, &*store, link.target, &args.id)
+    artifacts::remove_artifact(&*storage, &*store, link.target, &args.id)
         .map_err(|e| error(path, e))?;
     emit(&format!("removed artifact {}\n", args.id))
 }
 
 fn gc(args: &GcArgs) -> Result<(), CliError> {
-    let storages: Vec<journal::Storage> =
+    let storages: Vec<Arc<dyn Storage>> =
         args.journals.iter().map(|p| journal::open(p)).collect::<Result<_, _>>()?;
-    let refs: Vec<&JournalStorage<_>> = storages.iter().collect();
+    let refs: Vec<&dyn Storage> = storages.iter().map(|s| &**s).collect();
     let store = open_store(&args.store, false)?;
     let report = artifacts::collect_garbage(&refs, &*store, args.grace, args.dry_run)
         .map_err(|e| error(&args.journals[0], e))?;
@@ -448,7 +449,7 @@ fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     let storage = journal::open(path)?;
     let store = open_store(&args.store, false)?;
     let report =
-        artifacts::verify_artifacts(&storage, &*store, !args.quick).map_err(|e| error(path, e))?;
+        artifacts::verify_artifacts(&*storage, &*store, !args.quick).map_err(|e| error(path, e))?;
     let mut text = String::new();
     for p in &report.problems {
         text.push_str(&format!("PROBLEM: {p}\n"));
