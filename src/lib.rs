@@ -59,14 +59,18 @@
 //! # Features
 //!
 //! `cli` (default) builds the `trialog` binary and pulls in its dependencies (clap, indicatif,
-//! env_logger); embedders depend on `trialog = { ..., default-features = false }`.
-//! `report` (enabled by `cli`) adds [`report`], the HTML report of a study (`trialog report`).
-//! `grpc` (enabled by `cli`) adds [`grpc`] (Optuna's gRPC storage protocol and the server behind
-//! `trialog serve`) and [`remote`] (`GrpcStorage`, the client).
+//! env_logger), `report`, `s3` and `grpc`; embedders depend on
+//! `trialog = { ..., default-features = false }`.
+//! `report` adds [`report`], the HTML report of a study (`trialog report`). `s3` adds
+//! [`artifacts::S3Store`] (object_store and a tokio runtime); without it the [`artifacts`] module
+//! has the filesystem store only.
+//! `grpc` adds [`grpc`] (Optuna's gRPC storage protocol and the server behind `trialog serve`)
+//! and [`remote`] (`GrpcStorage`, the client).
 //! `fault-injection` is for the crash tests only.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod artifacts;
 pub mod backend;
 pub mod convert;
 pub mod error;
@@ -103,6 +107,11 @@ pub use study::{Study, TellResult, Trial};
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/ARTIFACTS.md's Rust example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/ARTIFACTS.md")]
+pub struct ArtifactsDocDoctests;
 
 /// docs/OPTUNA.md's Rust example, compiled as a doctest.
 #[cfg(doctest)]
