@@ -262,11 +262,11 @@ pub enum Error {
         /// The lock to use instead (the open-file kind of the same protocol).
         instead: &'static str,
     },
-    /// The operation must replace or remove the journal, and another process has it open, which
-    /// Windows does not allow (its default rename semantics refuse to replace an open file).
+    /// The operation must replace the journal, and another process (or another handle of this
+    /// one) has it open, which Windows does not allow (its default rename semantics refuse to replace an open file).
     /// Nothing was changed; close the other processes' handles (stop the workers and readers of
     /// this journal), or write the result elsewhere where the operation offers it.
-    #[error("cannot {operation} {path}: another process has it open, and Windows refuses to replace an open file; nothing was changed: stop the processes using it and try again{hint}", path = path.display())]
+    #[error("cannot {operation} {path}: it is open elsewhere (in another process, or another handle of this one), and Windows refuses to replace an open file; nothing was changed: close it (stop the workers and readers of this journal) and try again{hint}", path = path.display())]
     JournalInUse {
         /// The journal.
         path: PathBuf,

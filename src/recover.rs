@@ -460,12 +460,13 @@ fn recover_locked(
                 guard.verify_held()?;
             }
             if let Err(e) = write_new(canonical, &clean, &permissions, true) {
-                if let (Error::JournalInUse { .. }, Some(backup)) = (&e, &report.backup) {
-                    // Nothing was replaced: leave the directory as it was, without a backup of
-                    // an untouched journal.
+                let Error::JournalInUse { operation, hint, .. } = e else { return Err(e) };
+                // Nothing was replaced: leave the directory as it was, without a backup of an
+                // untouched journal; name the journal as the caller did.
+                if let Some(backup) = &report.backup {
                     let _ = fs::remove_file(backup);
                 }
-                return Err(e);
+                return Err(Error::JournalInUse { path: path.to_owned(), operation, hint });
             }
             report.written = Some(path.to_owned());
         }
