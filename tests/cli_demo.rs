@@ -171,6 +171,9 @@ fn the_closing_hint_is_a_command_that_works() {
     assert!(hint(&text).starts_with(&format!("{profile}trials '")), "{text}");
 }
 
+// Needs Python's `pty` module for a pseudo-terminal: no Python runs inside Wine, and Windows has
+// no pty.
+#[cfg(unix)]
 #[test]
 fn on_a_terminal_the_report_starts_below_the_progress_bar() {
     // A pseudo-terminal from Python's standard library (no Rust pty crate needed).
