@@ -511,6 +511,12 @@ impl Error {
                 path: path.clone(),
             },
             DestinationExists { path } => DestinationExists { path: path.clone() },
+            SymlinkLockUnavailable { path, reason, instead } => {
+                SymlinkLockUnavailable { path: path.clone(), reason: reason.clone(), instead }
+            }
+            JournalInUse { path, operation, hint } => {
+                JournalInUse { path: path.clone(), operation, hint }
+            }
         }
     }
 }
