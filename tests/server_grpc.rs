@@ -3,9 +3,8 @@
 //! SIGTERM stops it cleanly (exit 0) and the journal replays to what it answered.
 #![cfg(all(feature = "grpc", unix))]
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod server_common;
+
 use std::sync::Arc;
 
 use tonic::Code;
@@ -15,54 +14,7 @@ use trialog::remote::GrpcStorage;
 use trialog::study::create_study;
 use trialog::{Distribution, Storage, StudyDirection, TrialState};
 
-/// A running server; killed (if still running) when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    journal: PathBuf,
-}
-
-impl Server {
-    fn start(journal: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trialog"))
-            .args(["serve", "--journal"])
-            .arg(journal)
-            .args(["--port", "0"])
-            .args(extra)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start trialog serve");
-        let mut line = String::new();
-        BufReader::new(child.stderr.as_mut().unwrap()).read_line(&mut line).unwrap();
-        let addr = line
-            .split_whitespace()
-            .skip_while(|w| *w != "on")
-            .nth(1)
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .to_owned();
-        Server { child, url: format!("http://{addr}"), journal: journal.to_owned() }
-    }
-
-    /// SIGTERM; returns the exit status.
-    fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn dump(what: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_trialog")).args(["dump", what]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
-}
+use server_common::{Server, dump};
 
 #[test]
 fn a_rust_worker_runs_a_study_through_grpc_storage_over_both_formats() {
