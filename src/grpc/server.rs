@@ -377,26 +377,8 @@ pub async fn serve(
         .await
 }
 
-/// Waits for Ctrl-C, or (Unix) SIGTERM: the one place the server listens for signals.
+/// Waits for Ctrl-C, or (Unix) SIGTERM: the one place the server listens for signals (the
+/// platform difference lives in `sys::shutdown`).
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    {
-        let term = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            () = ctrl_c => {}
-            () = term => {}
-        }
-    }
-    #[cfg(not(unix))]
-    ctrl_c.await;
+    crate::sys::shutdown::requested().await
 }
