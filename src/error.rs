@@ -260,11 +260,104 @@ pub enum Error {
         #[source]
         source: Arc<io::Error>,
     },
+    /// The store does not offer this part of the storage API (heartbeats on a store without
+    /// them, for example). Nothing was written.
+    #[error("this storage does not support {what}")]
+    NotSupported {
+        /// What is not supported.
+        what: &'static str,
+    },
     /// The journal's path now names a different file than the one this handle opened (`trialog
     /// recover` or a compaction replaced it). Nothing was written; reopen the journal.
     #[error("{path} was replaced by another file since this handle opened it (recover or compaction); nothing was written: reopen the journal", path = path.display())]
     JournalReplaced {
         /// The journal file.
+        path: PathBuf,
+    },
+    /// A string offered as an artifact id is not a UUID in its hyphenated form
+    /// (`8-4-4-4-12` hex digits). Ids are checked before they become a file name or an object
+    /// key, so `../../etc/passwd` never reaches a path. Nothing was read or written.
+    #[error(
+        "invalid artifact id {id:?}: an artifact id is a UUID such as 3f2b8a4e-1c0d-4e5f-9a7b-6c8d9e0f1a2b"
+    )]
+    InvalidArtifactId {
+        /// The rejected string.
+        id: String,
+    },
+    /// The artifact store holds no artifact with this id. Never retried by `Backoff`.
+    #[error("artifact {id} not found in {store}")]
+    ArtifactNotFound {
+        /// The store (its directory, or `s3://bucket/prefix at <endpoint>`).
+        store: String,
+        /// The artifact id.
+        id: String,
+    },
+    /// A request to a remote artifact store (S3) failed. `transient` errors (network, server
+    /// errors, timeouts) are retried by `Backoff`; the others (access denied, a missing bucket)
+    /// are not.
+    #[error("artifact store {store}: {op} {key}: {source}")]
+    ArtifactStore {
+        /// The store, with its endpoint (`s3://bucket/prefix at http://127.0.0.1:9000`).
+        store: String,
+        /// What was being done ("upload", "download", "remove", "list", ...).
+        op: &'static str,
+        /// The object key involved (empty for listings).
+        key: String,
+        /// Whether trying again may succeed.
+        transient: bool,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `Backoff` tried `attempts` times and every try failed with a transient error; `last` is
+    /// the last of them.
+    #[error("gave up after {attempts} tries to {op} artifact {id}: {last}")]
+    ArtifactRetriesExhausted {
+        /// What was being done ("upload", "download", "remove", ...).
+        op: &'static str,
+        /// The artifact id.
+        id: String,
+        /// How many tries were made.
+        attempts: u32,
+        /// The last try's error.
+        #[source]
+        last: Box<Error>,
+    },
+    /// A study or trial system attribute `artifacts:<id>` does not hold a link in Optuna's
+    /// format (the JSON string of an object with `artifact_id`, `filename`, `mimetype`,
+    /// `encoding`).
+    #[error("{owner}: artifact link {key:?} is not valid: {reason}")]
+    BadArtifactLink {
+        /// The study or trial holding it ("study 0", "trial 3").
+        owner: String,
+        /// The attribute key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A downloaded artifact differs from what its link records (size or SHA-256). The partial
+    /// download was removed and the destination is as it was.
+    #[error(
+        "artifact {id}: the stored bytes have {what} {found}, its link records {expected}; nothing was written to {path}",
+        path = path.display()
+    )]
+    ArtifactMismatch {
+        /// The artifact id.
+        id: String,
+        /// "size" or "SHA-256".
+        what: &'static str,
+        /// What the link records.
+        expected: String,
+        /// What the stored bytes have.
+        found: String,
+        /// The requested destination.
+        path: PathBuf,
+    },
+    /// A download's destination already exists (a file, a directory or a link, even a dangling
+    /// one) and overwriting was not asked for. Nothing was written.
+    #[error("{path} already exists; nothing was written (ask to overwrite it to replace it)", path = path.display())]
+    DestinationExists {
+        /// The destination.
         path: PathBuf,
     },
 }

@@ -59,12 +59,15 @@
 //! # Features
 //!
 //! `cli` (default) builds the `trialog` binary and pulls in its dependencies (clap, indicatif,
-//! env_logger); embedders depend on `trialog = { ..., default-features = false }`.
-//! `report` (enabled by `cli`) adds [`report`], the HTML report of a study (`trialog report`).
+//! env_logger), `report` and `s3`; embedders depend on `trialog = { ..., default-features = false }`.
+//! `report` adds [`report`], the HTML report of a study (`trialog report`). `s3` adds
+//! [`artifacts::S3Store`] (object_store and a tokio runtime); without it the [`artifacts`] module
+//! has the filesystem store only.
 //! `fault-injection` is for the crash tests only.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod artifacts;
 pub mod backend;
 pub mod convert;
 pub mod error;
@@ -89,13 +92,18 @@ pub use model::{
     AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
     TrialState, VecMap,
 };
-pub use storage::{HeartbeatOptions, JournalStorage};
+pub use storage::{HeartbeatOptions, JournalStorage, Storage};
 pub use study::{Study, TellResult, Trial};
 
 /// The README's Rust examples, compiled as doctests so the quickstart cannot rot.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// docs/ARTIFACTS.md's Rust example, compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/ARTIFACTS.md")]
+pub struct ArtifactsDocDoctests;
 
 /// docs/OPTUNA.md's Rust example, compiled as a doctest.
 #[cfg(doctest)]

@@ -15,7 +15,7 @@ fn storage() -> Arc<JournalStorage<MemoryBackend>> {
     Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap())
 }
 
-fn study(directions: &[StudyDirection]) -> Study<MemoryBackend> {
+fn study(directions: &[StudyDirection]) -> Study<JournalStorage<MemoryBackend>> {
     create_study(storage(), Some("s"), directions).unwrap()
 }
 

@@ -8,12 +8,12 @@ use std::sync::Arc;
 use trialog::study::{Study, TellResult, create_study};
 use trialog::{Error, JournalStorage, MemoryBackend, ParamValue, StudyDirection, TrialState};
 
-fn new_study(directions: &[StudyDirection]) -> Study<MemoryBackend> {
+fn new_study(directions: &[StudyDirection]) -> Study<JournalStorage<MemoryBackend>> {
     let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap());
     create_study(storage, None, directions).unwrap()
 }
 
-fn add(study: &Study<MemoryBackend>, x: i64, result: TellResult) -> u64 {
+fn add(study: &Study<JournalStorage<MemoryBackend>>, x: i64, result: TellResult) -> u64 {
     let mut t = study.ask().unwrap();
     t.suggest_int("x", 0, 100).unwrap();
     // A sampled parameter (so best_params has something to return) and a tag for debugging.

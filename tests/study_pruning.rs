@@ -8,7 +8,7 @@ use trialog::study::{
 };
 use trialog::{AttrValue, Error, JournalStorage, MemoryBackend, StudyDirection, TrialState};
 
-type Mem = Study<MemoryBackend>;
+type Mem = Study<JournalStorage<MemoryBackend>>;
 
 fn study(directions: &[StudyDirection]) -> Mem {
     let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use trialog::study::{RandomSampler, Study, TellResult};
 use trialog::{JournalStorage, MemoryBackend, ParamValue, StudyDirection};
 
-fn study(seed: u64) -> Study<MemoryBackend> {
+fn study(seed: u64) -> Study<JournalStorage<MemoryBackend>> {
     let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap());
     Study::create(
         storage,
@@ -20,7 +20,10 @@ fn study(seed: u64) -> Study<MemoryBackend> {
 }
 
 /// Every kind of parameter, once, in `order`; returns them by name.
-fn sample_all(study: &Study<MemoryBackend>, reverse: bool) -> Vec<(String, ParamValue)> {
+fn sample_all(
+    study: &Study<JournalStorage<MemoryBackend>>,
+    reverse: bool,
+) -> Vec<(String, ParamValue)> {
     let mut t = study.ask().unwrap();
     let mut names = vec!["f", "flog", "fstep", "i", "ilog", "istep", "c"];
     if reverse {

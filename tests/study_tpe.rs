@@ -10,7 +10,7 @@ use trialog::study::{
 };
 use trialog::{AttrValue, JournalStorage, MemoryBackend, ParamValue, StudyDirection, TrialState};
 
-type Mem = Study<MemoryBackend>;
+type Mem = Study<JournalStorage<MemoryBackend>>;
 
 fn new_study(sampler: Arc<dyn Sampler>, directions: &[StudyDirection]) -> Mem {
     let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap());

@@ -23,7 +23,7 @@ pub struct BestArgs {
 /// Prints the best trial or the Pareto front.
 pub fn run(args: &BestArgs) -> Result<(), CliError> {
     let path = &args.journal;
-    let storage = Arc::new(journal::open(path)?);
+    let storage = journal::open(path)?;
     let study = trialog::study::load_study(Arc::clone(&storage), &args.study)
         .map_err(|e| CliError::lib(path, e))?;
     let mut text = String::new();

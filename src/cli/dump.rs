@@ -23,38 +23,31 @@ pub struct DumpArgs {
 pub fn run(args: &DumpArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let dump = storage
-        .read(|s| {
-            let mut studies = Vec::new();
-            for study in s.studies() {
-                let mut trials: Vec<&FrozenTrial> =
-                    s.trials_of(study.study_id)?.map(|t| &**t).collect();
-                trials.sort_by_key(|t| t.number);
-                studies.push(Json::object([
-                    ("study_id", Json::UInt(study.study_id)),
-                    ("study_name", Json::str(&study.study_name)),
-                    (
-                        "directions",
-                        Json::Array(study.directions.iter().map(|d| Json::str(d.name())).collect()),
-                    ),
-                    (
-                        "user_attrs",
-                        Json::object(
-                            study.user_attrs.iter().map(|(k, v)| (k.clone(), Json::attr(v))),
-                        ),
-                    ),
-                    (
-                        "system_attrs",
-                        Json::object(
-                            study.system_attrs.iter().map(|(k, v)| (k.clone(), Json::attr(v))),
-                        ),
-                    ),
-                    ("trials", Json::Array(trials.into_iter().map(trial).collect())),
-                ]));
-            }
-            Ok(Json::object([("format", Json::str(FORMAT)), ("studies", Json::Array(studies))]))
-        })
-        .map_err(|e| CliError::lib(path, e))?;
+    let lib = |e| CliError::lib(path, e);
+    let mut studies = Vec::new();
+    for study in storage.get_all_studies().map_err(lib)? {
+        let trials = storage.get_all_trials(study.study_id, None).map_err(lib)?;
+        let mut trials: Vec<&FrozenTrial> = trials.iter().map(|t| &**t).collect();
+        trials.sort_by_key(|t| t.number);
+        studies.push(Json::object([
+            ("study_id", Json::UInt(study.study_id)),
+            ("study_name", Json::str(&study.study_name)),
+            (
+                "directions",
+                Json::Array(study.directions.iter().map(|d| Json::str(d.name())).collect()),
+            ),
+            (
+                "user_attrs",
+                Json::object(study.user_attrs.iter().map(|(k, v)| (k.clone(), Json::attr(v)))),
+            ),
+            (
+                "system_attrs",
+                Json::object(study.system_attrs.iter().map(|(k, v)| (k.clone(), Json::attr(v)))),
+            ),
+            ("trials", Json::Array(trials.into_iter().map(trial).collect())),
+        ]));
+    }
+    let dump = Json::object([("format", Json::str(FORMAT)), ("studies", Json::Array(studies))]);
     emit(&(dump.render() + "\n"))
 }
 

@@ -1,23 +1,30 @@
-//! Opening a journal for the read-only commands and finding a study by name.
+//! Opening a store for the read-only commands and finding a study by name. The commands read
+//! through the [`Storage`] trait only, so they work on every store.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use trialog::{
-    AnyJournalFile, FrozenStudy, JournalFormat, JournalStorage, StudyDirection, TrialState,
+    AnyJournalFile, FrozenStudy, JournalFormat, JournalStorage, Storage, StudyDirection, TrialState,
 };
 
 use super::CliError;
 
 /// A journal of either format, as the read commands open it.
-pub type Storage = JournalStorage<AnyJournalFile>;
+pub type Journal = JournalStorage<AnyJournalFile>;
 
 /// Opens the journal at `path` without creating it (a missing file is an error) and replays it,
 /// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
 /// lock, so it works while other processes (trialog or Python Optuna) write the journal.
-pub fn open(path: &Path) -> Result<Storage, CliError> {
+pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
         .map_err(|e| CliError::lib(path, e))
+}
+
+/// The store at `path` for the read commands (see [`open_journal`]), behind the storage trait.
+pub fn open(path: &Path) -> Result<Arc<dyn Storage>, CliError> {
+    Ok(Arc::new(open_journal(path)?))
 }
 
 /// The format the read commands would open the existing file at `path` in, or `None` when they
@@ -28,13 +35,13 @@ pub fn format_of(path: &Path) -> Option<JournalFormat> {
 }
 
 /// The live study named `name`.
-pub fn study(storage: &Storage, path: &Path, name: &str) -> Result<FrozenStudy, CliError> {
-    storage
-        .read(|s| {
-            let id = s.study_id_by_name(name)?;
-            Ok(s.study(id)?.clone())
-        })
-        .map_err(|e| CliError::lib(path, e))
+pub fn study(storage: &dyn Storage, path: &Path, name: &str) -> Result<FrozenStudy, CliError> {
+    let lib = |e| CliError::lib(path, e);
+    let id = storage.get_study_id_from_name(name).map_err(lib)?;
+    let studies = storage.get_all_studies().map_err(lib)?;
+    // Deleted between the two calls: the same error as if it had never been there.
+    let gone = || trialog::Error::StudyNameNotFound { name: name.to_owned() };
+    studies.into_iter().find(|s| s.study_id == id).ok_or_else(gone).map_err(lib)
 }
 
 /// Parses a trial state name (case-insensitive) for `--state`.

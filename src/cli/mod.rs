@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 
+pub mod artifacts;
 pub mod bench;
 pub mod best;
 pub mod demo;
@@ -42,6 +43,9 @@ pub struct Cli {
 /// The commands of the tool.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Files attached to trials and studies, in a directory or an S3 bucket (Optuna's
+    /// artifacts): put, list, get, rm, gc, verify.
+    Artifacts(artifacts::ArtifactsArgs),
     /// Run one of the peer benchmark workloads (W1-W4) on a journal file and print one JSON line.
     Bench(bench::BenchArgs),
     /// List the studies of a journal: id, name, directions, trial counts by state, best value.
@@ -75,6 +79,7 @@ pub enum Command {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
+        Command::Artifacts(args) => artifacts::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Studies(args) => studies::run(&args),
         Command::Trials(args) => trials::run(&args),

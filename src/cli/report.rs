@@ -37,7 +37,7 @@ pub fn run(args: &ReportArgs) -> Result<(), CliError> {
     let options = |now| Options { now, refresh_secs: args.watch.then_some(args.interval) };
     loop {
         // Each round reads only what was appended since the last one.
-        let study = journal::study(&storage, path, &args.study)?;
+        let study = journal::study(&*storage, path, &args.study)?;
         let trials =
             storage.get_all_trials(study.study_id, None).map_err(|e| CliError::lib(path, e))?;
         let html = report::render(&study, &trials, &options(Timestamp::now()));

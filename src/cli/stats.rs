@@ -19,20 +19,17 @@ pub struct StatsArgs {
 pub fn run(args: &StatsArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let start = Instant::now();
-    let storage = journal::open(path)?;
-    storage.sync().map_err(|e| CliError::lib(path, e))?;
+    let journal = journal::open_journal(path)?;
     let replay = start.elapsed();
-    let (stats, studies, trials) = storage
-        .read(|s| {
-            let mut trials = 0usize;
-            let mut studies = 0usize;
-            for study in s.studies() {
-                studies += 1;
-                trials += s.trials_of(study.study_id)?.count();
-            }
-            Ok((s.stats(), studies, trials))
-        })
-        .map_err(|e| CliError::lib(path, e))?;
+    let storage: &dyn trialog::Storage = &journal;
+    let lib = |e| CliError::lib(path, e);
+    let stats = journal.read(|s| Ok(s.stats())).map_err(lib)?;
+    let all = storage.get_all_studies().map_err(lib)?;
+    let studies = all.len();
+    let mut trials = 0usize;
+    for study in &all {
+        trials += storage.get_n_trials(study.study_id, None).map_err(lib)?;
+    }
     let bytes = std::fs::metadata(path).map_err(|e| CliError::at(path, e))?.len();
     let mut text = format!(
         "file: {}\nbytes: {bytes}\nbatches: {}\noperations_applied: {}\noperations_ignored: {}\nstudies: {studies}\ntrials: {trials}\nreplay_seconds: {:.6}\n",

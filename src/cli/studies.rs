@@ -19,33 +19,29 @@ pub struct StudiesArgs {
 pub fn run(args: &StudiesArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let rows = storage
-        .read(|s| {
-            let mut rows = Vec::new();
-            for study in s.studies() {
-                let trials: Vec<&FrozenTrial> =
-                    s.trials_of(study.study_id)?.map(|t| &**t).collect();
-                let mut row = vec![
-                    study.study_id.to_string(),
-                    study.study_name.clone(),
-                    journal::directions_text(&study.directions),
-                ];
-                for state in TrialState::ALL {
-                    row.push(trials.iter().filter(|t| t.state == state).count().to_string());
-                }
-                row.push(best_value(&study.directions, &trials).map_or("-".to_owned(), py_float));
-                rows.push(row);
-            }
-            Ok(rows)
-        })
-        .map_err(|e| CliError::lib(path, e))?;
+    let lib = |e| CliError::lib(path, e);
+    let mut rows = Vec::new();
+    for study in storage.get_all_studies().map_err(lib)? {
+        let trials = storage.get_all_trials(study.study_id, None).map_err(lib)?;
+        let trials: Vec<&FrozenTrial> = trials.iter().map(|t| &**t).collect();
+        let mut row = vec![
+            study.study_id.to_string(),
+            study.study_name.clone(),
+            journal::directions_text(&study.directions),
+        ];
+        for state in TrialState::ALL {
+            row.push(trials.iter().filter(|t| t.state == state).count().to_string());
+        }
+        row.push(best_value(&study.directions, &trials).map_or("-".to_owned(), py_float));
+        rows.push(row);
+    }
     let header =
         ["id", "name", "directions", "RUNNING", "COMPLETE", "PRUNED", "FAIL", "WAITING", "best"];
     emit(&table(&header, &rows))
 }
 
 /// The best value of a single-objective study's COMPLETE trials, chosen as
-/// [`trialog::JournalStorage::get_best_trial`] does (first strictly better wins); `None` for a
+/// [`trialog::Storage::get_best_trial`] does (first strictly better wins); `None` for a
 /// multi-objective study or one without COMPLETE trials.
 pub fn best_value(directions: &[StudyDirection], trials: &[&FrozenTrial]) -> Option<f64> {
     if directions.len() != 1 {

@@ -41,7 +41,7 @@ pub struct TrialsArgs {
 pub fn run(args: &TrialsArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let study = journal::study(&storage, path, &args.study)?;
+    let study = journal::study(&*storage, path, &args.study)?;
     let states = (!args.states.is_empty()).then_some(args.states.as_slice());
     let trials =
         storage.get_all_trials(study.study_id, states).map_err(|e| CliError::lib(path, e))?;

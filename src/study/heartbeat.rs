@@ -3,17 +3,18 @@
 use std::sync::mpsc::{self, RecvTimeoutError};
 
 use super::Study;
-use crate::backend::LogBackend;
 use crate::error::Error;
+use crate::storage::Storage;
 
-impl<B: LogBackend> Study<B> {
+impl<S: Storage + ?Sized> Study<S> {
     /// Runs `f` while a second thread records a heartbeat for trial `trial_id` every
     /// [`HeartbeatOptions::interval`](crate::storage::HeartbeatOptions) (the first one was
     /// written with the claim, see [`JournalStorage::with_heartbeat`](crate::JournalStorage)).
-    /// Without heartbeats on the storage handle it just runs `f`. The thread stops when `f`
+    /// Without heartbeats on the storage handle ([`Storage::heartbeat`] is `None`) it just runs
+    /// `f`. The thread stops when `f`
     /// returns (or panics), or as soon as the trial is finished; a storage error stops it with
     /// a warning, and the trial then goes stale and is failed by
-    /// [`JournalStorage::fail_stale_trials`](crate::JournalStorage::fail_stale_trials).
+    /// [`Storage::fail_stale_trials`].
     pub fn with_heartbeats<R>(&self, trial_id: u64, f: impl FnOnce() -> R) -> R {
         let Some(options) = self.storage.heartbeat() else {
             return f();

@@ -1,4 +1,5 @@
-//! The ask/tell study API over a [`JournalStorage`], with pluggable [`Sampler`]s.
+//! The ask/tell study API over any [`Storage`] (a [`JournalStorage`](crate::JournalStorage),
+//! the remote client, or an `Arc<dyn Storage>`), with pluggable [`Sampler`]s.
 //!
 //! A [`Study`] is a cheap, cloneable, `Send + Sync` handle (an `Arc` of the storage plus the
 //! study's id, directions and sampler); many threads and processes may drive one study at once.
@@ -34,12 +35,11 @@ pub use pruner::{MedianPruner, NopPruner, Pruner, SuccessiveHalvingPruner};
 pub use sampler::{GridSampler, NsgaIISampler, RandomSampler, SampleContext, Sampler, TpeSampler};
 pub use trial::{FIXED_PARAMS_ATTR, Trial};
 
-use crate::backend::{FileBackend, LogBackend};
 use crate::error::{Error, Result};
 use crate::model::{
     AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState, VecMap,
 };
-use crate::storage::JournalStorage;
+use crate::storage::{JournalStorage, Storage};
 
 /// Study system attribute set to `true` by the creating process after the sampler's initial
 /// trials (every grid point) are enqueued.
@@ -62,10 +62,11 @@ pub enum TellResult {
     Fail,
 }
 
-/// A handle on one study of a journal (see the module docs). Cloning is cheap and shares the
-/// storage and the sampler.
-pub struct Study<B: LogBackend = FileBackend> {
-    storage: Arc<JournalStorage<B>>,
+/// A handle on one study of a store (see the module docs). Cloning is cheap and shares the
+/// storage and the sampler. `S` is the store: a [`JournalStorage`] over a journal file by
+/// default, any other [`Storage`], or `dyn Storage`.
+pub struct Study<S: Storage + ?Sized = JournalStorage> {
+    storage: Arc<S>,
     sampler: Arc<dyn Sampler>,
     pruner: Arc<dyn Pruner>,
     study_id: u64,
@@ -73,7 +74,7 @@ pub struct Study<B: LogBackend = FileBackend> {
     directions: Arc<[StudyDirection]>,
 }
 
-impl<B: LogBackend> Clone for Study<B> {
+impl<S: Storage + ?Sized> Clone for Study<S> {
     fn clone(&self) -> Self {
         Study {
             storage: Arc::clone(&self.storage),
@@ -86,7 +87,7 @@ impl<B: LogBackend> Clone for Study<B> {
     }
 }
 
-impl<B: LogBackend> std::fmt::Debug for Study<B> {
+impl<S: Storage + ?Sized> std::fmt::Debug for Study<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Study")
             .field("study_id", &self.study_id)
@@ -100,27 +101,27 @@ impl<B: LogBackend> std::fmt::Debug for Study<B> {
 
 /// Creates a study with a fresh, unseeded [`TpeSampler`] (Optuna's default sampler) and the
 /// default [`MedianPruner`]. See [`Study::create`].
-pub fn create_study<B: LogBackend>(
-    storage: Arc<JournalStorage<B>>,
+pub fn create_study<S: Storage + ?Sized>(
+    storage: Arc<S>,
     name: Option<&str>,
     directions: &[StudyDirection],
-) -> Result<Study<B>> {
+) -> Result<Study<S>> {
     Study::create(storage, name, directions, Arc::new(TpeSampler::new(None)))
 }
 
 /// Loads a study with a fresh, unseeded [`TpeSampler`] and the default [`MedianPruner`]. See
 /// [`Study::load`].
-pub fn load_study<B: LogBackend>(storage: Arc<JournalStorage<B>>, name: &str) -> Result<Study<B>> {
+pub fn load_study<S: Storage + ?Sized>(storage: Arc<S>, name: &str) -> Result<Study<S>> {
     Study::load(storage, name, Arc::new(TpeSampler::new(None)))
 }
 
 /// Creates or loads a study with a fresh, unseeded [`TpeSampler`] and the default
 /// [`MedianPruner`]. See [`Study::create_or_load`].
-pub fn create_or_load_study<B: LogBackend>(
-    storage: Arc<JournalStorage<B>>,
+pub fn create_or_load_study<S: Storage + ?Sized>(
+    storage: Arc<S>,
     name: &str,
     directions: &[StudyDirection],
-) -> Result<Study<B>> {
+) -> Result<Study<S>> {
     Study::create_or_load(storage, name, directions, Arc::new(TpeSampler::new(None)))
 }
 
@@ -145,12 +146,12 @@ fn dominates(directions: &[StudyDirection], a: &[f64], b: &[f64]) -> bool {
     strictly
 }
 
-impl<B: LogBackend> Study<B> {
+impl<S: Storage + ?Sized> Study<S> {
     /// Creates a study named `name` (default `no-name-<uuid>`) and, if `sampler` has a finite
     /// search space, enqueues its points as WAITING trials and then sets [`ENQUEUED_ATTR`].
     /// Fails with `DuplicateStudyName` if the name is taken (nothing written).
     pub fn create(
-        storage: Arc<JournalStorage<B>>,
+        storage: Arc<S>,
         name: Option<&str>,
         directions: &[StudyDirection],
         sampler: Arc<dyn Sampler>,
@@ -179,11 +180,7 @@ impl<B: LogBackend> Study<B> {
 
     /// Loads the live study named `name` (`StudyNameNotFound` if there is none). The sampler's
     /// initial trials are *not* enqueued: that is the creator's job.
-    pub fn load(
-        storage: Arc<JournalStorage<B>>,
-        name: &str,
-        sampler: Arc<dyn Sampler>,
-    ) -> Result<Self> {
+    pub fn load(storage: Arc<S>, name: &str, sampler: Arc<dyn Sampler>) -> Result<Self> {
         let study_id = storage.get_study_id_from_name(name)?;
         let directions = storage.get_study_directions(study_id)?;
         Ok(Study {
@@ -200,7 +197,7 @@ impl<B: LogBackend> Study<B> {
     /// processes racing to create it end with one creator and one loader of the same study.
     /// Fails with `DirectionMismatch` if the existing study has other directions.
     pub fn create_or_load(
-        storage: Arc<JournalStorage<B>>,
+        storage: Arc<S>,
         name: &str,
         directions: &[StudyDirection],
         sampler: Arc<dyn Sampler>,
@@ -253,7 +250,7 @@ impl<B: LogBackend> Study<B> {
     }
 
     /// The storage the study lives in.
-    pub fn storage(&self) -> &Arc<JournalStorage<B>> {
+    pub fn storage(&self) -> &Arc<S> {
         &self.storage
     }
 
@@ -280,7 +277,7 @@ impl<B: LogBackend> Study<B> {
     /// (a grid), no fresh trial is created: once nothing is WAITING, fails with
     /// `SearchSpaceExhausted` (or `SearchSpaceNotReady` if the creator has not finished
     /// enqueuing within [`ENQUEUE_WAIT`]).
-    pub fn ask(&self) -> Result<Trial<B>> {
+    pub fn ask(&self) -> Result<Trial<S>> {
         let started = Instant::now();
         loop {
             if let Some(trial) = self.claim_waiting()? {
@@ -309,12 +306,12 @@ impl<B: LogBackend> Study<B> {
 
     /// Claims the lowest-numbered WAITING (enqueued) trial this worker can get, or `None` if
     /// every WAITING trial is taken. Never creates a trial: for draining a queue.
-    pub fn ask_waiting(&self) -> Result<Option<Trial<B>>> {
+    pub fn ask_waiting(&self) -> Result<Option<Trial<S>>> {
         self.claim_waiting()
     }
 
     /// Claims the lowest-numbered WAITING trial this worker can get, if any.
-    fn claim_waiting(&self) -> Result<Option<Trial<B>>> {
+    fn claim_waiting(&self) -> Result<Option<Trial<S>>> {
         let waiting = self.storage.get_all_trials(self.study_id, Some(&[TrialState::Waiting]))?;
         for t in waiting {
             match self.storage.set_trial_state_values(t.trial_id, TrialState::Running, None) {
@@ -327,7 +324,7 @@ impl<B: LogBackend> Study<B> {
         Ok(None)
     }
 
-    fn handle(&self, trial_id: u64) -> Result<Trial<B>> {
+    fn handle(&self, trial_id: u64) -> Result<Trial<S>> {
         let snapshot = self.storage.get_trial(trial_id)?;
         Ok(Trial::new(
             Arc::clone(&self.storage),
@@ -341,7 +338,7 @@ impl<B: LogBackend> Study<B> {
     /// Finishes `trial` as `result` (durable when this returns). `Complete` needs exactly one
     /// value per direction (else `InvalidArgument`, nothing written); a finished trial gives
     /// `TrialFinished`; a trial of another study gives `InvalidArgument`.
-    pub fn tell(&self, trial: &Trial<B>, result: TellResult) -> Result<()> {
+    pub fn tell(&self, trial: &Trial<S>, result: TellResult) -> Result<()> {
         self.tell_id(trial.id(), result)
     }
 
@@ -458,6 +455,8 @@ impl<B: LogBackend> Study<B> {
 const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     const fn assert_send<T: Send>() {}
-    assert_send_sync::<Study<FileBackend>>();
-    assert_send::<Trial<FileBackend>>();
+    assert_send_sync::<Study>();
+    assert_send_sync::<Study<dyn Storage>>();
+    assert_send::<Trial>();
+    assert_send::<Trial<dyn Storage>>();
 };

@@ -5,9 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Duration, Instant};
 
 use super::{Study, TellResult, Trial};
-use crate::backend::LogBackend;
 use crate::error::{Error, Result};
 use crate::model::{AttrValue, TrialState};
+use crate::storage::Storage;
 
 pub use crate::storage::FAIL_REASON_ATTR;
 
@@ -84,7 +84,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
     }
 }
 
-impl<B: LogBackend> Study<B> {
+impl<S: Storage + ?Sized> Study<S> {
     /// Runs `objective` on trials from [`Study::ask`] until `n_trials` trials ran (`None`: no
     /// limit), `timeout` elapsed (checked before each trial) or the search space is exhausted.
     ///
@@ -134,7 +134,7 @@ impl<B: LogBackend> Study<B> {
         mut objective: F,
     ) -> Result<OptimizeReport>
     where
-        F: FnMut(&mut Trial<B>) -> std::result::Result<V, ObjectiveError>,
+        F: FnMut(&mut Trial<S>) -> std::result::Result<V, ObjectiveError>,
         V: IntoTellResult,
     {
         let started = Instant::now();
@@ -206,7 +206,7 @@ impl<B: LogBackend> Study<B> {
     }
 
     /// Records `reason` and finishes `trial` as FAIL (unless the objective already finished it).
-    fn fail(&self, trial: &Trial<B>, reason: String) -> Result<()> {
+    fn fail(&self, trial: &Trial<S>, reason: String) -> Result<()> {
         log::warn!("trial {} of study {:?} failed: {reason}", trial.number(), self.name());
         let attr = AttrValue::String(reason);
         match self

@@ -7,10 +7,9 @@ use std::sync::Arc;
 
 use super::pruner::Pruner;
 use super::sampler::{AttrWrites, SampleContext, Sampler, SearchSpace, single_value};
-use crate::backend::{FileBackend, LogBackend};
 use crate::error::{Error, Result};
 use crate::model::{AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection};
-use crate::storage::JournalStorage;
+use crate::storage::{JournalStorage, Storage};
 
 /// System attribute holding a trial's fixed parameter values (a map from name to value), as
 /// Optuna's `fixed_params`: `suggest_*` returns them instead of sampling.
@@ -22,8 +21,8 @@ pub const FIXED_PARAMS_ATTR: &str = "fixed_params";
 /// trial already has (from an enqueued template) or is fixed to (a grid point) is returned
 /// instead of being sampled, after checking it against the suggested distribution; every value
 /// returned was durably written to the journal first.
-pub struct Trial<B: LogBackend = FileBackend> {
-    storage: Arc<JournalStorage<B>>,
+pub struct Trial<S: Storage + ?Sized = JournalStorage> {
+    storage: Arc<S>,
     sampler: Arc<dyn Sampler>,
     pruner: Arc<dyn Pruner>,
     directions: Arc<[StudyDirection]>,
@@ -39,7 +38,7 @@ pub struct Trial<B: LogBackend = FileBackend> {
     prune_requested: Cell<bool>,
 }
 
-impl<B: LogBackend> fmt::Debug for Trial<B> {
+impl<S: Storage + ?Sized> fmt::Debug for Trial<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Trial")
             .field("study_id", &self.study_id)
@@ -75,10 +74,10 @@ pub(crate) fn attr_from_param(v: &ParamValue) -> AttrValue {
     }
 }
 
-impl<B: LogBackend> Trial<B> {
+impl<S: Storage + ?Sized> Trial<S> {
     /// A handle on the claimed trial `snapshot`.
     pub(crate) fn new(
-        storage: Arc<JournalStorage<B>>,
+        storage: Arc<S>,
         sampler: Arc<dyn Sampler>,
         pruner: Arc<dyn Pruner>,
         directions: Arc<[StudyDirection]>,
@@ -276,7 +275,7 @@ impl<B: LogBackend> Trial<B> {
 
     /// What the sampler and pruner see of this trial's study.
     fn context(&self) -> SampleContext<'_> {
-        SampleContext::new(
+        SampleContext::over_storage(
             self.study_id,
             &self.directions,
             self.trial_id,
@@ -303,6 +302,7 @@ impl<B: LogBackend> Trial<B> {
             let ctx = self.context();
             let space = self.sampler.infer_relative_search_space(&ctx)?;
             let sample = self.sampler.sample_relative(&ctx, &space)?;
+            drop(ctx);
             self.write_attrs(&sample.writes)?;
             self.relative = Some((space, sample.params));
         }

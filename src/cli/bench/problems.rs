@@ -3,7 +3,7 @@
 
 use clap::ValueEnum;
 use trialog::study::Trial;
-use trialog::{LogBackend, ParamValue};
+use trialog::{ParamValue, Storage};
 
 /// A benchmark problem.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -51,7 +51,7 @@ impl Problem {
 
     /// Suggests the problem's parameters in `trial` and returns the point (a categorical as its
     /// index).
-    pub fn suggest<B: LogBackend>(self, trial: &mut Trial<B>) -> trialog::Result<Vec<f64>> {
+    pub fn suggest<S: Storage + ?Sized>(self, trial: &mut Trial<S>) -> trialog::Result<Vec<f64>> {
         Ok(match self {
             Problem::Branin => {
                 vec![trial.suggest_float("x1", -5.0, 10.0)?, trial.suggest_float("x2", 0.0, 15.0)?]

@@ -93,7 +93,10 @@ fn lib(e: Error) -> CliError {
     CliError::msg(format!("bench: {e}"))
 }
 
-fn study(sampler: Arc<dyn Sampler>, objectives: usize) -> Result<Study<MemoryBackend>, CliError> {
+fn study(
+    sampler: Arc<dyn Sampler>,
+    objectives: usize,
+) -> Result<Study<JournalStorage<MemoryBackend>>, CliError> {
     let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).map_err(lib)?);
     let directions = vec![StudyDirection::Minimize; objectives];
     Study::create(storage, Some("bench"), &directions, sampler).map_err(lib)

@@ -22,13 +22,12 @@ pub use random::RandomSampler;
 pub use search_space::{intersection_search_space, single_value};
 pub use tpe::{TpeOptions, TpeSampler};
 
-use crate::backend::LogBackend;
 use crate::error::Result;
 use crate::model::{AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState};
-use crate::storage::JournalStorage;
+use crate::storage::Storage;
 
-/// Read access to a study's trials, as samplers see it (implemented by [`JournalStorage`] over
-/// any backend, so that a `dyn Sampler` does not depend on the backend type).
+/// Read access to a study's trials, as samplers see it (implemented by every [`Storage`], so
+/// that a `dyn Sampler` does not depend on the store's type).
 pub trait TrialSource: Send + Sync {
     /// Snapshots of the study's trials in number order, optionally only those in `states`.
     fn study_trials(
@@ -41,7 +40,7 @@ pub trait TrialSource: Send + Sync {
     fn study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>>;
 }
 
-impl<B: LogBackend> TrialSource for JournalStorage<B> {
+impl<S: Storage + ?Sized> TrialSource for S {
     fn study_trials(
         &self,
         study_id: u64,
@@ -65,7 +64,31 @@ pub struct SampleContext<'a> {
     pub trial_id: u64,
     /// Its number within the study.
     pub trial_number: u64,
-    source: &'a dyn TrialSource,
+    source: Source<'a>,
+}
+
+/// Where a context reads trials from: a source given as such, or a store of any type (erased
+/// behind a small adapter, since a `dyn Storage` cannot itself become a `dyn TrialSource`).
+enum Source<'a> {
+    Given(&'a dyn TrialSource),
+    Store(Box<dyn TrialSource + 'a>),
+}
+
+/// A store seen as a [`TrialSource`].
+struct StoreSource<'a, S: ?Sized>(&'a S);
+
+impl<S: Storage + ?Sized> TrialSource for StoreSource<'_, S> {
+    fn study_trials(
+        &self,
+        study_id: u64,
+        states: Option<&[TrialState]>,
+    ) -> Result<Vec<Arc<FrozenTrial>>> {
+        self.0.get_all_trials(study_id, states)
+    }
+
+    fn study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        self.0.get_study_system_attrs(study_id)
+    }
 }
 
 impl<'a> SampleContext<'a> {
@@ -78,18 +101,44 @@ impl<'a> SampleContext<'a> {
         trial_number: u64,
         source: &'a dyn TrialSource,
     ) -> Self {
+        SampleContext {
+            study_id,
+            directions,
+            trial_id,
+            trial_number,
+            source: Source::Given(source),
+        }
+    }
+
+    /// A context as [`SampleContext::new`], reading past trials from `storage` (any store,
+    /// also a `dyn Storage`).
+    pub fn over_storage<S: Storage + ?Sized>(
+        study_id: u64,
+        directions: &'a [StudyDirection],
+        trial_id: u64,
+        trial_number: u64,
+        storage: &'a S,
+    ) -> Self {
+        let source = Source::Store(Box::new(StoreSource(storage)));
         SampleContext { study_id, directions, trial_id, trial_number, source }
+    }
+
+    fn source(&self) -> &dyn TrialSource {
+        match &self.source {
+            Source::Given(s) => *s,
+            Source::Store(s) => &**s,
+        }
     }
 
     /// The study's trials as the storage sees them now (synced to the end of the log), in
     /// number order, optionally only those in `states`.
     pub fn trials(&self, states: Option<&[TrialState]>) -> Result<Vec<Arc<FrozenTrial>>> {
-        self.source.study_trials(self.study_id, states)
+        self.source().study_trials(self.study_id, states)
     }
 
     /// The study's system attributes as the storage sees them now.
     pub fn study_system_attrs(&self) -> Result<BTreeMap<String, AttrValue>> {
-        self.source.study_system_attrs(self.study_id)
+        self.source().study_system_attrs(self.study_id)
     }
 
     /// Whether the study has more than one objective.

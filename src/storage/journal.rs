@@ -1,4 +1,4 @@
-//! `JournalStorage`: Optuna's `BaseStorage` API over any [`LogBackend`].
+//! `JournalStorage`: the [`Storage`] API over any [`LogBackend`].
 //!
 //! Write path (every mutating call): lock the handle, take the backend's write lock, read what
 //! other writers appended, validate the operation against that state ([`ReplayState::check`]),
@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use crate::backend::{AppendOutcome, FileBackend, FileOptions, LogBackend};
 use crate::error::{Error, Result};
@@ -21,6 +22,8 @@ use crate::model::{
     TrialState, VecMap,
 };
 use crate::replay::{Applied, ReplayState};
+
+use super::{DEFAULT_STUDY_NAME_PREFIX, FAIL_REASON_ATTR, HeartbeatOptions, Storage};
 
 /// The error for an operation Optuna's replay raises on (so Optuna cannot open the journal past
 /// it either): corruption at the batch's offset, saying why.
@@ -44,13 +47,6 @@ fn check_attr(key: &str, value: &AttrValue) -> Result<()> {
     Ok(())
 }
 
-/// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
-/// NaN, a wrong number of values, or a missed heartbeat), as a string.
-pub const FAIL_REASON_ATTR: &str = "fail_reason";
-
-/// Prefix of generated study names, as in Optuna.
-pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
-
 /// A storage handle over one journal. `Send + Sync`; every method takes `&self`.
 ///
 /// Each thread using a handle is a distinct *worker* (id `<handle uuid>-<thread number>`), as in
@@ -62,26 +58,6 @@ pub struct JournalStorage<B: LogBackend = FileBackend> {
     worker_prefix: String,
     heartbeat: Option<HeartbeatOptions>,
     inner: Mutex<Inner>,
-}
-
-/// Heartbeat settings of a storage handle (see [`JournalStorage::with_heartbeat`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HeartbeatOptions {
-    /// How often a worker running a trial records a heartbeat.
-    pub interval: std::time::Duration,
-    /// How old a RUNNING trial's latest heartbeat must be before
-    /// [`JournalStorage::fail_stale_trials`] fails it. Must exceed `interval` plus the worst
-    /// stall of a live worker (and the clock skew between hosts, since heartbeats carry the
-    /// writer's wall-clock time).
-    pub grace_period: std::time::Duration,
-}
-
-impl HeartbeatOptions {
-    /// A heartbeat every `interval`, stale after twice that (the grace period Optuna's RDB
-    /// storage uses when none is given).
-    pub fn every(interval: std::time::Duration) -> Self {
-        HeartbeatOptions { interval, grace_period: interval * 2 }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -446,13 +422,7 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// A parameter's value in internal representation.
     pub fn get_trial_param(&self, trial_id: u64, param_name: &str) -> Result<f64> {
-        self.read(|s| {
-            let trial = s.trial(trial_id)?;
-            let not_found = || Error::ParamNotFound { trial_id, name: param_name.to_owned() };
-            let value = trial.params.get(param_name).ok_or_else(not_found)?;
-            let dist = trial.distributions.get(param_name).ok_or_else(not_found)?;
-            dist.to_internal(value)
-        })
+        self.read(|s| super::param_internal(s.trial(trial_id)?, param_name))
     }
 
     /// A trial's parameters in external representation.
@@ -564,41 +534,14 @@ impl<B: LogBackend> JournalStorage<B> {
     /// number order on ties, as Optuna's `min`/`max`).
     pub fn get_best_trial(&self, study_id: u64) -> Result<Arc<FrozenTrial>> {
         self.read(|s| {
-            let directions = &s.study(study_id)?.directions;
-            let mut complete = s.trials_of(study_id)?.filter(|t| t.state == TrialState::Complete);
-            // Optuna's order of checks: no complete trial first, then multi-objective.
-            let Some(first) = complete.next() else {
-                return Err(Error::NoCompletedTrials { study_id });
-            };
-            if directions.len() > 1 {
-                return Err(Error::MultiObjectiveStudy {
-                    study_id,
-                    n_objectives: directions.len(),
-                });
-            }
-            let maximize = directions.first() == Some(&StudyDirection::Maximize);
-            let value = |t: &FrozenTrial| t.value().unwrap_or(f64::NAN);
-            let mut best = (first, value(first));
-            for t in complete {
-                let v = value(t);
-                // Strictly better only: the first best wins ties, and a NaN never wins, as with
-                // Python's min/max.
-                if (maximize && v > best.1) || (!maximize && v < best.1) {
-                    best = (t, v);
-                }
-            }
-            Ok(Arc::clone(best.0))
+            super::best_trial(study_id, &s.study(study_id)?.directions, s.trials_of(study_id)?)
         })
     }
 
     /// Fails with [`Error::TrialFinished`] if `trial_state` (the trial's current state, as the
     /// caller knows it) is finished (Optuna's `check_trial_is_updatable`).
     pub fn check_trial_is_updatable(&self, trial_id: u64, trial_state: TrialState) -> Result<()> {
-        if trial_state.is_finished() {
-            let number = self.get_trial_number_from_id(trial_id)?;
-            return Err(Error::TrialFinished { trial_id, number, state: trial_state });
-        }
-        Ok(())
+        Storage::check_trial_is_updatable(self, trial_id, trial_state)
     }
 
     /// Optuna's `remove_session`: nothing to release for a journal.
@@ -639,11 +582,7 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// The RUNNING trials of a study whose latest heartbeat is older than `grace_period` now.
     /// Trials that never had a heartbeat are never stale.
-    pub fn stale_trial_ids(
-        &self,
-        study_id: u64,
-        grace_period: std::time::Duration,
-    ) -> Result<Vec<u64>> {
+    pub fn stale_trial_ids(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         self.read(|s| s.stale_trial_ids(study_id, Timestamp::now(), grace_period))
     }
 
@@ -653,11 +592,7 @@ impl<B: LogBackend> JournalStorage<B> {
     /// a trial whose worker sent a heartbeat or finished it meanwhile is left alone, and two
     /// callers never both fail a trial. All the failures are one all-or-nothing batch; nothing
     /// else changes.
-    pub fn fail_stale_trials(
-        &self,
-        study_id: u64,
-        grace_period: std::time::Duration,
-    ) -> Result<Vec<u64>> {
+    pub fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         let mut failed = Vec::new();
         self.write_batch(|state| {
             let now = Timestamp::now();
@@ -685,5 +620,129 @@ impl<B: LogBackend> JournalStorage<B> {
             Ok(ops)
         })?;
         Ok(failed)
+    }
+}
+
+/// The storage API of a journal: each method is the inherent one of the same name (so callers
+/// of a concrete `JournalStorage` need not import the trait).
+impl<B: LogBackend> Storage for JournalStorage<B> {
+    fn create_new_study(
+        &self,
+        directions: &[StudyDirection],
+        study_name: Option<&str>,
+    ) -> Result<u64> {
+        JournalStorage::create_new_study(self, directions, study_name)
+    }
+    fn delete_study(&self, study_id: u64) -> Result<()> {
+        JournalStorage::delete_study(self, study_id)
+    }
+    fn set_study_user_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        JournalStorage::set_study_user_attr(self, study_id, key, value)
+    }
+    fn set_study_system_attr(&self, study_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        JournalStorage::set_study_system_attr(self, study_id, key, value)
+    }
+    fn get_study_id_from_name(&self, study_name: &str) -> Result<u64> {
+        JournalStorage::get_study_id_from_name(self, study_name)
+    }
+    fn get_study_name_from_id(&self, study_id: u64) -> Result<String> {
+        JournalStorage::get_study_name_from_id(self, study_id)
+    }
+    fn get_study_directions(&self, study_id: u64) -> Result<Vec<StudyDirection>> {
+        JournalStorage::get_study_directions(self, study_id)
+    }
+    fn get_study_user_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        JournalStorage::get_study_user_attrs(self, study_id)
+    }
+    fn get_study_system_attrs(&self, study_id: u64) -> Result<BTreeMap<String, AttrValue>> {
+        JournalStorage::get_study_system_attrs(self, study_id)
+    }
+    fn get_all_studies(&self) -> Result<Vec<FrozenStudy>> {
+        JournalStorage::get_all_studies(self)
+    }
+    fn create_new_trial(&self, study_id: u64, template: Option<&FrozenTrial>) -> Result<u64> {
+        JournalStorage::create_new_trial(self, study_id, template)
+    }
+    fn set_trial_param(
+        &self,
+        trial_id: u64,
+        param_name: &str,
+        param_value_internal: f64,
+        distribution: &Distribution,
+    ) -> Result<()> {
+        JournalStorage::set_trial_param(
+            self,
+            trial_id,
+            param_name,
+            param_value_internal,
+            distribution,
+        )
+    }
+    fn set_trial_state_values(
+        &self,
+        trial_id: u64,
+        state: TrialState,
+        values: Option<&[f64]>,
+    ) -> Result<bool> {
+        JournalStorage::set_trial_state_values(self, trial_id, state, values)
+    }
+    fn set_trial_intermediate_value(&self, trial_id: u64, step: i64, value: f64) -> Result<()> {
+        JournalStorage::set_trial_intermediate_value(self, trial_id, step, value)
+    }
+    fn set_trial_user_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        JournalStorage::set_trial_user_attr(self, trial_id, key, value)
+    }
+    fn set_trial_system_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
+        JournalStorage::set_trial_system_attr(self, trial_id, key, value)
+    }
+    fn get_trial(&self, trial_id: u64) -> Result<Arc<FrozenTrial>> {
+        JournalStorage::get_trial(self, trial_id)
+    }
+    fn get_all_trials(
+        &self,
+        study_id: u64,
+        states: Option<&[TrialState]>,
+    ) -> Result<Vec<Arc<FrozenTrial>>> {
+        JournalStorage::get_all_trials(self, study_id, states)
+    }
+    fn get_trial_id_from_study_id_trial_number(
+        &self,
+        study_id: u64,
+        trial_number: u64,
+    ) -> Result<u64> {
+        JournalStorage::get_trial_id_from_study_id_trial_number(self, study_id, trial_number)
+    }
+    fn get_trial_number_from_id(&self, trial_id: u64) -> Result<u64> {
+        JournalStorage::get_trial_number_from_id(self, trial_id)
+    }
+    fn get_trial_param(&self, trial_id: u64, param_name: &str) -> Result<f64> {
+        JournalStorage::get_trial_param(self, trial_id, param_name)
+    }
+    fn get_trial_params(&self, trial_id: u64) -> Result<VecMap<Arc<str>, ParamValue>> {
+        JournalStorage::get_trial_params(self, trial_id)
+    }
+    fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
+        JournalStorage::get_trial_user_attrs(self, trial_id)
+    }
+    fn get_trial_system_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
+        JournalStorage::get_trial_system_attrs(self, trial_id)
+    }
+    fn get_n_trials(&self, study_id: u64, states: Option<&[TrialState]>) -> Result<usize> {
+        JournalStorage::get_n_trials(self, study_id, states)
+    }
+    fn get_best_trial(&self, study_id: u64) -> Result<Arc<FrozenTrial>> {
+        JournalStorage::get_best_trial(self, study_id)
+    }
+    fn heartbeat(&self) -> Option<HeartbeatOptions> {
+        JournalStorage::heartbeat(self)
+    }
+    fn record_heartbeat(&self, trial_id: u64) -> Result<()> {
+        JournalStorage::record_heartbeat(self, trial_id)
+    }
+    fn stale_trial_ids(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
+        JournalStorage::stale_trial_ids(self, study_id, grace_period)
+    }
+    fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
+        JournalStorage::fail_stale_trials(self, study_id, grace_period)
     }
 }
