@@ -150,7 +150,7 @@ pub fn trial_to_proto(t: &FrozenTrial) -> proto::Trial {
         trial_id: t.trial_id as i64,
         number: t.number as i64,
         state: state_to_proto(t.state),
-        values: t.values.clone().unwrap_or_default(),
+        values: t.values.as_ref().map(|v| v.to_vec()).unwrap_or_default(),
         datetime_start: time_to_wire(t.datetime_start),
         datetime_complete: time_to_wire(t.datetime_complete),
         params,
@@ -180,7 +180,7 @@ pub fn trial_from_proto(study_id: u64, t: &proto::Trial) -> Result<FrozenTrial> 
         study_id,
         state_from_proto(t.state)?,
     );
-    trial.values = (!t.values.is_empty()).then(|| t.values.clone());
+    trial.values = (!t.values.is_empty()).then(|| t.values.as_slice().into());
     trial.datetime_start = time_from_wire("datetime_start", &t.datetime_start)?;
     trial.datetime_complete = time_from_wire("datetime_complete", &t.datetime_complete)?;
     let mut names: Vec<&String> = t.distributions.keys().collect();

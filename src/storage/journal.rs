@@ -162,6 +162,17 @@ impl<B: LogBackend> JournalStorage<B> {
         self.backend.recovery_report()
     }
 
+    /// For each trial of the study that has run, the worker id of the batch that made it
+    /// RUNNING (see [`ReplayState::trial_worker`]), as `(trial_id, worker)` in trial order.
+    pub fn trial_workers(&self, study_id: u64) -> Result<Vec<(u64, String)>> {
+        self.read(|state| {
+            Ok(state
+                .trials_of(study_id)?
+                .filter_map(|t| Some((t.trial_id, state.trial_worker(t.trial_id)?.to_owned())))
+                .collect())
+        })
+    }
+
     /// This thread's worker id on this handle.
     pub fn worker_id(&self) -> String {
         THREAD_NUMBER.with(|n| format!("{}{n}", self.worker_prefix))
@@ -338,7 +349,7 @@ impl<B: LogBackend> JournalStorage<B> {
         })?;
         Ok(TrialTemplate {
             state: t.state,
-            values: t.values.clone(),
+            values: t.values.as_deref().map(<[f64]>::to_vec),
             datetime_complete: t.datetime_complete,
             params,
             user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -444,12 +455,12 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// A trial's user attributes.
     pub fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        self.read(|s| Ok(s.trial(trial_id)?.user_attrs.clone()))
+        self.read(|s| Ok(VecMap::clone(&s.trial(trial_id)?.user_attrs)))
     }
 
     /// A trial's system attributes.
     pub fn get_trial_system_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        self.read(|s| Ok(s.trial(trial_id)?.system_attrs.clone()))
+        self.read(|s| Ok(VecMap::clone(&s.trial(trial_id)?.system_attrs)))
     }
 
     /// A snapshot of one trial.
@@ -685,5 +696,8 @@ impl<B: LogBackend> Storage for JournalStorage<B> {
     }
     fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         JournalStorage::fail_stale_trials(self, study_id, grace_period)
+    }
+    fn trial_workers(&self, study_id: u64) -> Result<Vec<(u64, String)>> {
+        JournalStorage::trial_workers(self, study_id)
     }
 }

@@ -183,12 +183,12 @@ pub trait Storage: Send + Sync {
 
     /// A trial's user attributes.
     fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        Ok(self.get_trial(trial_id)?.user_attrs.clone())
+        Ok((*self.get_trial(trial_id)?.user_attrs).clone())
     }
 
     /// A trial's system attributes.
     fn get_trial_system_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        Ok(self.get_trial(trial_id)?.system_attrs.clone())
+        Ok((*self.get_trial(trial_id)?.system_attrs).clone())
     }
 
     /// How many trials a study has, optionally only those in `states`.
@@ -217,6 +217,14 @@ pub trait Storage: Send + Sync {
 
     /// Optuna's `remove_session`: releases per-thread resources (nothing, by default).
     fn remove_session(&self) {}
+
+    /// For each trial of a study that has run, the worker that started it (the journal's
+    /// `worker_id`: one storage handle on one thread), as `(trial_id, worker)`. Empty by default:
+    /// a store that does not know who ran what (the gRPC protocol does not say).
+    fn trial_workers(&self, study_id: u64) -> Result<Vec<(u64, String)>> {
+        let _ = study_id;
+        Ok(Vec::new())
+    }
 
     // ---- heartbeats (optional) ----------------------------------------------------------
 
