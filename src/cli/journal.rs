@@ -8,6 +8,8 @@ use trialog::{
     AnyJournalFile, FrozenStudy, JournalFormat, JournalStorage, Storage, StudyDirection, TrialState,
 };
 
+use trialog::location::Location;
+
 use super::CliError;
 
 /// A journal of either format, as the read commands open it.
@@ -17,14 +19,26 @@ pub type Journal = JournalStorage<AnyJournalFile>;
 /// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
 /// lock, so it works while other processes (trialog or Python Optuna) write the journal.
 pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
+    if let Location::Grpc(_) = Location::parse(path.as_os_str()) {
+        return Err(CliError::at(
+            path,
+            "this command reads a journal file itself; over a server use studies, trials, best, dump or report",
+        ));
+    }
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
         .map_err(|e| CliError::lib(path, e))
 }
 
-/// The store at `path` for the read commands (see [`open_journal`]), behind the storage trait.
+/// The store at `path` for the read commands, behind the storage trait: a journal file (see
+/// [`open_journal`]), or a storage server given as `grpc://host:port`.
 pub fn open(path: &Path) -> Result<Arc<dyn Storage>, CliError> {
-    Ok(Arc::new(open_journal(path)?))
+    match Location::parse(path.as_os_str()) {
+        Location::Path(path) => Ok(Arc::new(open_journal(&path)?)),
+        Location::Grpc(url) => Ok(Arc::new(
+            trialog::remote::GrpcStorage::connect(&url).map_err(|e| CliError::lib(path, e))?,
+        )),
+    }
 }
 
 /// The format the read commands would open the existing file at `path` in, or `None` when they
