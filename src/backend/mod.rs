@@ -18,6 +18,8 @@ pub mod fault;
 mod file;
 mod io;
 mod memory;
+#[cfg(feature = "fault-injection")]
+pub mod netfs;
 mod optuna_file;
 mod poison;
 mod recovery;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::backend::{AppendOutcome, FileBackend, FileOptions, LogBackend};
 use crate::error::{Error, Result};
@@ -23,6 +23,7 @@ use crate::model::{
 };
 use crate::replay::{Applied, ReplayState};
 
+use super::staleness::HeartbeatWatch;
 use super::{DEFAULT_STUDY_NAME_PREFIX, FAIL_REASON_ATTR, HeartbeatOptions, Storage};
 
 /// The error for an operation Optuna's replay raises on (so Optuna cannot open the journal past
@@ -57,7 +58,12 @@ pub struct JournalStorage<B: LogBackend = FileBackend> {
     backend: B,
     worker_prefix: String,
     heartbeat: Option<HeartbeatOptions>,
+    /// How far this handle's wall clock is set off the host's, in microseconds (only ever
+    /// non-zero in simulations of hosts whose clocks disagree, see `with_clock_offset`).
+    clock_offset_micros: i64,
     inner: Mutex<Inner>,
+    /// What this handle saw of other workers' heartbeats (taken after `inner`, never before).
+    watch: Mutex<HeartbeatWatch>,
 }
 
 #[derive(Debug, Default)]
@@ -117,7 +123,9 @@ impl<B: LogBackend> JournalStorage<B> {
             backend,
             worker_prefix: format!("{}-", uuid::Uuid::new_v4()),
             heartbeat: None,
+            clock_offset_micros: 0,
             inner: Mutex::new(Inner::default()),
+            watch: Mutex::default(),
         };
         storage.sync()?;
         Ok(storage)
@@ -126,6 +134,25 @@ impl<B: LogBackend> JournalStorage<B> {
     /// The backend.
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// Sets this handle's wall clock `offset_micros` off the host's (positive: ahead), for
+    /// simulations of workers on hosts whose clocks disagree: every time it writes (trial
+    /// datetimes, heartbeats) and the wall clock its staleness fallback reads are shifted. Only
+    /// with the cargo feature `fault-injection`.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_clock_offset(mut self, offset_micros: i64) -> Self {
+        self.clock_offset_micros = offset_micros;
+        self
+    }
+
+    /// This handle's wall clock (the host's, unless a simulation set it off).
+    fn now(&self) -> Timestamp {
+        Timestamp(Timestamp::now().0.saturating_add(self.clock_offset_micros))
+    }
+
+    fn watch(&self) -> MutexGuard<'_, HeartbeatWatch> {
+        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What this handle's recovery mode made replay leave out so far (skipped regions, where
@@ -247,7 +274,7 @@ impl<B: LogBackend> JournalStorage<B> {
                 Operation::SetTrialStateValues { trial_id, .. } => *trial_id,
                 _ => state.trial_count(), // the id CreateTrial is about to get
             };
-            Ok(vec![op.clone(), Operation::TrialHeartbeat { trial_id, at: Timestamp::now() }])
+            Ok(vec![op.clone(), Operation::TrialHeartbeat { trial_id, at: self.now() }])
         })
     }
 
@@ -329,7 +356,7 @@ impl<B: LogBackend> JournalStorage<B> {
         let op = match template {
             None => Operation::CreateTrial {
                 study_id,
-                datetime_start: Some(Timestamp::now()),
+                datetime_start: Some(self.now()),
                 template: None,
             },
             Some(t) => {
@@ -577,36 +604,44 @@ impl<B: LogBackend> JournalStorage<B> {
     /// 128, which readers without heartbeat support skip). Fails with [`Error::TrialFinished`]
     /// once the trial is finished, and with `InvalidArgument` if it is not RUNNING.
     pub fn record_heartbeat(&self, trial_id: u64) -> Result<()> {
-        self.write(Operation::TrialHeartbeat { trial_id, at: Timestamp::now() }).map(drop)
+        self.write(Operation::TrialHeartbeat { trial_id, at: self.now() }).map(drop)
     }
 
-    /// The RUNNING trials of a study whose latest heartbeat is older than `grace_period` now.
-    /// Trials that never had a heartbeat are never stale.
+    /// The RUNNING trials of a study that are stale: whose heartbeat count this handle has seen
+    /// unchanged for longer than `grace_period` on its own monotonic clock, or, seen for the
+    /// first time, whose latest heartbeat is older than `grace_period` plus
+    /// [`MAX_CLOCK_SKEW`](crate::storage::MAX_CLOCK_SKEW) by this host's wall clock (the
+    /// fallback for a handle that just started; `docs/LOCKING.md`, "Heartbeats across hosts").
+    /// So a handle must look more than once, a grace period apart, to see a trial go stale,
+    /// and clocks of different hosts need not agree. Trials that never had a heartbeat are never
+    /// stale. A report from the state as read without the lock; only
+    /// [`JournalStorage::fail_stale_trials`] decides.
     pub fn stale_trial_ids(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
-        self.read(|s| s.stale_trial_ids(study_id, Timestamp::now(), grace_period))
+        self.read(|s| self.watch().stale(s, study_id, self.now(), Instant::now(), grace_period))
     }
 
-    /// Marks FAIL every RUNNING trial of the study whose latest heartbeat is older than
-    /// `grace_period`, recording why in its `fail_reason` system attribute; returns their ids.
-    /// Staleness is decided under the write lock on the state synced to the end of the log, so
-    /// a trial whose worker sent a heartbeat or finished it meanwhile is left alone, and two
-    /// callers never both fail a trial. All the failures are one all-or-nothing batch; nothing
-    /// else changes.
+    /// Marks FAIL every RUNNING trial of the study that is stale by the rules of
+    /// [`JournalStorage::stale_trial_ids`], recording why in its `fail_reason` system
+    /// attribute; returns their ids. Staleness is decided under the write lock on the state
+    /// synced to the end of the log, so a trial whose worker sent a heartbeat or finished it
+    /// meanwhile is left alone, and two callers never both fail a trial. All the failures are
+    /// one all-or-nothing batch; nothing else changes.
     pub fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         let mut failed = Vec::new();
         self.write_batch(|state| {
-            let now = Timestamp::now();
-            failed = state.stale_trial_ids(study_id, now, grace_period)?;
+            let now = self.now();
+            failed = self.watch().stale(state, study_id, now, Instant::now(), grace_period)?;
             let mut ops = Vec::with_capacity(failed.len() * 2);
             for &trial_id in &failed {
                 let last = state.last_heartbeat(trial_id).unwrap_or(now);
-                let silent = now.as_micros().saturating_sub(last.as_micros()) as f64 / 1e6;
+                // Durations between this host's clock and the worker's mean nothing across
+                // hosts: say what was observed, and the worker's own date of its last heartbeat.
                 ops.push(Operation::SetTrialSystemAttr {
                     trial_id,
                     key: FAIL_REASON_ATTR.to_owned(),
                     value: AttrValue::String(format!(
-                        "no heartbeat for {silent:.1} s (grace period {:.1} s; last at {last}): \
-                         its worker is presumed dead",
+                        "no heartbeat for more than the grace period of {:.1} s (the last one \
+                         is dated {last} by its worker's clock): its worker is presumed dead",
                         grace_period.as_secs_f64()
                     )),
                 });

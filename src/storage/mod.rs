@@ -19,8 +19,10 @@ use crate::model::{
 };
 
 mod journal;
+mod staleness;
 
 pub use journal::JournalStorage;
+pub use staleness::MAX_CLOCK_SKEW;
 
 /// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
 /// NaN, a wrong number of values, or a missed heartbeat), as a string.
@@ -34,10 +36,11 @@ pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
 pub struct HeartbeatOptions {
     /// How often a worker running a trial records a heartbeat.
     pub interval: Duration,
-    /// How old a RUNNING trial's latest heartbeat must be before
-    /// [`Storage::fail_stale_trials`] fails it. Must exceed `interval` plus the worst stall of a
-    /// live worker (and the clock skew between hosts, since heartbeats carry the writer's
-    /// wall-clock time).
+    /// How long a RUNNING trial's heartbeats must be seen to stand still before
+    /// [`Storage::fail_stale_trials`] fails it (watched on the sweeper's own monotonic clock,
+    /// so the clocks of different hosts need not agree; see
+    /// [`JournalStorage::stale_trial_ids`]). Must exceed `interval` plus the worst stall of a
+    /// live worker.
     pub grace_period: Duration,
 }
 
