@@ -226,12 +226,11 @@ impl OptunaJournalFile {
     /// shorter than that (someone truncated acknowledged lines).
     fn len_from(&self, from: u64) -> Result<u64> {
         let len = self.file.len().map_err(|e| Error::io("stat", &self.path, e))?;
-        self.read_between(from, len)
+        self.check_at_least(from, len)
     }
 
-    /// The bytes from `from` to `len` (fewer if the file ends first; an error if `len` is below
-    /// `from`: someone truncated acknowledged lines).
-    fn read_between(&self, from: u64, len: u64) -> Result<Vec<u8>> {
+    /// `len`, if at least `from`: an error otherwise (someone truncated acknowledged lines).
+    fn check_at_least(&self, from: u64, len: u64) -> Result<u64> {
         if len < from {
             return Err(Error::Corruption {
                 path: self.path.clone(),
@@ -242,10 +241,9 @@ impl OptunaJournalFile {
         Ok(len)
     }
 
-    /// The bytes from `from` to the end of the file as one `fstat` saw it (an error if the file
-    /// is now shorter than `from`: someone truncated acknowledged lines).
-    fn read_tail(&self, from: u64) -> Result<Vec<u8>> {
-        let len = self.len_from(from)?;
+    /// The bytes from `from` (at most `len`, a length already checked to be at least `from`)
+    /// to `len`, fewer if the file ends first.
+    fn read_between(&self, from: u64, len: u64) -> Result<Vec<u8>> {
         let want = usize::try_from(len - from).unwrap_or(usize::MAX);
         let mut buf = vec![0u8; want];
         let filled =
@@ -341,7 +339,7 @@ impl LogBackend for OptunaJournalFile {
         }
         // Where the journal ends, confirmed under the lock (on NFS, another client's line may be
         // past the length this client cached), and every byte up to there.
-        let end = self.confirmed_end()?;
+        let end = self.check_at_least(expected_end, self.confirmed_end()?)?;
         let tail = self.read_between(expected_end, end)?;
         if tail.contains(&b'\n') {
             return Ok(AppendOutcome::Moved);
