@@ -236,16 +236,17 @@ pub trait Storage: Send + Sync {
         Err(Error::NotSupported { what: "heartbeats" })
     }
 
-    /// The RUNNING trials of a study whose latest heartbeat is older than `grace_period` now.
-    /// [`Error::NotSupported`] by default.
+    /// The RUNNING trials of a study whose heartbeats stopped for longer than `grace_period`
+    /// (a store says how it judges that without trusting other hosts' clocks; the journal's rule
+    /// is [`JournalStorage::stale_trial_ids`]'s). [`Error::NotSupported`] by default.
     fn stale_trial_ids(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         let _ = (study_id, grace_period);
         Err(Error::NotSupported { what: "heartbeats" })
     }
 
-    /// Marks FAIL every RUNNING trial of the study whose latest heartbeat is older than
-    /// `grace_period` (recording why in [`FAIL_REASON_ATTR`]) and returns their ids; two
-    /// callers never both fail a trial. [`Error::NotSupported`] by default.
+    /// Marks FAIL every RUNNING trial of the study that [`Storage::stale_trial_ids`] calls stale
+    /// (recording why in [`FAIL_REASON_ATTR`]) and returns their ids; two callers never both
+    /// fail a trial. [`Error::NotSupported`] by default.
     fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         let _ = (study_id, grace_period);
         Err(Error::NotSupported { what: "heartbeats" })
