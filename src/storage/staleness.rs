@@ -28,8 +28,20 @@ pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
 /// What one handle has seen of the heartbeats of the trials it watched.
 #[derive(Debug, Default)]
 pub(crate) struct HeartbeatWatch {
-    /// Trial id -> (its heartbeat count when last seen, when that count was first seen).
-    seen: HashMap<u64, (u64, Instant)>,
+    /// Trial id -> what was seen of its heartbeats.
+    seen: HashMap<u64, Sighting>,
+}
+
+/// What a handle saw of one trial's heartbeats.
+#[derive(Debug, Clone, Copy)]
+struct Sighting {
+    /// The heartbeat count when last seen.
+    count: u64,
+    /// When that count was first seen (the handle's monotonic clock).
+    since: Instant,
+    /// The count was first seen at the handle's first sight of the trial, already stale by the
+    /// wall-clock fallback: it stays stale until the count changes.
+    stale_at_sight: bool,
 }
 
 impl HeartbeatWatch {
@@ -48,17 +60,20 @@ impl HeartbeatWatch {
         let fallback = i64::try_from((grace + MAX_CLOCK_SKEW).as_micros()).unwrap_or(i64::MAX);
         let mut stale = Vec::new();
         for &(trial_id, beats) in &trials {
-            let is_stale = match self.seen.get(&trial_id) {
-                Some(&(count, since)) if count == beats.count => {
-                    mono.saturating_duration_since(since) > grace
-                }
-                Some(_) => false, // a new heartbeat since the last look: alive
-                None => wall.as_micros().saturating_sub(beats.latest.as_micros()) > fallback,
+            let sighting = match self.seen.get(&trial_id) {
+                Some(s) if s.count == beats.count => *s,
+                // A new heartbeat since the last look: alive, watched from now.
+                Some(_) => Sighting { count: beats.count, since: mono, stale_at_sight: false },
+                // First sight: the wall-clock fallback.
+                None => Sighting {
+                    count: beats.count,
+                    since: mono,
+                    stale_at_sight: wall.as_micros().saturating_sub(beats.latest.as_micros())
+                        > fallback,
+                },
             };
-            if !matches!(self.seen.get(&trial_id), Some(&(count, _)) if count == beats.count) {
-                self.seen.insert(trial_id, (beats.count, mono));
-            }
-            if is_stale {
+            self.seen.insert(trial_id, sighting);
+            if sighting.stale_at_sight || mono.saturating_duration_since(sighting.since) > grace {
                 stale.push(trial_id);
             }
         }
@@ -129,5 +144,10 @@ mod tests {
         beat(&mut s, wall.0 - 24 * 60 * minute); // a worker dead since yesterday
         let mut w = HeartbeatWatch::default();
         assert_eq!(w.stale(&s, 0, wall, t0, grace).unwrap(), vec![0]);
+        // It stays stale at the next look (a report first, then the sweep that fails it)...
+        assert_eq!(w.stale(&s, 0, wall, t0, grace).unwrap(), vec![0]);
+        // ...until a heartbeat shows that its worker lives after all.
+        beat(&mut s, wall.0 - 24 * 60 * minute);
+        assert!(w.stale(&s, 0, wall, t0, grace).unwrap().is_empty());
     }
 }
