@@ -72,6 +72,7 @@ pub mod backend;
 pub mod convert;
 pub mod error;
 pub mod journal;
+pub mod lifecycle;
 pub mod lock;
 pub mod model;
 pub mod recover;

@@ -19,8 +19,10 @@ use crate::model::{
 };
 
 mod journal;
+pub mod location;
 
 pub use journal::JournalStorage;
+pub use location::Location;
 
 /// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
 /// NaN, a wrong number of values, or a missed heartbeat), as a string.
