@@ -9,9 +9,7 @@ use std::path::{Path, PathBuf};
 
 use trialog::lifecycle::{BackupOptions, backup};
 use trialog::recover::{self, Verdict};
-use trialog::{
-    Error, JournalFormat, JournalStorage, LogBackend, Storage, StudyDirection, TrialState,
-};
+use trialog::{Error, JournalFormat, JournalStorage, LogBackend, StudyDirection, TrialState};
 
 /// Appends `n` complete trials to study "s" of the journal (either format), creating both.
 fn write_trials(path: &Path, format: JournalFormat, n: usize) {
