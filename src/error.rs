@@ -366,7 +366,7 @@ pub enum Error {
     /// A fork was asked at a trial number the study does not have (it has `n_trials` trials,
     /// numbered from 0). Nothing was written.
     #[error(
-        "study {study:?} has {n_trials} trials (numbers 0..{n_trials}); there is no trial {at} to fork at; nothing was written"
+        "study {study:?} has {n_trials} trials, so no trial number {at} to fork at (numbers start at 0); nothing was written"
     )]
     ForkPointNotFound {
         /// The study.

@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 
 pub mod artifacts;
+pub mod backup;
 pub mod bench;
 pub mod best;
 pub mod demo;
@@ -17,6 +18,7 @@ pub mod recover;
 pub mod report;
 pub mod stats;
 pub mod studies;
+pub mod study;
 pub mod trials;
 pub mod verify;
 
@@ -74,6 +76,10 @@ pub enum Command {
     Recover(recover::RecoverArgs),
     /// Write one self-contained HTML page of plots about a study (see docs/REPORT.md).
     Report(report::ReportArgs),
+    /// Fork, resume, copy or delete a study (see docs/LIFECYCLE.md).
+    Study(study::StudyArgs),
+    /// Back a journal up while its writers write: a verified prefix, appended to incrementally.
+    Backup(backup::BackupArgs),
 }
 
 /// Runs the parsed command line.
@@ -93,5 +99,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify::run(&args),
         Command::Recover(args) => recover::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Study(args) => study::run(&args),
+        Command::Backup(args) => backup::run(&args),
     }
 }
