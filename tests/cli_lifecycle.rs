@@ -79,6 +79,14 @@ fn fork_copy_delete_and_their_errors() {
         "trialog journal",
     );
     assert_eq!((std::fs::read(&j).unwrap(), std::fs::read(&o).unwrap()), before);
+    // A refused fork or copy into a store that does not exist yet does not create it.
+    let new = dir.path().join("new.log");
+    for into in [s(&new).to_owned(), format!("optuna:{}", s(&new))] {
+        fails(&["study", "fork", s(&j), "--study", "s", "--at", "8", "--into", &into], "no trial");
+        fails(&["study", "fork", s(&j), "--study", "no", "--at", "0", "--into", &into], "no study");
+        fails(&["study", "copy", s(&j), &into, "--study", "nope"], "no study named");
+        assert!(!new.exists(), "a refused command created {into}");
+    }
 
     let out = ok(&["study", "delete", s(&o), "--study", "all"]);
     assert!(out.contains("deleted: all") && out.contains("trials: RUNNING 1, COMPLETE 7"), "{out}");

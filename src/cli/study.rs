@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use trialog::lifecycle::{
-    ForkOptions, ResumeOptions, StaleTrials, copy_study, delete_study, fork_study,
+    ForkOptions, PreparedCopy, PreparedFork, ResumeOptions, StaleTrials, delete_study,
     replace_with_fork,
 };
 use trialog::storage::Location;
@@ -186,15 +186,11 @@ fn fork(a: &ForkArgs) -> Result<(), CliError> {
         let name = a.to.clone().unwrap_or_else(|| {
             if same { format!("{}.fork-{}", a.study, a.at) } else { a.study.clone() }
         });
-        let target = destination(&from, &source, &to)?;
         let options = ForkOptions { at: a.at, to_name: name, keep_waiting: a.keep_waiting };
-        let r = fork_study(&*source, &a.study, &*target, &options).map_err(|e| {
-            // Errors about the destination name the destination's file.
-            match e {
-                trialog::Error::DuplicateStudyName { .. } => CliError::lib(to.path(), e),
-                e => CliError::lib(from.path(), e),
-            }
-        })?;
+        // Read and check the fork before the destination is opened (perhaps created).
+        let prepared = PreparedFork::read(&*source, &a.study, &options).map_err(lib(&from))?;
+        let target = destination(&from, &source, &to)?;
+        let r = prepared.write(&*target).map_err(lib(&to))?;
         out += &format!("fork: {} in {to}\n", r.name);
         r
     };
@@ -262,12 +258,12 @@ fn copy(a: &CopyArgs) -> Result<(), CliError> {
     let from = location(&a.from)?;
     let to = location(&a.to)?;
     let source = open_existing(&from)?;
+    // Read the study before the destination is opened (perhaps created).
+    let prepared =
+        PreparedCopy::read(&*source, &a.study).map_err(|e| CliError::lib(from.path(), e))?;
     let target = destination(&from, &source, &to)?;
     let r =
-        copy_study(&*source, &a.study, &*target, a.to_name.as_deref()).map_err(|e| match e {
-            trialog::Error::DuplicateStudyName { .. } => CliError::lib(to.path(), e),
-            e => CliError::lib(from.path(), e),
-        })?;
+        prepared.write(&*target, a.to_name.as_deref()).map_err(|e| CliError::lib(to.path(), e))?;
     let mut out = format!("study: {}\ncopy: {} in {to}\ntrials: {}\n", a.study, r.name, r.trials);
     for key in &r.dropped_attrs {
         out += &format!("dropped_attr: {key}\n");

@@ -121,18 +121,41 @@ pub fn copy_study<A: Storage + ?Sized, B: Storage + ?Sized>(
     to: &B,
     to_name: Option<&str>,
 ) -> Result<CopyReport> {
-    let to_name = to_name.unwrap_or(name);
-    refuse_taken(to, to_name)?;
-    let snap = Snapshot::read(from, name)?;
-    let trials: Vec<FrozenTrial> = snap.trials.iter().map(|t| FrozenTrial::clone(t)).collect();
-    let origin: Vec<Option<u64>> = snap.trials.iter().map(|t| Some(t.trial_id)).collect();
-    let written = write_study(to, &snap, to_name, &trials, &origin)?;
-    Ok(CopyReport {
-        name: to_name.to_owned(),
-        study_id: written.study_id,
-        trials: trials.len(),
-        dropped_attrs: written.dropped_attrs,
-    })
+    refuse_taken(to, to_name.unwrap_or(name))?;
+    PreparedCopy::read(from, name)?.write(to, to_name)
+}
+
+/// A copy read but not written yet: [`copy_study`] in two steps, for a caller that must not
+/// create the destination store before the study is known to exist (the CLI's copy into a file
+/// that does not exist yet). Holding one writes nothing and locks nothing: the copy is of the
+/// study as [`PreparedCopy::read`] read it.
+#[derive(Debug, Clone)]
+pub struct PreparedCopy {
+    snap: Snapshot,
+}
+
+impl PreparedCopy {
+    /// Reads study `name` of `from` (`StudyNameNotFound` if there is none); writes nothing.
+    pub fn read<A: Storage + ?Sized>(from: &A, name: &str) -> Result<Self> {
+        Ok(PreparedCopy { snap: Snapshot::read(from, name)? })
+    }
+
+    /// Writes the copy into `to` (any store) under `to_name` (default: the study's name), as
+    /// [`copy_study`] describes. Fails with `DuplicateStudyName`, writing nothing, if `to` has
+    /// a live study of that name.
+    pub fn write<B: Storage + ?Sized>(&self, to: &B, to_name: Option<&str>) -> Result<CopyReport> {
+        let snap = &self.snap;
+        let to_name = to_name.unwrap_or(&snap.name);
+        let trials: Vec<FrozenTrial> = snap.trials.iter().map(|t| FrozenTrial::clone(t)).collect();
+        let origin: Vec<Option<u64>> = snap.trials.iter().map(|t| Some(t.trial_id)).collect();
+        let written = write_study(to, snap, to_name, &trials, &origin)?;
+        Ok(CopyReport {
+            name: to_name.to_owned(),
+            study_id: written.study_id,
+            trials: trials.len(),
+            dropped_attrs: written.dropped_attrs,
+        })
+    }
 }
 
 /// Fails with `DuplicateStudyName` if `storage` has a live study `name`.

@@ -109,6 +109,39 @@ fn requeued(t: &FrozenTrial) -> FrozenTrial {
     w
 }
 
+/// A fork read and checked but not written yet: [`fork_study`] in two steps, for a caller that
+/// must not create the destination store before the fork is known to be possible (the CLI's
+/// `--into` a file that does not exist yet). Holding one writes nothing and locks nothing: the
+/// fork is of the study as [`PreparedFork::read`] read it.
+#[derive(Debug, Clone)]
+pub struct PreparedFork {
+    snap: Snapshot,
+    trials: Vec<FrozenTrial>,
+    origin: Vec<Option<u64>>,
+    report: ForkReport,
+}
+
+impl PreparedFork {
+    /// Reads study `name` of `from` and plans its fork at `options.at` as [`fork_study`]
+    /// describes. Fails with `StudyNameNotFound` or `ForkPointNotFound`; writes nothing.
+    pub fn read<A: Storage + ?Sized>(from: &A, name: &str, options: &ForkOptions) -> Result<Self> {
+        let snap = Snapshot::read(from, name)?;
+        let (trials, origin, report) = plan(&snap, options)?;
+        Ok(PreparedFork { snap, trials, origin, report })
+    }
+
+    /// Writes the fork into `to` (any store) as `options.to_name`. Fails with
+    /// `DuplicateStudyName`, writing nothing, if `to` has a live study of that name; a crash or
+    /// a store error midway leaves a partial study under that name (see [`fork_study`]).
+    pub fn write<B: Storage + ?Sized>(self, to: &B) -> Result<ForkReport> {
+        let PreparedFork { snap, trials, origin, mut report } = self;
+        let written = write_study(to, &snap, &report.name, &trials, &origin)?;
+        report.study_id = written.study_id;
+        report.dropped_attrs = written.dropped_attrs;
+        Ok(report)
+    }
+}
+
 /// Forks study `name` of `from` at trial `options.at` into `to` (the same store or any other)
 /// as `options.to_name`: a new study with `from`'s directions and attributes and copies of trials
 /// `0..=at` with all their content (state, values, datetimes, parameters with distributions,
@@ -134,12 +167,7 @@ pub fn fork_study<A: Storage + ?Sized, B: Storage + ?Sized>(
     options: &ForkOptions,
 ) -> Result<ForkReport> {
     refuse_taken(to, &options.to_name)?;
-    let snap = Snapshot::read(from, name)?;
-    let (trials, origin, mut report) = plan(&snap, options)?;
-    let written = write_study(to, &snap, &options.to_name, &trials, &origin)?;
-    report.study_id = written.study_id;
-    report.dropped_attrs = written.dropped_attrs;
-    Ok(report)
+    PreparedFork::read(from, name, options)?.write(to)
 }
 
 /// The name `<name>.backup-<k>` with `k` one more than the largest `k` of such a live study in

@@ -20,6 +20,6 @@ mod fork;
 mod resume;
 
 pub use backup::{BackupOptions, BackupReport, backup};
-pub use copy::{CopyReport, DeleteReport, copy_study, delete_study};
-pub use fork::{ForkOptions, ForkReport, fork_study, replace_with_fork};
+pub use copy::{CopyReport, DeleteReport, PreparedCopy, copy_study, delete_study};
+pub use fork::{ForkOptions, ForkReport, PreparedFork, fork_study, replace_with_fork};
 pub use resume::{ResumeOptions, ResumeReport, StaleTrials};
