@@ -444,7 +444,9 @@ fn shift(error: Error, base: u64, offset: u64) -> Error {
     }
 }
 
-/// Copies the journal's bytes `[from, to)` into `out` (at its current position).
+/// Copies the journal's bytes `[from, to)` into `out` (at its current position). `std::io::copy`
+/// between two files lets the kernel copy (`copy_file_range` on Linux, as `cp` does) where it
+/// can, and reads and writes through a buffer elsewhere.
 fn copy_range(
     source: &mut File,
     journal: &Path,
@@ -454,13 +456,21 @@ fn copy_range(
     to: u64,
 ) -> Result<()> {
     source.seek(SeekFrom::Start(from)).map_err(io("seek", journal))?;
-    let mut buf = vec![0u8; CHUNK.min((to - from) as usize)];
-    let mut at = from;
-    while at < to {
-        let n = ((to - at) as usize).min(buf.len());
-        source.read_exact(&mut buf[..n]).map_err(io("read", journal))?;
-        out.write_all(&buf[..n]).map_err(io("write", dest))?;
-        at += n as u64;
+    let copied = std::io::copy(&mut Read::by_ref(source).take(to - from), out).map_err(|e| {
+        // Which side failed is not reported by `io::copy`: name both.
+        Error::io(
+            "copy",
+            dest,
+            std::io::Error::new(e.kind(), format!("from {}: {e}", journal.display())),
+        )
+    })?;
+    if copied != to - from {
+        // The journal is append-only and was at least `to` bytes long: it was truncated.
+        let e = std::io::Error::new(
+            ErrorKind::UnexpectedEof,
+            format!("it ended at byte offset {} while {to} bytes were copied", from + copied),
+        );
+        return Err(Error::io("read", journal, e));
     }
     Ok(())
 }
