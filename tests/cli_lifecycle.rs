@@ -78,6 +78,11 @@ fn fork_copy_delete_and_their_errors() {
         &["study", "copy", &format!("optuna:{}", s(&j)), s(&o), "--study", "s"],
         "trialog journal",
     );
+    let as_optuna = format!("optuna:{}", s(&j));
+    fails(
+        &["study", "copy", s(&j), &as_optuna, "--study", "s", "--to-name", "x"],
+        "trialog journal",
+    );
     assert_eq!((std::fs::read(&j).unwrap(), std::fs::read(&o).unwrap()), before);
     // A refused fork or copy into a store that does not exist yet does not create it.
     let new = dir.path().join("new.log");

@@ -143,6 +143,8 @@ fn destination(
     to: &Location,
 ) -> Result<Arc<dyn Storage>, CliError> {
     if from.same_store(to) {
+        // The source's handle, once `to` is known to name the format the file has.
+        to.format().map_err(|e| CliError::lib(to.path(), e))?;
         return Ok(Arc::clone(source));
     }
     to.open_or_create().map_err(|e| CliError::lib(to.path(), e))
