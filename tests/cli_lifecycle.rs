@@ -134,7 +134,7 @@ fn backup_prints_what_it_copied_and_refuses_a_diverged_target() {
     let err = fails(&["backup", s(&dir.path().join("other.journal")), s(&b)], "is not a backup of");
     assert!(err.starts_with(&format!("trialog: {}", s(&b))), "{err}");
     let out = ok(&["backup", s(&j), s(&b), "--full-check", "--no-lock"]);
-    assert!(out.contains("appended_bytes: 0\n") && out.contains("lock_held_us: none"), "{out}");
+    assert!(out.contains("appended_bytes: 0\n") && out.contains("lock_held_ns: none"), "{out}");
     // --lock chooses among trialog's locks; refused for an Optuna journal.
     let o = dir.path().join("o.log");
     ok(&["study", "copy", s(&j), &format!("optuna:{}", s(&o)), "--study", "s"]);

@@ -69,8 +69,8 @@ pub fn run(args: &BackupArgs) -> Result<(), CliError> {
     out += &format!("appended_bytes: {}\n", r.appended());
     out += &format!("compared_bytes: {}\n", r.compared);
     match r.locked_for {
-        Some(d) => out += &format!("lock_held_us: {}\n", d.as_micros()),
-        None => out += "lock_held_us: none (no lock taken)\n",
+        Some(d) => out += &format!("lock_held_ns: {}\n", d.as_nanos()),
+        None => out += "lock_held_ns: none (no lock taken)\n",
     }
     if let Some(v) = &r.verified {
         out += &format!("verified: clean ({} operations replayed)\n", v.operations);
