@@ -7,7 +7,7 @@
 //! ([`SampleContext::draw_number`](super::SampleContext::draw_number)).
 
 use crate::error::Result;
-use crate::model::{AttrValue, FrozenTrial, TrialState, VecMap};
+use crate::model::{AttrValue, FrozenTrial, TrialState};
 use crate::storage::Storage;
 
 /// System attribute of a retry: the number of the original trial of its series (Optuna's key).
@@ -59,7 +59,7 @@ pub fn retry_history(trial: &FrozenTrial) -> Vec<u64> {
 pub fn retry_template(failed: &FrozenTrial, options: &RetryOptions) -> Option<FrozenTrial> {
     // Optuna: {"failed_trial": number, "retry_history": [], **trial.system_attrs}, then the
     // history gets this trial's number appended.
-    let mut system_attrs: VecMap<String, AttrValue> = failed.system_attrs.clone();
+    let mut system_attrs = failed.system_attrs.clone();
     if !system_attrs.contains_key(FAILED_TRIAL_ATTR) {
         system_attrs.insert(FAILED_TRIAL_ATTR.to_owned(), AttrValue::Int(failed.number as i64));
     }
