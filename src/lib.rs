@@ -77,6 +77,7 @@ pub mod error;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod journal;
+pub mod lifecycle;
 pub mod location;
 pub mod lock;
 pub mod model;

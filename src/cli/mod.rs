@@ -1,6 +1,7 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 
 pub mod artifacts;
+pub mod backup;
 pub mod bench;
 pub mod best;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod report;
 pub mod serve;
 pub mod stats;
 pub mod studies;
+pub mod study;
 pub mod trials;
 pub mod verify;
 
@@ -78,6 +80,10 @@ pub enum Command {
     /// Serve a journal to Python Optuna workers (GrpcStorageProxy) and Rust ones over Optuna's
     /// gRPC storage protocol (see docs/SERVER.md).
     Serve(serve::ServeArgs),
+    /// Fork, resume, copy or delete a study (see docs/LIFECYCLE.md).
+    Study(study::StudyArgs),
+    /// Back a journal up while its writers write: a verified prefix, appended to incrementally.
+    Backup(backup::BackupArgs),
 }
 
 /// Runs the parsed command line.
@@ -98,5 +104,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Recover(args) => recover::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Study(args) => study::run(&args),
+        Command::Backup(args) => backup::run(&args),
     }
 }

@@ -21,8 +21,10 @@ use crate::model::{
 mod group;
 mod journal;
 mod staleness;
+pub mod location;
 
 pub use journal::JournalStorage;
+pub use location::Location;
 pub use staleness::MAX_CLOCK_SKEW;
 
 /// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
