@@ -78,6 +78,7 @@ pub mod recover;
 pub mod replay;
 #[cfg(feature = "report")]
 pub mod report;
+pub mod runner;
 pub mod storage;
 pub mod study;
 mod sys;

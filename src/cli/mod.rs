@@ -5,6 +5,8 @@ pub mod bench;
 pub mod best;
 pub mod demo;
 pub mod dump;
+mod duration;
+pub mod enqueue;
 mod error;
 pub mod export;
 mod format;
@@ -13,10 +15,14 @@ mod invocation;
 mod journal;
 pub mod lock;
 pub mod logging;
+mod progress;
 pub mod recover;
 pub mod report;
+pub mod run;
+mod space_file;
 pub mod stats;
 pub mod studies;
+pub mod top;
 pub mod trials;
 pub mod verify;
 
@@ -74,6 +80,13 @@ pub enum Command {
     Recover(recover::RecoverArgs),
     /// Write one self-contained HTML page of plots about a study (see docs/REPORT.md).
     Report(report::ReportArgs),
+    /// Optimise any command: run it as the trials of a study, within budgets shared by every
+    /// runner of the study (see docs/RUN.md).
+    Run(Box<run::RunArgs>),
+    /// Show the best trials of a study (the table `run` prints at its end).
+    Top(top::TopArgs),
+    /// Enqueue trials with given parameters; runners take them before sampling new ones.
+    Enqueue(enqueue::EnqueueArgs),
 }
 
 /// Runs the parsed command line.
@@ -93,5 +106,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify::run(&args),
         Command::Recover(args) => recover::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Run(args) => run::run(*args),
+        Command::Top(args) => top::run(&args),
+        Command::Enqueue(args) => enqueue::run(&args),
     }
 }
