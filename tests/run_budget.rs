@@ -188,3 +188,80 @@ fn many_workers_racing_for_a_few_trials_never_overshoot() {
     // The trials handed back wait for the next run.
     assert_eq!(trials.len() - 3, count(&trials, TrialState::Waiting));
 }
+
+/// The summed run time of `trials`' finished trials.
+fn compute(trials: &[std::sync::Arc<trialog::FrozenTrial>]) -> Duration {
+    trials
+        .iter()
+        .filter_map(|t| Some((t.datetime_start?, t.datetime_complete?)))
+        .map(|(s, e)| Duration::from_micros((e.as_micros() - s.as_micros()) as u64))
+        .sum()
+}
+
+#[test]
+fn the_compute_budget_is_shared_and_the_timeout_is_per_run() {
+    let dir = tempdir();
+    let journal = at(&dir, "compute.journal");
+    let args = [
+        "--param",
+        "x=float:0..1",
+        "--max-compute",
+        "3s",
+        "--workers",
+        "2",
+        "--artifacts",
+        "none",
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.3; echo {x}",
+    ];
+    expect_code(
+        &mut run_cmd(&journal, "c", &["--param", "x=float:0..1", "--n-trials", "0", "--", "true"]),
+        0,
+    );
+    let spawn = || {
+        run_cmd(&journal, "c", &args).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for runner in [a, b] {
+        let out = runner.wait_with_output().unwrap();
+        assert!(out.status.success());
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("compute budget (--max-compute) is spent"), "{stdout}");
+    }
+    let t = trials(&journal, "c");
+    let spent = compute(&t);
+    // Spent, and overshot by at most the trials that were running (4 workers, ~0.3 s each,
+    // plus process start-up on a loaded machine).
+    assert!(spent >= Duration::from_secs(3), "{spent:?}");
+    assert!(spent < Duration::from_secs(3) + Duration::from_millis(4 * 900), "{spent:?}");
+
+    // --timeout: this run's wall clock; the study goes on from where it was.
+    let before = t.len();
+    let start = std::time::Instant::now();
+    let out = expect_code(
+        &mut run_cmd(
+            &journal,
+            "c",
+            &[
+                "--param",
+                "x=float:0..1",
+                "--timeout",
+                "1s",
+                "--artifacts",
+                "none",
+                "--",
+                "sh",
+                "-c",
+                "sleep 0.3; echo {x}",
+            ],
+        ),
+        0,
+    );
+    let took = start.elapsed();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("time (--timeout) is up"));
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    let after = trials(&journal, "c").len();
+    assert!(after > before, "the timed run added trials");
+}
