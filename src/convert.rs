@@ -10,7 +10,6 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::backend::{
@@ -21,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::journal::optuna_codec::{encode_line, is_optuna_op};
 use crate::journal::{LogBatch, frame};
 use crate::replay::ReplayState;
+use crate::sys::{durable, pio};
 
 /// What a conversion copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -138,7 +138,8 @@ pub fn export_optuna(src: &Path, dst: &Path) -> Result<Converted> {
 }
 
 /// Creates `path` holding exactly `bytes`, durably and atomically: written and synced under a
-/// temporary name, hard-linked to `path` (failing if it exists), directory synced.
+/// temporary name, given the name `path` (failing if it exists: [`durable::place_new`]),
+/// directory synced.
 fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -148,9 +149,9 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = dir.join(format!(".{name}.{}.converting", uuid::Uuid::new_v4().simple()));
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
-        file.write_all_at(bytes, 0).map_err(|e| Error::io("write", path, e))?;
+        pio::write_all_at(&file, bytes, 0).map_err(|e| Error::io("write", path, e))?;
         file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
-        std::fs::hard_link(&tmp, path).map_err(|e| {
+        durable::place_new(&tmp, path).map_err(|e| {
             let op = if e.kind() == ErrorKind::AlreadyExists {
                 "refusing to overwrite"
             } else {
@@ -158,9 +159,7 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
             };
             Error::io(op, path, e)
         })?;
-        File::open(&dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io("fsync directory", &dir, e))
+        durable::sync_dir(&dir).map_err(|e| Error::io("fsync directory", &dir, e))
     })();
     let _ = std::fs::remove_file(&tmp);
     result

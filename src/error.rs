@@ -248,6 +248,33 @@ pub enum Error {
         /// What is there instead of a plain file.
         found: String,
     },
+    /// A symbolic-link lock (trialog's symlink lease lock, or Optuna's `JournalFileSymlinkLock`
+    /// protocol) cannot be taken here because symbolic links cannot be created: on Windows that
+    /// needs the `SeCreateSymbolicLinkPrivilege` privilege (administrators hold it, and everyone
+    /// in Developer Mode), and some file systems have no links. Nothing was written; use the
+    /// open-file lock named in `instead`.
+    #[error("cannot take the symlink lock {path}: {reason}; on Windows, creating symbolic links needs the SeCreateSymbolicLinkPrivilege privilege: use {instead} instead; nothing was written", path = path.display())]
+    SymlinkLockUnavailable {
+        /// The lock path.
+        path: PathBuf,
+        /// Why no link could be created, in words.
+        reason: String,
+        /// The lock to use instead (the open-file kind of the same protocol).
+        instead: &'static str,
+    },
+    /// The operation must replace the journal, and another process (or another handle of this
+    /// one) has it open, which Windows does not allow (its default rename semantics refuse to replace an open file).
+    /// Nothing was changed; close the other processes' handles (stop the workers and readers of
+    /// this journal), or write the result elsewhere where the operation offers it.
+    #[error("cannot {operation} {path}: it is open elsewhere (in another process, or another handle of this one), and Windows refuses to replace an open file; nothing was changed: close it (stop the workers and readers of this journal) and try again{hint}", path = path.display())]
+    JournalInUse {
+        /// The journal.
+        path: PathBuf,
+        /// What needs the journal closed ("replace (trialog recover in place)").
+        operation: &'static str,
+        /// What else can be done (", or use `trialog recover --out <file>`"), or empty.
+        hint: &'static str,
+    },
     /// An earlier write or fsync on this handle failed, so whether that data reached the disk is
     /// unknown. The handle refuses every later call; drop it and open the journal again.
     #[error("journal handle for {path} is poisoned by an earlier failed {op}: {source}; reopen the journal", path = path.display())]

@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::journal::frame;
 use crate::lock::{LockGuard, LockOptions, OptunaLockOptions};
 use crate::replay::ReplayState;
+use crate::sys::durable;
 
 /// A region of bytes and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -411,7 +412,7 @@ pub fn recover_bytes(
 pub fn recover(path: &Path, options: &RecoverOptions) -> Result<RecoverReport> {
     if let Some(out) = &options.out {
         if fs::symlink_metadata(out).is_ok() {
-            let exists = std::io::Error::from_raw_os_error(libc::EEXIST);
+            let exists = std::io::Error::new(std::io::ErrorKind::AlreadyExists, "file exists");
             return Err(Error::io("refusing to overwrite", out, exists));
         }
     }
@@ -458,7 +459,15 @@ fn recover_locked(
             if let Some(guard) = guard {
                 guard.verify_held()?;
             }
-            write_new(canonical, &clean, &permissions, true)?;
+            if let Err(e) = write_new(canonical, &clean, &permissions, true) {
+                let Error::JournalInUse { operation, hint, .. } = e else { return Err(e) };
+                // Nothing was replaced: leave the directory as it was, without a backup of an
+                // untouched journal; name the journal as the caller did.
+                if let Some(backup) = &report.backup {
+                    let _ = fs::remove_file(backup);
+                }
+                return Err(Error::JournalInUse { path: path.to_owned(), operation, hint });
+            }
             report.written = Some(path.to_owned());
         }
     }
@@ -479,7 +488,9 @@ fn backup_path(journal: &Path) -> PathBuf {
 }
 
 /// Writes `bytes` to a temporary file beside `target`, syncs it, moves it to `target` (replacing
-/// it if `replace`, else failing if it exists) and syncs the directory.
+/// it if `replace`, else failing if it exists) and syncs the directory ([`durable`]). A replace
+/// that Windows refuses because another process has `target` open is
+/// [`Error::JournalInUse`].
 fn write_new(
     target: &Path,
     bytes: &[u8],
@@ -503,10 +514,20 @@ fn write_new(
         file.sync_all().map_err(|e| Error::io("fsync", target, e))?;
         drop(file);
         if replace {
-            fs::rename(&tmp, target).map_err(|e| Error::io("rename", target, e))?;
+            durable::replace(&tmp, target).map_err(|e| {
+                if durable::open_elsewhere(target) {
+                    Error::JournalInUse {
+                        path: target.to_owned(),
+                        operation: "replace (trialog recover in place)",
+                        hint: ", or write the clean journal to a new file with `trialog recover --out NEW` (RecoverOptions::out)",
+                    }
+                } else {
+                    Error::io("rename", target, e)
+                }
+            })?;
         } else {
-            // A hard link fails if `target` exists, so an existing file is never clobbered.
-            fs::hard_link(&tmp, target).map_err(|e| {
+            // Fails if `target` exists, so an existing file is never clobbered.
+            durable::place_new(&tmp, target).map_err(|e| {
                 let op = if e.kind() == std::io::ErrorKind::AlreadyExists {
                     "refusing to overwrite"
                 } else {
@@ -517,6 +538,6 @@ fn write_new(
         }
         backend::sync_dir(&dir)
     })();
-    let _ = fs::remove_file(&tmp); // gone after a rename; the extra link after a hard link
+    let _ = fs::remove_file(&tmp); // gone after a move; the extra link after a hard link
     result
 }

@@ -146,6 +146,9 @@ fn hint(text: &str) -> &str {
     after.split('`').next().unwrap()
 }
 
+// Runs the printed hint through `sh`, which Windows (and Wine) does not have; the Windows quoting
+// of hints is unit-tested in src/cli/invocation.rs.
+#[cfg(unix)]
 #[test]
 fn the_closing_hint_is_a_command_that_works() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,6 +171,9 @@ fn the_closing_hint_is_a_command_that_works() {
     assert!(hint(&text).starts_with(&format!("{profile}trials '")), "{text}");
 }
 
+// Needs Python's `pty` module for a pseudo-terminal: no Python runs inside Wine, and Windows has
+// no pty.
+#[cfg(unix)]
 #[test]
 fn on_a_terminal_the_report_starts_below_the_progress_bar() {
     // A pseudo-terminal from Python's standard library (no Rust pty crate needed).

@@ -206,6 +206,9 @@ fn extension_operations_never_reach_an_optuna_file() {
     }
 }
 
+// Needs Python Optuna beside trialog (none runs inside Wine) and Optuna's symlink lock (a privilege
+// on Windows).
+#[cfg(unix)]
 #[test]
 fn python_and_trialog_exclude_each_other_through_optunas_lock() {
     if !have_optuna("python_and_trialog_exclude_each_other_through_optunas_lock") {

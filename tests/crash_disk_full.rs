@@ -9,6 +9,10 @@
 //! Mounting a tmpfs needs root (`CAP_SYS_ADMIN`). Without it the test prints that it was skipped
 //! and passes; `tests/crash_fault_injection.rs` covers `ENOSPC` by injection on any machine.
 
+// Unix only: this suite mounts a small tmpfs (Linux, root) to fill it: Windows has no such mount; injected ENOSPC
+// (crash_fault_injection.rs) covers the same path on every platform.
+#![cfg(unix)]
+
 use std::ffi::CString;
 use std::io::Write;
 use std::os::unix::ffi::OsStrExt;

@@ -13,8 +13,10 @@
 
 mod py_common;
 
+#[cfg(unix)]
 use std::ffi::CString;
 use std::io::Write;
+#[cfg(unix)]
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -187,15 +189,19 @@ mod injected {
     }
 }
 
-/// A tmpfs mounted on a temporary directory, unmounted on drop.
+/// A tmpfs mounted on a temporary directory, unmounted on drop. (Linux tmpfs; Windows has no
+/// such mount, so this part does not build there.)
+#[cfg(unix)]
 struct Tmpfs {
     dir: tempfile::TempDir,
 }
 
+#[cfg(unix)]
 fn c_path(path: &Path) -> CString {
     CString::new(path.as_os_str().as_bytes()).unwrap()
 }
 
+#[cfg(unix)]
 impl Tmpfs {
     fn mount(size: &str) -> std::io::Result<Tmpfs> {
         let dir = tempfile::tempdir()?;
@@ -213,6 +219,7 @@ impl Tmpfs {
     }
 }
 
+#[cfg(unix)]
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let target = c_path(self.dir.path());
@@ -221,6 +228,7 @@ impl Drop for Tmpfs {
     }
 }
 
+#[cfg(unix)] // a tmpfs mount (see `Tmpfs`)
 #[test]
 fn a_real_full_disk_leaves_complete_lines() {
     let fs = match Tmpfs::mount("128k") {

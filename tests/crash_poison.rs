@@ -10,6 +10,10 @@
 //! third record that fits and fails the rest with `EFBIG`, leaving a torn tail. The child checks
 //! the poisoning and reports how many appends were acknowledged; the parent checks the file.
 
+// Unix only: this suite makes writes fail with EFBIG through RLIMIT_FSIZE and SIGXFSZ, which Windows does not have;
+// injected write failures (crash_fault_injection.rs) cover poisoning on every platform.
+#![cfg(unix)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -65,6 +65,9 @@ fn point_in_time_stops_and_never_appends_behind_ignored_bytes() {
     assert_eq!(s.get_all_studies().unwrap().len(), 1);
 }
 
+// Unix replaces a journal that other handles have open, and their writers then fail with
+// JournalReplaced; Windows refuses to replace an open file (see the next test).
+#[cfg(unix)]
 #[test]
 fn recover_in_place_keeps_a_backup_and_stops_writers_of_the_old_file() {
     let j = FileJournal::new();
@@ -97,6 +100,51 @@ fn recover_in_place_keeps_a_backup_and_stops_writers_of_the_old_file() {
     // Nothing to drop any more: in place does nothing.
     let again = recover::recover(j.path(), &options).unwrap();
     assert!(again.written.is_none() && again.backup.is_none());
+}
+
+/// Windows refuses to replace a file another handle has open: `recover` in place then fails with
+/// `Error::JournalInUse`, naming the journal and the operation, and changes nothing (no backup
+/// is left either); once the other handle is closed it recovers.
+#[cfg(windows)]
+#[test]
+fn recover_in_place_needs_the_journal_closed_on_windows() {
+    let j = FileJournal::new();
+    let writer = j.open();
+    let study = writer.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    writer.create_new_trial(study, None).unwrap();
+    let mut original = j.bytes();
+    original.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1]); // a torn tail
+    std::fs::write(j.path(), &original).unwrap();
+    let names = || {
+        let mut names: Vec<String> = std::fs::read_dir(j.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = names();
+    let options = RecoverOptions {
+        mode: RecoveryMode::TolerateCorruptedTail,
+        out: None,
+        ..RecoverOptions::default()
+    };
+    match recover::recover(j.path(), &options) {
+        Err(e @ Error::JournalInUse { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&j.path().display().to_string()), "{text}");
+            assert!(text.contains("trialog recover in place") && text.contains("--out"), "{text}");
+        }
+        other => panic!("replaced a journal another handle has open: {other:?}"),
+    }
+    assert_eq!(j.bytes(), original, "the journal changed");
+    assert_eq!(names(), before, "a backup or temporary file was left");
+    drop(writer);
+    let report = recover::recover(j.path(), &options).unwrap();
+    assert_eq!(report.kept_frames, 2);
+    let backup = report.backup.expect("a backup");
+    assert_eq!(std::fs::read(&backup).unwrap(), original, "the backup is byte for byte");
+    assert_eq!(recover::verify(j.path()).unwrap().verdict(), Verdict::Clean);
 }
 
 #[test]

@@ -7,6 +7,11 @@
 //! grace period) and never write through it; `trialog recover` refuses the same way. The file
 //! the link points at stays byte for byte as it was, and a dangling link creates no file.
 
+// Unix only: this suite plants symbolic links (a privilege on Windows; Wine creates none) and FIFOs (none on
+// Windows) at the lock path; the hard-link and directory cases run on Windows in the unit tests of
+// src/lock/lock_file.rs.
+#![cfg(unix)]
+
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -15,6 +15,9 @@
 //!
 //! The holders are this test binary re-executed (see `tests/mp_common`).
 
+// Unix only: this suite stops and resumes a lock holder with SIGSTOP/SIGCONT, which Windows does not have.
+#![cfg(unix)]
+
 mod log_capture;
 mod mp_common;
 

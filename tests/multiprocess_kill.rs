@@ -9,7 +9,6 @@
 mod mp_common;
 
 use std::collections::BTreeMap;
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -42,6 +41,9 @@ fn writer_killed_mid_loop_loses_nothing_acknowledged_open_file() {
     kill_rounds(mp_common::test_name!(), LockKind::OpenFile);
 }
 
+// The symlink lock needs symbolic links, which Windows creates only with a privilege (and Wine
+// not at all): there it fails with Error::SymlinkLockUnavailable (src/lock/symlink.rs).
+#[cfg(unix)]
 #[test]
 fn writer_killed_mid_loop_loses_nothing_acknowledged_symlink() {
     kill_rounds(mp_common::test_name!(), LockKind::Symlink);
@@ -159,7 +161,7 @@ fn run_round(test: &str, kind: LockKind, journal: &Path, round: u64, kill_at: u6
     victim.kill_now();
     // Operations the victim reported between our last read and the kill are acknowledged too.
     let (status, rest) = victim.finish(Duration::from_secs(10));
-    assert_eq!(status.signal(), Some(libc::SIGKILL), "the victim must die by SIGKILL: {status}");
+    assert!(mp_common::was_killed(&status), "the victim must die by SIGKILL: {status}");
     victim_lines.extend(rest);
     std::fs::File::create(&go).expect("create go-file");
 

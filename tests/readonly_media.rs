@@ -9,6 +9,9 @@
 //! Remounting needs root (`CAP_SYS_ADMIN`): without it the test prints that it was skipped and
 //! passes.
 
+// Unix only: this suite remounts a tmpfs read-only (Linux, root): Windows has no such mount.
+#![cfg(unix)]
+
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;

@@ -69,7 +69,7 @@ pub struct FileBackend {
     path: PathBuf,
     file: JournalFile,
     /// The open file's identity (device, inode), to tell whether the path still names it.
-    id: (u64, u64),
+    id: crate::sys::identity::FileId,
     faults: Faults,
     lock_options: LockOptions,
     lock: OnceLock<WriteLock>,
@@ -112,7 +112,7 @@ impl FileBackend {
         }
         // Read-only where the file cannot be written (a read-only mount): readers work.
         let (file, _) = fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
-        let id = fio::file_id(&file.metadata().map_err(|e| Error::io("stat", &path, e))?);
+        let id = fio::file_id(&file).map_err(|e| Error::io("stat", &path, e))?;
         let backend = FileBackend {
             file: JournalFile::new(file, &path, &faults),
             id,
@@ -178,7 +178,7 @@ impl FileBackend {
     /// costs nothing extra: no append lands in a file nobody will read again.
     fn look_at_path(&self) -> Result<Seen> {
         match fio::stat(&self.path, &self.faults) {
-            Ok(m) if fio::file_id(&m) == self.id => Ok(Seen::Len(m.len())),
+            Ok(look) if look.id == self.id => Ok(Seen::Len(look.len)),
             Ok(_) => Ok(Seen::Replaced),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Seen::Replaced),
             Err(e) => Err(Error::io("stat", &self.path, e)),
@@ -396,7 +396,7 @@ impl LogBackend for FileBackend {
         let map;
         let copied;
         let bytes: &[u8] = if len - from >= MMAP_THRESHOLD {
-            map = crate::sys::map_readonly(self.file.file())
+            map = crate::sys::map::map_readonly(self.file.file())
                 .map_err(|e| Error::io("map", &self.path, e))?;
             let start = usize::try_from(from).unwrap_or(usize::MAX).min(map.len());
             &map[start..start.saturating_add(want).min(map.len())]

@@ -10,10 +10,12 @@
 //! fails, retrying short writes and `EINTR` as POSIX allows (they are not failures); a failure of
 //! [`JournalFile::sync_data`] is returned as is and never retried here.
 
-use std::fs::{File, Metadata};
+use std::fs::File;
 use std::io::{self, ErrorKind};
-use std::os::unix::fs::FileExt;
 use std::path::Path;
+
+use crate::sys::identity::{self, FileId, Look};
+use crate::sys::{durable, pio};
 
 #[cfg(feature = "fault-injection")]
 use super::fault::{self, FaultInjector, IoEvent, IoOp};
@@ -66,12 +68,12 @@ impl JournalFile {
         #[cfg(feature = "fault-injection")]
         {
             let allowed = fault::fail_or_limit(self.faults.as_ref(), IoOp::Write, buf.len())?;
-            let n = self.file.write_at(&buf[..allowed], offset)?;
+            let n = pio::write_at(&self.file, &buf[..allowed], offset)?;
             fault::note_write(self.faults.as_ref(), &self.path, offset, &buf[..n]);
             Ok(n)
         }
         #[cfg(not(feature = "fault-injection"))]
-        self.file.write_at(buf, offset)
+        pio::write_at(&self.file, buf, offset)
     }
 
     /// Writes all of `buf` at `offset`: short writes continue where they stopped and `EINTR` is
@@ -98,10 +100,10 @@ impl JournalFile {
         #[cfg(feature = "fault-injection")]
         {
             let allowed = fault::fail_or_limit(self.faults.as_ref(), IoOp::Read, buf.len())?;
-            self.file.read_at(&mut buf[..allowed], offset)
+            pio::read_at(&self.file, &mut buf[..allowed], offset)
         }
         #[cfg(not(feature = "fault-injection"))]
-        self.file.read_at(buf, offset)
+        pio::read_at(&self.file, buf, offset)
     }
 
     /// Fills `buf` from `offset` (see [`read_full`]).
@@ -166,7 +168,10 @@ impl JournalFile {
 
 /// Opens the existing journal at `path` for reading and writing, or only for reading where it
 /// cannot be written (`EACCES`, `EPERM`, or `EROFS` on a read-only mount or snapshot): readers
-/// work either way. Returns the file and, for a read-only open, the error that refused writing
+/// work either way. On Windows the file is shared for reading, writing and deletion (std's
+/// default), so an open handle never stops another process appending, nor `trialog recover`
+/// renaming the journal aside (replacing an open file is refused there all the same: see
+/// [`crate::sys::durable`]). Returns the file and, for a read-only open, the error that refused writing
 /// (a writer reports it instead of taking a lock it cannot use).
 pub(crate) fn open_existing(path: &Path) -> io::Result<(File, Option<io::Error>)> {
     match File::options().read(true).write(true).open(path) {
@@ -185,18 +190,16 @@ fn write_refused(e: &io::Error) -> bool {
 /// size in one call. Counted as a size check ([`IoOp::Len`](super::fault::IoOp::Len)) by a fault
 /// injector.
 #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
-pub(crate) fn stat(path: &Path, faults: &Faults) -> io::Result<Metadata> {
+pub(crate) fn stat(path: &Path, faults: &Faults) -> io::Result<Look> {
     #[cfg(feature = "fault-injection")]
     fault::fail_or_limit(faults.as_ref(), IoOp::Len, 0)?;
-    std::fs::metadata(path)
+    identity::of_path(path)
 }
 
-/// The identity of a file on its host: (device, inode). Two metadata with the same identity
-/// describe the same file.
-#[cfg(unix)]
-pub(crate) fn file_id(m: &Metadata) -> (u64, u64) {
-    use std::os::unix::fs::MetadataExt;
-    (m.dev(), m.ino())
+/// The identity of the open file on its host (device and inode; volume and file index on
+/// Windows). Two files with the same identity are the same file.
+pub(crate) fn file_id(file: &File) -> io::Result<FileId> {
+    Ok(identity::of_file(file)?.id)
 }
 
 /// Creates (truncating) the file at `path` for writing and reading.
@@ -212,12 +215,13 @@ pub(crate) fn create(path: &Path, faults: &Faults) -> io::Result<JournalFile> {
     Ok(JournalFile::new(file, path, faults))
 }
 
-/// Makes `to` a second name of the file `from` (`link(2)`: fails if `to` exists).
+/// Gives the flushed file `from` the name `to`, failing if `to` exists ([`durable::place_new`]:
+/// `link(2)` on Unix, where `from` keeps its name; a write-through move on Windows).
 #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
 pub(crate) fn hard_link(from: &Path, to: &Path, faults: &Faults) -> io::Result<()> {
     #[cfg(feature = "fault-injection")]
     fault::fail_or_limit(faults.as_ref(), IoOp::Link, 0)?;
-    std::fs::hard_link(from, to)?;
+    durable::place_new(from, to)?;
     #[cfg(feature = "fault-injection")]
     if let Some(f) = faults {
         f.note(|| IoEvent::Link { from: from.to_owned(), to: to.to_owned() });
@@ -225,12 +229,13 @@ pub(crate) fn hard_link(from: &Path, to: &Path, faults: &Faults) -> io::Result<(
     Ok(())
 }
 
-/// `fsync`s the directory `dir`, so the entries created in it survive a power loss.
+/// `fsync`s the directory `dir`, so the entries created in it survive a power loss (see
+/// [`durable::sync_dir`] for Windows).
 #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
 pub(crate) fn sync_dir(dir: &Path, faults: &Faults) -> io::Result<()> {
     #[cfg(feature = "fault-injection")]
     fault::fail_or_limit(faults.as_ref(), IoOp::SyncDir, 0)?;
-    File::open(dir).and_then(|d| d.sync_all())?;
+    durable::sync_dir(dir)?;
     #[cfg(feature = "fault-injection")]
     if let Some(f) = faults {
         f.note(|| IoEvent::SyncDir { dir: dir.to_owned() });

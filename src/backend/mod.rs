@@ -30,9 +30,11 @@ pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
 pub use survey::{HeaderState, Segment, survey, survey_lines};
 
-/// Fsyncs directory `dir`, so that entries created or renamed in it are durable (plain I/O,
-/// outside any fault injector).
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+/// Makes the entries created or renamed in directory `dir` durable: an `fsync` of the directory
+/// on Unix; nothing on Windows, where a directory cannot be flushed and trialog's own creates and
+/// renames are durable when they return (`MoveFileExW` with `MOVEFILE_WRITE_THROUGH`). Plain I/O,
+/// outside any fault injector.
+pub fn sync_dir(dir: &Path) -> Result<()> {
     io::sync_dir(dir, &io::Faults::default()).map_err(|e| Error::io("fsync directory", dir, e))
 }
 

@@ -109,6 +109,7 @@ impl OptunaJournalFile {
                 .append(true)
                 .create(true)
                 .open(&path)
+                .and_then(|created| created.sync_all())
                 .map_err(|e| Error::io("create", &path, e))?;
             let dir = match path.parent() {
                 Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -137,10 +138,11 @@ impl OptunaJournalFile {
     /// handle has open (`trialog recover` renamed a clean journal into place), so nothing is
     /// appended to a file nobody reads any more. Called under the lock.
     fn check_not_replaced(&self) -> Result<()> {
-        use std::os::unix::fs::MetadataExt;
-        let open = self.file.file().metadata().map_err(|e| Error::io("stat", &self.path, e))?;
-        match std::fs::metadata(&self.path) {
-            Ok(m) if (m.dev(), m.ino()) == (open.dev(), open.ino()) => Ok(()),
+        use crate::sys::identity;
+        let open =
+            identity::of_file(self.file.file()).map_err(|e| Error::io("stat", &self.path, e))?;
+        match identity::of_path(&self.path) {
+            Ok(look) if look.id == open.id => Ok(()),
             Ok(_) => Err(Error::JournalReplaced { path: self.path.clone() }),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 Err(Error::JournalReplaced { path: self.path.clone() })

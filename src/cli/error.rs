@@ -30,8 +30,9 @@ impl CliError {
     /// misspelled study) and damaged journals end with what to do about them.
     pub fn lib(path: &Path, e: trialog::Error) -> Self {
         match e {
+            // (Windows refuses to open a directory as a file with "access denied".)
             trialog::Error::Io { path: file, op, source }
-                if source.kind() == std::io::ErrorKind::IsADirectory =>
+                if source.kind() == std::io::ErrorKind::IsADirectory || file.is_dir() =>
             {
                 if file == path {
                     CliError::at(

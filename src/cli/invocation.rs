@@ -35,11 +35,17 @@ fn program(argv0: Option<OsString>, cargo_pkg_name: Option<&std::ffi::OsStr>) ->
     quote(&argv0.to_string_lossy())
 }
 
-/// `s` as one POSIX shell word: as is when it holds only safe characters, else single-quoted.
+/// `s` as one shell word: as is when it holds only safe characters, else quoted: single quotes
+/// for a POSIX shell; on Windows double quotes (which cmd and PowerShell both read), and the
+/// backslash of Windows paths counts as safe there.
 pub fn quote(s: &str) -> String {
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
+    let safe = |c: char| {
+        c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c) || (cfg!(windows) && c == '\\')
+    };
     if !s.is_empty() && s.chars().all(safe) {
         s.to_owned()
+    } else if cfg!(windows) {
+        format!("\"{}\"", s.replace('"', "\"\""))
     } else {
         format!("'{}'", s.replace('\'', r"'\''"))
     }
@@ -64,11 +70,23 @@ mod tests {
     fn otherwise_the_program_as_typed() {
         assert_eq!(prog("trialog", None), "trialog");
         assert_eq!(prog("./target/release/trialog", None), "./target/release/trialog");
-        assert_eq!(prog("/opt/my tools/trialog", None), "'/opt/my tools/trialog'");
+        let quoted =
+            if cfg!(windows) { r#""/opt/my tools/trialog""# } else { "'/opt/my tools/trialog'" };
+        assert_eq!(prog("/opt/my tools/trialog", None), quoted);
         // Another package's `cargo run` that runs this binary: not our `cargo run`.
         assert_eq!(prog("/x/target/debug/trialog", Some("other")), "/x/target/debug/trialog");
     }
 
+    #[cfg(windows)]
+    #[test]
+    fn quoting_on_windows() {
+        assert_eq!(quote(r"C:\Users\me\j.log"), r"C:\Users\me\j.log");
+        assert_eq!(quote(r"C:\my study\j.log"), r#""C:\my study\j.log""#);
+        assert_eq!(quote("it's"), r#""it's""#);
+        assert_eq!(quote(""), r#""""#);
+    }
+
+    #[cfg(unix)]
     #[test]
     fn quoting() {
         assert_eq!(quote("j.log"), "j.log");

@@ -30,8 +30,9 @@ pub struct RecoverArgs {
     #[arg(long, value_enum, default_value_t = LockArg::Advisory)]
     pub lock: LockArg,
     /// For an Optuna journal: which of Optuna's locks its writers use (held for the whole
-    /// operation; trialog's own lock is never taken on an Optuna journal).
-    #[arg(long, value_enum, default_value_t = OptunaLockArg::Symlink)]
+    /// operation; trialog's own lock is never taken on an Optuna journal). Default: symlink on
+    /// Unix, open-file on Windows (as the library's `OptunaLockKind::default()`).
+    #[arg(long, value_enum, default_value_t = OptunaLockArg::platform_default())]
     pub optuna_lock: OptunaLockArg,
 }
 
@@ -42,6 +43,16 @@ pub enum OptunaLockArg {
     Symlink,
     /// `JournalFileOpenLock`.
     OpenFile,
+}
+
+impl OptunaLockArg {
+    /// The library's default kind on this platform.
+    fn platform_default() -> Self {
+        match OptunaLockKind::default() {
+            OptunaLockKind::Symlink => OptunaLockArg::Symlink,
+            OptunaLockKind::OpenFile => OptunaLockArg::OpenFile,
+        }
+    }
 }
 
 fn parse_mode(s: &str) -> Result<RecoveryMode, String> {

@@ -1,23 +1,23 @@
-//! The default lock: a kernel advisory lock (`flock`, through `fs2`) on `<journal>.lock`.
+//! The default lock: a kernel advisory lock on `<journal>.lock` (`flock` on Unix, `LockFileEx` on
+//! Windows; see [`crate::sys::filelock`]).
 
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Write as _};
-use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-use fs2::FileExt as _;
 
 use super::backoff::Backoff;
 use super::gate::{self, Gate};
 use super::owner::{self, MAX_RECORD_LEN, RecordLine, describe_holder};
 use super::{JournalLock, LockGuard, LockOptions};
 use crate::error::{Error, Result};
+use crate::sys::{filelock, pio};
 
-/// An exclusive `flock` on the lock file, plus in-process exclusion.
+/// An exclusive advisory lock on the lock file (`flock`; `LockFileEx` on Windows), plus
+/// in-process exclusion.
 ///
 /// Guarantees: while a [`LockGuard`] from [`AdvisoryLock::acquire`] lives, no other thread of
 /// this process holds any `AdvisoryLock` on the same lock path, and no other process holds an
@@ -84,18 +84,17 @@ impl AdvisoryLock {
         })
     }
 
-    /// Blocking `flock`: the kernel queues us and wakes us when the holder unlocks or dies.
+    /// Blocking lock: the kernel queues us and wakes us when the holder unlocks or dies.
     /// Returns whether we had to wait (someone else held it: the lock is contended).
     fn lock_blocking(&self) -> Result<bool> {
-        let contended = fs2::lock_contended_error().raw_os_error();
-        match self.file.try_lock_exclusive() {
-            Ok(()) => return Ok(false),
-            Err(e) if e.raw_os_error() == contended => {}
+        match filelock::try_lock(&self.file) {
+            Ok(true) => return Ok(false),
+            Ok(false) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Error::io("lock", &self.path, e)),
         }
         loop {
-            match self.file.lock_exclusive() {
+            match filelock::lock(&self.file) {
                 Ok(()) => return Ok(true),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::io("lock", &self.path, e)),
@@ -103,17 +102,16 @@ impl AdvisoryLock {
         }
     }
 
-    /// Non-blocking `flock` attempts with exponential backoff until `deadline` (`None`: a timeout
+    /// Non-blocking lock attempts with exponential backoff until `deadline` (`None`: a timeout
     /// too large to represent, wait forever). Returns whether we had to wait.
     fn lock_polling(&self, start: Instant, deadline: Option<Instant>) -> Result<bool> {
-        let contended = fs2::lock_contended_error().raw_os_error();
         let mut backoff = Backoff::new(self.options.initial_backoff, self.options.max_backoff);
         let mut waited = false;
         loop {
-            match self.file.try_lock_exclusive() {
-                Ok(()) => return Ok(waited),
+            match filelock::try_lock(&self.file) {
+                Ok(true) => return Ok(waited),
+                Ok(false) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == contended => {}
                 Err(e) => return Err(Error::io("lock", &self.path, e)),
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -142,7 +140,7 @@ impl AdvisoryLock {
         let mut written = self.written.lock().unwrap_or_else(PoisonError::into_inner);
         if let (false, Some(ours)) = (waited, written.as_ref()) {
             let mut now = [0u8; MAX_RECORD_LEN];
-            if matches!(self.file.read_at(&mut now, 0), Ok(MAX_RECORD_LEN)) && now == *ours {
+            if matches!(pio::read_at(&self.file, &mut now, 0), Ok(MAX_RECORD_LEN)) && now == *ours {
                 return;
             }
         }
@@ -157,13 +155,13 @@ impl AdvisoryLock {
         let mut buf = [b' '; MAX_RECORD_LEN];
         // A record longer than the buffer (impossible for ours) is cut, not an error.
         let _ = write!(&mut buf[..], "{line}");
-        let complete = matches!(self.file.write_at(&buf, 0), Ok(MAX_RECORD_LEN));
+        let complete = matches!(pio::write_at(&self.file, &buf, 0), Ok(MAX_RECORD_LEN));
         *written = complete.then_some(buf);
     }
 
     fn timeout_error(&self, start: Instant) -> Error {
         let mut buf = [0u8; MAX_RECORD_LEN];
-        let holder = match self.file.read_at(&mut buf, 0) {
+        let holder = match pio::read_at(&self.file, &mut buf, 0) {
             Ok(n) => describe_holder(&buf[..n]),
             Err(e) => {
                 let mut text = String::from("unknown holder (lock file unreadable: ");
@@ -219,7 +217,7 @@ impl JournalLock for AdvisoryLock {
     /// CPUs are oversubscribed a spinning releaser burns the time slice the next holder needs.
     /// A writer that never meets contention never pauses.
     fn release(&self) {
-        if let Err(e) = fs2::FileExt::unlock(&self.file) {
+        if let Err(e) = filelock::unlock(&self.file) {
             log::warn!("could not unlock {}: {e}", self.path.display());
         }
         self.gate.leave();
@@ -323,7 +321,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let lock = lock_at(dir.path(), Some(Duration::from_millis(80)));
         let other = File::options().write(true).open(dir.path().join("j.lock")).expect("open");
-        other.lock_exclusive().expect("flock");
+        filelock::lock(&other).expect("lock");
         std::fs::write(dir.path().join("j.lock"), "junk\u{7}").expect("write");
         match lock.acquire() {
             Err(Error::LockTimeout { holder, .. }) => {
@@ -331,7 +329,7 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        fs2::FileExt::unlock(&other).expect("unlock");
+        filelock::unlock(&other).expect("unlock");
         drop(lock.acquire().expect("free now"));
     }
 }

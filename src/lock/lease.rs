@@ -17,7 +17,6 @@
 use std::fmt;
 use std::fs::{self, File};
 use std::io::{self, Read};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -28,6 +27,7 @@ use super::keeper::Keeper;
 pub(crate) use super::lock_file::is_gone;
 use super::owner::{OwnerRecord, describe_holder};
 use crate::error::{Error, Result};
+use crate::sys::identity::{FileId, Look};
 
 /// At most this many bytes of a lock file are read (enough for any record; garbage is cut).
 const READ_LIMIT: u64 = 4096;
@@ -36,26 +36,22 @@ const READ_LIMIT: u64 = 4096;
 const MAX_IMMEDIATE_RETRIES: u32 = 3;
 
 /// One look at an existing lock. A live holder's refresh changes it (open-file: the content;
-/// symlink: the link's mtime); a lock replaced by a new one changes it (inode, content).
+/// symlink: the link's mtime); a lock replaced by a new one changes it (identity, content).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Observation {
     /// File content, or symlink target, at most 4 KiB.
     pub(crate) content: Vec<u8>,
-    /// Inode number of the file or of the link itself.
-    pub(crate) ino: u64,
+    /// Identity (inode) of the file or of the link itself.
+    pub(crate) id: FileId,
     /// Modification time of the file or of the link itself, nanoseconds since the Unix epoch.
     pub(crate) mtime_ns: i128,
 }
 
 impl Observation {
-    /// An observation of `content` and of the inode and mtime in `meta` (from `fstat` or
-    /// `lstat`, never `stat` through a link).
-    pub(crate) fn new(content: Vec<u8>, meta: &fs::Metadata) -> Self {
-        Observation {
-            content,
-            ino: meta.ino(),
-            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-        }
+    /// An observation of `content` and of the identity and mtime in `look` (of the open file,
+    /// or of the link itself, never through a link).
+    pub(crate) fn new(content: Vec<u8>, look: &Look) -> Self {
+        Observation { content, id: look.id, mtime_ns: look.modified_ns }
     }
 }
 
@@ -74,6 +70,11 @@ pub(crate) trait LeaseProtocol: Send + Sync + 'static {
     /// Refreshes our lock so observers see it change: `Ok(false)` when it is no longer ours
     /// (when the kind can tell).
     fn refresh(path: &Path, handle: &Self::Handle, record: &OwnerRecord) -> io::Result<bool>;
+
+    /// The error for a failed [`LeaseProtocol::try_create`] of the lock at `path`.
+    fn create_error(path: &Path, e: io::Error) -> Error {
+        Error::io("create lock", path, e)
+    }
 
     /// Who holds a lock observed as `observation`, for errors and log lines.
     fn describe(observation: &Observation) -> String {
@@ -161,7 +162,7 @@ impl<P: LeaseProtocol> LeaseLock<P> {
             record.acquired_unix_ms = now_ms;
             record.refreshed_unix_ms = now_ms;
             let created = P::try_create(&self.path, &record.encode())
-                .map_err(|e| Error::io("create lock", &self.path, e))?;
+                .map_err(|e| P::create_error(&self.path, e))?;
             if let Some(handle) = created {
                 return Ok((handle, record));
             }
@@ -429,14 +430,14 @@ mod tests {
         let lock = LeaseLock::<OpenFileProtocol>::new(path.clone(), options(100));
         let live = OwnerRecord::new_for_this_process();
         fs::write(&path, live.encode()).expect("write");
-        let meta = fs::metadata(&path).expect("stat");
-        let ino = meta.ino();
-        let stale = Observation::new(b"what we saw before the refresh".to_vec(), &meta);
+        let look = crate::sys::identity::of_path(&path).expect("stat");
+        let stale = Observation::new(b"what we saw before the refresh".to_vec(), &look);
 
         let outcome = lock.break_stale(&stale, "feed", Duration::from_secs(1)).expect("break");
         assert!(matches!(outcome, BreakOutcome::NotBroken));
         assert_eq!(fs::read(&path).expect("lock is back"), live.encode().as_bytes());
-        assert_eq!(fs::metadata(&path).expect("stat").ino(), ino, "same file, linked back");
+        let now = crate::sys::identity::of_path(&path).expect("stat").id;
+        assert_eq!(now, look.id, "same file, linked back");
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1, "aside name left behind");
     }
 

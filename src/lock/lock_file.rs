@@ -11,10 +11,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use crate::error::{Error, Result};
+use crate::sys::{identity, nofollow};
 
 /// Opens the lock file at `path` for reading and writing, creating it if it does not exist
 /// (the advisory lock's file, which stays in place between holders).
@@ -24,9 +24,9 @@ use crate::error::{Error, Result};
 pub(crate) fn open_or_create(path: &Path) -> Result<File> {
     let mut options = OpenOptions::new();
     options.read(true).write(true).create(true).truncate(false);
-    let file = match crate::sys::open_no_follow(path, &mut options) {
+    let file = match nofollow::open(path, &mut options) {
         Ok(file) => file,
-        Err(e) if refused_kind(&e) => {
+        Err(e) if nofollow::is_not_plain_error(&e) => {
             return Err(Error::UnsafeLockFile { path: path.to_owned(), found: describe(path) });
         }
         Err(e) => return Err(Error::io("open lock file", path, e)),
@@ -38,12 +38,12 @@ pub(crate) fn open_or_create(path: &Path) -> Result<File> {
             found: kind_of(&meta.file_type()).to_owned(),
         });
     }
-    if meta.nlink() > 1 {
+    let links = identity::of_file(&file).map_err(|e| Error::io("stat lock file", path, e))?.links;
+    if links > 1 {
         return Err(Error::UnsafeLockFile {
             path: path.to_owned(),
             found: format!(
-                "a file with {} hard links (writing the lock record would change the other names' file too)",
-                meta.nlink()
+                "a file with {links} hard links (writing the lock record would change the other names' file too)"
             ),
         });
     }
@@ -55,7 +55,7 @@ pub(crate) fn open_or_create(path: &Path) -> Result<File> {
 pub(crate) fn create_new(path: &Path) -> io::Result<Option<File>> {
     let mut options = OpenOptions::new();
     options.write(true).create_new(true);
-    match crate::sys::open_no_follow(path, &mut options) {
+    match nofollow::open(path, &mut options) {
         Ok(file) => Ok(Some(file)),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
         Err(e) => Err(e),
@@ -68,7 +68,7 @@ pub(crate) fn create_new(path: &Path) -> io::Result<Option<File>> {
 pub(crate) fn open_to_read(path: &Path) -> io::Result<Option<File>> {
     let mut options = OpenOptions::new();
     options.read(true);
-    let file = match crate::sys::open_no_follow(path, &mut options) {
+    let file = match nofollow::open(path, &mut options) {
         Ok(file) => file,
         Err(e) if is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
@@ -85,20 +85,15 @@ pub(crate) fn open_to_read(path: &Path) -> io::Result<Option<File>> {
     Ok(Some(file))
 }
 
-/// Whether an error says "this is a symbolic link" (`ELOOP` from `O_NOFOLLOW`).
+/// Whether an error says "this is a symbolic link" (`ELOOP` from `O_NOFOLLOW`, or its Windows
+/// counterpart).
 pub(crate) fn is_symlink_error(e: &io::Error) -> bool {
-    e.raw_os_error() == Some(libc::ELOOP)
+    nofollow::is_link_error(e)
 }
 
 /// Whether an error means "the file is not there (any more)": `ENOENT`, or NFS's `ESTALE`.
 pub(crate) fn is_gone(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::NotFound || e.raw_os_error() == Some(libc::ESTALE)
-}
-
-/// Open errors that mean "something other than a plain file is there": a symlink (`ELOOP`), a
-/// directory (`EISDIR`), a socket or a device without a driver (`ENXIO`).
-fn refused_kind(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EISDIR | libc::ENXIO))
+    nofollow::is_gone(e)
 }
 
 /// What is at `path`, for [`Error::UnsafeLockFile`]: "a symbolic link to \"...\"", "a
@@ -115,26 +110,13 @@ fn describe(path: &Path) -> String {
 }
 
 fn kind_of(kind: &fs::FileType) -> &'static str {
-    if kind.is_dir() {
-        "a directory"
-    } else if kind.is_symlink() {
-        "a symbolic link"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_socket() {
-        "a socket"
-    } else if kind.is_block_device() || kind.is_char_device() {
-        "a device"
-    } else if kind.is_file() {
-        "a regular file"
-    } else {
-        "not a regular file"
-    }
+    nofollow::kind_name(kind)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(unix)]
     use std::os::unix::fs::symlink;
 
     #[test]
@@ -146,6 +128,8 @@ mod tests {
         drop(open_or_create(&path).unwrap());
     }
 
+    // Creating a symbolic link needs a privilege on Windows, and Wine creates none.
+    #[cfg(unix)]
     #[test]
     fn a_symlink_is_refused_and_its_target_untouched() {
         let dir = tempfile::tempdir().unwrap();
@@ -165,6 +149,7 @@ mod tests {
         assert_eq!(fs::read(&target).unwrap(), b"precious");
     }
 
+    #[cfg(unix)] // as above: no symbolic links on Windows without a privilege
     #[test]
     fn a_dangling_symlink_creates_nothing() {
         let dir = tempfile::tempdir().unwrap();
@@ -177,7 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn hard_links_directories_and_fifos_are_refused_without_blocking() {
+    fn hard_links_and_directories_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let victim = dir.path().join("victim");
         fs::write(&victim, b"precious").unwrap();
@@ -192,7 +177,13 @@ mod tests {
         let err = open_or_create(&path).unwrap_err();
         assert!(err.to_string().contains("it is a directory"), "{err}");
         fs::remove_dir(&path).unwrap();
+    }
 
+    #[cfg(unix)] // Windows has no FIFOs in the file system.
+    #[test]
+    fn fifos_are_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.lock");
         let made = std::process::Command::new("mkfifo").arg(&path).status().unwrap();
         assert!(made.success());
         let err = open_or_create(&path).unwrap_err();

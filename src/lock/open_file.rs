@@ -3,8 +3,6 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::ffi::OsStringExt;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use super::lease::{self, LeaseLock, LeaseProtocol, Observation};
@@ -12,6 +10,7 @@ use super::lock_file;
 use super::owner::OwnerRecord;
 use super::{JournalLock, LockGuard, LockOptions};
 use crate::error::Result;
+use crate::sys::{identity, pio};
 
 /// A lock file created exclusively (`O_CREAT|O_EXCL`) that holds the owner record.
 ///
@@ -69,7 +68,7 @@ impl LeaseProtocol for OpenFileProtocol {
         let Some(file) = lock_file::create_new(path)? else {
             return Ok(None);
         };
-        if let Err(e) = file.write_all_at(record.as_bytes(), 0) {
+        if let Err(e) = pio::write_all_at(&file, record.as_bytes(), 0) {
             drop(file);
             let _ = fs::remove_file(path);
             return Err(e);
@@ -86,12 +85,12 @@ impl LeaseProtocol for OpenFileProtocol {
             Err(e) if lock_file::is_symlink_error(&e) => return observe_symlink(path),
             Err(e) => return Err(e),
         };
-        let meta = match file.metadata() {
-            Ok(meta) => meta,
+        let look = match identity::of_file(&file) {
+            Ok(look) => look,
             Err(e) if lease::is_gone(&e) => return Ok(None),
             Err(e) => return Err(e),
         };
-        Ok(lease::read_prefix(&file)?.map(|content| Observation::new(content, &meta)))
+        Ok(lease::read_prefix(&file)?.map(|content| Observation::new(content, &look)))
     }
 
     /// Rewrites the whole record through our open file and flushes it (NFS clients only see
@@ -103,7 +102,7 @@ impl LeaseProtocol for OpenFileProtocol {
     /// read still shows our nonce.
     fn refresh(_path: &Path, file: &File, record: &OwnerRecord) -> io::Result<bool> {
         let line = record.encode();
-        file.write_all_at(line.as_bytes(), 0)?;
+        pio::write_all_at(file, line.as_bytes(), 0)?;
         file.set_len(line.len() as u64)?;
         file.sync_data()?;
         Ok(true)
@@ -112,12 +111,12 @@ impl LeaseProtocol for OpenFileProtocol {
 
 fn observe_symlink(path: &Path) -> io::Result<Option<Observation>> {
     let target = match fs::read_link(path) {
-        Ok(target) => target.into_os_string().into_vec(),
+        Ok(target) => target.into_os_string().into_encoded_bytes(),
         Err(e) if lease::is_gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    match fs::symlink_metadata(path) {
-        Ok(meta) => Ok(Some(Observation::new(target, &meta))),
+    match identity::of_link(path) {
+        Ok(look) => Ok(Some(Observation::new(target, &look))),
         Err(e) if lease::is_gone(&e) => Ok(None),
         Err(e) => Err(e),
     }
@@ -164,6 +163,7 @@ mod tests {
         assert_ne!(second, first);
     }
 
+    #[cfg(unix)] // Creating a symbolic link needs a privilege on Windows, and Wine creates none.
     #[test]
     fn observe_does_not_follow_a_symlink() {
         let dir = tempfile::tempdir().expect("tempdir");

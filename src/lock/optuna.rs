@@ -26,7 +26,6 @@
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read as _, Write as _};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
@@ -34,16 +33,24 @@ use std::time::{Duration, Instant, SystemTime};
 use super::polite::{Holder, Manners};
 use super::{JournalLock, LockGuard};
 use crate::error::{Error, Result};
+use crate::sys::identity::{self, Look};
+use crate::sys::{link, nofollow};
 
 /// Which of Optuna's two lock classes to speak.
+///
+/// The default is Optuna's own default on Unix (`Symlink`) and `OpenFile` on Windows, where
+/// Optuna's symlink lock fails without the `SeCreateSymbolicLinkPrivilege` privilege (Python's
+/// `WinError 1314`) and Optuna's documentation tells Windows users to pass `JournalFileOpenLock`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OptunaLockKind {
     /// `JournalFileSymlinkLock` (Optuna's default): `<journal>.lock` is a symbolic link to the
-    /// journal. Atomic even on NFSv2.
-    #[default]
+    /// journal. Atomic even on NFSv2. On Windows without the privilege to create links it fails
+    /// with [`Error::SymlinkLockUnavailable`].
+    #[cfg_attr(unix, default)]
     Symlink,
     /// `JournalFileOpenLock`: `<journal>.lock` is an empty file created with `O_CREAT|O_EXCL`
     /// (NFSv3 and later; what Optuna recommends on Windows).
+    #[cfg_attr(not(unix), default)]
     OpenFile,
 }
 
@@ -66,7 +73,7 @@ pub struct OptunaLockOptions {
 impl Default for OptunaLockOptions {
     fn default() -> Self {
         OptunaLockOptions {
-            kind: OptunaLockKind::Symlink,
+            kind: OptunaLockKind::default(),
             grace_period: Some(Duration::from_secs(30)),
             timeout: None,
             max_backoff: Duration::from_millis(50),
@@ -74,13 +81,13 @@ impl Default for OptunaLockOptions {
     }
 }
 
-/// Identity of one lock file: device, inode and change time in nanoseconds (an unlinked lock's
-/// inode number is often reused at once by the next lock; the change time tells them apart on
-/// file systems with fine timestamps).
-type FileId = (u64, u64, i64, i64);
+/// Identity of one lock file: its file id (device and inode) and change time in nanoseconds (an
+/// unlinked lock's inode number is often reused at once by the next lock; the change time tells
+/// them apart on file systems with fine timestamps).
+type FileId = (identity::FileId, i64);
 
-fn file_id(m: &fs::Metadata) -> FileId {
-    (m.dev(), m.ino(), m.ctime(), m.ctime_nsec())
+fn file_id(look: &Look) -> FileId {
+    (look.id, i64::try_from(look.changed_ns).unwrap_or(i64::MAX))
 }
 
 /// The content of trialog's open-file locks (Optuna's are empty).
@@ -140,19 +147,17 @@ impl OptunaLock {
                 Ok(_) => Holder::Foreign,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => Holder::Free,
                 // Not a link: the open-file protocol's lock is foreign here.
-                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => Holder::Foreign,
+                Err(e) if link::is_not_a_link_error(&e) => Holder::Foreign,
                 Err(_) => Holder::Unknown,
             },
             OptunaLockKind::OpenFile => {
                 let mut content = [0u8; 16];
-                let read = fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&self.path)
-                    .and_then(|mut f| {
-                        let id = file_id(&f.metadata()?);
+                let read = nofollow::open(&self.path, fs::OpenOptions::new().read(true)).and_then(
+                    |mut f| {
+                        let id = file_id(&identity::of_file(&f)?);
                         Ok((id, f.read(&mut content)?))
-                    });
+                    },
+                );
                 match read {
                     Ok((_, n)) if &content[..n] == OPEN_LOCK_MARKER => Holder::Trialog,
                     Ok((id, 0)) => {
@@ -162,7 +167,7 @@ impl OptunaLock {
                     }
                     Ok(_) => Holder::Foreign,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Holder::Free,
-                    Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Holder::Foreign,
+                    Err(e) if nofollow::is_link_error(&e) => Holder::Foreign,
                     Err(_) => Holder::Unknown,
                 }
             }
@@ -177,7 +182,7 @@ impl OptunaLock {
 
     fn try_create(&self) -> io::Result<bool> {
         let created = match self.options.kind {
-            OptunaLockKind::Symlink => std::os::unix::fs::symlink(&self.target, &self.path),
+            OptunaLockKind::Symlink => link::symlink(&self.target, &self.path),
             OptunaLockKind::OpenFile => {
                 return super::lock_file::create_new(&self.path).map(|file| match file {
                     Some(file) => {
@@ -195,10 +200,24 @@ impl OptunaLock {
         }
     }
 
+    /// The error for a failed create: [`Error::SymlinkLockUnavailable`] where symbolic links
+    /// cannot be created (Windows without the privilege), naming Optuna's open-file lock.
+    fn create_error(&self, e: io::Error) -> Error {
+        match (self.options.kind, link::unavailable(&e)) {
+            (OptunaLockKind::Symlink, Some(reason)) => Error::SymlinkLockUnavailable {
+                path: self.path.clone(),
+                reason: reason.to_owned(),
+                instead: "Optuna's open-file lock (OptunaLockKind::OpenFile, \
+                          `--optuna-lock open-file`; Python: JournalFileOpenLock)",
+            },
+            _ => Error::io("create lock", &self.path, e),
+        }
+    }
+
     /// The lock's identity (never following a symlink), or `None` if there is no lock.
     fn id(&self) -> io::Result<Option<FileId>> {
-        match fs::symlink_metadata(&self.path) {
-            Ok(m) => Ok(Some(file_id(&m))),
+        match identity::of_link(&self.path) {
+            Ok(look) => Ok(Some(file_id(&look))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -208,8 +227,9 @@ impl OptunaLock {
     /// dangles (Optuna then retries without sleeping) trialog watches the link itself.
     fn watched(&self) -> Option<(FileId, SystemTime)> {
         let own = fs::symlink_metadata(&self.path).ok()?;
-        let through = fs::metadata(&self.path).unwrap_or_else(|_| own.clone());
-        Some((file_id(&own), through.modified().ok()?))
+        let id = file_id(&identity::of_link(&self.path).ok()?);
+        let through = fs::metadata(&self.path).unwrap_or(own);
+        Some((id, through.modified().ok()?))
     }
 
     /// Optuna's `release()`: rename to a unique name, then unlink. Refuses (returns `false`) if
@@ -224,9 +244,9 @@ impl OptunaLock {
         if fs::rename(&self.path, &aside).is_err() {
             return false;
         }
-        match fs::symlink_metadata(&aside) {
+        match identity::of_link(&aside) {
             // (A rename changes the change time: compare device and inode only.)
-            Ok(m) if (m.dev(), m.ino()) != (expected.0, expected.1) => {
+            Ok(look) if look.id != expected.0 => {
                 // A new holder's lock appeared between the check and the rename: give it back
                 // (a hard link fails rather than replace a lock created since).
                 let _ = fs::hard_link(&aside, &self.path);
@@ -250,7 +270,7 @@ impl JournalLock for OptunaLock {
         let mut watched: Option<(FileId, SystemTime)> = None;
         let mut last_change = Instant::now();
         loop {
-            if self.try_create().map_err(|e| Error::io("create lock", &self.path, e))? {
+            if self.try_create().map_err(|e| self.create_error(e))? {
                 let id = self.id().map_err(|e| Error::io("stat", &self.path, e))?;
                 *self.held.lock().unwrap_or_else(PoisonError::into_inner) = id;
                 return Ok(LockGuard::new(self));
@@ -329,6 +349,44 @@ fn mark_ours(mut file: fs::File) {
 mod tests {
     use super::*;
 
+    /// The kinds that work here: Optuna's symlink lock needs symbolic links, which Windows
+    /// creates only with a privilege (and Wine not at all); see
+    /// `the_symlink_kind_works_or_names_the_open_file_lock`.
+    fn kinds() -> &'static [OptunaLockKind] {
+        if cfg!(unix) {
+            &[OptunaLockKind::Symlink, OptunaLockKind::OpenFile]
+        } else {
+            &[OptunaLockKind::OpenFile]
+        }
+    }
+
+    #[test]
+    fn the_symlink_kind_works_or_names_the_open_file_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = dir.path().join("j.log");
+        fs::write(&journal, b"").unwrap();
+        let lock = OptunaLock::new(&journal, options(OptunaLockKind::Symlink, None));
+        match lock.acquire() {
+            Ok(guard) => drop(guard),
+            Err(e @ Error::SymlinkLockUnavailable { .. }) => {
+                let text = e.to_string();
+                if cfg!(unix) {
+                    panic!("symbolic links work on Unix: {text}");
+                }
+                assert!(text.contains("SeCreateSymbolicLinkPrivilege"), "{text}");
+                assert!(text.contains("JournalFileOpenLock"), "{text}");
+                assert!(!text.contains("os error"), "{text}");
+                assert!(fs::symlink_metadata(lock.path()).is_err());
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+        let default = OptunaLockKind::default();
+        assert_eq!(
+            default,
+            if cfg!(unix) { OptunaLockKind::Symlink } else { OptunaLockKind::OpenFile }
+        );
+    }
+
     fn options(kind: OptunaLockKind, grace_ms: Option<u64>) -> OptunaLockOptions {
         OptunaLockOptions {
             kind,
@@ -340,7 +398,7 @@ mod tests {
 
     #[test]
     fn excludes_and_releases_both_kinds() {
-        for kind in [OptunaLockKind::Symlink, OptunaLockKind::OpenFile] {
+        for &kind in kinds() {
             let dir = tempfile::tempdir().unwrap();
             let journal = dir.path().join("j.log");
             fs::write(&journal, b"").unwrap();
@@ -368,7 +426,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("j.log");
         fs::write(&journal, b"").unwrap();
-        for kind in [OptunaLockKind::Symlink, OptunaLockKind::OpenFile] {
+        for &kind in kinds() {
             let ours = OptunaLock::new(&journal, options(kind, None));
             let waiter = OptunaLock::new(&journal, options(kind, None));
             assert_eq!(waiter.holder(), Holder::Free);
@@ -380,7 +438,7 @@ mod tests {
             // is still empty at the next look).
             match kind {
                 OptunaLockKind::Symlink => {
-                    std::os::unix::fs::symlink(&journal, waiter.path()).unwrap();
+                    link::symlink(&journal, waiter.path()).unwrap();
                     assert_eq!(waiter.holder(), Holder::Foreign);
                 }
                 OptunaLockKind::OpenFile => {

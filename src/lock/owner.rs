@@ -173,9 +173,20 @@ fn write_field(f: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
 pub(crate) fn describe_holder(content: &[u8]) -> String {
     let text = String::from_utf8_lossy(content);
     if let Some(record) = OwnerRecord::parse(&text) {
-        return record.to_string();
+        return describe_record(&record);
     }
     unknown_holder(&text)
+}
+
+/// The record's `Display`, plus `(not running: ...)` when it names a process of this host that
+/// no longer runs (a dead holder; a lease lock is still only broken after its grace period, since
+/// hosts of one name in different containers or machines cannot be told apart).
+pub(crate) fn describe_record(record: &OwnerRecord) -> String {
+    let mut text = record.to_string();
+    if record.host == this_host() && crate::sys::process::is_running(record.pid) == Some(false) {
+        text.push_str(" (not running: no process with this pid exists on this host now)");
+    }
+    text
 }
 
 /// The "unknown holder" text for unparseable content.
@@ -193,7 +204,7 @@ fn unknown_holder(text: &str) -> String {
 /// This host's name, sanitised so it fits in a record (no whitespace, `=` or control characters,
 /// at most 64 bytes). `"unknown-host"` when `gethostname` fails.
 fn this_host() -> String {
-    let Some(name) = crate::sys::hostname() else {
+    let Some(name) = crate::sys::host::hostname() else {
         return "unknown-host".to_owned();
     };
     let raw = String::from_utf8_lossy(&name);
@@ -309,6 +320,24 @@ mod tests {
             "pid 1234 on host \"node7\" (nonce 0123456789ab…, acquired \
              2023-11-14T22:13:20.000000+00:00, refreshed 2023-11-14T22:13:32.345000+00:00)"
         );
+    }
+
+    #[test]
+    fn a_holder_of_this_host_that_no_longer_runs_is_called_so() {
+        let live = OwnerRecord::new_for_this_process();
+        assert!(!describe_holder(live.encode().as_bytes()).contains("not running"));
+        let mut child = std::process::Command::new(std::env::current_exe().expect("exe"))
+            .arg("--list")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let dead = OwnerRecord { pid: child.id(), ..live };
+        child.wait().expect("wait");
+        let text = describe_holder(dead.encode().as_bytes());
+        assert!(text.ends_with("(not running: no process with this pid exists on this host now)"));
+        // Another host's pid is never judged.
+        let elsewhere = OwnerRecord { host: "elsewhere".into(), ..dead };
+        assert!(!describe_holder(elsewhere.encode().as_bytes()).contains("not running"));
     }
 
     #[test]

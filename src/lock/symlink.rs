@@ -4,13 +4,13 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 
 use super::lease::{self, LeaseLock, LeaseProtocol, Observation};
 use super::owner::{OwnerRecord, describe_holder};
 use super::{JournalLock, LockGuard, LockOptions};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::sys::{identity, link};
 
 /// A symbolic link created with `symlink(2)` (atomic even on NFSv2) whose target is the owner
 /// record, compatible with Python Optuna's `JournalFileSymlinkLock` (whose target is the journal
@@ -69,7 +69,7 @@ impl LeaseProtocol for SymlinkProtocol {
     type Handle = ();
 
     fn try_create(path: &Path, record: &str) -> io::Result<Option<()>> {
-        match std::os::unix::fs::symlink(record, path) {
+        match link::symlink(Path::new(record), path) {
             Ok(()) => Ok(Some(())),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(None),
             Err(e) => Err(e),
@@ -78,17 +78,17 @@ impl LeaseProtocol for SymlinkProtocol {
 
     fn observe(path: &Path) -> io::Result<Option<Observation>> {
         let content = match fs::read_link(path) {
-            Ok(target) => target.into_os_string().into_vec(),
+            Ok(target) => target.into_os_string().into_encoded_bytes(),
             Err(e) if lease::is_gone(&e) => return Ok(None),
             // Not a symlink: a regular lock file of another kind. Watch its content.
-            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => match read_regular(path)? {
+            Err(e) if link::is_not_a_link_error(&e) => match read_regular(path)? {
                 Some(content) => content,
                 None => return Ok(None),
             },
             Err(e) => return Err(e),
         };
-        match fs::symlink_metadata(path) {
-            Ok(meta) => Ok(Some(Observation::new(content, &meta))),
+        match identity::of_link(path) {
+            Ok(look) => Ok(Some(Observation::new(content, &look))),
             Err(e) if lease::is_gone(&e) => Ok(None),
             Err(e) => Err(e),
         }
@@ -108,8 +108,21 @@ impl LeaseProtocol for SymlinkProtocol {
         if !ours {
             return Ok(false);
         }
-        crate::sys::touch_symlink(path)?;
+        link::touch(path)?;
         Ok(true)
+    }
+
+    /// Where symbolic links cannot be created (Windows without the privilege, a file system
+    /// without links): [`Error::SymlinkLockUnavailable`], naming the open-file lock instead.
+    fn create_error(path: &Path, e: io::Error) -> Error {
+        match link::unavailable(&e) {
+            Some(reason) => Error::SymlinkLockUnavailable {
+                path: path.to_owned(),
+                reason: reason.to_owned(),
+                instead: "the open-file lock (LockKind::OpenFile, `--lock open-file`)",
+            },
+            None => Error::io("create lock", path, e),
+        }
     }
 
     /// The record in the target, with its refresh time taken from the link's mtime (the target
@@ -121,7 +134,7 @@ impl LeaseProtocol for SymlinkProtocol {
                 if let Ok(ms) = u64::try_from(observation.mtime_ns / 1_000_000) {
                     record.refreshed_unix_ms = ms;
                 }
-                record.to_string()
+                super::owner::describe_record(&record)
             }
             None => describe_holder(&observation.content),
         }
@@ -140,6 +153,7 @@ fn read_regular(path: &Path) -> io::Result<Option<Vec<u8>>> {
 mod tests {
     use super::*;
     use crate::Error;
+    #[cfg(unix)]
     use std::os::unix::ffi::OsStrExt;
     use std::time::Duration;
 
@@ -151,6 +165,9 @@ mod tests {
         }
     }
 
+    // Symbolic links need a privilege on Windows (and Wine creates none): see
+    // `windows_without_links_names_the_privilege_and_the_open_file_lock`.
+    #[cfg(unix)]
     #[test]
     fn create_is_exclusive_and_the_target_is_the_record() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -161,6 +178,9 @@ mod tests {
         assert_eq!(fs::read_link(&path).expect("readlink").as_os_str(), record.as_str());
     }
 
+    // Symbolic links need a privilege on Windows (and Wine creates none): see
+    // `windows_without_links_names_the_privilege_and_the_open_file_lock`.
+    #[cfg(unix)]
     #[test]
     fn observe_never_follows_and_refresh_changes_the_links_own_mtime() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -187,6 +207,9 @@ mod tests {
         assert_eq!(fs::read(&target).expect("journal untouched"), b"journal");
     }
 
+    // Symbolic links need a privilege on Windows (and Wine creates none): see
+    // `windows_without_links_names_the_privilege_and_the_open_file_lock`.
+    #[cfg(unix)]
     #[test]
     fn hard_link_of_a_symlink_links_the_symlink_itself() {
         // The breaker's put-back relies on this (linkat without AT_SYMLINK_FOLLOW).
@@ -201,20 +224,25 @@ mod tests {
     #[test]
     fn describe_uses_the_links_mtime_as_refresh_time() {
         let record = OwnerRecord { refreshed_unix_ms: 0, ..OwnerRecord::new_for_this_process() };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let id = identity::of_path(dir.path()).expect("look").id;
         let seen = Observation {
             content: record.encode().into_bytes(),
-            ino: 1,
+            id,
             mtime_ns: 1_700_000_000_123_456_789,
         };
         let text = SymlinkProtocol::describe(&seen);
         assert!(text.contains("refreshed 2023-11-14T22:13:20.123000+00:00"), "{text}");
-        let optuna = Observation { content: b"/data/journal.log".to_vec(), ino: 1, mtime_ns: 0 };
+        let optuna = Observation { content: b"/data/journal.log".to_vec(), id, mtime_ns: 0 };
         assert_eq!(
             SymlinkProtocol::describe(&optuna),
             "unknown holder (lock file content: \"/data/journal.log\")"
         );
     }
 
+    // Symbolic links need a privilege on Windows (and Wine creates none): see
+    // `windows_without_links_names_the_privilege_and_the_open_file_lock`.
+    #[cfg(unix)]
     #[test]
     fn acquire_verify_release() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -227,5 +255,33 @@ mod tests {
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 0, "lock left behind");
         assert!(matches!(lock.verify_held(), Err(Error::LockLost { .. })));
         drop(lock.acquire().expect("acquire again"));
+    }
+
+    #[test]
+    fn windows_without_links_names_the_privilege_and_the_open_file_lock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("j.lock");
+        let lock = SymlinkLock::new(&path, options());
+        match lock.acquire() {
+            Ok(guard) => {
+                // Links work here (Unix; Windows with the privilege): the lock is a link.
+                assert!(fs::symlink_metadata(&path).expect("lstat").file_type().is_symlink());
+                drop(guard);
+            }
+            Err(e @ Error::SymlinkLockUnavailable { .. }) => {
+                let text = e.to_string();
+                if cfg!(unix) {
+                    panic!("symbolic links work on Unix: {text}");
+                }
+                assert!(text.contains("SeCreateSymbolicLinkPrivilege"), "{text}");
+                assert!(text.contains("LockKind::OpenFile"), "{text}");
+                assert!(!text.contains("os error"), "{text}");
+                assert!(
+                    fs::symlink_metadata(&path).is_err(),
+                    "something was left at the lock path"
+                );
+            }
+            Err(e) => panic!("unexpected {e:?}"),
+        }
     }
 }

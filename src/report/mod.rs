@@ -159,14 +159,13 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<()> {
         let mut f = File::create(&tmp).map_err(|e| Error::io("create", &tmp, e))?;
         f.write_all(contents).map_err(|e| Error::io("write", &tmp, e))?;
         f.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
-        fs::rename(&tmp, path).map_err(|e| Error::io("rename", path, e))
+        crate::sys::durable::replace(&tmp, path).map_err(|e| Error::io("rename", path, e))
     })();
     if let Err(e) = written {
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    // A directory cannot be opened for fsync on Windows; NTFS journals the rename itself.
-    #[cfg(unix)]
+    // On Windows the write-through move above is what makes the rename durable (crate::sys::durable).
     crate::backend::sync_dir(&dir)?;
     Ok(())
 }

@@ -48,6 +48,29 @@ macro_rules! test_name {
 pub(crate) use test_name;
 
 /// The command-line spelling of a lock kind.
+/// Whether `status` is that of a child ended by [`ChildProc::kill_now`] (`Child::kill`): SIGKILL
+/// on Unix; on Windows `TerminateProcess` with exit code 1, which a writer never exits with by
+/// itself (a panic exits with 101).
+pub fn was_killed(status: &ExitStatus) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        status.signal() == Some(libc::SIGKILL)
+    }
+    #[cfg(windows)]
+    {
+        status.code() == Some(1)
+    }
+}
+
+/// The lock kinds this platform has: the symlink lock needs symbolic links, which Windows creates
+/// only with a privilege (and Wine not at all; it fails with `Error::SymlinkLockUnavailable`).
+pub const LOCK_KINDS: &[LockKind] = if cfg!(unix) {
+    &[LockKind::Advisory, LockKind::OpenFile, LockKind::Symlink]
+} else {
+    &[LockKind::Advisory, LockKind::OpenFile]
+};
+
 pub fn kind_name(kind: LockKind) -> &'static str {
     match kind {
         LockKind::Advisory => "advisory",

@@ -122,7 +122,8 @@ pub fn write_durably(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
 pub fn copy_durably(from: &Path, to: &Path) -> Result<(), CliError> {
     std::fs::copy(from, to)
         .map_err(|e| CliError::at(from, format!("copy to {}: {e}", to.display())))?;
-    File::open(to).and_then(|f| f.sync_all()).map_err(|e| CliError::at(to, e))
+    // (Opened for writing: Windows flushes only through a handle that may write.)
+    File::options().write(true).open(to).and_then(|f| f.sync_all()).map_err(|e| CliError::at(to, e))
 }
 
 /// Fsyncs the directory holding `path`.
@@ -131,7 +132,7 @@ fn sync_parent(path: &Path) -> Result<(), CliError> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| CliError::at(dir, e))
+    trialog::backend::sync_dir(dir).map_err(|e| CliError::lib(dir, e))
 }
 
 /// A sibling of `path` named `<file name><suffix>`.

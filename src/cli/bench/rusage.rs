@@ -5,10 +5,15 @@
 //! the process had before (the parent's, for a child started with `fork` or `vfork`), so a small
 //! trialog started from a 15 MiB Python runner reports 15 MiB. On Linux the peak of the process's
 //! current address space is `VmHWM` in `/proc/self/status`, which starts afresh at `execve`.
+//!
+//! On Windows the figures are the process's peak working set (`GetProcessMemoryInfo`) and its
+//! kernel plus user time (`GetProcessTimes`).
 
 /// This process's own peak resident set size in MiB: `VmHWM` from `/proc/self/status` where it
 /// exists (Linux), otherwise `getrusage(RUSAGE_SELF).ru_maxrss` (which on some systems includes
-/// the peak of whatever ran in this process before `execve`). 0 if neither is available.
+/// the peak of whatever ran in this process before `execve`); the peak working set on Windows.
+/// 0 if neither is available.
+#[cfg(unix)]
 pub fn rss_peak_mib() -> f64 {
     match std::fs::read_to_string("/proc/self/status") {
         Ok(status) => {
@@ -19,12 +24,14 @@ pub fn rss_peak_mib() -> f64 {
 }
 
 /// The `VmHWM:` figure (KiB) of a `/proc/<pid>/status` text.
+#[cfg_attr(windows, allow(dead_code))]
 fn vm_hwm_kib(status: &str) -> Option<u64> {
     let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
     line.trim().strip_suffix("kB")?.trim().parse().ok()
 }
 
 /// `getrusage(RUSAGE_SELF)`, or `None` if the call fails.
+#[cfg(unix)]
 #[allow(unsafe_code)]
 fn rusage_self() -> Option<libc::rusage> {
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
@@ -36,6 +43,7 @@ fn rusage_self() -> Option<libc::rusage> {
 
 /// `getrusage(RUSAGE_SELF).ru_maxrss` in MiB (Linux reports KiB, macOS bytes), or 0 if the call
 /// fails.
+#[cfg(unix)]
 fn rusage_max_rss_mib() -> f64 {
     let divisor = if cfg!(target_os = "macos") { 1024.0 * 1024.0 } else { 1024.0 };
     rusage_self().map_or(0.0, |usage| usage.ru_maxrss as f64 / divisor)
@@ -43,9 +51,54 @@ fn rusage_max_rss_mib() -> f64 {
 
 /// CPU time (user + system) this process has used so far, in seconds, or 0 if the call fails.
 /// Unlike wall time, it hardly moves when other processes load the machine.
+#[cfg(unix)]
 pub fn cpu_seconds() -> f64 {
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
     rusage_self().map_or(0.0, |usage| secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+/// See the Unix `rss_peak_mib`: the peak working set on Windows, 0 if the call fails.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+pub fn rss_peak_mib() -> f64 {
+    use windows_sys::Win32::System::ProcessStatus::{
+        GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS,
+    };
+    use windows_sys::Win32::System::Threading::GetCurrentProcess;
+    let size = std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
+    // SAFETY: the struct is plain data the call fills in; `size` is its size; the pseudo
+    // handle of the current process needs no closing.
+    unsafe {
+        let mut counters: PROCESS_MEMORY_COUNTERS = std::mem::zeroed();
+        counters.cb = size;
+        if GetProcessMemoryInfo(GetCurrentProcess(), &mut counters, size) == 0 {
+            return 0.0;
+        }
+        counters.PeakWorkingSetSize as f64 / (1024.0 * 1024.0)
+    }
+}
+
+/// See the Unix `cpu_seconds`: kernel plus user time on Windows, 0 if the call fails.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+pub fn cpu_seconds() -> f64 {
+    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetProcessTimes};
+    let secs = |t: FILETIME| {
+        ((u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime)) as f64 * 1e-7
+    };
+    // SAFETY: the four FILETIMEs are plain data the call fills in; the pseudo handle of the
+    // current process needs no closing.
+    unsafe {
+        let zero = FILETIME { dwLowDateTime: 0, dwHighDateTime: 0 };
+        let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+        if GetProcessTimes(GetCurrentProcess(), &mut created, &mut exited, &mut kernel, &mut user)
+            == 0
+        {
+            return 0.0;
+        }
+        secs(kernel) + secs(user)
+    }
 }
 
 #[cfg(test)]

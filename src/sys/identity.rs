@@ -1,0 +1,206 @@
+//! Which file a handle or a path names, and what changed about it.
+//!
+//! Contract: a [`Look`] at a file gives its [`FileId`], which two looks share exactly when they
+//! saw the same file (while it exists; a later file may reuse a dead file's id only where the
+//! platform reuses it, see below), its length, its number of names, and its modification and
+//! change times in nanoseconds since the Unix epoch.
+//!
+//! Unix: `fstat`/`stat`/`lstat` (device and inode; a freed inode number is often reused at once,
+//! which is why lock observations also compare times). Windows: `GetFileInformationByHandle`
+//! (volume serial number and the 64-bit file index; NTFS puts a sequence number into the index,
+//! so a reused record gets another id; ReFS may need the 128-bit id, which this does not read)
+//! and `GetFileInformationByHandleEx(FileBasicInfo)` for the times. A look at a path opens it
+//! on Windows (for attributes only, sharing read, write and delete, so it never stands in the way
+//! of another process's rename or delete).
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+
+/// The identity of a file on its host (device and inode; on Windows volume serial number and
+/// file index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct FileId {
+    volume: u64,
+    index: u64,
+}
+
+/// One look at a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Look {
+    /// Which file it is.
+    pub(crate) id: FileId,
+    /// Its length in bytes.
+    pub(crate) len: u64,
+    /// How many names (hard links) it has.
+    pub(crate) links: u64,
+    /// Its modification time, nanoseconds since the Unix epoch.
+    pub(crate) modified_ns: i128,
+    /// Its change time (metadata or data), nanoseconds since the Unix epoch.
+    pub(crate) changed_ns: i128,
+}
+
+/// A look at the open file.
+pub(crate) fn of_file(file: &File) -> io::Result<Look> {
+    imp::of_file(file)
+}
+
+/// A look at the file `path` names now, following symbolic links.
+pub(crate) fn of_path(path: &Path) -> io::Result<Look> {
+    imp::of_path(path)
+}
+
+/// A look at `path` itself: a symbolic link there is looked at, not followed.
+pub(crate) fn of_link(path: &Path) -> io::Result<Look> {
+    imp::of_link(path)
+}
+
+#[cfg(unix)]
+mod imp {
+    use super::{FileId, Look};
+    use std::fs::{self, File, Metadata};
+    use std::io;
+    use std::os::unix::fs::MetadataExt;
+    use std::path::Path;
+
+    fn look(m: &Metadata) -> Look {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Look {
+            id: FileId { volume: m.dev(), index: m.ino() },
+            len: m.len(),
+            links: m.nlink(),
+            modified_ns: ns(m.mtime(), m.mtime_nsec()),
+            changed_ns: ns(m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    pub(super) fn of_file(file: &File) -> io::Result<Look> {
+        Ok(look(&file.metadata()?))
+    }
+
+    pub(super) fn of_path(path: &Path) -> io::Result<Look> {
+        Ok(look(&fs::metadata(path)?))
+    }
+
+    pub(super) fn of_link(path: &Path) -> io::Result<Look> {
+        Ok(look(&fs::symlink_metadata(path)?))
+    }
+}
+
+#[cfg(windows)]
+mod imp {
+    use super::{FileId, Look};
+    use std::fs::{File, OpenOptions};
+    use std::io;
+    use std::os::windows::fs::OpenOptionsExt;
+    use std::os::windows::io::AsRawHandle;
+    use std::path::Path;
+    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::Storage::FileSystem::{
+        BY_HANDLE_FILE_INFORMATION, FILE_BASIC_INFO, FILE_FLAG_BACKUP_SEMANTICS,
+        FILE_FLAG_OPEN_REPARSE_POINT, FILE_READ_ATTRIBUTES, FILE_SHARE_DELETE, FILE_SHARE_READ,
+        FILE_SHARE_WRITE, FileBasicInfo, GetFileInformationByHandle, GetFileInformationByHandleEx,
+    };
+
+    /// 100 ns intervals between 1601-01-01 (Windows' epoch) and 1970-01-01.
+    const EPOCH_DIFF_100NS: i128 = 116_444_736_000_000_000;
+
+    fn ns_from_100ns(t: i128) -> i128 {
+        (t - EPOCH_DIFF_100NS) * 100
+    }
+
+    fn filetime(t: FILETIME) -> i128 {
+        ns_from_100ns((i128::from(t.dwHighDateTime) << 32) | i128::from(t.dwLowDateTime))
+    }
+
+    pub(super) fn of_file(file: &File) -> io::Result<Look> {
+        let handle = file.as_raw_handle();
+        // SAFETY: both structs are plain data that the calls fill in; `handle` is a valid open
+        // handle owned by `file`, which outlives the calls; the size passed is the struct's.
+        let (info, basic) = unsafe {
+            let mut info: BY_HANDLE_FILE_INFORMATION = std::mem::zeroed();
+            if GetFileInformationByHandle(handle, &mut info) == 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let mut basic: FILE_BASIC_INFO = std::mem::zeroed();
+            let size = std::mem::size_of::<FILE_BASIC_INFO>() as u32;
+            if GetFileInformationByHandleEx(handle, FileBasicInfo, (&raw mut basic).cast(), size)
+                == 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            (info, basic)
+        };
+        Ok(Look {
+            id: FileId {
+                volume: u64::from(info.dwVolumeSerialNumber),
+                index: (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
+            },
+            len: (u64::from(info.nFileSizeHigh) << 32) | u64::from(info.nFileSizeLow),
+            links: u64::from(info.nNumberOfLinks),
+            modified_ns: filetime(info.ftLastWriteTime),
+            changed_ns: ns_from_100ns(i128::from(basic.ChangeTime)),
+        })
+    }
+
+    fn open_attributes(path: &Path, flags: u32) -> io::Result<File> {
+        OpenOptions::new()
+            .access_mode(FILE_READ_ATTRIBUTES)
+            .share_mode(FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE)
+            .custom_flags(FILE_FLAG_BACKUP_SEMANTICS | flags)
+            .open(path)
+    }
+
+    pub(super) fn of_path(path: &Path) -> io::Result<Look> {
+        of_file(&open_attributes(path, 0)?)
+    }
+
+    pub(super) fn of_link(path: &Path) -> io::Result<Look> {
+        of_file(&open_attributes(path, FILE_FLAG_OPEN_REPARSE_POINT)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_keeps_its_id_a_new_file_gets_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"12345").unwrap();
+        let file = File::open(&a).unwrap();
+        let by_handle = of_file(&file).unwrap();
+        let by_path = of_path(&a).unwrap();
+        assert_eq!(by_handle.id, by_path.id);
+        assert_eq!(of_link(&a).unwrap().id, by_path.id);
+        assert_eq!((by_path.len, by_path.links), (5, 1));
+        // Renamed: the same file under another name; the old handle still sees it.
+        let b = dir.path().join("b");
+        std::fs::rename(&a, &b).unwrap();
+        assert_eq!(of_path(&b).unwrap().id, by_handle.id);
+        // A new file at the old name is another file (the old one is still open, so its id
+        // cannot have been reused).
+        std::fs::write(&a, b"x").unwrap();
+        assert_ne!(of_path(&a).unwrap().id, by_handle.id);
+        std::fs::hard_link(&b, dir.path().join("c")).unwrap();
+        assert_eq!(of_file(&file).unwrap().links, 2);
+        assert!(
+            of_path(&dir.path().join("missing")).unwrap_err().kind() == io::ErrorKind::NotFound
+        );
+    }
+
+    #[test]
+    fn times_are_nanoseconds_since_the_unix_epoch() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        std::fs::write(&a, b"x").unwrap();
+        let look = of_path(&a).unwrap();
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                as i128;
+        let hour = 3_600_000_000_000i128;
+        assert!((look.modified_ns - now).abs() < hour, "{} vs {now}", look.modified_ns);
+        assert!((look.changed_ns - now).abs() < hour, "{} vs {now}", look.changed_ns);
+    }
+}
