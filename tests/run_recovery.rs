@@ -3,6 +3,7 @@
 //! them with `--retries 1` (Optuna's retry attributes), and the study reaches its budget with no
 //! trial lost. On a trialog journal the store's own heartbeats are used; on an Optuna journal,
 //! which cannot store them, the runner's heartbeat attribute.
+// Unix only: kills the runner with SIGKILL and needs Python beside trialog (none runs inside Wine).
 #![cfg(unix)]
 
 mod py_common;

@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use super::output::{Captured, Stream, capture};
-use super::process_group;
+use crate::sys::proctree::{self, Tree};
 
 /// How often the supervisor wakes up at least (to see an interrupt).
 const TICK: Duration = Duration::from_millis(50);
@@ -125,10 +125,18 @@ pub(crate) fn run(
     if let Some(dir) = &spawn.dir {
         cmd.current_dir(dir);
     }
-    process_group::isolate(&mut cmd);
+    proctree::isolate(&mut cmd);
     let started = Instant::now();
     let mut child = cmd.spawn()?;
     let pid = child.id();
+    let tree = match Tree::adopt(&child) {
+        Ok(tree) => tree,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(e);
+        }
+    };
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take();
     let stderr = child.stderr.take();
@@ -148,7 +156,7 @@ pub(crate) fn run(
     })?;
 
     let mut sup = Supervisor {
-        pid,
+        tree,
         limits,
         status: None,
         exited_at: None,
@@ -239,7 +247,7 @@ pub(crate) fn run(
 
 /// The supervisor's state for one child.
 struct Supervisor {
-    pid: u32,
+    tree: Tree,
     limits: Limits,
     status: Option<ExitStatus>,
     exited_at: Option<Instant>,
@@ -265,8 +273,11 @@ impl Supervisor {
         }
         self.stopped = Some(why);
         self.stop_sent = Some(Instant::now());
-        if let Err(e) = process_group::terminate(self.pid) {
-            log::warn!("cannot send SIGTERM to process group {}: {e}; killing it", self.pid);
+        if let Err(e) = self.tree.terminate() {
+            log::warn!(
+                "cannot stop the processes of command {}: {e}; killing them",
+                self.tree.pid()
+            );
             self.kill();
         }
     }
@@ -277,8 +288,8 @@ impl Supervisor {
             return;
         }
         self.escalated = true;
-        if let Err(e) = process_group::kill(self.pid) {
-            log::warn!("cannot kill process group {}: {e}", self.pid);
+        if let Err(e) = self.tree.kill() {
+            log::warn!("cannot kill the processes of command {}: {e}", self.tree.pid());
         }
     }
 
@@ -297,17 +308,17 @@ impl Supervisor {
     /// are closed, or waiting longer is pointless). Detects leaked processes on the way.
     fn settled(&mut self, now: Instant, open_streams: usize) -> bool {
         let exited_at = self.exited_at.unwrap_or(now);
-        let group_alive = process_group::alive(self.pid);
+        let group_alive = self.tree.alive();
         if group_alive && self.leak.is_none() && now >= exited_at + LEAK_WAIT {
             if self.stopped.is_none() {
                 self.leaked = true;
                 log::warn!(
-                    "process group {} outlived its leader; stopping the leaked processes",
-                    self.pid
+                    "processes started by command {} outlived it; stopping them",
+                    self.tree.pid()
                 );
             }
             self.leak = Some(now);
-            let _ = process_group::terminate(self.pid);
+            let _ = self.tree.terminate();
         }
         if group_alive {
             // Bounded: SIGKILL comes after the grace period; a group that survives even that
@@ -337,6 +348,8 @@ impl Supervisor {
     }
 }
 
+// Unix only: the children are `sh` scripts that trap SIGTERM; the tree stopping itself is
+// tested on both platforms in `sys::proctree`.
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

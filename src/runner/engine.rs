@@ -15,7 +15,6 @@ use super::events::{Reporter, RunEvent, Status, TrialRecord};
 use super::liveness::Liveness;
 use super::logs::{self, STDERR_NAME, STDOUT_NAME};
 use super::output::shorten;
-use super::process_group;
 use super::protocol::parse_result;
 use super::retry;
 use super::space::reason as error_reason;
@@ -534,7 +533,7 @@ impl<S: Storage + ?Sized> Runner<S> {
         if !status.success() {
             return Verdict::Fail(format!(
                 "the command ended with {}",
-                process_group::describe(&status)
+                crate::sys::proctree::describe(&status)
             ));
         }
         let n = self.study.directions().len();

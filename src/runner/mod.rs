@@ -9,8 +9,8 @@
 //! * [`command`]: the command line with `{name}` placeholders;
 //! * [`channels`]: parameters in environment variables and a JSON file;
 //! * [`protocol`]: results and `trialog:report` lines;
-//! * `child` / `output` / `process_group`: spawning and supervising one command in a process
-//!   group of its own (the only platform-specific module is `process_group`);
+//! * `child` / `output`: spawning and supervising one command and the processes it starts
+//!   (stopping that tree is the platform seam's `sys::proctree`);
 //! * [`budget`]: the shared trial and compute budgets and the admission rule that keeps them
 //!   exact across runners;
 //! * [`liveness`]: heartbeats and failing the trials of dead runners;
@@ -30,7 +30,6 @@ pub mod events;
 pub mod liveness;
 mod logs;
 mod output;
-mod process_group;
 pub mod protocol;
 pub mod retry;
 pub mod space;

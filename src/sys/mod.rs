@@ -18,6 +18,7 @@
 //! | [`map`] | read-only memory maps |
 //! | [`host`] | this host's name, for owner records |
 //! | [`process`] | whether a process of this host still runs, for owner records |
+//! | [`proctree`] | a child process and its descendants as one unit to stop (the runner's commands) |
 #![allow(unsafe_code)]
 
 pub(crate) mod durable;
@@ -29,6 +30,7 @@ pub(crate) mod map;
 pub(crate) mod nofollow;
 pub(crate) mod pio;
 pub(crate) mod process;
+pub(crate) mod proctree;
 
 /// Converts a path to a NUL-terminated UTF-16 string for a wide Windows API call. Paths are
 /// passed through unchanged (lone surrogates included); std's own calls add the `\\?\` prefix for
