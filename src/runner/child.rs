@@ -71,6 +71,8 @@ pub(crate) trait Watcher {
 pub(crate) struct Spawn {
     pub program: String,
     pub args: Vec<String>,
+    /// `args` is one script for the platform's shell (`program` names the shell).
+    pub shell: bool,
     pub env: Vec<(String, OsString)>,
     pub dir: Option<PathBuf>,
     pub stdout_log: Option<File>,
@@ -116,9 +118,14 @@ pub(crate) fn run(
     limits: Limits,
     watcher: &mut dyn Watcher,
 ) -> std::io::Result<Finished> {
-    let mut cmd = Command::new(&spawn.program);
-    cmd.args(&spawn.args)
-        .envs(spawn.env.iter().map(|(k, v)| (k, v)))
+    let mut cmd = if spawn.shell {
+        crate::sys::shell::command(&spawn.args.concat())
+    } else {
+        let mut cmd = Command::new(&spawn.program);
+        cmd.args(&spawn.args);
+        cmd
+    };
+    cmd.envs(spawn.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -378,6 +385,7 @@ mod tests {
         Spawn {
             program: "sh".into(),
             args: vec!["-c".into(), script.into()],
+            shell: false,
             env: vec![("X".into(), "41".into())],
             dir: None,
             stdout_log: None,

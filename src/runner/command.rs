@@ -7,6 +7,7 @@ use super::channels::value_text;
 use super::space::SearchSpace;
 use crate::error::{Error, Result};
 use crate::model::ParamValue;
+use crate::sys::shell;
 
 /// Placeholders every command may use besides the parameters.
 pub const BUILTIN_PLACEHOLDERS: [&str; 3] = ["trial_number", "trial_id", "study"];
@@ -21,7 +22,7 @@ enum Piece {
 /// builtin: `{trial_number}`, `{trial_id}`, `{study}`), `{{` and `}}` are literal braces.
 ///
 /// Without a shell the arguments are passed to the program as they are (no word splitting, no
-/// globbing, a value with spaces stays one argument). With a shell (`sh -c` on Unix, `cmd /C` on
+/// globbing, a value with spaces stays one argument). With a shell (`sh -c` on Unix, `cmd /S /C` on
 /// Windows) the arguments are joined with spaces into one script, and every substituted value is
 /// quoted for the shell so that it stays one word whatever it contains.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +81,8 @@ impl CommandTemplate {
         self.shell
     }
 
-    /// The program and arguments for one trial.
+    /// The program and arguments for one trial; with a shell, the shell's name and the script
+    /// as the only argument (how the shell is started is the platform seam's `sys::shell`).
     pub fn render(&self, fill: &Fill<'_>) -> (String, Vec<String>) {
         let value = |name: &str| -> String {
             match name {
@@ -100,7 +102,7 @@ impl CommandTemplate {
             for p in pieces {
                 match p {
                     Piece::Text(t) => out.push_str(t),
-                    Piece::Placeholder(n) if quote => out.push_str(&shell_quote(&value(n))),
+                    Piece::Placeholder(n) if quote => out.push_str(&shell::quote(&value(n))),
                     Piece::Placeholder(n) => out.push_str(&value(n)),
                 }
             }
@@ -108,8 +110,7 @@ impl CommandTemplate {
         };
         if self.shell {
             let script: Vec<String> = self.argv.iter().map(|a| arg(a, true)).collect();
-            let (sh, flag) = shell_program();
-            (sh.to_owned(), vec![flag.to_owned(), script.join(" ")])
+            (shell::PROGRAM.to_owned(), vec![script.join(" ")])
         } else {
             let mut all = self.argv.iter().map(|a| arg(a, false));
             let program = all.next().unwrap_or_default();
@@ -122,7 +123,7 @@ impl CommandTemplate {
     /// (what the script runs is the shell's business). `InvalidArgument` naming the program.
     pub fn check_program(&self) -> Result<PathBuf> {
         let program = if self.shell {
-            shell_program().0.to_owned()
+            shell::PROGRAM.to_owned()
         } else {
             self.argv[0]
                 .iter()
@@ -193,25 +194,6 @@ fn parse_arg(arg: &str) -> std::result::Result<Vec<Piece>, String> {
     Ok(pieces)
 }
 
-/// The shell and its "run this script" flag.
-fn shell_program() -> (&'static str, &'static str) {
-    if cfg!(windows) { ("cmd", "/C") } else { ("sh", "-c") }
-}
-
-/// `s` as one shell word: single-quoted for `sh` unless it is plainly safe; double-quoted for
-/// `cmd`.
-fn shell_quote(s: &str) -> String {
-    if cfg!(windows) {
-        return format!("\"{}\"", s.replace('"', "\"\""));
-    }
-    let safe = |c: char| c.is_ascii_alphanumeric() || "-_./:=@%+,".contains(c);
-    if !s.is_empty() && s.chars().all(safe) {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
 /// The file `program` names: itself if it is a path, else the first match on `PATH` (with
 /// `PATHEXT`'s extensions on Windows).
 fn find_program(program: &str) -> Option<PathBuf> {
@@ -268,10 +250,9 @@ mod tests {
         let params = vec![("opt".into(), ParamValue::Str("it's; rm -rf /".into()))];
         let fill = Fill { params: &params, trial_number: 0, trial_id: 0, study: "s" };
         let (program, args) = t.render(&fill);
-        if cfg!(unix) {
-            assert_eq!(program, "sh");
-            assert_eq!(args, argv(&["-c", "echo 'it'\\''s; rm -rf /' | cat"]));
-        }
+        assert_eq!(program, shell::PROGRAM);
+        let quoted = shell::quote("it's; rm -rf /");
+        assert_eq!(args, vec![format!("echo {quoted} | cat")]);
     }
 
     #[test]

@@ -411,6 +411,7 @@ impl<S: Storage + ?Sized> Runner<S> {
         let spawn = Spawn {
             program: program.clone(),
             args,
+            shell: config.command.shell(),
             env: trial_env(
                 &params,
                 trial.number(),

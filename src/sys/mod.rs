@@ -19,6 +19,7 @@
 //! | [`host`] | this host's name, for owner records |
 //! | [`process`] | whether a process of this host still runs, for owner records |
 //! | [`proctree`] | a child process and its descendants as one unit to stop (the runner's commands) |
+//! | [`shell`] | running a script through the platform's shell, quoting words for it |
 #![allow(unsafe_code)]
 
 pub(crate) mod durable;
@@ -31,6 +32,7 @@ pub(crate) mod nofollow;
 pub(crate) mod pio;
 pub(crate) mod process;
 pub(crate) mod proctree;
+pub(crate) mod shell;
 
 /// Converts a path to a NUL-terminated UTF-16 string for a wide Windows API call. Paths are
 /// passed through unchanged (lone surrogates included); std's own calls add the `\\?\` prefix for

@@ -206,7 +206,7 @@ mod imp {
     }
 
     /// An owned handle, closed on drop.
-    struct Owned(HANDLE);
+    pub(super) struct Owned(HANDLE);
 
     // SAFETY: a Windows kernel handle may be used and closed from any thread.
     unsafe impl Send for Owned {}
