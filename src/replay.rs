@@ -17,12 +17,16 @@
 //! the operations they write are never ignored; the same function decides what replay ignores,
 //! so there is one definition of "valid".
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::journal::{LogBatch, OpCode, Operation, Target, TrialTemplate};
-use crate::model::{Distribution, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState};
+use crate::model::{
+    Distribution, Distributions, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState,
+    Values,
+};
 
 /// What applying one operation created.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +64,83 @@ struct StudyEntry {
     /// distribution Optuna checks a new one against. The keys and distributions are shared with
     /// the trials (interned), so replaying a parameter rarely allocates.
     param_reps: HashMap<Arc<str>, ParamRep>,
+    /// The trials' distribution maps, each distinct one held once.
+    layouts: Layouts,
+}
+
+/// The distribution maps of a study's trials, shared: the map a trial has after it gains a
+/// parameter is looked up by (its map, the name, the distribution) when all three are interned
+/// (the name and distribution are the study's representatives, the map one of these), so
+/// replaying a parameter allocates nothing and a study's trials hold a few maps between them.
+///
+/// Keys are addresses, valid because nothing here is ever dropped: each entry's map holds its
+/// name and distribution, and every map a key names is the empty one or an entry's.
+#[derive(Debug, Clone, Default)]
+struct Layouts {
+    next: HashMap<(usize, usize, usize), Distributions, BuildHasherDefault<AddrHasher>>,
+    /// The addresses of the maps of `next`.
+    members: HashSet<usize, BuildHasherDefault<AddrHasher>>,
+}
+
+impl PartialEq for Layouts {
+    /// A cache: it never makes two states differ.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Layouts {
+    /// Gives `trial` the parameter `name` with distribution `dist` in its distribution map;
+    /// `interned` says whether both are the study's representatives.
+    fn set(
+        &mut self,
+        trial: &mut FrozenTrial,
+        name: Arc<str>,
+        dist: Arc<Distribution>,
+        interned: bool,
+    ) {
+        let map = &trial.distributions;
+        let member = map.addr() == FrozenTrial::no_distributions().addr()
+            || self.members.contains(&map.addr());
+        if !(interned && member) {
+            trial.distributions.insert(name, dist); // a copy of its own
+            return;
+        }
+        let key =
+            (map.addr(), Arc::as_ptr(&name).cast::<u8>() as usize, Arc::as_ptr(&dist) as usize);
+        let next = self.next.entry(key).or_insert_with(|| {
+            let mut next = map.clone();
+            next.insert(name, dist);
+            self.members.insert(next.addr());
+            next
+        });
+        trial.distributions = next.clone();
+    }
+}
+
+/// A hasher for addresses (Fibonacci hashing of each word): the maps keyed by addresses are
+/// looked up on every replayed parameter, and their keys are not chosen by anyone.
+#[derive(Debug, Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -162,6 +243,7 @@ impl ReplayState {
                     trial_ids: Vec::new(),
                     waiting: BTreeSet::new(),
                     param_reps: HashMap::new(),
+                    layouts: Layouts::default(),
                 };
                 self.studies.insert(study_id, entry);
                 Applied::StudyCreated(study_id)
@@ -198,11 +280,11 @@ impl ReplayState {
                 let Some(entry) = self.studies.get_mut(&study_id) else {
                     return Applied::Updated; // unreachable: verdict() verified it
                 };
-                let (name, distribution) =
+                let (name, distribution, interned) =
                     intern(&mut entry.param_reps, number, name, distribution);
                 let trial = Arc::make_mut(&mut self.trials[*trial_id as usize]);
                 trial.params.insert(Arc::clone(&name), external);
-                trial.distributions.insert(name, distribution);
+                entry.layouts.set(trial, name, distribution, interned);
                 Applied::Updated
             }
             Operation::SetTrialStateValues { trial_id, state, values, datetime } => {
@@ -223,7 +305,7 @@ impl ReplayState {
                 }
                 trial.state = *state;
                 if let Some(values) = values {
-                    trial.values = Some(values.clone());
+                    trial.values = Some(Values::from(&values[..]));
                 }
                 if state.is_finished() {
                     self.heartbeats.remove(trial_id);
@@ -360,13 +442,13 @@ impl ReplayState {
             if t.state == TrialState::Waiting {
                 entry.waiting.insert(trial_id);
             }
-            trial.values.clone_from(&t.values);
+            trial.values = t.values.as_deref().map(Values::from);
             trial.datetime_complete = t.datetime_complete;
             for (name, (internal, dist)) in &t.params {
                 if let Some(external) = dist.to_external(*internal) {
-                    let (name, dist) = intern(&mut entry.param_reps, number, name, dist);
+                    let (name, dist, interned) = intern(&mut entry.param_reps, number, name, dist);
                     trial.params.insert(Arc::clone(&name), external);
-                    trial.distributions.insert(name, dist);
+                    entry.layouts.set(&mut trial, name, dist, interned);
                 }
             }
             trial.user_attrs = t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
@@ -491,28 +573,27 @@ impl ReplayState {
 
 /// Returns the study's shared name and (if equal) shared distribution for a parameter of trial
 /// `number`, and makes that trial the representative if it is the lowest-numbered one so far.
+/// The flag says whether the distribution returned is the one the representative holds now.
 fn intern(
     reps: &mut HashMap<Arc<str>, ParamRep>,
     number: u64,
     name: &str,
     dist: &Distribution,
-) -> (Arc<str>, Arc<Distribution>) {
+) -> (Arc<str>, Arc<Distribution>, bool) {
     if let Some((key, rep)) = reps.get_key_value(name) {
         let key = Arc::clone(key);
-        let shared = if *rep.distribution == *dist {
-            Arc::clone(&rep.distribution)
-        } else {
-            Arc::new(dist.clone())
-        };
+        let equal = *rep.distribution == *dist;
+        let shared = if equal { Arc::clone(&rep.distribution) } else { Arc::new(dist.clone()) };
         if number < rep.number {
             reps.insert(Arc::clone(&key), ParamRep { number, distribution: Arc::clone(&shared) });
+            return (key, shared, true);
         }
-        return (key, shared);
+        return (key, shared, equal);
     }
     let key: Arc<str> = Arc::from(name);
     let shared = Arc::new(dist.clone());
     reps.insert(Arc::clone(&key), ParamRep { number, distribution: Arc::clone(&shared) });
-    (key, shared)
+    (key, shared, true)
 }
 
 /// Optuna's `to_external_repr`, or why it raises.
@@ -557,6 +638,54 @@ mod tests {
 
     fn batch(ops: Vec<Operation>) -> LogBatch {
         LogBatch { worker_id: "w".into(), ops }
+    }
+
+    #[test]
+    fn trials_share_their_distribution_maps_and_empty_attributes() {
+        use crate::model::Shared;
+        let mut s = ReplayState::new();
+        let study = Operation::CreateStudy {
+            study_name: "s".into(),
+            directions: vec![StudyDirection::Minimize],
+        };
+        s.replay_batch(&batch(vec![study])).unwrap();
+        let wide = Distribution::float(-10.0, 10.0, false, None).unwrap();
+        let narrow = Distribution::float(-1.0, 1.0, false, None).unwrap();
+        let param = |trial_id, name: &str, d: &Distribution| Operation::SetTrialParam {
+            trial_id,
+            name: name.into(),
+            internal: 0.5,
+            distribution: d.clone(),
+        };
+        for trial_id in 0..50 {
+            let create =
+                Operation::CreateTrial { study_id: 0, datetime_start: None, template: None };
+            // Trial 7 has a compatible but different distribution for x (its own map).
+            let x = if trial_id == 7 { &narrow } else { &wide };
+            let ops = vec![create, param(trial_id, "x", x), param(trial_id, "y", &wide)];
+            s.replay_batch(&batch(ops)).unwrap();
+        }
+        let t = |id| s.trial(id).unwrap();
+        for id in (1..50).filter(|id| *id != 7) {
+            assert!(Shared::ptr_eq(&t(0).distributions, &t(id).distributions), "trial {id}");
+            assert!(Shared::ptr_eq(&t(0).user_attrs, &t(id).system_attrs));
+        }
+        assert!(!Shared::ptr_eq(&t(0).distributions, &t(7).distributions));
+        assert_eq!(*t(7).distributions["x"], narrow);
+        assert_eq!(*t(7).distributions["y"], wide);
+        assert_eq!((&*t(0).distributions["x"], &*t(0).distributions["y"]), (&wide, &wide));
+        // Between them the trials hold a handful of maps: {x}, {x, y} and trial 7's.
+        assert_eq!(s.studies[&0].layouts.members.len(), 2);
+        // A change to one trial's attributes is its own.
+        s.replay_batch(&batch(vec![Operation::SetTrialUserAttr {
+            trial_id: 3,
+            key: "k".into(),
+            value: 1i64.into(),
+        }]))
+        .unwrap();
+        let t = |id| s.trial(id).unwrap();
+        assert_eq!(t(3).user_attrs.len(), 1);
+        assert!(t(4).user_attrs.is_empty() && t(3).system_attrs.is_empty());
     }
 
     #[test]

@@ -79,7 +79,7 @@ fn write_coverage(s: &JournalStorage<OptunaJournalFile>) {
     assert!(s.set_trial_state_values(claimed, TrialState::Running, None).unwrap());
     assert!(!s.set_trial_state_values(claimed, TrialState::Running, None).unwrap());
     let mut added = FrozenTrial::new(0, 0, single, TrialState::Complete);
-    added.values = Some(vec![-0.5]);
+    added.values = Some(vec![-0.5].into());
     added.datetime_start = Some(Timestamp(1_700_000_000_000_001));
     added.datetime_complete = Some(Timestamp(1_700_000_001_000_000));
     for (name, d, v) in &dists {
@@ -98,7 +98,7 @@ fn write_coverage(s: &JournalStorage<OptunaJournalFile>) {
     let t = s.create_new_trial(multi, None).unwrap();
     s.set_trial_state_values(t, TrialState::Complete, Some(&[1.0, f64::NEG_INFINITY])).unwrap();
     let mut two = FrozenTrial::new(0, 0, multi, TrialState::Complete);
-    two.values = Some(vec![3.0, 4.0]);
+    two.values = Some(vec![3.0, 4.0].into());
     s.create_new_trial(multi, Some(&two)).unwrap();
 
     let doomed = s.create_new_study(&[StudyDirection::Minimize], Some("deleted")).unwrap();

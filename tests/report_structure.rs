@@ -79,7 +79,7 @@ fn trial(n: u64, state: TrialState, values: Option<Vec<f64>>) -> Arc<FrozenTrial
     let mut t = FrozenTrial::new(n, n, 0, state);
     t.params.insert("x".into(), ParamValue::Float((n % 10) as f64 - 5.0));
     t.distributions.insert("x".into(), dist);
-    t.values = values;
+    t.values = values.map(Into::into);
     t.datetime_start = Some(Timestamp(1_000_000 + n as i64 * 1000));
     if state != TrialState::Running {
         t.datetime_complete = Some(Timestamp(1_000_000 + n as i64 * 1000 + 2500));
@@ -277,7 +277,7 @@ fn a_hundred_thousand_trials_render_under_the_size_limit() {
             t.distributions.insert("x".into(), dist.clone());
             t.intermediate_values.insert(0, x * x + 1.0);
             if t.state == TrialState::Complete {
-                t.values = Some(vec![x * x]);
+                t.values = Some(vec![x * x].into());
             }
             t.datetime_start = Some(Timestamp(n as i64 * 4000));
             t.datetime_complete = Some(Timestamp(n as i64 * 4000 + 15_000));

@@ -301,7 +301,7 @@ fn complete_template_copies_everything<B: LogBackend + JournalBytes>(
     let study = s.create_new_study(&[Minimize, Maximize], Some("add")).unwrap();
     s.create_new_trial(study, None).unwrap(); // so the added trial is number 1, id 1
     let mut t = template(TrialState::Complete);
-    t.values = Some(vec![f64::NEG_INFINITY, -0.0]);
+    t.values = Some(vec![f64::NEG_INFINITY, -0.0].into());
     t.datetime_start = Some(Timestamp(1_700_000_000_123_456));
     t.datetime_complete = Some(Timestamp(1_700_000_360_000_001));
     t = with_param(t, "lr", ParamValue::Float(1e-3), float_log(1e-5, 1.0));

@@ -12,7 +12,7 @@ use trialog::{AttrValue, FrozenTrial, JournalStorage, StudyDirection, TrialState
 /// A template trial whose frame is a few KiB, so appends straddle page boundaries.
 fn big_template(i: u64) -> FrozenTrial {
     let mut t = FrozenTrial::new(0, 0, 0, TrialState::Complete);
-    t.values = Some(vec![i as f64]);
+    t.values = Some(vec![i as f64].into());
     t.user_attrs =
         [("blob".to_string(), AttrValue::String("x".repeat(3000 + (i as usize % 97))))].into();
     t

@@ -275,17 +275,17 @@ fn build_template(spec: &TemplateSpec) -> FrozenTrial {
         number: 0,
         study_id: 0,
         state: spec.state,
-        values: spec.values.clone(),
+        values: spec.values.clone().map(Into::into),
         datetime_start: spec.start.map(Timestamp),
         datetime_complete: spec.complete.map(Timestamp),
         params,
-        distributions,
+        distributions: distributions.into(),
         user_attrs: spec
             .user_attrs
             .iter()
             .map(|(k, v)| (ATTR_KEYS[*k].to_owned(), v.clone()))
             .collect(),
-        system_attrs: VecMap::new(),
+        system_attrs: VecMap::new().into(),
         intermediate_values: spec.intermediate.iter().copied().collect(),
     }
 }

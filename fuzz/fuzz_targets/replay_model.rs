@@ -276,7 +276,7 @@ fn check_against_model(h: &JournalStorage<MemoryBackend>, model: &Model) {
             assert_eq!(mt.number, number as u64);
             assert_eq!(t.study_id, mt.study);
             assert_eq!(t.state, mt.state);
-            let same = |a: &Option<Vec<f64>>, b: &Option<Vec<f64>>| match (a, b) {
+            let same = |a: &Option<trialog::model::Values>, b: &Option<Vec<f64>>| match (a, b) {
                 (None, None) => true,
                 (Some(a), Some(b)) => {
                     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())

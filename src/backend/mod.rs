@@ -17,6 +17,7 @@ mod detect;
 pub mod fault;
 mod file;
 mod io;
+mod lines;
 mod memory;
 mod optuna_file;
 mod poison;

@@ -12,16 +12,17 @@
 //! `fdatasync`, release. Optuna's writers do not repair a torn line: they append after it, which
 //! glues two lines into one corrupt line.
 
+use std::borrow::Cow;
 use std::fs::OpenOptions;
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 
 use super::io::{self as fio, Faults, JournalFile};
 use super::poison::Poison;
-use super::recovery::{BadRecord, Recovery};
+use super::recovery::Recovery;
 use super::{AppendOutcome, LogBackend, RecoveryMode, RecoveryReport};
 use crate::error::{Error, Result};
-use crate::journal::optuna_codec::{self, LineError};
+use crate::journal::optuna_codec::{self, LineDecoder, LineError};
 use crate::journal::{LogBatch, Operation};
 use crate::lock::{JournalLock, LockGuard, OptunaLock, OptunaLockOptions};
 
@@ -209,9 +210,9 @@ impl OptunaJournalFile {
         self.poisoned.set(&self.path, op, e)
     }
 
-    /// The bytes from `from` to the end of the file as one `fstat` saw it (an error if the file
-    /// is now shorter than `from`: someone truncated acknowledged lines).
-    fn read_tail(&self, from: u64) -> Result<Vec<u8>> {
+    /// The file's length (`fstat`), which must be at least `from`: an error if the file is now
+    /// shorter than that (someone truncated acknowledged lines).
+    fn len_from(&self, from: u64) -> Result<u64> {
         let len = self.file.len().map_err(|e| Error::io("stat", &self.path, e))?;
         if len < from {
             return Err(Error::Corruption {
@@ -220,6 +221,13 @@ impl OptunaJournalFile {
                 reason: format!("the file shrank below the already-read position {from}"),
             });
         }
+        Ok(len)
+    }
+
+    /// The bytes from `from` to the end of the file as one `fstat` saw it (an error if the file
+    /// is now shorter than `from`: someone truncated acknowledged lines).
+    fn read_tail(&self, from: u64) -> Result<Vec<u8>> {
+        let len = self.len_from(from)?;
         let want = usize::try_from(len - from).unwrap_or(usize::MAX);
         let mut buf = vec![0u8; want];
         let filled =
@@ -230,11 +238,16 @@ impl OptunaJournalFile {
 }
 
 /// Decodes one complete line (without its `\n`; a trailing `\r` is ignored) found at byte offset
-/// `at` of `path`: [`Error::UnknownOperation`] or [`Error::Corruption`] naming the offset if it
-/// does not decode.
-pub(crate) fn decode_line_at(path: &Path, at: u64, line: &[u8]) -> Result<(String, Operation)> {
+/// `at` of `path` with `decoder`: [`Error::UnknownOperation`] or [`Error::Corruption`] naming
+/// the offset if it does not decode.
+pub(crate) fn decode_line_at<'l>(
+    path: &Path,
+    at: u64,
+    line: &'l [u8],
+    decoder: &mut LineDecoder,
+) -> Result<(Cow<'l, str>, Operation)> {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    optuna_codec::decode_line(line).map_err(|e| match e {
+    decoder.decode(line).map_err(|e| match e {
         LineError::UnknownOperation(code) => {
             Error::UnknownOperation { path: path.to_owned(), offset: at, code }
         }
@@ -262,32 +275,9 @@ impl LogBackend for OptunaJournalFile {
         if self.recovery.stopped_at(from) {
             return Ok(from);
         }
-        let bytes = self.read_tail(from)?;
-        let mut batch = LogBatch { worker_id: String::new(), ops: Vec::with_capacity(1) };
-        let mut start = 0;
-        while let Some(nl) = bytes[start..].iter().position(|&b| b == b'\n') {
-            let line = &bytes[start..start + nl];
-            let at = from + start as u64;
-            let (worker_id, op) = match decode_line_at(&self.path, at, line) {
-                Ok(decoded) => decoded,
-                Err(error) => {
-                    let len = nl as u64 + 1;
-                    match self.recovery.bad_record(&self.path, at, len, error)? {
-                        BadRecord::Stop => return Ok(at),
-                        BadRecord::Skip => {
-                            start += nl + 1;
-                            continue;
-                        }
-                    }
-                }
-            };
-            batch.worker_id = worker_id;
-            batch.ops.clear();
-            batch.ops.push(op);
-            sink(at, &batch)?;
-            start += nl + 1;
-        }
-        Ok(from + start as u64)
+        let len = self.len_from(from)?;
+        let mut on_bad = |at, len, error| self.recovery.bad_record(&self.path, at, len, error);
+        super::lines::deliver_lines(&self.path, &self.file, from, len, &mut on_bad, sink)
     }
 
     fn stores_extension_ops(&self) -> bool {

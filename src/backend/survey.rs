@@ -138,6 +138,7 @@ pub fn survey(
 /// Never reports padding or `torn: false`; never panics.
 pub fn survey_lines(path: &Path, bytes: &[u8], mut on_segment: impl FnMut(Segment<'_>)) {
     let mut batch = LogBatch { worker_id: String::new(), ops: Vec::with_capacity(1) };
+    let mut decoder = crate::journal::optuna_codec::LineDecoder::new();
     let mut pos = 0;
     while pos < bytes.len() {
         let offset = pos as u64;
@@ -146,9 +147,10 @@ pub fn survey_lines(path: &Path, bytes: &[u8], mut on_segment: impl FnMut(Segmen
             return;
         };
         let len = nl as u64 + 1;
-        match super::optuna_file::decode_line_at(path, offset, &bytes[pos..pos + nl]) {
+        match super::optuna_file::decode_line_at(path, offset, &bytes[pos..pos + nl], &mut decoder)
+        {
             Ok((worker_id, op)) => {
-                batch.worker_id = worker_id;
+                batch.worker_id = worker_id.into_owned();
                 batch.ops.clear();
                 batch.ops.push(op);
                 let payload = &bytes[pos..=pos + nl];

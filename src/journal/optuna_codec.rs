@@ -28,9 +28,10 @@
 //! integral numbers are accepted where floats are expected. Operations Optuna cannot express (trialog's
 //! extension codes, >= 11) are never written: [`encode_line`] refuses them.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::json::{self, JsonValue};
+use super::json::{self, Items, JsonStr, JsonValue, Kind, Members, Value};
 use super::{OpCode, Operation, Target, TrialTemplate};
 use crate::model::{
     AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
@@ -49,17 +50,6 @@ pub enum LineError {
     UnknownOperation(u64),
 }
 
-/// The value Python's `IntEnum(value)` looks up: a non-negative integer, an integral float, or a
-/// boolean (all hash and compare as the integer).
-fn enum_code(v: &JsonValue) -> Option<u64> {
-    match v {
-        JsonValue::Int(i) => u64::try_from(*i).ok(),
-        JsonValue::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 1e6 => Some(*x as u64),
-        JsonValue::Bool(b) => Some(u64::from(*b)),
-        _ => None,
-    }
-}
-
 /// The id a line's study or trial id reads as when no study or trial can have it.
 const NO_ID: u64 = u64::MAX;
 
@@ -75,56 +65,124 @@ pub fn is_optuna_op(op: &Operation) -> bool {
 
 // ---- decoding ---------------------------------------------------------------------------
 
-/// Decodes one line (without its line ending) into its worker id and operation.
+/// Decodes one line (without its line ending) into its worker id and operation (a
+/// [`LineDecoder`] of its own; readers of many lines keep one).
 pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
-    let v = json::parse(line).map_err(LineError::Malformed)?;
-    if !matches!(v, JsonValue::Object(_)) {
-        return Err(bad("a journal line must be a JSON object"));
+    LineDecoder::new().decode(line).map(|(worker_id, op)| (worker_id.into_owned(), op))
+}
+
+/// Most distinct distribution texts a [`LineDecoder`] remembers (it forgets them all when full).
+const DISTRIBUTION_CACHE: usize = 64;
+
+/// Decodes lines one after another, reusing one [`json::Parser`]'s buffers, and remembering the
+/// distributions it has read by their text as written: a journal repeats the same few
+/// distribution texts on every parameter line, and decoding one is a JSON parse of its own.
+/// What a line decodes to never depends on the lines decoded before it.
+#[derive(Debug, Default)]
+pub struct LineDecoder {
+    parser: json::Parser,
+    distributions: Distributions,
+}
+
+/// The distributions a decoder has read, by their text as written (a few, looked up by
+/// comparing texts, the last one found first).
+#[derive(Debug, Default)]
+struct Distributions {
+    seen: Vec<(String, Distribution)>,
+    last: usize,
+}
+
+impl Distributions {
+    /// The distribution a `"distribution"` string holds ([`distribution_from_json`]), decoded
+    /// once per distinct text.
+    fn get(&mut self, s: JsonStr<'_>) -> Result<Distribution, LineError> {
+        let raw = s.raw();
+        if let Some((_, d)) = self.seen.get(self.last).filter(|(text, _)| text == raw) {
+            return Ok(d.clone());
+        }
+        if let Some(i) = self.seen.iter().position(|(text, _)| text == raw) {
+            self.last = i;
+            return Ok(self.seen[i].1.clone());
+        }
+        let d = match s.decode() {
+            Ok(text) => distribution_from_json(&text)?,
+            Err(u) => distribution_from_json(&u.to_string_lossy())?,
+        };
+        if self.seen.len() >= DISTRIBUTION_CACHE {
+            self.seen.clear();
+        }
+        self.last = self.seen.len();
+        self.seen.push((raw.to_owned(), d.clone()));
+        Ok(d)
     }
-    // Python compares `op_code` with its IntEnum: `5.0` and `true` are codes too. Any
-    // integer from 128 on, however large, is a safe-to-ignore code.
-    let code = match v.get("op_code") {
-        Some(JsonValue::Int(c)) if *c >= 0 => *c as u64,
-        Some(JsonValue::BigInt(c)) if !c.is_negative() => u64::MAX,
-        Some(JsonValue::Float(x)) if x.fract() == 0.0 && *x >= 0.0 => {
-            if *x < 18_446_744_073_709_551_616.0 { *x as u64 } else { u64::MAX }
+}
+
+impl LineDecoder {
+    /// A decoder with empty buffers.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes one line (without its line ending) into its worker id (borrowed from the line
+    /// where it has no escapes) and operation.
+    pub fn decode<'l>(&mut self, line: &'l [u8]) -> Result<(Cow<'l, str>, Operation), LineError> {
+        let LineDecoder { parser, distributions } = self;
+        let root = parser.parse(line).map_err(LineError::Malformed)?;
+        let f = Fields::read(root).ok_or_else(|| bad("a journal line must be a JSON object"))?;
+        // Python compares `op_code` with its IntEnum: `5.0` and `true` are codes too. Any
+        // integer from 128 on, however large, is a safe-to-ignore code.
+        let code = match f.opt(Key::OpCode).map(|v| v.kind()) {
+            Some(Kind::Int(c)) if c >= 0 => c as u64,
+            Some(Kind::BigInt(c)) if !c.starts_with('-') => u64::MAX,
+            Some(Kind::Float(x)) if x.fract() == 0.0 && x >= 0.0 => {
+                if x < 18_446_744_073_709_551_616.0 { x as u64 } else { u64::MAX }
+            }
+            Some(Kind::Bool(b)) => u64::from(b),
+            Some(_) => return Err(bad("\"op_code\" is not a non-negative integer")),
+            None => return Err(bad("missing \"op_code\"")),
+        };
+        let worker_id = match f.opt(Key::WorkerId).and_then(|v| v.as_str()) {
+            Some(s) => s.to_text(),
+            None => return Err(bad("missing or non-string \"worker_id\"")),
+        };
+        let Some(op) = OpCode::from_u64(code) else {
+            if OpCode::is_ignorable(code) {
+                return Ok((worker_id, Operation::Ignorable { code }));
+            }
+            return Err(LineError::UnknownOperation(code));
+        };
+        // Optuna reads a line's target first and its other fields only when it applies the
+        // line: a line whose fields do not decode is ignored when its target is gone and raises
+        // otherwise, which replay decides (`Operation::Unreplayable`).
+        let target = match op {
+            OpCode::SetStudyUserAttr | OpCode::SetStudySystemAttr | OpCode::CreateTrial => {
+                Some(Target::Study(f.id(Key::StudyId)?))
+            }
+            OpCode::SetTrialParam
+            | OpCode::SetTrialStateValues
+            | OpCode::SetTrialIntermediateValue
+            | OpCode::SetTrialUserAttr
+            | OpCode::SetTrialSystemAttr => Some(Target::Trial(f.id(Key::TrialId)?)),
+            _ => None,
+        };
+        match (decode_body(op, code, &f, distributions), target) {
+            (Ok(op), _) => Ok((worker_id, op)),
+            (Err(LineError::Malformed(reason)), Some(target)) => {
+                Ok((worker_id, Operation::Unreplayable { code, target, reason }))
+            }
+            (Err(e), _) => Err(e),
         }
-        Some(JsonValue::Bool(b)) => u64::from(*b),
-        Some(_) => return Err(bad("\"op_code\" is not a non-negative integer")),
-        None => return Err(bad("missing \"op_code\"")),
-    };
-    let worker_id = match v.get("worker_id") {
-        Some(JsonValue::Str(s)) => s.clone(),
-        Some(JsonValue::Utf16(u)) => u.to_string_lossy(),
-        _ => return Err(bad("missing or non-string \"worker_id\"")),
-    };
-    let Some(op) = OpCode::from_u64(code) else {
-        if OpCode::is_ignorable(code) {
-            return Ok((worker_id, Operation::Ignorable { code }));
-        }
-        return Err(LineError::UnknownOperation(code));
-    };
-    let f = Fields(&v);
-    // Optuna reads a line's target first and its other fields only when it applies the line:
-    // a line whose fields do not decode is ignored when its target is gone and raises
-    // otherwise, which replay decides (`Operation::Unreplayable`).
-    let target = match op {
-        OpCode::SetStudyUserAttr | OpCode::SetStudySystemAttr | OpCode::CreateTrial => {
-            Some(Target::Study(f.id("study_id")?))
-        }
-        OpCode::SetTrialParam
-        | OpCode::SetTrialStateValues
-        | OpCode::SetTrialIntermediateValue
-        | OpCode::SetTrialUserAttr
-        | OpCode::SetTrialSystemAttr => Some(Target::Trial(f.id("trial_id")?)),
+    }
+}
+
+/// The value Python's `IntEnum(value)` looks up: a non-negative integer, an integral float, or a
+/// boolean (all hash and compare as the integer).
+fn enum_code(v: Value<'_, '_>) -> Option<u64> {
+    match v.kind() {
+        Kind::Int(i) => u64::try_from(i).ok(),
+        Kind::Float(x) if x.fract() == 0.0 && (0.0..1e6).contains(&x) => Some(x as u64),
+        Kind::Bool(b) => Some(u64::from(b)),
         _ => None,
-    };
-    match (decode_body(op, code, &v, &f), target) {
-        (Ok(op), _) => Ok((worker_id, op)),
-        (Err(LineError::Malformed(reason)), Some(target)) => {
-            Ok((worker_id, Operation::Unreplayable { code, target, reason }))
-        }
-        (Err(e), _) => Err(e),
     }
 }
 
@@ -132,18 +190,17 @@ pub fn decode_line(line: &[u8]) -> Result<(String, Operation), LineError> {
 fn decode_body(
     op: OpCode,
     code: u64,
-    v: &JsonValue,
-    f: &Fields<'_>,
+    f: &Fields<'_, '_>,
+    distributions: &mut Distributions,
 ) -> Result<Operation, LineError> {
     Ok(match op {
         // trialog never writes extension operations into an Optuna file (Optuna would stop at
         // them); one written by someone else is skipped like any other safe-to-ignore code.
         OpCode::TrialHeartbeat => Operation::Ignorable { code },
         OpCode::CreateStudy => Operation::CreateStudy {
-            study_name: f.string("study_name")?,
+            study_name: f.string(Key::StudyName)?,
             directions: f
-                .array("directions")?
-                .iter()
+                .array(Key::Directions)?
                 .map(|d| {
                     enum_code(d)
                         .and_then(StudyDirection::from_code)
@@ -151,102 +208,105 @@ fn decode_body(
                 })
                 .collect::<Result<_, _>>()?,
         },
-        OpCode::DeleteStudy => Operation::DeleteStudy { study_id: f.id("study_id")? },
+        OpCode::DeleteStudy => Operation::DeleteStudy { study_id: f.id(Key::StudyId)? },
         OpCode::SetStudyUserAttr => {
-            let (key, value) = f.single_attr("user_attr")?;
-            Operation::SetStudyUserAttr { study_id: f.id("study_id")?, key, value }
+            let (key, value) = f.single_attr(Key::UserAttr)?;
+            Operation::SetStudyUserAttr { study_id: f.id(Key::StudyId)?, key, value }
         }
         OpCode::SetStudySystemAttr => {
-            let (key, value) = f.single_attr("system_attr")?;
-            Operation::SetStudySystemAttr { study_id: f.id("study_id")?, key, value }
+            let (key, value) = f.single_attr(Key::SystemAttr)?;
+            Operation::SetStudySystemAttr { study_id: f.id(Key::StudyId)?, key, value }
         }
-        OpCode::CreateTrial => decode_create_trial(f)?,
+        OpCode::CreateTrial => decode_create_trial(f, distributions)?,
         OpCode::SetTrialParam => Operation::SetTrialParam {
-            trial_id: f.id("trial_id")?,
-            name: f.string("param_name")?,
-            internal: f.float("param_value_internal")?,
-            distribution: match f.get("distribution")? {
-                JsonValue::Str(s) => distribution_from_json(s)?,
-                _ => return Err(bad("\"distribution\" is not a string")),
+            trial_id: f.id(Key::TrialId)?,
+            name: f.string(Key::ParamName)?,
+            internal: f.float(Key::ParamValueInternal)?,
+            distribution: match f.get(Key::Distribution)?.as_str() {
+                Some(s) => distributions.get(s)?,
+                None => return Err(bad("\"distribution\" is not a string")),
             },
         },
         OpCode::SetTrialStateValues => {
-            let state = f.state("state")?;
+            let state = f.state(Key::State)?;
             let datetime = if state == TrialState::Running {
-                Some(f.time("datetime_start")?.ok_or_else(|| bad("null \"datetime_start\""))?)
+                Some(f.time(Key::DatetimeStart)?.ok_or_else(|| bad("null \"datetime_start\""))?)
             } else if state.is_finished() {
                 Some(
-                    f.time("datetime_complete")?
+                    f.time(Key::DatetimeComplete)?
                         .ok_or_else(|| bad("null \"datetime_complete\""))?,
                 )
             } else {
                 None
             };
             Operation::SetTrialStateValues {
-                trial_id: f.id("trial_id")?,
+                trial_id: f.id(Key::TrialId)?,
                 state,
-                values: f.floats_or_null("values")?,
+                values: f.floats_or_null(Key::Values)?,
                 datetime,
             }
         }
         OpCode::SetTrialIntermediateValue => Operation::SetTrialIntermediateValue {
-            trial_id: f.id("trial_id")?,
-            step: f.int("step")?,
-            value: f.float("intermediate_value")?,
+            trial_id: f.id(Key::TrialId)?,
+            step: f.int(Key::Step)?,
+            value: f.float(Key::IntermediateValue)?,
         },
         OpCode::SetTrialUserAttr => {
-            let (key, value) = f.single_attr("user_attr")?;
-            Operation::SetTrialUserAttr { trial_id: f.id("trial_id")?, key, value }
+            let (key, value) = f.single_attr(Key::UserAttr)?;
+            Operation::SetTrialUserAttr { trial_id: f.id(Key::TrialId)?, key, value }
         }
         OpCode::SetTrialSystemAttr => {
-            let (key, value) = f.single_attr("system_attr")?;
-            Operation::SetTrialSystemAttr { trial_id: f.id("trial_id")?, key, value }
+            let (key, value) = f.single_attr(Key::SystemAttr)?;
+            Operation::SetTrialSystemAttr { trial_id: f.id(Key::TrialId)?, key, value }
         }
         // Optuna skips op 10 without reading its fields: so do we, beyond a best effort.
         OpCode::DiscardTrials => Operation::DiscardTrials {
-            trial_ids: match v.get("trial_ids") {
-                Some(JsonValue::Array(ids)) => ids
-                    .iter()
-                    .filter_map(|i| match i {
-                        JsonValue::Int(i) if *i >= 0 => Some(*i as u64),
+            trial_ids: match f.opt(Key::TrialIds).and_then(|v| v.items()) {
+                Some(ids) => ids
+                    .filter_map(|i| match i.kind() {
+                        Kind::Int(i) if i >= 0 => Some(i as u64),
                         _ => None,
                     })
                     .collect(),
-                _ => Vec::new(),
+                None => Vec::new(),
             },
         },
     })
 }
 
-fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
-    let study_id = f.id("study_id")?;
-    let datetime_start = f.time("datetime_start")?;
-    const TEMPLATE_KEYS: [&str; 9] = [
-        "state",
-        "value",
-        "values",
-        "datetime_complete",
-        "distributions",
-        "params",
-        "user_attrs",
-        "system_attrs",
-        "intermediate_values",
+fn decode_create_trial(
+    f: &Fields<'_, '_>,
+    cache: &mut Distributions,
+) -> Result<Operation, LineError> {
+    let study_id = f.id(Key::StudyId)?;
+    let datetime_start = f.time(Key::DatetimeStart)?;
+    const TEMPLATE_KEYS: [Key; 9] = [
+        Key::State,
+        Key::Value,
+        Key::Values,
+        Key::DatetimeComplete,
+        Key::Distributions,
+        Key::Params,
+        Key::UserAttrs,
+        Key::SystemAttrs,
+        Key::IntermediateValues,
     ];
-    if !TEMPLATE_KEYS.iter().any(|k| f.0.get(k).is_some()) {
+    if !TEMPLATE_KEYS.iter().any(|k| f.opt(*k).is_some()) {
         return Ok(Operation::CreateTrial { study_id, datetime_start, template: None });
     }
-    let state = match f.0.get("state") {
+    let state = match f.opt(Key::State) {
         None => TrialState::Running,
-        Some(_) => f.state("state")?,
+        Some(_) => f.state(Key::State)?,
     };
     // Optuna's FrozenTrial(value=..., values=...): at most one of them is set.
-    let value = match f.0.get("value") {
-        None | Some(JsonValue::Null) => None,
-        Some(_) => Some(f.float("value")?),
-    };
-    let values = match f.0.get("values") {
+    let value = match f.opt(Key::Value) {
         None => None,
-        Some(_) => f.floats_or_null("values")?,
+        Some(v) if v.is_null() => None,
+        Some(_) => Some(f.float(Key::Value)?),
+    };
+    let values = match f.opt(Key::Values) {
+        None => None,
+        Some(_) => f.floats_or_null(Key::Values)?,
     };
     let values = match (value, values) {
         (Some(_), Some(_)) => return Err(bad("both \"value\" and \"values\" are set")),
@@ -254,33 +314,36 @@ fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
         (None, values) => values,
     };
     // Optuna parses the key whenever it is there: a null raises (its writer leaves the key out).
-    let datetime_complete = match f.0.get("datetime_complete") {
+    let datetime_complete = match f.opt(Key::DatetimeComplete) {
         None => None,
         Some(_) => {
-            Some(f.time("datetime_complete")?.ok_or_else(|| bad("null \"datetime_complete\""))?)
+            Some(f.time(Key::DatetimeComplete)?.ok_or_else(|| bad("null \"datetime_complete\""))?)
         }
     };
     let mut distributions = BTreeMap::new();
-    for (name, d) in f.object_or_empty("distributions")? {
-        let JsonValue::Str(s) = d else {
+    for (name, d) in f.object_or_empty(Key::Distributions)? {
+        let name = name.to_text();
+        let Some(s) = d.as_str() else {
             return Err(bad(format!("distribution of {name:?} is not a string")));
         };
-        distributions.insert(name.clone(), distribution_from_json(s)?);
+        distributions.insert(name.into_owned(), cache.get(s)?);
     }
     let mut params = BTreeMap::new();
-    for (name, p) in f.object_or_empty("params")? {
+    for (name, p) in f.object_or_empty(Key::Params)? {
+        let name = name.to_text();
         let internal =
             p.as_f64().ok_or_else(|| bad(format!("parameter {name:?} is not a number")))?;
         let dist = distributions
-            .get(name)
+            .get(name.as_ref())
             .ok_or_else(|| bad(format!("parameter {name:?} has no distribution")))?;
-        params.insert(name.clone(), (internal, dist.clone()));
+        params.insert(name.into_owned(), (internal, dist.clone()));
     }
-    let attrs = |key: &str| -> Result<BTreeMap<String, AttrValue>, LineError> {
-        f.object_or_empty(key)?.iter().map(|(k, v)| Ok((k.clone(), attr(v)?))).collect()
+    let attrs = |key: Key| -> Result<BTreeMap<String, AttrValue>, LineError> {
+        f.object_or_empty(key)?.map(|(k, v)| Ok((k.to_text().into_owned(), attr(v)?))).collect()
     };
     let mut intermediate_values = BTreeMap::new();
-    for (step, v) in f.object_or_empty("intermediate_values")? {
+    for (step, v) in f.object_or_empty(Key::IntermediateValues)? {
+        let step = step.to_text();
         let step: i64 =
             step.trim().parse().map_err(|_| bad(format!("intermediate step {step:?}")))?;
         let v = v.as_f64().ok_or_else(|| bad(format!("intermediate value of step {step}")))?;
@@ -294,34 +357,149 @@ fn decode_create_trial(f: &Fields<'_>) -> Result<Operation, LineError> {
             values,
             datetime_complete,
             params,
-            user_attrs: attrs("user_attrs")?,
-            system_attrs: attrs("system_attrs")?,
+            user_attrs: attrs(Key::UserAttrs)?,
+            system_attrs: attrs(Key::SystemAttrs)?,
             intermediate_values,
         })),
     })
 }
 
-/// Typed access to a line's fields, each error naming the field.
-struct Fields<'a>(&'a JsonValue);
+/// The keys of a journal line that any operation reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key {
+    OpCode,
+    WorkerId,
+    StudyName,
+    Directions,
+    StudyId,
+    UserAttr,
+    SystemAttr,
+    DatetimeStart,
+    State,
+    Value,
+    Values,
+    DatetimeComplete,
+    Distributions,
+    Params,
+    UserAttrs,
+    SystemAttrs,
+    IntermediateValues,
+    TrialId,
+    ParamName,
+    ParamValueInternal,
+    Distribution,
+    Step,
+    IntermediateValue,
+    TrialIds,
+}
 
-impl Fields<'_> {
-    fn get(&self, key: &str) -> Result<&JsonValue, LineError> {
-        self.0.get(key).ok_or_else(|| bad(format!("missing {key:?}")))
+/// Each [`Key`]'s text, in the enum's order.
+const KEY_NAMES: [&str; 24] = [
+    "op_code",
+    "worker_id",
+    "study_name",
+    "directions",
+    "study_id",
+    "user_attr",
+    "system_attr",
+    "datetime_start",
+    "state",
+    "value",
+    "values",
+    "datetime_complete",
+    "distributions",
+    "params",
+    "user_attrs",
+    "system_attrs",
+    "intermediate_values",
+    "trial_id",
+    "param_name",
+    "param_value_internal",
+    "distribution",
+    "step",
+    "intermediate_value",
+    "trial_ids",
+];
+
+impl Key {
+    fn name(self) -> &'static str {
+        KEY_NAMES[self as usize]
+    }
+
+    /// The slot of a key's text, if it is one of the [`Key`]s.
+    fn slot(text: &str) -> Option<usize> {
+        Some(match text {
+            "op_code" => 0,
+            "worker_id" => 1,
+            "study_name" => 2,
+            "directions" => 3,
+            "study_id" => 4,
+            "user_attr" => 5,
+            "system_attr" => 6,
+            "datetime_start" => 7,
+            "state" => 8,
+            "value" => 9,
+            "values" => 10,
+            "datetime_complete" => 11,
+            "distributions" => 12,
+            "params" => 13,
+            "user_attrs" => 14,
+            "system_attrs" => 15,
+            "intermediate_values" => 16,
+            "trial_id" => 17,
+            "param_name" => 18,
+            "param_value_internal" => 19,
+            "distribution" => 20,
+            "step" => 21,
+            "intermediate_value" => 22,
+            "trial_ids" => 23,
+            _ => return None,
+        })
+    }
+}
+
+/// Typed access to a line's fields, each error naming the field. Read in one pass over the
+/// line's object; a repeated key's last value wins, as in a Python `dict`.
+struct Fields<'s, 't> {
+    slots: [Option<Value<'s, 't>>; KEY_NAMES.len()],
+}
+
+impl<'s, 't> Fields<'s, 't> {
+    /// The fields of `root`, or `None` if it is not an object.
+    fn read(root: Value<'s, 't>) -> Option<Self> {
+        let mut slots = [None; KEY_NAMES.len()];
+        for (key, value) in root.members()? {
+            let slot = match key.plain() {
+                Some(text) => Key::slot(text),
+                None => Key::slot(&key.to_text()),
+            };
+            if let Some(slot) = slot {
+                slots[slot] = Some(value);
+            }
+        }
+        Some(Fields { slots })
+    }
+
+    fn opt(&self, key: Key) -> Option<Value<'s, 't>> {
+        self.slots[key as usize]
+    }
+
+    fn get(&self, key: Key) -> Result<Value<'s, 't>, LineError> {
+        self.opt(key).ok_or_else(|| bad(format!("missing {:?}", key.name())))
     }
 
     /// A string field; a lone surrogate in it (which only attribute values keep) becomes U+FFFD.
-    fn string(&self, key: &str) -> Result<String, LineError> {
-        match self.get(key)? {
-            JsonValue::Str(s) => Ok(s.clone()),
-            JsonValue::Utf16(u) => Ok(u.to_string_lossy()),
-            _ => Err(bad(format!("{key:?} is not a string"))),
+    fn string(&self, key: Key) -> Result<String, LineError> {
+        match self.get(key)?.as_str() {
+            Some(s) => Ok(s.to_text().into_owned()),
+            None => Err(bad(format!("{:?} is not a string", key.name()))),
         }
     }
 
-    fn int(&self, key: &str) -> Result<i64, LineError> {
-        match self.get(key)? {
-            JsonValue::Int(i) => Ok(*i),
-            _ => Err(bad(format!("{key:?} is not an integer"))),
+    fn int(&self, key: Key) -> Result<i64, LineError> {
+        match self.get(key)?.kind() {
+            Kind::Int(i) => Ok(i),
+            _ => Err(bad(format!("{:?} is not an integer", key.name()))),
         }
     }
 
@@ -330,99 +508,101 @@ impl Fields<'_> {
     /// integer, a string, `null`, ...) finds nothing, which reads as [`NO_ID`], an id no study
     /// or trial ever has, so replay ignores the operation as Optuna's does. Arrays and objects
     /// are unhashable: Optuna raises on them.
-    fn id(&self, key: &str) -> Result<u64, LineError> {
-        Ok(match self.get(key)? {
-            JsonValue::Int(i) => u64::try_from(*i).unwrap_or(NO_ID),
-            JsonValue::Bool(b) => u64::from(*b),
-            JsonValue::Float(x) if x.fract() == 0.0 && *x >= 0.0 && *x < 1.8e19 => *x as u64,
-            JsonValue::Array(_) | JsonValue::Object(_) => {
-                return Err(bad(format!("{key:?} is not hashable")));
+    fn id(&self, key: Key) -> Result<u64, LineError> {
+        Ok(match self.get(key)?.kind() {
+            Kind::Int(i) => u64::try_from(i).unwrap_or(NO_ID),
+            Kind::Bool(b) => u64::from(b),
+            Kind::Float(x) if x.fract() == 0.0 && (0.0..1.8e19).contains(&x) => x as u64,
+            Kind::Array(_) | Kind::Object(_) => {
+                return Err(bad(format!("{:?} is not hashable", key.name())));
             }
             _ => NO_ID,
         })
     }
 
-    fn float(&self, key: &str) -> Result<f64, LineError> {
-        self.get(key)?.as_f64().ok_or_else(|| bad(format!("{key:?} is not a number")))
+    fn float(&self, key: Key) -> Result<f64, LineError> {
+        self.get(key)?.as_f64().ok_or_else(|| bad(format!("{:?} is not a number", key.name())))
     }
 
-    fn array(&self, key: &str) -> Result<&[JsonValue], LineError> {
-        match self.get(key)? {
-            JsonValue::Array(items) => Ok(items),
-            _ => Err(bad(format!("{key:?} is not an array"))),
-        }
+    fn array(&self, key: Key) -> Result<Items<'s, 't>, LineError> {
+        self.get(key)?.items().ok_or_else(|| bad(format!("{:?} is not an array", key.name())))
     }
 
-    fn floats_or_null(&self, key: &str) -> Result<Option<Vec<f64>>, LineError> {
-        if let JsonValue::Null = self.get(key)? {
+    fn floats_or_null(&self, key: Key) -> Result<Option<Vec<f64>>, LineError> {
+        if self.get(key)?.is_null() {
             return Ok(None);
         }
-        let items = self.array(key)?;
-        let floats = items.iter().map(JsonValue::as_f64).collect::<Option<Vec<_>>>();
-        floats.map(Some).ok_or_else(|| bad(format!("{key:?} holds a non-number")))
+        let floats = self.array(key)?.map(|v| v.as_f64()).collect::<Option<Vec<_>>>();
+        floats.map(Some).ok_or_else(|| bad(format!("{:?} holds a non-number", key.name())))
     }
 
-    fn object_or_empty(&self, key: &str) -> Result<&[(String, JsonValue)], LineError> {
-        match self.0.get(key) {
-            None => Ok(&[]),
-            Some(JsonValue::Object(pairs)) => Ok(pairs),
-            Some(_) => Err(bad(format!("{key:?} is not an object"))),
+    fn object_or_empty(&self, key: Key) -> Result<Members<'s, 't>, LineError> {
+        match self.opt(key) {
+            None => Ok(Members::default()),
+            Some(v) => v.members().ok_or_else(|| bad(format!("{:?} is not an object", key.name()))),
         }
     }
 
     /// `TrialState(value)`: Python's enum lookup by value, which `1.0` and `true` pass too.
-    fn state(&self, key: &str) -> Result<TrialState, LineError> {
+    fn state(&self, key: Key) -> Result<TrialState, LineError> {
         enum_code(self.get(key)?)
             .and_then(TrialState::from_code)
-            .ok_or_else(|| bad(format!("{key:?} holds no trial state")))
+            .ok_or_else(|| bad(format!("{:?} holds no trial state", key.name())))
     }
 
-    fn time(&self, key: &str) -> Result<Option<Timestamp>, LineError> {
-        match self.get(key)? {
-            JsonValue::Null => Ok(None),
-            JsonValue::Str(s) => parse_time(s)
+    fn time(&self, key: Key) -> Result<Option<Timestamp>, LineError> {
+        let v = self.get(key)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        match v.as_str().map(|s| s.decode()) {
+            Some(Ok(s)) => parse_time(&s)
                 .map(Some)
-                .ok_or_else(|| bad(format!("{key:?} is not an ISO-8601 datetime: {s:?}"))),
-            _ => Err(bad(format!("{key:?} is not a string"))),
+                .ok_or_else(|| bad(format!("{:?} is not an ISO-8601 datetime: {s:?}", key.name()))),
+            _ => Err(bad(format!("{:?} is not a string", key.name()))),
         }
     }
 
     /// `{"key": value}` with exactly one entry (Optuna asserts this).
-    fn single_attr(&self, key: &str) -> Result<(String, AttrValue), LineError> {
-        match self.get(key)? {
-            JsonValue::Object(pairs) if pairs.len() == 1 => {
-                Ok((pairs[0].0.clone(), attr(&pairs[0].1)?))
-            }
-            _ => Err(bad(format!("{key:?} is not an object with exactly one entry"))),
+    fn single_attr(&self, key: Key) -> Result<(String, AttrValue), LineError> {
+        let mut members = self.get(key)?.members().filter(|m| m.len() == 1);
+        match members.as_mut().and_then(Iterator::next) {
+            Some((k, v)) => Ok((k.to_text().into_owned(), attr(v)?)),
+            None => Err(bad(format!("{:?} is not an object with exactly one entry", key.name()))),
         }
     }
 }
 
-fn attr(v: &JsonValue) -> Result<AttrValue, LineError> {
+fn attr(v: Value<'_, '_>) -> Result<AttrValue, LineError> {
     // Plain loops, not iterator adapters: each level of a deep value costs one small frame.
-    fn convert(v: &JsonValue, depth: usize) -> Result<AttrValue, LineError> {
+    fn convert(v: Value<'_, '_>, depth: usize) -> Result<AttrValue, LineError> {
         if depth > MAX_ATTR_DEPTH {
             return Err(bad(format!("attribute nested deeper than {MAX_ATTR_DEPTH} levels")));
         }
-        Ok(match v {
-            JsonValue::Null => AttrValue::Null,
-            JsonValue::Bool(b) => AttrValue::Bool(*b),
-            JsonValue::Int(i) => AttrValue::Int(*i),
-            JsonValue::BigInt(i) => AttrValue::BigInt(i.clone()),
-            JsonValue::Float(x) => AttrValue::Float(*x),
-            JsonValue::Str(s) => AttrValue::String(s.clone()),
-            JsonValue::Utf16(u) => AttrValue::Utf16(u.clone()),
-            JsonValue::Array(items) => {
+        Ok(match v.kind() {
+            Kind::Null => AttrValue::Null,
+            Kind::Bool(b) => AttrValue::Bool(b),
+            Kind::Int(i) => AttrValue::Int(i),
+            Kind::BigInt(text) => match Integer::parse(text) {
+                Some(i) => AttrValue::from(i),
+                None => return Err(bad("bad integer")), // unreachable: the parser checked it
+            },
+            Kind::Float(x) => AttrValue::Float(x),
+            Kind::Str(s) => match s.decode() {
+                Ok(s) => AttrValue::String(s.into_owned()),
+                Err(u) => AttrValue::Utf16(u),
+            },
+            Kind::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for item in items {
                     out.push(convert(item, depth + 1)?);
                 }
                 AttrValue::Array(out)
             }
-            JsonValue::Object(pairs) => {
+            Kind::Object(members) => {
                 let mut out = BTreeMap::new();
-                for (k, v) in pairs {
-                    out.insert(k.clone(), convert(v, depth + 1)?);
+                for (k, v) in members {
+                    out.insert(k.to_text().into_owned(), convert(v, depth + 1)?);
                 }
                 AttrValue::Map(out)
             }
@@ -487,6 +667,11 @@ pub fn parse_time_in(s: &str, tz: &jiff::tz::TimeZone) -> Option<Timestamp> {
 /// microseconds truncated), then optionally `Z` or an offset `±HH[[:]MM[[:]SS[.ffffff]]]`.
 /// Returns the validated civil datetime and the offset in microseconds, if any.
 fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i64>)> {
+    parse_iso_written(s.as_bytes()).or_else(|| parse_iso_any(s))
+}
+
+/// [`parse_iso`] of any form it reads.
+fn parse_iso_any(s: &str) -> Option<(jiff::civil::DateTime, Option<i64>)> {
     let b = s.as_bytes();
     let digits = |from: usize, len: usize| -> Option<i64> {
         let part = b.get(from..from + len)?;
@@ -557,6 +742,73 @@ fn parse_iso(s: &str) -> Option<(jiff::civil::DateTime, Option<i64>)> {
         }
     };
     Some((date.to_datetime(time), offset))
+}
+
+/// [`parse_iso`] of the form Optuna writes, `YYYY-MM-DDTHH:MM:SS.ffffff±HH:MM`, in one pass;
+/// `None` for any other text, and for one of this form that is not a valid datetime (which
+/// [`parse_iso`] then refuses).
+fn parse_iso_written(b: &[u8]) -> Option<(jiff::civil::DateTime, Option<i64>)> {
+    let [
+        y0,
+        y1,
+        y2,
+        y3,
+        b'-',
+        m0,
+        m1,
+        b'-',
+        d0,
+        d1,
+        b'T',
+        h0,
+        h1,
+        b':',
+        i0,
+        i1,
+        b':',
+        s0,
+        s1,
+        b'.',
+        f @ ..,
+        sign @ (b'+' | b'-'),
+        oh0,
+        oh1,
+        b':',
+        om0,
+        om1,
+    ] = b
+    else {
+        return None;
+    };
+    let [f0, f1, f2, f3, f4, f5] = f else { return None };
+    let mut fields = [0i64; 9];
+    for (field, digits) in fields.iter_mut().zip([
+        &[*y0, *y1, *y2, *y3][..],
+        &[*m0, *m1],
+        &[*d0, *d1],
+        &[*h0, *h1],
+        &[*i0, *i1],
+        &[*s0, *s1],
+        &[*f0, *f1, *f2, *f3, *f4, *f5],
+        &[*oh0, *oh1],
+        &[*om0, *om1],
+    ]) {
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            *field = *field * 10 + i64::from(d - b'0');
+        }
+    }
+    let [year, month, day, hour, minute, second, micros, oh, om] = fields;
+    if oh > 23 || om > 59 {
+        return None;
+    }
+    let date = jiff::civil::Date::new(year as i16, month as i8, day as i8).ok()?;
+    let time = jiff::civil::Time::new(hour as i8, minute as i8, second as i8, micros as i32 * 1000)
+        .ok()?;
+    let sign = if *sign == b'-' { -1 } else { 1 };
+    Some((date.to_datetime(time), Some(sign * (oh * 3600 + om * 60) * 1_000_000)))
 }
 
 /// `text` without its fraction of seconds (`.` or `,` and one or more digits, read as
@@ -1320,6 +1572,20 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The one-pass reading of the form Optuna writes agrees with the general one, valid or
+        /// not (days past the month's end, hour 24, offsets of 24 hours, ...).
+        #[test]
+        fn written_datetimes_read_as_any_datetime(
+            date in (0u32..10000, 0u32..14, 0u32..33),
+            time in (0u32..26, 0u32..61, 0u32..62, 0u32..1_000_000),
+            offset in (proptest::prelude::any::<bool>(), 0u32..26, 0u32..61),
+        ) {
+            let ((y, mo, d), (h, mi, s, us), (minus, oh, om)) = (date, time, offset);
+            let sign = if minus { '-' } else { '+' };
+            let text = format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{us:06}{sign}{oh:02}:{om:02}");
+            proptest::prop_assert_eq!(parse_iso_written(text.as_bytes()), parse_iso_any(&text), "{}", text);
+        }
+
         /// Damaged lines (a valid line with bytes cut out or replaced) never panic the decoder.
         #[test]
         fn damaged_lines_never_panic(cut in 0usize..400, len in 0usize..40, byte in proptest::prelude::any::<u8>()) {
@@ -1370,6 +1636,48 @@ mod tests {
             decode_line(br#"{"op_code":130,"worker_id":"w"}"#).unwrap().1,
             Operation::Ignorable { code: 130 }
         );
+    }
+
+    #[test]
+    fn keys_read_as_a_python_dict_reads_them() {
+        // A repeated key: the last value wins; an escaped key is the key it spells.
+        let line = br#"{"op_code":1,"worker_id":"w","study_id":5,"study\u005fid":2}"#;
+        assert_eq!(decode_line(line).unwrap().1, Operation::DeleteStudy { study_id: 2 });
+        let line = br#"{"op_code":7,"worker_id":"a","trial_id":1,"step":2,"intermediate_value":0.5,"worker_id":"b\u00e9"}"#;
+        let (worker, op) = decode_line(line).unwrap();
+        assert_eq!(worker, "bé");
+        assert_eq!(op, Operation::SetTrialIntermediateValue { trial_id: 1, step: 2, value: 0.5 });
+    }
+
+    #[test]
+    fn a_decoder_remembers_distributions_without_mixing_them_up() {
+        let line = |high: u64, name: &str| {
+            let mut text = String::new();
+            let op = Operation::SetTrialParam {
+                trial_id: 0,
+                name: name.into(),
+                internal: 1.0,
+                distribution: Distribution::int(0, high as i64, false, 1).unwrap(),
+            };
+            encode_line("w", &op, &mut text).unwrap();
+            text
+        };
+        let mut decoder = LineDecoder::new();
+        // More distinct texts than the decoder keeps, each seen twice, in two orders.
+        let highs: Vec<u64> = (1..=2 * DISTRIBUTION_CACHE as u64 + 3).collect();
+        for high in highs.iter().chain(highs.iter().rev()).chain(&[1, 1, 2, 1]) {
+            let text = line(*high, "p");
+            let (_, op) = decoder.decode(text.trim_end().as_bytes()).unwrap();
+            assert_eq!(op, decode_line(text.trim_end().as_bytes()).unwrap().1, "{text}");
+            let Operation::SetTrialParam { distribution, .. } = op else { panic!() };
+            assert_eq!(distribution, Distribution::int(0, *high as i64, false, 1).unwrap());
+        }
+        assert!(decoder.distributions.seen.len() <= DISTRIBUTION_CACHE);
+        // A bad distribution text is an error every time (not remembered).
+        let bad = br#"{"op_code":5,"worker_id":"w","trial_id":0,"param_name":"p","param_value_internal":1,"distribution":"{\"name\": \"Nope\"}"}"#;
+        for _ in 0..2 {
+            assert!(matches!(decoder.decode(bad), Ok((_, Operation::Unreplayable { .. }))));
+        }
     }
 
     #[test]

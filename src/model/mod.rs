@@ -5,10 +5,12 @@ mod bigint;
 mod decimal;
 mod distribution;
 mod python;
+mod shared;
 mod state;
 mod time;
 mod trial;
 mod utf16;
+mod values;
 mod vec_map;
 
 pub use attr::{AttrValue, MAX_ATTR_DEPTH};
@@ -18,10 +20,12 @@ pub use distribution::{
     IntClass, IntDistribution, ParamValue,
 };
 pub use python::py_float;
+pub use shared::Shared;
 pub use state::{StudyDirection, TrialState};
 pub use time::Timestamp;
-pub use trial::{FrozenStudy, FrozenTrial};
+pub use trial::{Attrs, Distributions, FrozenStudy, FrozenTrial};
 pub use utf16::Utf16String;
+pub use values::Values;
 pub use vec_map::VecMap;
 
 /// Compares two floats as bit patterns, so NaN equals NaN and 0.0 differs from -0.0. Used where
@@ -30,11 +34,13 @@ pub(crate) fn same_f64(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits()
 }
 
-/// `same_f64` over optional vectors.
-pub(crate) fn same_values(a: &Option<Vec<f64>>, b: &Option<Vec<f64>>) -> bool {
+/// `same_f64` over optional values.
+pub(crate) fn same_values(a: &Option<Values>, b: &Option<Values>) -> bool {
     match (a, b) {
         (None, None) => true,
-        (Some(a), Some(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_f64(*x, *y)),
+        (Some(a), Some(b)) => {
+            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| same_f64(*x, *y))
+        }
         _ => false,
     }
 }

@@ -1,14 +1,29 @@
 //! Read-only snapshots of trials and studies, as Optuna's `FrozenTrial` and `FrozenStudy`.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use super::{AttrValue, Distribution, ParamValue, StudyDirection, Timestamp, TrialState, VecMap};
+use super::{
+    AttrValue, Distribution, ParamValue, Shared, StudyDirection, Timestamp, TrialState, Values,
+    VecMap,
+};
+
+/// A trial's parameter distributions by name (shared between the trials that have the same).
+pub type Distributions = Shared<VecMap<Arc<str>, Arc<Distribution>>>;
+/// A trial's user or system attributes (shared while empty).
+pub type Attrs = Shared<VecMap<String, AttrValue>>;
+
+/// The one empty distribution map every new trial starts with.
+static NO_DISTRIBUTIONS: LazyLock<Distributions> = LazyLock::new(Distributions::default);
+/// The one empty attribute map every new trial starts with.
+static NO_ATTRS: LazyLock<Attrs> = LazyLock::new(Attrs::default);
 
 /// One trial as the journal describes it at some point in the log.
 ///
 /// Values and intermediate values keep `+inf`, `-inf` and NaN exactly; equality compares floats
-/// bit for bit.
+/// bit for bit. Built to be small (replay holds one per trial): a single objective value is held
+/// inline, maps are two words and sized exactly while small, and distributions and attributes are
+/// [`Shared`] (one copy for the trials that have the same, copied when one of them changes).
 #[derive(Debug, Clone)]
 pub struct FrozenTrial {
     /// Unique across all studies of the journal (counts up in log order, never reused).
@@ -20,7 +35,7 @@ pub struct FrozenTrial {
     /// Current state.
     pub state: TrialState,
     /// Objective values (one per direction) once set.
-    pub values: Option<Vec<f64>>,
+    pub values: Option<Values>,
     /// When the trial started running (None for a WAITING trial).
     pub datetime_start: Option<Timestamp>,
     /// When the trial finished.
@@ -28,19 +43,21 @@ pub struct FrozenTrial {
     /// Parameter values in external representation. Names are shared (`Arc<str>`) between
     /// `params`, `distributions` and other trials of the study.
     pub params: VecMap<Arc<str>, ParamValue>,
-    /// The distribution of each parameter in `params` (shared between trials when equal).
-    pub distributions: VecMap<Arc<str>, Arc<Distribution>>,
+    /// The distribution of each parameter in `params` (the map and each distribution shared
+    /// between trials when equal).
+    pub distributions: Distributions,
     /// User attributes.
-    pub user_attrs: VecMap<String, AttrValue>,
+    pub user_attrs: Attrs,
     /// System attributes.
-    pub system_attrs: VecMap<String, AttrValue>,
+    pub system_attrs: Attrs,
     /// Intermediate values by step.
     pub intermediate_values: VecMap<i64, f64>,
 }
 
 impl FrozenTrial {
     /// A trial in `state` with no values, datetimes, parameters, attributes or intermediate
-    /// values (what replay creates for a fresh trial, and the usual base for a template).
+    /// values (what replay creates for a fresh trial, and the usual base for a template). Takes
+    /// no allocation of its own.
     pub fn new(trial_id: u64, number: u64, study_id: u64, state: TrialState) -> Self {
         FrozenTrial {
             trial_id,
@@ -51,11 +68,16 @@ impl FrozenTrial {
             datetime_start: None,
             datetime_complete: None,
             params: VecMap::new(),
-            distributions: VecMap::new(),
-            user_attrs: VecMap::new(),
-            system_attrs: VecMap::new(),
+            distributions: NO_DISTRIBUTIONS.clone(),
+            user_attrs: NO_ATTRS.clone(),
+            system_attrs: NO_ATTRS.clone(),
             intermediate_values: VecMap::new(),
         }
+    }
+
+    /// The empty distribution map every trial of [`FrozenTrial::new`] starts with (one copy).
+    pub(crate) fn no_distributions() -> &'static Distributions {
+        &NO_DISTRIBUTIONS
     }
 
     /// The single objective value, if the trial has exactly one.

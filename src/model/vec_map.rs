@@ -1,22 +1,68 @@
-//! `VecMap`: a small sorted map stored in one `Vec`, for the per-trial maps.
+//! `VecMap`: a small sorted map stored in one slice, for the per-trial maps.
 //!
-//! A trial has a handful of parameters, attributes and intermediate values; a sorted vector
-//! holds them in one exactly-sized allocation where a `BTreeMap` would allocate a node of eleven
-//! slots. Lookups are binary searches; inserting in increasing key order (the usual case for
-//! steps) appends.
+//! A trial has a handful of parameters, attributes and intermediate values; a sorted slice holds
+//! them in one exactly-sized allocation (none while empty) where a `BTreeMap` would allocate a
+//! node of eleven slots, and the map itself is two words. Lookups are binary searches; inserting
+//! in increasing key order (the usual case for steps) appends. Past [`EXACT_MAX`] entries the map
+//! keeps spare room as a `Vec` does, so a long run of inserts costs amortized O(1) each.
 
 use std::borrow::Borrow;
 use std::fmt;
 
-/// A map with sorted, unique keys stored in one vector. Iteration is in key order.
-#[derive(Clone, PartialEq)]
+/// Most entries a map keeps in an exactly-sized slice (each insert then reallocates it).
+pub const EXACT_MAX: usize = 8;
+
+/// A map with sorted, unique keys stored in one slice. Iteration is in key order.
+#[derive(Clone)]
 pub struct VecMap<K, V> {
-    entries: Vec<(K, V)>,
+    entries: Entries<K, V>,
+}
+
+/// Up to [`EXACT_MAX`] entries in an exactly-sized slice, more in a growable vector (boxed, so
+/// that the map stays two words).
+#[derive(Clone)]
+enum Entries<K, V> {
+    Exact(Box<[(K, V)]>),
+    // The box keeps the map two words; only maps past EXACT_MAX entries pay for it.
+    #[allow(clippy::box_collection)]
+    Growable(Box<Vec<(K, V)>>),
 }
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
-        VecMap { entries: Vec::new() }
+        VecMap { entries: Entries::Exact(Box::default()) }
+    }
+}
+
+impl<K: PartialEq, V: PartialEq> PartialEq for VecMap<K, V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.slice() == other.slice()
+    }
+}
+
+impl<K, V> VecMap<K, V> {
+    fn slice(&self) -> &[(K, V)] {
+        match &self.entries {
+            Entries::Exact(b) => b,
+            Entries::Growable(v) => v,
+        }
+    }
+
+    /// Changes the entries as a `Vec` (sized exactly again afterwards while small).
+    fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<(K, V)>) -> R) -> R {
+        match &mut self.entries {
+            Entries::Growable(v) => f(v),
+            Entries::Exact(b) => {
+                let mut v = std::mem::take(b).into_vec();
+                let r = f(&mut v);
+                self.entries = if v.len() <= EXACT_MAX {
+                    Entries::Exact(v.into_boxed_slice())
+                } else {
+                    Entries::Growable(Box::new(v))
+                };
+                r
+            }
+        }
     }
 }
 
@@ -30,10 +76,11 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
+        let entries = self.slice();
         // Fast path for appends in increasing order.
-        match self.entries.last() {
-            Some((last, _)) if last.borrow() < key => Err(self.entries.len()),
-            _ => self.entries.binary_search_by(|(k, _)| k.borrow().cmp(key)),
+        match entries.last() {
+            Some((last, _)) if last.borrow() < key => Err(entries.len()),
+            _ => entries.binary_search_by(|(k, _)| k.borrow().cmp(key)),
         }
     }
 
@@ -42,7 +89,7 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| &self.entries[i].1)
+        self.find(key).ok().map(|i| &self.slice()[i].1)
     }
 
     /// The stored key and value for `key`.
@@ -50,7 +97,10 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| (&self.entries[i].0, &self.entries[i].1))
+        self.find(key).ok().map(|i| {
+            let (k, v) = &self.slice()[i];
+            (k, v)
+        })
     }
 
     /// Whether `key` is present.
@@ -64,9 +114,20 @@ impl<K: Ord, V> VecMap<K, V> {
     /// Inserts or replaces; returns the old value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
-            Ok(i) => Some(std::mem::replace(&mut self.entries[i].1, value)),
+            Ok(i) => {
+                let slot = match &mut self.entries {
+                    Entries::Exact(b) => &mut b[i].1,
+                    Entries::Growable(v) => &mut v[i].1,
+                };
+                Some(std::mem::replace(slot, value))
+            }
             Err(i) => {
-                self.entries.insert(i, (key, value));
+                self.edit(|v| {
+                    if v.len() < EXACT_MAX {
+                        v.reserve_exact(1);
+                    }
+                    v.insert(i, (key, value));
+                });
                 None
             }
         }
@@ -77,32 +138,33 @@ impl<K: Ord, V> VecMap<K, V> {
     where
         K: Borrow<Q>,
     {
-        self.find(key).ok().map(|i| self.entries.remove(i).1)
+        let i = self.find(key).ok()?;
+        Some(self.edit(|v| v.remove(i)).1)
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.slice().len()
     }
 
     /// Whether the map is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.slice().is_empty()
     }
 
     /// Entries in key order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.slice().iter().map(|(k, v)| (k, v))
     }
 
     /// Keys in order.
     pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
-        self.entries.iter().map(|(k, _)| k)
+        self.slice().iter().map(|(k, _)| k)
     }
 
     /// Values in key order.
     pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
-        self.entries.iter().map(|(_, v)| v)
+        self.slice().iter().map(|(_, v)| v)
     }
 }
 
@@ -120,11 +182,20 @@ where
 }
 
 impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
+    /// The map of the entries (a repeated key: the last one wins), sized exactly while small.
     fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
-        let mut map = VecMap::new();
-        for (k, v) in iter {
-            map.insert(k, v);
+        let mut entries: Vec<(K, V)> = iter.into_iter().collect();
+        // A stable sort keeps repeated keys in order; then the last of each run wins.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut unique: Vec<(K, V)> = Vec::with_capacity(entries.len());
+        for e in entries {
+            match unique.last_mut() {
+                Some(last) if last.0 == e.0 => *last = e,
+                _ => unique.push(e),
+            }
         }
+        let mut map = VecMap::new();
+        map.edit(|v| *v = unique);
         map
     }
 }
@@ -139,7 +210,10 @@ impl<K, V> IntoIterator for VecMap<K, V> {
     type Item = (K, V);
     type IntoIter = std::vec::IntoIter<(K, V)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_iter()
+        match self.entries {
+            Entries::Exact(b) => b.into_vec().into_iter(),
+            Entries::Growable(v) => v.into_iter(),
+        }
     }
 }
 
@@ -147,13 +221,13 @@ impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
     type Item = (&'a K, &'a V);
     type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.entries.iter().map(|(k, v)| (k, v))
+        self.slice().iter().map(|(k, v)| (k, v))
     }
 }
 
 impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for VecMap<K, V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.entries.iter().map(|(k, v)| (k, v))).finish()
+        f.debug_map().entries(self.slice().iter().map(|(k, v)| (k, v))).finish()
     }
 }
 
@@ -176,5 +250,30 @@ mod tests {
         let names: VecMap<std::sync::Arc<str>, i32> = [("b".into(), 2), ("a".into(), 1)].into();
         assert_eq!(names["a"], 1);
         assert_eq!(names.get("b"), Some(&2));
+        let repeated: VecMap<i32, i32> = [(2, 1), (1, 1), (2, 2)].into();
+        assert_eq!(repeated.iter().collect::<Vec<_>>(), [(&1, &1), (&2, &2)]);
+    }
+
+    #[test]
+    fn small_maps_take_two_words_and_exactly_their_entries() {
+        assert_eq!(std::mem::size_of::<VecMap<i64, f64>>(), 16);
+        let mut m = VecMap::new();
+        for k in 0..EXACT_MAX as i64 {
+            m.insert(k, k as f64);
+            assert!(matches!(&m.entries, Entries::Exact(b) if b.len() == m.len()));
+        }
+        // Past the exact size: a growable vector; removing keeps every entry reachable.
+        for k in (EXACT_MAX as i64..100).rev() {
+            m.insert(k, k as f64);
+        }
+        assert!(matches!(&m.entries, Entries::Growable(_)));
+        assert!((0..100).all(|k| m.get(&k) == Some(&(k as f64))));
+        assert_eq!(m.remove(&50), Some(50.0));
+        assert_eq!(m.len(), 99);
+        let keys: Vec<i64> = m.keys().copied().collect();
+        assert_eq!(keys, (0..100).filter(|k| *k != 50).collect::<Vec<_>>());
+        let small: VecMap<i64, f64> = (0..3).map(|k| (k, 0.0)).collect();
+        assert!(matches!(&small.entries, Entries::Exact(b) if b.len() == 3));
+        assert_eq!(small.into_iter().map(|(k, _)| k).collect::<Vec<_>>(), [0, 1, 2]);
     }
 }

@@ -372,7 +372,7 @@ impl<B: LogBackend> JournalStorage<B> {
         })?;
         Ok(TrialTemplate {
             state: t.state,
-            values: t.values.clone(),
+            values: t.values.as_deref().map(<[f64]>::to_vec),
             datetime_complete: t.datetime_complete,
             params,
             user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -490,12 +490,12 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// A trial's user attributes.
     pub fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        self.read(|s| Ok(s.trial(trial_id)?.user_attrs.clone()))
+        self.read(|s| Ok(VecMap::clone(&s.trial(trial_id)?.user_attrs)))
     }
 
     /// A trial's system attributes.
     pub fn get_trial_system_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        self.read(|s| Ok(s.trial(trial_id)?.system_attrs.clone()))
+        self.read(|s| Ok(VecMap::clone(&s.trial(trial_id)?.system_attrs)))
     }
 
     /// A snapshot of one trial.

@@ -182,12 +182,12 @@ pub trait Storage: Send + Sync {
 
     /// A trial's user attributes.
     fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        Ok(self.get_trial(trial_id)?.user_attrs.clone())
+        Ok((*self.get_trial(trial_id)?.user_attrs).clone())
     }
 
     /// A trial's system attributes.
     fn get_trial_system_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {
-        Ok(self.get_trial(trial_id)?.system_attrs.clone())
+        Ok((*self.get_trial(trial_id)?.system_attrs).clone())
     }
 
     /// How many trials a study has, optionally only those in `states`.

@@ -285,7 +285,7 @@ mod tests {
                 t.distributions.insert("x".into(), dx.clone());
                 t.distributions.insert("y".into(), dy.clone());
                 t.distributions.insert("z".into(), dz.clone());
-                t.values = Some(vec![f(x, y, z)]);
+                t.values = Some(vec![f(x, y, z)].into());
                 Arc::new(t)
             })
             .collect();
@@ -308,7 +308,7 @@ mod tests {
     fn too_few_finite_trials_give_none() {
         let (mut ts, names) = study(3, |x, _, _| x);
         for t in ts.iter_mut().skip(1) {
-            Arc::make_mut(t).values = Some(vec![f64::NAN]);
+            Arc::make_mut(t).values = Some(vec![f64::NAN].into());
         }
         assert!(ped_anova(&ts, &names, |t| t.value()).is_none());
         assert!(ped_anova(&ts[..0], &names, |t| t.value()).is_none());

@@ -226,7 +226,7 @@ mod tests {
 
     fn t(n: u64, state: TrialState, values: Option<Vec<f64>>) -> Arc<FrozenTrial> {
         let mut t = FrozenTrial::new(n, n, 0, state);
-        t.values = values;
+        t.values = values.map(Into::into);
         Arc::new(t)
     }
 

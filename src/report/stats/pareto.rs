@@ -61,7 +61,7 @@ mod tests {
 
     fn t(n: u64, values: &[f64]) -> Arc<FrozenTrial> {
         let mut t = FrozenTrial::new(n, n, 0, TrialState::Complete);
-        t.values = Some(values.to_vec());
+        t.values = Some(values.into());
         Arc::new(t)
     }
 
@@ -95,7 +95,7 @@ mod tests {
     fn nan_and_unfinished_trials_are_left_out_and_infinity_counts() {
         let dirs = [StudyDirection::Minimize, StudyDirection::Minimize];
         let mut running = FrozenTrial::new(3, 3, 0, TrialState::Running);
-        running.values = Some(vec![-9.0, -9.0]);
+        running.values = Some(vec![-9.0, -9.0].into());
         let ts = vec![
             t(0, &[1.0, 1.0]),
             t(1, &[f64::NAN, 0.0]),

@@ -81,7 +81,7 @@ fn generation_of(t: &FrozenTrial) -> Option<i64> {
 /// Optuna's crowding-distance sort of one rank: descending distance, ties in the order the
 /// per-objective sorts leave them, reversed.
 fn crowding_distance_sort(individuals: &mut [Arc<FrozenTrial>]) {
-    let n_obj = individuals.first().and_then(|t| t.values.as_ref()).map_or(0, Vec::len);
+    let n_obj = individuals.first().and_then(|t| t.values.as_ref()).map_or(0, |v| v.len());
     let value = |t: &FrozenTrial, i: usize| {
         t.values.as_ref().and_then(|v| v.get(i).copied()).unwrap_or(f64::NAN)
     };
@@ -364,7 +364,7 @@ mod tests {
 
     fn complete(number: u64, values: [f64; 2], generation: Option<i64>) -> Arc<FrozenTrial> {
         let mut t = FrozenTrial::new(number, number, 0, TrialState::Complete);
-        t.values = Some(values.to_vec());
+        t.values = Some(values.into());
         if let Some(g) = generation {
             t.system_attrs.insert(GENERATION_KEY.into(), AttrValue::Int(g));
         }

@@ -196,7 +196,7 @@ mod tests {
                     let mut t = FrozenTrial::new(n as u64, n as u64, 0, state);
                     t.values = match tj.get("values").unwrap() {
                         JsonValue::Null => None,
-                        v => Some(floats(v)),
+                        v => Some(floats(v).into()),
                     };
                     let JsonValue::Array(iv) = tj.get("intermediate").unwrap() else { panic!() };
                     for pair in iv {
