@@ -194,7 +194,7 @@ fn results_come_from_the_last_stdout_line_or_the_result_file() {
     let t = one_trial("echo '{{\"value\": 7}}'", &["maximize"]);
     assert_eq!(t.value(), Some(7.0));
     let t = one_trial("echo '{{\"values\": [1, 2.5]}}'", &["minimize", "maximize"]);
-    assert_eq!(t.values, Some(vec![1.0, 2.5]));
+    assert_eq!(t.values.as_deref(), Some(&[1.0, 2.5][..]));
     // The result file wins over stdout.
     let t = one_trial("echo 3 > \"$TRIALOG_RESULT_FILE\"; echo not a number", &["minimize"]);
     assert_eq!((t.state, t.value()), (TrialState::Complete, Some(3.0)));

@@ -363,7 +363,8 @@ impl<S: Storage + ?Sized> Runner<S> {
             Err(Error::TrialFinished { .. }) => return Ok(None),
             Err(e) => return Err(e),
         }
-        let mut record = self.finish(trial, Verdict::Complete(values), Duration::ZERO, None)?;
+        let mut record =
+            self.finish(trial, Verdict::Complete(values.to_vec()), Duration::ZERO, None)?;
         record.reason = Some(format!("not run: trial {} had the same parameters", done.number));
         Ok(Some(record))
     }
@@ -629,7 +630,7 @@ impl<S: Storage + ?Sized> Runner<S> {
         }
         let snapshot = trial.snapshot()?;
         record.state = Some(snapshot.state);
-        record.values = snapshot.values.clone();
+        record.values = snapshot.values.as_ref().map(|v| v.to_vec());
         if snapshot.state == TrialState::Fail && record.reason.is_none() {
             if let Some(AttrValue::String(r)) = snapshot.system_attrs.get(FAIL_REASON_ATTR) {
                 record.reason = Some(r.clone());

@@ -63,7 +63,7 @@ mod tests {
 
     fn t(number: u64, values: &[f64]) -> Arc<FrozenTrial> {
         let mut t = FrozenTrial::new(number, number, 0, TrialState::Complete);
-        t.values = Some(values.to_vec());
+        t.values = Some(values.into());
         Arc::new(t)
     }
 
