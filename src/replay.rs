@@ -159,7 +159,44 @@ pub struct ReplayState {
     trials: Vec<Arc<FrozenTrial>>,
     /// The latest heartbeat of each RUNNING trial that has one (dropped when it finishes).
     heartbeats: HashMap<u64, Timestamp>,
+    /// Which worker last made each trial RUNNING.
+    runners: TrialWorkers,
     stats: ReplayStats,
+}
+
+/// The worker (a batch's `worker_id`) that last made each trial RUNNING: one small index per
+/// trial that has run, into a table holding each distinct worker id once.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct TrialWorkers {
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
+    /// Indexed by trial id; `u32::MAX` for a trial no known worker started.
+    by_trial: Vec<u32>,
+}
+
+impl TrialWorkers {
+    fn record(&mut self, trial_id: u64, worker: &str) {
+        let Ok(at) = usize::try_from(trial_id) else { return };
+        let index = match self.index.get(worker) {
+            Some(&i) => i,
+            None => {
+                let Ok(i) = u32::try_from(self.names.len()) else { return };
+                let name: Arc<str> = Arc::from(worker);
+                self.names.push(Arc::clone(&name));
+                self.index.insert(name, i);
+                i
+            }
+        };
+        if self.by_trial.len() <= at {
+            self.by_trial.resize(at + 1, u32::MAX);
+        }
+        self.by_trial[at] = index;
+    }
+
+    fn of(&self, trial_id: u64) -> Option<&Arc<str>> {
+        let i = *self.by_trial.get(usize::try_from(trial_id).ok()?)?;
+        self.names.get(i as usize)
+    }
 }
 
 impl ReplayState {
@@ -204,7 +241,11 @@ impl ReplayState {
                 Verdict::Apply => {
                     self.stats.by_kind[kind] += 1;
                     self.stats.applied += 1;
-                    self.apply_checked(op)
+                    let applied = self.apply_checked(op);
+                    if let Some(trial_id) = self.started(op, applied) {
+                        self.runners.record(trial_id, &batch.worker_id);
+                    }
+                    applied
                 }
                 Verdict::Fatal(reason) if stop => return Err(Unreplayable { index, reason }),
                 Verdict::Ignore(_) | Verdict::Fatal(_) => {
@@ -218,7 +259,8 @@ impl ReplayState {
         Ok(first.unwrap_or(Applied::Updated))
     }
 
-    /// Applies one operation if it is valid now; otherwise returns why and changes nothing.
+    /// Applies one operation if it is valid now; otherwise returns why and changes nothing. The
+    /// operation has no batch, so a trial it starts has no known worker.
     pub fn apply(&mut self, op: &Operation) -> Result<Applied> {
         self.check(op)?;
         Ok(self.apply_checked(op))
@@ -461,6 +503,19 @@ impl ReplayState {
         Applied::TrialCreated(trial_id)
     }
 
+    /// The trial that `op`, just applied with result `applied`, made RUNNING, if any.
+    fn started(&self, op: &Operation, applied: Applied) -> Option<u64> {
+        match (op, applied) {
+            (Operation::CreateTrial { .. }, Applied::TrialCreated(id)) => {
+                (self.trials[id as usize].state == TrialState::Running).then_some(id)
+            }
+            (Operation::SetTrialStateValues { trial_id, state: TrialState::Running, .. }, _) => {
+                Some(*trial_id)
+            }
+            _ => None,
+        }
+    }
+
     /// The trial with this id for mutation (copy-on-write if a reader still holds it).
     fn trial_mut(&mut self, trial_id: u64) -> &mut FrozenTrial {
         Arc::make_mut(&mut self.trials[trial_id as usize])
@@ -565,6 +620,14 @@ impl ReplayState {
         Ok(stale)
     }
 
+    /// The worker id (the `worker_id` of the batch) that last made this trial RUNNING, by
+    /// creating it RUNNING or by claiming it from WAITING; `None` for a trial that never ran or
+    /// whose start came through [`ReplayState::apply`] (no batch, so no worker). In trialog's
+    /// and Optuna's journals a worker id names one storage handle on one thread.
+    pub fn trial_worker(&self, trial_id: u64) -> Option<&str> {
+        self.runners.of(trial_id).map(|w| &**w)
+    }
+
     /// How many trials were ever created (the next trial id).
     pub fn trial_count(&self) -> u64 {
         self.trials.len() as u64
@@ -638,6 +701,47 @@ mod tests {
 
     fn batch(ops: Vec<Operation>) -> LogBatch {
         LogBatch { worker_id: "w".into(), ops }
+    }
+
+    #[test]
+    fn each_trial_remembers_the_worker_that_made_it_running() {
+        let on = |worker: &str, ops| LogBatch { worker_id: worker.into(), ops };
+        let create =
+            |template| Operation::CreateTrial { study_id: 0, datetime_start: None, template };
+        let waiting = TrialTemplate {
+            state: TrialState::Waiting,
+            values: None,
+            datetime_complete: None,
+            params: BTreeMap::new(),
+            user_attrs: BTreeMap::new(),
+            system_attrs: BTreeMap::new(),
+            intermediate_values: BTreeMap::new(),
+        };
+        let claim = |trial_id| Operation::SetTrialStateValues {
+            trial_id,
+            state: TrialState::Running,
+            values: None,
+            datetime: None,
+        };
+        let mut s = ReplayState::new();
+        let study = Operation::CreateStudy {
+            study_name: "s".into(),
+            directions: vec![StudyDirection::Minimize],
+        };
+        s.replay_batch(&on("a", vec![study, create(None)])).unwrap(); // trial 0, run by a
+        s.replay_batch(&on("b", vec![create(None)])).unwrap(); // trial 1, run by b
+        s.replay_batch(&on("a", vec![create(Some(Box::new(waiting)))])).unwrap(); // trial 2
+        assert_eq!((s.trial_worker(0), s.trial_worker(1)), (Some("a"), Some("b")));
+        assert_eq!(s.trial_worker(2), None, "an enqueued trial has not run");
+        s.replay_batch(&on("c", vec![claim(2)])).unwrap();
+        assert_eq!(s.trial_worker(2), Some("c"), "the claimer runs it, not the enqueuer");
+        // A second claim of a RUNNING trial loses (Optuna's rule) and changes nothing.
+        s.replay_batch(&on("d", vec![claim(2)])).unwrap();
+        assert_eq!(s.trial_worker(2), Some("c"));
+        // Outside a batch the worker is unknown.
+        s.apply(&create(None)).unwrap();
+        assert_eq!((s.trial_worker(3), s.trial_worker(99)), (None, None));
+        assert_eq!(s.runners.names.len(), 3, "each worker id is held once");
     }
 
     #[test]

@@ -135,3 +135,42 @@ fn watch_rewrites_the_page_as_trials_arrive() {
     // Killed while sleeping (or, rarely, mid-write): at most a stray temporary file beside it.
     assert!(names.contains(&"live.html".to_owned()), "{names:?}");
 }
+
+/// The timeline gives each worker (storage handle and thread) its own row, in both formats.
+#[test]
+fn the_timeline_has_a_row_per_worker_that_ran_trials() {
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("w.journal");
+    let optuna = dir.path().join("w.log");
+    let a = JournalStorage::open(&own).unwrap();
+    let b = JournalStorage::open(&own).unwrap();
+    let oa = JournalStorage::open_optuna(&optuna).unwrap();
+    let ob = JournalStorage::open_optuna(&optuna).unwrap();
+    let id = a.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    let oid = oa.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    for round in 0..3 {
+        add(&a, id, 2);
+        add(&oa, oid, 2);
+        if round < 2 {
+            add(&b, id, 1);
+            add(&ob, oid, 1);
+        }
+    }
+    for j in [&own, &optuna] {
+        let out = dir.path().join("page.html");
+        let o = trialog(&[
+            "report",
+            j.to_str().unwrap(),
+            "--study",
+            "s",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let html = std::fs::read_to_string(&out).unwrap();
+        assert!(html.contains("2 workers; at most 1 trial running at once"), "{}", j.display());
+        let bars = |w: &str| html.matches(&format!("worker {w} (")).count();
+        assert_eq!((bars("w0"), bars("w1"), bars("w2")), (6, 2, 0), "{}", j.display());
+        assert!(html.contains(">Worker</text>") && !html.contains("worker not recorded"));
+    }
+}

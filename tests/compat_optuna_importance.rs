@@ -27,7 +27,7 @@ fn importances_match_optunas_get_param_importances() {
     let storage = JournalStorage::new(AnyJournalFile::open_existing(&journal).unwrap()).unwrap();
     for study in storage.get_all_studies().unwrap() {
         let trials = storage.get_all_trials(study.study_id, None).unwrap();
-        let stats = StudyStats::compute(&study, &trials, Timestamp::now());
+        let stats = StudyStats::compute(&study, &trials, Timestamp::now(), &Default::default());
         let JsonValue::Array(per_objective) = expected.get(&study.study_name).unwrap() else {
             panic!("no entry for study {}", study.study_name)
         };

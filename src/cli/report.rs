@@ -34,13 +34,16 @@ pub struct ReportArgs {
 pub fn run(args: &ReportArgs) -> Result<(), CliError> {
     let path = &args.journal;
     let storage = journal::open(path)?;
-    let options = |now| Options { now, refresh_secs: args.watch.then_some(args.interval) };
     loop {
         // Each round reads only what was appended since the last one.
         let study = journal::study(&*storage, path, &args.study)?;
         let trials =
             storage.get_all_trials(study.study_id, None).map_err(|e| CliError::lib(path, e))?;
-        let html = report::render(&study, &trials, &options(Timestamp::now()));
+        let mut options = Options::at(Timestamp::now())
+            .with_workers_from(&*storage, study.study_id)
+            .map_err(|e| CliError::lib(path, e))?;
+        options.refresh_secs = args.watch.then_some(args.interval);
+        let html = report::render(&study, &trials, &options);
         report::write_atomically(&args.out, html.as_bytes())
             .map_err(|e| CliError::lib(&args.out, e))?;
         emit(&format!(

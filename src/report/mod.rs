@@ -29,6 +29,7 @@ mod page;
 pub mod render;
 pub mod stats;
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -52,12 +53,30 @@ pub struct Options {
     pub now: Timestamp,
     /// Ask the browser to reload the page every this many seconds (`trialog report --watch`).
     pub refresh_secs: Option<u32>,
+    /// The worker that started each trial, by trial id, where the store knows it
+    /// ([`crate::Storage::trial_workers`]): the timeline gives each worker its own row. Trials
+    /// not in the map are packed onto shared rows.
+    pub workers: HashMap<u64, Arc<str>>,
 }
 
 impl Options {
-    /// Options for a report at `now`, without automatic reload.
+    /// Options for a report at `now`, without automatic reload or worker names.
     pub fn at(now: Timestamp) -> Options {
-        Options { now, refresh_secs: None }
+        Options { now, refresh_secs: None, workers: HashMap::new() }
+    }
+
+    /// These options with the workers `store` knows for `study_id` (see [`Options::workers`]).
+    pub fn with_workers_from(
+        mut self,
+        store: &(impl crate::Storage + ?Sized),
+        study_id: u64,
+    ) -> Result<Options> {
+        let mut names: HashMap<String, Arc<str>> = HashMap::new();
+        for (trial_id, worker) in store.trial_workers(study_id)? {
+            let name = names.entry(worker).or_insert_with_key(|w| Arc::from(w.as_str()));
+            self.workers.insert(trial_id, Arc::clone(name));
+        }
+        Ok(self)
     }
 }
 
@@ -68,7 +87,7 @@ impl Options {
 /// says what cannot be drawn. Every SVG in it is well-formed XML, and every mark that stands for
 /// a trial carries its number in a `data-trial` attribute.
 pub fn render(study: &FrozenStudy, trials: &[Arc<FrozenTrial>], options: &Options) -> String {
-    let s = StudyStats::compute(study, trials, options.now);
+    let s = StudyStats::compute(study, trials, options.now, &options.workers);
     page::page(&s, &sections(&s), options.refresh_secs)
 }
 

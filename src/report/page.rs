@@ -114,13 +114,17 @@ fn summary(h: &mut String, s: &StudyStats) {
         _ => "no trial has started".to_owned(),
     };
     row(h, "Time span", span);
+    let tl = &s.timeline;
+    let running = |n: usize| if n == 1 { "1 trial".to_owned() } else { format!("{n} trials") };
+    let workers = match tl.n_workers {
+        0 => "workers not recorded by this store".to_owned(),
+        1 => "1 worker".to_owned(),
+        n => format!("{n} workers"),
+    };
     row(
         h,
         "Concurrency",
-        format!(
-            "at most {} running at once (the timeline's lanes; the journal's trials do not name their worker)",
-            if s.n_lanes == 1 { "1 trial".to_owned() } else { format!("{} trials", s.n_lanes) }
-        ),
+        format!("{}; at most {} running at once", workers, running(tl.peak_running)),
     );
     let params: Vec<String> = s
         .params

@@ -134,6 +134,17 @@ impl<B: LogBackend> JournalStorage<B> {
         self.backend.recovery_report()
     }
 
+    /// For each trial of the study that has run, the worker id of the batch that made it
+    /// RUNNING (see [`ReplayState::trial_worker`]), as `(trial_id, worker)` in trial order.
+    pub fn trial_workers(&self, study_id: u64) -> Result<Vec<(u64, String)>> {
+        self.read(|state| {
+            Ok(state
+                .trials_of(study_id)?
+                .filter_map(|t| Some((t.trial_id, state.trial_worker(t.trial_id)?.to_owned())))
+                .collect())
+        })
+    }
+
     /// This thread's worker id on this handle.
     pub fn worker_id(&self) -> String {
         THREAD_NUMBER.with(|n| format!("{}{n}", self.worker_prefix))
@@ -744,5 +755,8 @@ impl<B: LogBackend> Storage for JournalStorage<B> {
     }
     fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         JournalStorage::fail_stale_trials(self, study_id, grace_period)
+    }
+    fn trial_workers(&self, study_id: u64) -> Result<Vec<(u64, String)>> {
+        JournalStorage::trial_workers(self, study_id)
     }
 }

@@ -217,6 +217,14 @@ pub trait Storage: Send + Sync {
     /// Optuna's `remove_session`: releases per-thread resources (nothing, by default).
     fn remove_session(&self) {}
 
+    /// For each trial of a study that has run, the worker that started it (the journal's
+    /// `worker_id`: one storage handle on one thread), as `(trial_id, worker)`. Empty by default:
+    /// a store that does not know who ran what (the gRPC protocol does not say).
+    fn trial_workers(&self, study_id: u64) -> Result<Vec<(u64, String)>> {
+        let _ = study_id;
+        Ok(Vec::new())
+    }
+
     // ---- heartbeats (optional) ----------------------------------------------------------
 
     /// This handle's heartbeat settings, if heartbeats are on (Optuna's

@@ -7,12 +7,13 @@ pub mod pareto;
 pub mod space;
 pub mod timeline;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::model::{AttrValue, FrozenStudy, FrozenTrial, StudyDirection, Timestamp, TrialState};
 
 pub use space::{Domain, ParamSpace};
-pub use timeline::Bar;
+pub use timeline::{Bar, Lane, Timeline};
 
 /// Everything the report shows about one study.
 #[derive(Debug, Clone)]
@@ -36,10 +37,8 @@ pub struct StudyStats {
     pub params: Vec<ParamSpace>,
     /// Per objective: history and importances.
     pub objectives: Vec<ObjectiveStats>,
-    /// The started trials as timeline bars, packed on lanes.
-    pub bars: Vec<Bar>,
-    /// The number of timeline lanes: the peak number of trials running at once.
-    pub n_lanes: usize,
+    /// The started trials as timeline bars on lanes (a worker's own, where known).
+    pub timeline: Timeline,
     /// When the report was computed (the end of a RUNNING trial's bar).
     pub now: Timestamp,
 }
@@ -78,8 +77,14 @@ impl ObjectiveStats {
 
 impl StudyStats {
     /// Computes the statistics of `study` from `trials` (any order; trials of other studies must
-    /// not be passed). `now` ends the bars of RUNNING trials.
-    pub fn compute(study: &FrozenStudy, trials: &[Arc<FrozenTrial>], now: Timestamp) -> Self {
+    /// not be passed). `now` ends the bars of RUNNING trials; `workers` names the worker that
+    /// started each trial (by trial id) where the store knows it.
+    pub fn compute(
+        study: &FrozenStudy,
+        trials: &[Arc<FrozenTrial>],
+        now: Timestamp,
+        workers: &HashMap<u64, Arc<str>>,
+    ) -> Self {
         let mut trials = trials.to_vec();
         trials.sort_by_key(|t| t.number);
         let counts = TrialState::ALL
@@ -117,7 +122,7 @@ impl StudyStats {
         let first_start = trials.iter().filter_map(|t| t.datetime_start).min();
         let last_event =
             trials.iter().flat_map(|t| [t.datetime_start, t.datetime_complete]).flatten().max();
-        let (bars, n_lanes) = timeline::lanes(&trials, now);
+        let timeline = timeline::timeline(&trials, now, workers);
         StudyStats {
             study_name: study.study_name.clone(),
             directions: study.directions.clone(),
@@ -127,8 +132,7 @@ impl StudyStats {
             last_event,
             params,
             objectives,
-            bars,
-            n_lanes,
+            timeline,
             now,
             trials,
         }
@@ -241,7 +245,12 @@ mod tests {
             t(5, TrialState::Pruned, Some(vec![1.0])),
             t(6, TrialState::Complete, Some(vec![f64::NEG_INFINITY])),
         ];
-        let s = StudyStats::compute(&study(vec![StudyDirection::Minimize]), &ts, Timestamp(0));
+        let s = StudyStats::compute(
+            &study(vec![StudyDirection::Minimize]),
+            &ts,
+            Timestamp(0),
+            &HashMap::new(),
+        );
         let o = &s.objectives[0];
         assert_eq!(o.best_so_far.len(), 3);
         assert_eq!(&o.best_so_far[..2], &[(0, 5.0), (3, 3.0)]);
@@ -250,14 +259,19 @@ mod tests {
         assert_eq!(o.non_finite, 2);
         assert_eq!(s.best[0].number, 6);
         assert_eq!(s.count(TrialState::Complete), 5);
-        let s = StudyStats::compute(&study(vec![StudyDirection::Maximize]), &ts, Timestamp(0));
+        let s = StudyStats::compute(
+            &study(vec![StudyDirection::Maximize]),
+            &ts,
+            Timestamp(0),
+            &HashMap::new(),
+        );
         assert_eq!(s.best[0].number, 0);
     }
 
     #[test]
     fn metric_names_name_the_objectives() {
         let mut st = study(vec![StudyDirection::Minimize, StudyDirection::Maximize]);
-        let s = StudyStats::compute(&st, &[], Timestamp(0));
+        let s = StudyStats::compute(&st, &[], Timestamp(0), &HashMap::new());
         assert_eq!(s.objectives[1].name, "Objective 1");
         st.system_attrs.insert(
             "study:metric_names".into(),
@@ -266,8 +280,12 @@ mod tests {
                 AttrValue::String("acc".into()),
             ]),
         );
-        let s = StudyStats::compute(&st, &[], Timestamp(0));
+        let s = StudyStats::compute(&st, &[], Timestamp(0), &HashMap::new());
         assert_eq!(s.objectives[1].name, "acc");
-        assert!(s.best.is_empty() && s.bars.is_empty() && s.objectives[0].importances.is_none());
+        assert!(
+            s.best.is_empty()
+                && s.timeline.bars.is_empty()
+                && s.objectives[0].importances.is_none()
+        );
     }
 }
