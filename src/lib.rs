@@ -87,6 +87,7 @@ pub mod remote;
 pub mod replay;
 #[cfg(feature = "report")]
 pub mod report;
+pub mod runner;
 pub mod storage;
 pub mod study;
 mod sys;

@@ -349,6 +349,18 @@ impl<S: Storage + ?Sized> Study<S> {
         }
     }
 
+    /// A fresh RUNNING trial, even when WAITING trials exist (which [`Study::ask`] claims
+    /// first): for callers that must know whether their trial was created or claimed (the
+    /// runner's budget check). `SearchSpaceExhausted` with a finite sampler (a grid), which
+    /// never creates trials.
+    pub fn ask_new(&self) -> Result<Trial<S>> {
+        if !self.sampler.allows_new_trials() {
+            return Err(Error::SearchSpaceExhausted { study_id: self.study_id });
+        }
+        let id = self.storage.create_new_trial(self.study_id, None)?;
+        self.handle(id)
+    }
+
     /// Claims the lowest-numbered WAITING (enqueued) trial this worker can get, or `None` if
     /// every WAITING trial is taken. Never creates a trial: for draining a queue.
     pub fn ask_waiting(&self) -> Result<Option<Trial<S>>> {
@@ -521,6 +533,17 @@ impl<S: Storage + ?Sized> Study<S> {
             t.params.insert(Arc::clone(&name), value.clone());
             t.distributions.insert(name, Arc::new(dist.clone()));
         }
+        self.storage.create_new_trial(self.study_id, Some(&t))
+    }
+
+    /// Enqueues a WAITING trial whose parameters are fixed to `params` without distributions,
+    /// as Optuna's `enqueue_trial` does: the values go into the [`FIXED_PARAMS_ATTR`] system
+    /// attribute, and each is checked against the distribution it is suggested with when the
+    /// trial runs. Exactly one `ask` across all workers returns it. Returns its trial id.
+    pub fn enqueue_fixed(&self, params: &[(&str, ParamValue)]) -> Result<u64> {
+        let mut t = Self::waiting_template(self.study_id);
+        let fixed = params.iter().map(|(k, v)| ((*k).to_owned(), trial::attr_from_param(v)));
+        t.system_attrs.insert(FIXED_PARAMS_ATTR.to_owned(), AttrValue::Map(fixed.collect()));
         self.storage.create_new_trial(self.study_id, Some(&t))
     }
 
