@@ -20,8 +20,8 @@ use crate::model::{
 
 mod group;
 mod journal;
-mod staleness;
 pub mod location;
+mod staleness;
 
 pub use journal::JournalStorage;
 pub use location::Location;
