@@ -593,11 +593,10 @@ impl<B: LogBackend> JournalStorage<B> {
     /// meanwhile is left alone, and two callers never both fail a trial. All the failures are
     /// one all-or-nothing batch; nothing else changes.
     pub fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
-        // Nothing stale as far as readers see (the usual case, checked before every trial of
-        // `optimize`): no lock, no write. Otherwise decide again under the lock.
-        if self.stale_trial_ids(study_id, grace_period)?.is_empty() {
-            return Ok(Vec::new());
-        }
+        // Decided under the lock only: there the journal's end is confirmed with the file
+        // server, while a look without it may see a client's cached copy that never shows the
+        // heartbeats stop (so a sweeper that only looked without the lock would never fail a
+        // trial on NFS; tests/sharedfs_clock_skew.rs). When nothing is stale nothing is written.
         let written = self.submit(Intent::fail_stale(study_id, grace_period))?;
         Ok(written
             .ops
