@@ -380,6 +380,33 @@ pub enum Error {
         /// The requested destination.
         path: PathBuf,
     },
+    /// A call to a Redis server failed: it could not be reached, the connection was lost (a
+    /// write whose reply was lost and that the server did not apply), or the server refused the
+    /// command (a key of the wrong type). For a write, nothing was written.
+    #[error("redis {server}: {op} {key}: {source}")]
+    Redis {
+        /// The server (`redis://host:port/db`, any password replaced by `***`).
+        server: String,
+        /// What was being done ("connect to", "GET", "MGET", "append to", ...).
+        op: &'static str,
+        /// The key involved (empty when connecting).
+        key: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A key of a Redis journal does not hold what Optuna's key layout puts there (a log entry
+    /// that is not an Optuna operation, a log number that is not an integer, an entry missing
+    /// below the log number). Nothing was written.
+    #[error("redis {server}: corrupt journal record at key {key:?}: {reason}")]
+    RedisCorrupt {
+        /// The server (`redis://host:port/db`, any password replaced by `***`).
+        server: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A download's destination already exists (a file, a directory or a link, even a dangling
     /// one) and overwriting was not asked for. Nothing was written.
     #[error("{path} already exists; nothing was written (ask to overwrite it to replace it)", path = path.display())]

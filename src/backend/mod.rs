@@ -2,7 +2,7 @@
 //! only if the log still ends where the caller last saw it.
 //!
 //! Positions are opaque `u64`s that only the backend interprets (byte offsets for files and
-//! memory and Optuna's JSON-lines files, later an entry index for Redis). Position 0
+//! memory and Optuna's JSON-lines files, the number of entries read for Redis). Position 0
 //! means "nothing read yet".
 
 use std::path::Path;
@@ -22,6 +22,8 @@ mod memory;
 mod optuna_file;
 mod poison;
 mod recovery;
+#[cfg(feature = "redis")]
+mod redis;
 mod survey;
 
 pub use detect::{AnyJournalFile, JournalFormat, detect_format, detect_head, writers_lock};
@@ -29,6 +31,8 @@ pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
+#[cfg(feature = "redis")]
+pub use redis::{READ_CHUNK as REDIS_READ_CHUNK, RedisBackend, RedisOptions, is_redis_url};
 pub use survey::{HeaderState, Segment, survey, survey_lines};
 
 /// Makes the entries created or renamed in directory `dir` durable: an `fsync` of the directory

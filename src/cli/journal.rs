@@ -22,9 +22,15 @@ pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
         .map_err(|e| CliError::lib(path, e))
 }
 
-/// The store at `path` for the read commands (see [`open_journal`]), behind the storage trait.
-pub fn open(path: &Path) -> Result<Arc<dyn Storage>, CliError> {
-    Ok(Arc::new(open_journal(path)?))
+/// The store at `location` for the read commands, behind the storage trait: a journal file (see
+/// [`open_journal`]) or a Redis URL (`redis://host:port/db?prefix=NAME`, Optuna's
+/// `JournalRedisBackend` key layout; `docs/REDIS.md`). Neither takes a lock.
+pub fn open(location: &Path) -> Result<Arc<dyn Storage>, CliError> {
+    if let Some(url) = location.to_str().filter(|l| trialog::backend::is_redis_url(l)) {
+        let storage = JournalStorage::open_url(url).map_err(|e| CliError::lib(location, e))?;
+        return Ok(Arc::new(storage));
+    }
+    Ok(Arc::new(open_journal(location)?))
 }
 
 /// The format the read commands would open the existing file at `path` in, or `None` when they
