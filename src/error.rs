@@ -383,7 +383,7 @@ pub enum Error {
     /// A call to a Redis server failed: it could not be reached, the connection was lost (a
     /// write whose reply was lost and that the server did not apply), or the server refused the
     /// command (a key of the wrong type). For a write, nothing was written.
-    #[error("redis {server}: {op} {key}: {source}")]
+    #[error("redis {server}: {op}{key}: {source}", key = if key.is_empty() { String::new() } else { format!(" {key}") })]
     Redis {
         /// The server (`redis://host:port/db`, any password replaced by `***`).
         server: String,

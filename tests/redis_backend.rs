@@ -393,3 +393,35 @@ fn python_and_trialog_processes_share_one_study() {
     assert_eq!(storage.get_n_trials(id, Some(&[TrialState::Complete])).unwrap(), 4 * MIXED_TRIALS);
     eprintln!("mixed Redis writers: {} trials in {:?}", 4 * MIXED_TRIALS, started.elapsed());
 }
+
+#[test]
+fn the_cli_opens_redis_urls() {
+    if !have_redis("the_cli_opens_redis_urls") {
+        return;
+    }
+    let server = RedisServer::start();
+    let url = server.url("demo");
+    let trialog = || Command::new(env!("CARGO_BIN_EXE_trialog"));
+    // The README's main job on Redis: worker processes share the study there.
+    let out =
+        run_ok(trialog().args(["demo", "--workers", "2", "--trials", "6", "--work-ms", "1", &url]));
+    assert!(out.contains("  worker 2 (pid "), "{out}");
+    assert!(out.contains("Study \"demo\" now has 6 trials (6 COMPLETE)"), "{out}");
+    let out = run_ok(trialog().args(["trials", &url, "--study", "demo", "--format", "csv"]));
+    assert_eq!(out.lines().count(), 7, "a header and 6 trials: {out}");
+    // The read commands see it (and Optuna replays the same state, when it is there).
+    let dump = run_ok(trialog().args(["dump", &url]));
+    assert_eq!(states(&dump), [("demo".to_string(), vec!["COMPLETE".to_string(); 6])]);
+    // A command that only takes files says so instead of looking for a file.
+    let out = trialog().args(["stats", &url]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("not a Redis journal"), "{err}");
+    // An unreachable server: one line naming it, exit code 1.
+    let dead = format!("redis://127.0.0.1:{}/0?prefix=demo", server.port);
+    drop(server);
+    let out = trialog().args(["studies", &dead]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("redis redis://127.0.0.1:") && err.contains("connect to:"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

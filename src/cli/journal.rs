@@ -17,6 +17,12 @@ pub type Journal = JournalStorage<AnyJournalFile>;
 /// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
 /// lock, so it works while other processes (trialog or Python Optuna) write the journal.
 pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
+    if path.to_str().is_some_and(trialog::backend::is_redis_url) {
+        return Err(CliError::at(
+            path,
+            "this command takes a journal file, not a Redis journal (on Redis: studies, trials, best, dump, report, artifacts, demo)",
+        ));
+    }
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
         .map_err(|e| CliError::lib(path, e))
