@@ -294,6 +294,15 @@ pub enum Error {
         /// What is not supported.
         what: &'static str,
     },
+    /// A remote storage server (gRPC) could not be reached, or answered with a status that has
+    /// no typed meaning here (for a write: whether it happened is unknown).
+    #[error("storage server {endpoint}: {message}")]
+    Remote {
+        /// The server's address.
+        endpoint: String,
+        /// What went wrong (the gRPC status code and message, or the connection error).
+        message: String,
+    },
     /// The journal's path now names a different file than the one this handle opened (`trialog
     /// recover` or a compaction replaced it). Nothing was written; reopen the journal.
     #[error("{path} was replaced by another file since this handle opened it (recover or compaction); nothing was written: reopen the journal", path = path.display())]
@@ -425,5 +434,133 @@ impl Error {
     /// Builds an [`Error::InvalidArgument`].
     pub(crate) fn invalid(msg: impl fmt::Display) -> Self {
         Error::InvalidArgument(msg.to_string())
+    }
+
+    /// A copy of this error, for each caller whose write failed with it (the members of one
+    /// group commit). An OS error keeps its code (or its kind and message); everything else is
+    /// copied exactly.
+    pub(crate) fn duplicate(&self) -> Self {
+        use Error::*;
+        match self {
+            StudyNotFound { study_id } => StudyNotFound { study_id: *study_id },
+            StudyNameNotFound { name } => StudyNameNotFound { name: name.clone() },
+            TrialNotFound { trial_id } => TrialNotFound { trial_id: *trial_id },
+            TrialNumberNotFound { study_id, number } => {
+                TrialNumberNotFound { study_id: *study_id, number: *number }
+            }
+            ParamNotFound { trial_id, name } => {
+                ParamNotFound { trial_id: *trial_id, name: name.clone() }
+            }
+            DuplicateStudyName { name } => DuplicateStudyName { name: name.clone() },
+            TrialFinished { trial_id, number, state } => {
+                TrialFinished { trial_id: *trial_id, number: *number, state: *state }
+            }
+            TrialAlreadyClaimed { trial_id } => TrialAlreadyClaimed { trial_id: *trial_id },
+            TrialPruned { trial_id } => TrialPruned { trial_id: *trial_id },
+            IncompatibleDistribution { name, reason } => {
+                IncompatibleDistribution { name: name.clone(), reason }
+            }
+            InvalidArgument(msg) => InvalidArgument(msg.clone()),
+            MultiObjectiveStudy { study_id, n_objectives } => {
+                MultiObjectiveStudy { study_id: *study_id, n_objectives: *n_objectives }
+            }
+            NoCompletedTrials { study_id } => NoCompletedTrials { study_id: *study_id },
+            DirectionMismatch { name, existing, requested } => DirectionMismatch {
+                name: name.clone(),
+                existing: existing.clone(),
+                requested: requested.clone(),
+            },
+            SearchSpaceExhausted { study_id } => SearchSpaceExhausted { study_id: *study_id },
+            SearchSpaceNotReady { study_id, waited } => {
+                SearchSpaceNotReady { study_id: *study_id, waited: *waited }
+            }
+            Io { path, op, source } => Io { path: path.clone(), op, source: copy_io(source) },
+            NotAJournal { path, reason } => {
+                NotAJournal { path: path.clone(), reason: reason.clone() }
+            }
+            NotAnOptunaJournal { path, reason } => {
+                NotAnOptunaJournal { path: path.clone(), reason: reason.clone() }
+            }
+            NotRepresentable { path, code } => NotRepresentable { path: path.clone(), code: *code },
+            UnsupportedFormat { path, version, flags, supported } => UnsupportedFormat {
+                path: path.clone(),
+                version: *version,
+                flags: *flags,
+                supported: *supported,
+            },
+            Corruption { path, offset, reason } => {
+                Corruption { path: path.clone(), offset: *offset, reason: reason.clone() }
+            }
+            UnknownOperation { path, offset, code } => {
+                UnknownOperation { path: path.clone(), offset: *offset, code: *code }
+            }
+            LockTimeout { path, holder, waited } => {
+                LockTimeout { path: path.clone(), holder: holder.clone(), waited: *waited }
+            }
+            LockLost { path, holder } => LockLost { path: path.clone(), holder: holder.clone() },
+            UnsafeLockFile { path, found } => {
+                UnsafeLockFile { path: path.clone(), found: found.clone() }
+            }
+            Poisoned { path, op, source } => {
+                Poisoned { path: path.clone(), op, source: Arc::clone(source) }
+            }
+            NotSupported { what } => NotSupported { what },
+            Remote { endpoint, message } => {
+                Remote { endpoint: endpoint.clone(), message: message.clone() }
+            }
+            JournalReplaced { path } => JournalReplaced { path: path.clone() },
+            InvalidArtifactId { id } => InvalidArtifactId { id: id.clone() },
+            ArtifactNotFound { store, id } => {
+                ArtifactNotFound { store: store.clone(), id: id.clone() }
+            }
+            // The client's error is not cloneable: the copy keeps its message.
+            ArtifactStore { store, op, key, transient, source } => ArtifactStore {
+                store: store.clone(),
+                op,
+                key: key.clone(),
+                transient: *transient,
+                source: source.to_string().into(),
+            },
+            Redis { server, op, key, source } => Redis {
+                server: server.clone(),
+                op,
+                key: key.clone(),
+                source: source.to_string().into(),
+            },
+            RedisCorrupt { server, key, reason } => {
+                RedisCorrupt { server: server.clone(), key: key.clone(), reason: reason.clone() }
+            }
+            ArtifactRetriesExhausted { op, id, attempts, last } => ArtifactRetriesExhausted {
+                op,
+                id: id.clone(),
+                attempts: *attempts,
+                last: Box::new(last.duplicate()),
+            },
+            BadArtifactLink { owner, key, reason } => {
+                BadArtifactLink { owner: owner.clone(), key: key.clone(), reason: reason.clone() }
+            }
+            ArtifactMismatch { id, what, expected, found, path } => ArtifactMismatch {
+                id: id.clone(),
+                what,
+                expected: expected.clone(),
+                found: found.clone(),
+                path: path.clone(),
+            },
+            DestinationExists { path } => DestinationExists { path: path.clone() },
+            SymlinkLockUnavailable { path, reason, instead } => {
+                SymlinkLockUnavailable { path: path.clone(), reason: reason.clone(), instead }
+            }
+            JournalInUse { path, operation, hint } => {
+                JournalInUse { path: path.clone(), operation, hint }
+            }
+        }
+    }
+}
+
+/// A copy of an OS error: the same code, or the same kind and message.
+fn copy_io(e: &io::Error) -> io::Error {
+    match e.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(e.kind(), e.to_string()),
     }
 }

@@ -59,10 +59,13 @@
 //! # Features
 //!
 //! `cli` (default) builds the `trialog` binary and pulls in its dependencies (clap, indicatif,
-//! env_logger), `report` and `s3`; embedders depend on `trialog = { ..., default-features = false }`.
+//! env_logger), `report`, `s3` and `grpc`; embedders depend on
+//! `trialog = { ..., default-features = false }`.
 //! `report` adds [`report`], the HTML report of a study (`trialog report`). `s3` adds
 //! [`artifacts::S3Store`] (object_store and a tokio runtime); without it the [`artifacts`] module
 //! has the filesystem store only.
+//! `grpc` adds [`grpc`] (Optuna's gRPC storage protocol and the server behind `trialog serve`)
+//! and [`remote`] (`GrpcStorage`, the client).
 //! `fault-injection` is for the crash tests only.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -71,10 +74,15 @@ pub mod artifacts;
 pub mod backend;
 pub mod convert;
 pub mod error;
+#[cfg(feature = "grpc")]
+pub mod grpc;
 pub mod journal;
+pub mod location;
 pub mod lock;
 pub mod model;
 pub mod recover;
+#[cfg(feature = "grpc")]
+pub mod remote;
 pub mod replay;
 #[cfg(feature = "report")]
 pub mod report;
@@ -115,3 +123,8 @@ pub struct OptunaDocDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../docs/SAMPLERS.md")]
 pub struct SamplersDocDoctests;
+
+/// docs/SERVER.md's Rust example, compiled as a doctest.
+#[cfg(all(doctest, feature = "grpc"))]
+#[doc = include_str!("../docs/SERVER.md")]
+pub struct ServerDocDoctests;

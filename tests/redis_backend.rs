@@ -415,7 +415,7 @@ fn the_cli_opens_redis_urls() {
     // A command that only takes files says so instead of looking for a file.
     let out = trialog().args(["stats", &url]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("not a Redis journal"), "{err}");
+    assert!(!out.status.success() && err.contains("reads a journal file itself"), "{err}");
     // An unreachable server: one line naming it, exit code 1.
     let dead = format!("redis://127.0.0.1:{}/0?prefix=demo", server.port);
     drop(server);

@@ -33,9 +33,13 @@ impl LogBackend for StuckBackend {
         Ok(())
     }
 
-    fn append_if(&self, _: &(), _: u64, _: &LogBatch) -> trialog::Result<AppendOutcome> {
+    fn write_if(&self, _: &(), _: u64, _: &[LogBatch]) -> trialog::Result<AppendOutcome> {
         self.appends.fetch_add(1, Ordering::Relaxed);
         Ok(AppendOutcome::Moved)
+    }
+
+    fn sync_written(&self, _: &()) -> trialog::Result<()> {
+        Ok(())
     }
 }
 

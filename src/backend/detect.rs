@@ -201,15 +201,29 @@ impl LogBackend for AnyJournalFile {
         }
     }
 
-    fn append_if(
+    fn check_batch(&self, batch: &LogBatch) -> Result<()> {
+        match self {
+            AnyJournalFile::Trialog(b) => b.check_batch(batch),
+            AnyJournalFile::Optuna(b) => b.check_batch(batch),
+        }
+    }
+
+    fn write_if(
         &self,
         guard: &LockGuard<'_>,
         expected_end: u64,
-        batch: &LogBatch,
+        batches: &[LogBatch],
     ) -> Result<AppendOutcome> {
         match self {
-            AnyJournalFile::Trialog(b) => b.append_if(guard, expected_end, batch),
-            AnyJournalFile::Optuna(b) => b.append_if(guard, expected_end, batch),
+            AnyJournalFile::Trialog(b) => b.write_if(guard, expected_end, batches),
+            AnyJournalFile::Optuna(b) => b.write_if(guard, expected_end, batches),
+        }
+    }
+
+    fn sync_written(&self, guard: &LockGuard<'_>) -> Result<()> {
+        match self {
+            AnyJournalFile::Trialog(b) => b.sync_written(guard),
+            AnyJournalFile::Optuna(b) => b.sync_written(guard),
         }
     }
 }

@@ -8,7 +8,9 @@
 //! * fail the call with an `errno` before anything happens ([`Action::Fail`]),
 //! * let a write or read transfer at most a few bytes ([`Action::Short`]), as POSIX allows,
 //!
-//! according to programmable [`Rule`]s. It can also record every state-changing call that
+//! according to programmable [`Rule`]s. It can also hold every call of one kind until the test
+//! lets it through ([`FaultInjector::hold`]), to look at the program while, say, an `fdatasync`
+//! is in progress. It can also record every state-changing call that
 //! succeeded ([`IoEvent`]), in order and with the bytes written, so that a test can rebuild what
 //! the disk would hold after a power loss at any point (see `tests/crash_power_loss.rs`).
 //!
@@ -16,7 +18,7 @@
 //! system directly.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 /// A system call of the file backend that rules can match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,6 +140,12 @@ struct State {
     rules: Vec<(Rule, u64)>,
     trace: Option<Vec<IoEvent>>,
     calls: u64,
+    /// Calls of these kinds wait (see [`FaultInjector::hold`]).
+    held: Vec<IoOp>,
+    /// How many held calls are waiting now.
+    waiting: usize,
+    /// How many waiting calls [`FaultInjector::let_one_through`] has let go.
+    passes: usize,
 }
 
 /// Programmable faults and an optional trace of the file backend's I/O, shared (`Arc`) by every
@@ -153,6 +161,8 @@ struct State {
 #[derive(Debug, Default)]
 pub struct FaultInjector {
     state: Mutex<State>,
+    /// Signalled when held calls may go on.
+    moved: Condvar,
 }
 
 impl FaultInjector {
@@ -195,6 +205,60 @@ impl FaultInjector {
         self.state().calls
     }
 
+    /// Makes every call of `op` from now on wait before it happens (before any rule decides
+    /// it), until [`FaultInjector::release`] or [`FaultInjector::let_one_through`].
+    pub fn hold(&self, op: IoOp) {
+        let mut state = self.state();
+        if !state.held.contains(&op) {
+            state.held.push(op);
+        }
+    }
+
+    /// Lets every waiting and later call of `op` go on.
+    pub fn release(&self, op: IoOp) {
+        self.state().held.retain(|o| *o != op);
+        self.moved.notify_all();
+    }
+
+    /// Lets one held call go on (one that waits now, or the next one to wait) and returns once
+    /// it has; the hold stays for later calls.
+    pub fn let_one_through(&self) {
+        let mut state = self.state();
+        state.passes += 1;
+        self.moved.notify_all();
+        while state.passes > 0 {
+            state = self.moved.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// How many held calls are waiting now.
+    pub fn waiting(&self) -> usize {
+        self.state().waiting
+    }
+
+    /// Waits while calls of `op` are held (see [`FaultInjector::hold`]).
+    fn wait_if_held(&self, op: IoOp) {
+        let mut state = self.state();
+        if !state.held.contains(&op) {
+            return;
+        }
+        state.waiting += 1;
+        self.moved.notify_all();
+        loop {
+            if !state.held.contains(&op) {
+                break;
+            }
+            if state.passes > 0 {
+                state.passes -= 1;
+                break;
+            }
+            state = self.moved.wait(state).unwrap_or_else(PoisonError::into_inner);
+        }
+        state.waiting -= 1;
+        drop(state);
+        self.moved.notify_all();
+    }
+
     /// The action for the next call of `op`, if a rule applies (counts the call).
     pub(crate) fn decide(&self, op: IoOp) -> Option<Action> {
         let mut state = self.state();
@@ -229,6 +293,9 @@ pub(crate) fn fail_or_limit(
     op: IoOp,
     len: usize,
 ) -> std::io::Result<usize> {
+    if let Some(f) = faults {
+        f.wait_if_held(op);
+    }
     match faults.and_then(|f| f.decide(op)) {
         Some(Action::Fail(errno)) => Err(std::io::Error::from_raw_os_error(errno)),
         Some(Action::Short(max)) => Ok(len.min(max.max(1))),

@@ -1,7 +1,8 @@
 //! The local-file backend: a journal file plus its `<journal>.lock`.
 //!
 //! Writes: take the lock, check the end, cover a torn tail with a padding frame (written and
-//! synced first), `pwrite` the frame at the end, `fdatasync`, release. Reads never lock: a cold
+//! synced first), `pwrite` the frames at the end (one per batch, all in one call), `fdatasync`,
+//! release. Reads never lock: a cold
 //! read maps the file (`memmap2`), later reads `pread` only the new bytes, each sync scanning
 //! exactly the bytes below one `fstat` size. The file never shrinks, so a reader that has it
 //! mapped never faults.
@@ -56,7 +57,8 @@ impl Default for FileOptions {
 
 /// A journal in a local (or NFS-mounted) file.
 ///
-/// Guarantees: an append that returns `Appended` has been written and `fdatasync`ed; an append
+/// Guarantees: an append that returns `Appended` (frames that `write_if` wrote, once
+/// `sync_written` returned) has been written and `fdatasync`ed; an append
 /// is one frame (all or nothing after a crash); after a failed write or fsync this handle is
 /// poisoned and every later call returns [`Error::Poisoned`]; before its first append a handle
 /// syncs the journal's directory, so the journal's own directory entry cannot vanish in a power
@@ -138,16 +140,12 @@ impl FileBackend {
         self.poisoned.set(&self.path, op, e)
     }
 
-    /// Checks that `guard` still holds the lock, then `pwrite`s `bytes` at `offset` and
-    /// `fdatasync`s; poisons the handle on any write or sync failure (a lost lock writes
-    /// nothing and does not poison).
-    fn write_durably(&self, guard: &LockGuard<'_>, bytes: &[u8], offset: u64) -> Result<()> {
+    /// Checks that `guard` still holds the lock, then `pwrite`s `bytes` at `offset` (not synced);
+    /// poisons the handle on a write failure (a lost lock writes nothing and does not poison).
+    fn write_at(&self, guard: &LockGuard<'_>, bytes: &[u8], offset: u64) -> Result<()> {
         guard.verify_held()?;
         if let Err(e) = self.file.write_all_at(bytes, offset) {
             return Err(self.poison("write", e));
-        }
-        if let Err(e) = self.file.sync_data() {
-            return Err(self.poison("fsync", e));
         }
         Ok(())
     }
@@ -413,11 +411,15 @@ impl LogBackend for FileBackend {
         self.lock_object()?.acquire()
     }
 
-    fn append_if(
+    fn check_batch(&self, batch: &LogBatch) -> Result<()> {
+        super::encode_payload(batch).map(drop)
+    }
+
+    fn write_if(
         &self,
         guard: &LockGuard<'_>,
         expected_end: u64,
-        batch: &LogBatch,
+        batches: &[LogBatch],
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
         self.recovery.check_writable(&self.path)?;
@@ -439,7 +441,7 @@ impl LogBackend for FileBackend {
         let tail =
             self.pread(expected_end, usize::try_from(len - expected_end).unwrap_or(usize::MAX))?;
         let mode = self.recovery.mode();
-        let (repair, frame) = match plan_append(&self.path, mode, expected_end, &tail, batch)? {
+        let (repair, frames) = match plan_append(&self.path, mode, expected_end, &tail, batches)? {
             AppendPlan::Moved => return Ok(AppendOutcome::Moved),
             AppendPlan::Write { repair, frame } => (repair, frame),
         };
@@ -450,14 +452,25 @@ impl LogBackend for FileBackend {
                 self.path.display(),
                 tail.len()
             );
-            self.write_durably(guard, &repair, expected_end)?;
+            // Durable before the frames are written: a crash must never persist a frame
+            // without the repair before it (which would read as corruption).
+            self.write_at(guard, &repair, expected_end)?;
+            self.sync_written(guard)?;
             self.note_end(expected_end + repair.len() as u64);
         }
         let at = expected_end + repair.len() as u64;
-        self.write_durably(guard, &frame, at)?;
-        let end = at + frame.len() as u64;
+        self.write_at(guard, &frames, at)?;
+        let end = at + frames.len() as u64;
         self.note_end(end);
         Ok(AppendOutcome::Appended { end })
+    }
+
+    fn sync_written(&self, _guard: &LockGuard<'_>) -> Result<()> {
+        self.check_poisoned()?;
+        if let Err(e) = self.file.sync_data() {
+            return Err(self.poison("fsync", e));
+        }
+        Ok(())
     }
 
     fn recovery_report(&self) -> RecoveryReport {

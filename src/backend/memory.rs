@@ -113,16 +113,20 @@ impl LogBackend for MemoryBackend {
         Ok(locked(&self.shared.writer))
     }
 
-    fn append_if(
+    fn check_batch(&self, batch: &LogBatch) -> Result<()> {
+        super::encode_payload(batch).map(drop)
+    }
+
+    fn write_if(
         &self,
         _guard: &MutexGuard<'_, ()>,
         expected_end: u64,
-        batch: &LogBatch,
+        batches: &[LogBatch],
     ) -> Result<AppendOutcome> {
         self.recovery.check_writable(self.path())?;
         let mut bytes = locked(&self.shared.bytes);
         let at = usize::try_from(expected_end).unwrap_or(usize::MAX).min(bytes.len());
-        match plan_append(self.path(), self.recovery.mode(), expected_end, &bytes[at..], batch)? {
+        match plan_append(self.path(), self.recovery.mode(), expected_end, &bytes[at..], batches)? {
             AppendPlan::Moved => Ok(AppendOutcome::Moved),
             AppendPlan::Write { repair, frame } => {
                 bytes.truncate(at);
@@ -131,6 +135,11 @@ impl LogBackend for MemoryBackend {
                 Ok(AppendOutcome::Appended { end: bytes.len() as u64 })
             }
         }
+    }
+
+    /// Memory holds nothing to sync.
+    fn sync_written(&self, _guard: &MutexGuard<'_, ()>) -> Result<()> {
+        Ok(())
     }
 
     fn recovery_report(&self) -> RecoveryReport {

@@ -43,10 +43,11 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
     io::sync_dir(dir, &io::Faults::default()).map_err(|e| Error::io("fsync directory", dir, e))
 }
 
-/// What [`LogBackend::append_if`] did.
+/// What [`LogBackend::append_if`] or [`LogBackend::write_if`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOutcome {
-    /// The batch is durable; the log now ends at `end`.
+    /// The batches are written (durable, after `append_if`; after `write_if`, once
+    /// [`LogBackend::sync_written`] returns); the log now ends at `end`.
     Appended {
         /// The new end position.
         end: u64,
@@ -59,8 +60,8 @@ pub enum AppendOutcome {
 /// A durable, append-only log of operation batches.
 ///
 /// Contract: every batch handed to a `read_from` sink was appended by some writer and is
-/// complete (CRC-valid); batches arrive in log order; an append that returned
-/// [`AppendOutcome::Appended`] is durable (synced to stable storage) and all or nothing.
+/// complete (CRC-valid); batches arrive in log order; a record that `write_if` wrote is all or
+/// nothing, and durable (synced to stable storage) once `sync_written` returned `Ok`.
 pub trait LogBackend: Send + Sync {
     /// Proof of exclusive write access, released on drop.
     type WriteGuard<'a>
@@ -91,15 +92,47 @@ pub trait LogBackend: Send + Sync {
         true
     }
 
+    /// Checks, writing nothing, that `batch` can be written to this log: it fits the format's
+    /// record size limit and holds only operations the format can store.
+    /// [`LogBackend::write_if`] refuses such a batch too; a writer of several callers' batches
+    /// asks first, so that one caller's bad batch fails alone.
+    fn check_batch(&self, batch: &LogBatch) -> Result<()> {
+        let _ = batch;
+        Ok(())
+    }
+
+    /// Writes `batches`, each as one all-or-nothing record, in order, if the log still ends at
+    /// `expected_end` (a position returned by `read_from`, or the end an earlier `write_if`
+    /// under the same guard returned), repairing a torn tail first; returns the new end. The
+    /// records are **not durable** until [`LogBackend::sync_written`] returns (other processes
+    /// reading the log may see them before). A failed write poisons the handle.
+    fn write_if(
+        &self,
+        guard: &Self::WriteGuard<'_>,
+        expected_end: u64,
+        batches: &[LogBatch],
+    ) -> Result<AppendOutcome>;
+
+    /// Makes every record this handle wrote durable (`fdatasync`). A failure poisons the handle
+    /// (whether the records reached the disk is unknown) and is returned as
+    /// [`Error::Poisoned`].
+    fn sync_written(&self, guard: &Self::WriteGuard<'_>) -> Result<()>;
+
     /// Appends `batch` as one all-or-nothing record if the log still ends at `expected_end`
-    /// (a position returned by `read_from`), repairing a torn tail first. Returns once the
-    /// record is durable.
+    /// ([`LogBackend::write_if`] then [`LogBackend::sync_written`]). Returns once the record is
+    /// durable.
     fn append_if(
         &self,
         guard: &Self::WriteGuard<'_>,
         expected_end: u64,
         batch: &LogBatch,
-    ) -> Result<AppendOutcome>;
+    ) -> Result<AppendOutcome> {
+        let outcome = self.write_if(guard, expected_end, std::slice::from_ref(batch))?;
+        if let AppendOutcome::Appended { .. } = outcome {
+            self.sync_written(guard)?;
+        }
+        Ok(outcome)
+    }
 
     /// What this handle's recovery mode made replay leave out so far (nothing for backends
     /// without recovery modes).
@@ -317,7 +350,7 @@ pub(crate) enum AppendPlan {
     Moved,
     /// Write `repair` at `expected_end` (a header for a journal whose creation did not finish,
     /// and/or a padding frame over a torn tail; empty when nothing needs repair), then `frame`
-    /// right after it. A file backend syncs the repair before writing the frame, so a crash can
+    /// (the new frames, one per batch) right after it. A file backend syncs the repair before writing the frame, so a crash can
     /// never persist the frame without the repair before it (which would read as corruption).
     Write {
         /// Header and/or padding.
@@ -325,6 +358,19 @@ pub(crate) enum AppendPlan {
         /// The new frame.
         frame: Vec<u8>,
     },
+}
+
+/// The frame payload of `batch`, or `InvalidArgument` if it exceeds the frame limit.
+pub(crate) fn encode_payload(batch: &LogBatch) -> Result<Vec<u8>> {
+    let payload = codec::encode_batch(batch);
+    if payload.len() > frame::MAX_PAYLOAD_LEN {
+        return Err(Error::invalid(format_args!(
+            "a batch of {} bytes exceeds the {} byte frame limit",
+            payload.len(),
+            frame::MAX_PAYLOAD_LEN
+        )));
+    }
+    Ok(payload)
 }
 
 /// Decides what to write, given every byte from `expected_end` to the current end of the log
@@ -335,15 +381,11 @@ pub(crate) fn plan_append(
     mode: RecoveryMode,
     expected_end: u64,
     tail: &[u8],
-    batch: &LogBatch,
+    batches: &[LogBatch],
 ) -> Result<AppendPlan> {
-    let payload = codec::encode_batch(batch);
-    if payload.len() > frame::MAX_PAYLOAD_LEN {
-        return Err(Error::invalid(format_args!(
-            "a batch of {} bytes exceeds the {} byte frame limit",
-            payload.len(),
-            frame::MAX_PAYLOAD_LEN
-        )));
+    let mut frames = Vec::new();
+    for batch in batches {
+        frame::encode_frame(&encode_payload(batch)?, &mut frames);
     }
     let mut out = Vec::new();
     let mut tail = tail;
@@ -378,7 +420,5 @@ pub(crate) fn plan_append(
             }
         }
     }
-    let mut frame = Vec::with_capacity(payload.len() + frame::FRAME_HEADER_LEN);
-    frame::encode_frame(&payload, &mut frame);
-    Ok(AppendPlan::Write { repair: out, frame })
+    Ok(AppendPlan::Write { repair: out, frame: frames })
 }

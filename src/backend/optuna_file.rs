@@ -56,8 +56,8 @@ impl Default for OptunaFileOptions {
 
 /// An Optuna JSON-lines journal in a local (or NFS-mounted) file.
 ///
-/// Guarantees: an append that returns `Appended` has been written and `fdatasync`ed (Optuna 5.0
-/// fsyncs too); after a failed write or fsync the handle is poisoned ([`Error::Poisoned`]);
+/// Guarantees: an append that returns `Appended` (lines that `write_if` wrote, once
+/// `sync_written` returned) has been written and `fdatasync`ed (Optuna 5.0 fsyncs too); after a failed write or fsync the handle is poisoned ([`Error::Poisoned`]);
 /// operations Optuna cannot read are refused with [`Error::NotRepresentable`] before anything is
 /// written. Not guaranteed: that a batch of several operations is all-or-nothing after a crash
 /// (each line is; trialog's storage writes one operation per batch); exclusion from writers that
@@ -210,6 +210,19 @@ impl OptunaJournalFile {
         self.poisoned.set(&self.path, op, e)
     }
 
+    /// The lines of `batches` (LF), or [`Error::NotRepresentable`] for an operation Optuna's
+    /// format cannot hold.
+    fn encode(&self, batches: &[LogBatch]) -> Result<String> {
+        let mut text = String::new();
+        for batch in batches {
+            for op in &batch.ops {
+                optuna_codec::encode_line(&batch.worker_id, op, &mut text)
+                    .map_err(|e| Error::NotRepresentable { path: self.path.clone(), code: e.0 })?;
+            }
+        }
+        Ok(text)
+    }
+
     /// The file's length (`fstat`), which must be at least `from`: an error if the file is now
     /// shorter than that (someone truncated acknowledged lines).
     fn len_from(&self, from: u64) -> Result<u64> {
@@ -300,19 +313,19 @@ impl LogBackend for OptunaJournalFile {
         self.lock.acquire()
     }
 
-    fn append_if(
+    fn check_batch(&self, batch: &LogBatch) -> Result<()> {
+        self.encode(std::slice::from_ref(batch)).map(drop)
+    }
+
+    fn write_if(
         &self,
         guard: &LockGuard<'_>,
         expected_end: u64,
-        batch: &LogBatch,
+        batches: &[LogBatch],
     ) -> Result<AppendOutcome> {
         self.check_poisoned()?;
         self.recovery.check_writable(&self.path)?;
-        let mut text = String::new();
-        for op in &batch.ops {
-            optuna_codec::encode_line(&batch.worker_id, op, &mut text)
-                .map_err(|e| Error::NotRepresentable { path: self.path.clone(), code: e.0 })?;
-        }
+        let text = self.encode(batches)?;
         let tail = self.read_tail(expected_end)?;
         if tail.contains(&b'\n') {
             return Ok(AppendOutcome::Moved);
@@ -344,11 +357,16 @@ impl LogBackend for OptunaJournalFile {
         if let Err(e) = self.file.write_all_at(text.as_bytes(), expected_end) {
             return Err(self.failed_write(expected_end, text.as_bytes(), e));
         }
+        Ok(AppendOutcome::Appended { end: expected_end + text.len() as u64 })
+    }
+
+    fn sync_written(&self, _guard: &LockGuard<'_>) -> Result<()> {
+        self.check_poisoned()?;
         // A failed fsync leaves the lines in place: they are complete, and a reader may have
         // read them already (cutting them would shift the lines after them under its offsets).
         if let Err(e) = self.file.sync_data() {
             return Err(self.poison("fsync", e));
         }
-        Ok(AppendOutcome::Appended { end: expected_end + text.len() as u64 })
+        Ok(())
     }
 }

@@ -331,6 +331,21 @@ impl RedisBackend {
         }
     }
 
+    /// Every operation of `batches` as the value of its log key, in order; refuses an operation
+    /// Optuna cannot read ([`Error::NotRepresentable`]).
+    fn encode(&self, batches: &[LogBatch]) -> Result<Vec<String>> {
+        let mut values = Vec::new();
+        for batch in batches {
+            for op in &batch.ops {
+                let mut value = String::new();
+                optuna_codec::encode_object(&batch.worker_id, op, (", ", ": "), &mut value)
+                    .map_err(|e| Error::NotRepresentable { path: self.shown.clone(), code: e.0 })?;
+                values.push(value);
+            }
+        }
+        Ok(values)
+    }
+
     /// The values of entries `from..to` (`None` for a missing key).
     fn fetch(&self, from: u64, to: u64) -> Result<Vec<Option<Vec<u8>>>> {
         let keys: Vec<String> = (from..to).map(|n| self.log_key(n)).collect();
@@ -463,19 +478,19 @@ impl LogBackend for RedisBackend {
         false
     }
 
-    fn append_if(
+    fn check_batch(&self, batch: &LogBatch) -> Result<()> {
+        self.encode(std::slice::from_ref(batch)).map(drop)
+    }
+
+    /// Writes every operation of `batches` as consecutive keys in one script run (so the whole
+    /// group is all or nothing), if the log still ends at `expected_end`.
+    fn write_if(
         &self,
         _guard: &MutexGuard<'_, ()>,
         expected_end: u64,
-        batch: &LogBatch,
+        batches: &[LogBatch],
     ) -> Result<AppendOutcome> {
-        let mut values = Vec::with_capacity(batch.ops.len());
-        for op in &batch.ops {
-            let mut value = String::new();
-            optuna_codec::encode_object(&batch.worker_id, op, (", ", ": "), &mut value)
-                .map_err(|e| Error::NotRepresentable { path: self.shown.clone(), code: e.0 })?;
-            values.push(value);
-        }
+        let values = self.encode(batches)?;
         if values.is_empty() {
             return Ok(AppendOutcome::Appended { end: expected_end });
         }
@@ -499,6 +514,12 @@ impl LogBackend for RedisBackend {
             }
             Err(e) => Err(self.redis_error("append to", &key, e)),
         }
+    }
+
+    /// Nothing to do: the server applied the script before replying, and how durable that is
+    /// is the server's persistence setting (`docs/REDIS.md`, "Durability").
+    fn sync_written(&self, _guard: &MutexGuard<'_, ()>) -> Result<()> {
+        Ok(())
     }
 }
 

@@ -76,8 +76,11 @@ fn heartbeat_storage(path: &Path) -> Result<JournalStorage, CliError> {
 }
 
 /// The Redis URL `path` spells, if it is one.
-fn redis_url(path: &Path) -> Option<&str> {
-    path.to_str().filter(|p| trialog::backend::is_redis_url(p))
+fn redis_url(path: &Path) -> Option<String> {
+    match trialog::location::Location::parse(path.as_os_str()) {
+        trialog::location::Location::Redis(url) => Some(url),
+        _ => None,
+    }
 }
 
 /// The demo's journal on Redis (no heartbeats: Optuna's key layout cannot hold them).
@@ -91,7 +94,7 @@ fn redis_storage(
 /// One worker: loads the study and runs its share of trials, then prints `ran <n> <complete>`.
 pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
     match redis_url(&args.journal) {
-        Some(url) => worker_on(args, redis_storage(&args.journal, url)?),
+        Some(url) => worker_on(args, redis_storage(&args.journal, &url)?),
         None => worker_on(args, heartbeat_storage(&args.journal)?),
     }
 }
@@ -126,7 +129,7 @@ struct Worker {
 /// Runs the demo: prepares the study, starts the workers, follows them, prints the result.
 pub fn run(args: &DemoArgs) -> Result<(), CliError> {
     match redis_url(&args.journal) {
-        Some(url) => run_on(args, redis_storage(&args.journal, url)?),
+        Some(url) => run_on(args, redis_storage(&args.journal, &url)?),
         None => run_on(args, heartbeat_storage(&args.journal)?),
     }
 }

@@ -8,6 +8,8 @@ use trialog::{
     AnyJournalFile, FrozenStudy, JournalFormat, JournalStorage, Storage, StudyDirection, TrialState,
 };
 
+use trialog::location::Location;
+
 use super::CliError;
 
 /// A journal of either format, as the read commands open it.
@@ -17,26 +19,34 @@ pub type Journal = JournalStorage<AnyJournalFile>;
 /// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
 /// lock, so it works while other processes (trialog or Python Optuna) write the journal.
 pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
-    if path.to_str().is_some_and(trialog::backend::is_redis_url) {
-        return Err(CliError::at(
-            path,
-            "this command takes a journal file, not a Redis journal (on Redis: studies, trials, best, dump, report, artifacts, demo)",
-        ));
+    match Location::parse(path.as_os_str()) {
+        Location::Path(_) => {}
+        Location::Grpc(_) | Location::Redis(_) => {
+            return Err(CliError::at(
+                path,
+                "this command reads a journal file itself; over a server use studies, trials, best, dump or report (and demo on Redis)",
+            ));
+        }
     }
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
         .map_err(|e| CliError::lib(path, e))
 }
 
-/// The store at `location` for the read commands, behind the storage trait: a journal file (see
-/// [`open_journal`]) or a Redis URL (`redis://host:port/db?prefix=NAME`, Optuna's
-/// `JournalRedisBackend` key layout; `docs/REDIS.md`). Neither takes a lock.
-pub fn open(location: &Path) -> Result<Arc<dyn Storage>, CliError> {
-    if let Some(url) = location.to_str().filter(|l| trialog::backend::is_redis_url(l)) {
-        let storage = JournalStorage::open_url(url).map_err(|e| CliError::lib(location, e))?;
-        return Ok(Arc::new(storage));
+/// The store at `path` for the read commands, behind the storage trait: a journal file (see
+/// [`open_journal`]), a storage server given as `grpc://host:port`, or a journal on a Redis
+/// server given as `redis://host:port/db?prefix=NAME` (Optuna's `JournalRedisBackend` key
+/// layout; `docs/REDIS.md`). None of them takes a lock.
+pub fn open(path: &Path) -> Result<Arc<dyn Storage>, CliError> {
+    match Location::parse(path.as_os_str()) {
+        Location::Path(path) => Ok(Arc::new(open_journal(&path)?)),
+        Location::Grpc(url) => Ok(Arc::new(
+            trialog::remote::GrpcStorage::connect(&url).map_err(|e| CliError::lib(path, e))?,
+        )),
+        Location::Redis(url) => {
+            Ok(Arc::new(JournalStorage::open_url(&url).map_err(|e| CliError::lib(path, e))?))
+        }
     }
-    Ok(Arc::new(open_journal(location)?))
 }
 
 /// The format the read commands would open the existing file at `path` in, or `None` when they

@@ -15,6 +15,7 @@ pub mod lock;
 pub mod logging;
 pub mod recover;
 pub mod report;
+pub mod serve;
 pub mod stats;
 pub mod studies;
 pub mod trials;
@@ -74,6 +75,9 @@ pub enum Command {
     Recover(recover::RecoverArgs),
     /// Write one self-contained HTML page of plots about a study (see docs/REPORT.md).
     Report(report::ReportArgs),
+    /// Serve a journal to Python Optuna workers (GrpcStorageProxy) and Rust ones over Optuna's
+    /// gRPC storage protocol (see docs/SERVER.md).
+    Serve(serve::ServeArgs),
 }
 
 /// Runs the parsed command line.
@@ -93,5 +97,6 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Verify(args) => verify::run(&args),
         Command::Recover(args) => recover::run(&args),
         Command::Report(args) => report::run(&args),
+        Command::Serve(args) => serve::run(&args),
     }
 }

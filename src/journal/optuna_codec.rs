@@ -1129,6 +1129,22 @@ fn object<K: Into<String>>(pairs: impl IntoIterator<Item = (K, JsonValue)>) -> J
     JsonValue::Object(pairs.into_iter().map(|(k, v)| (k.into(), v)).collect())
 }
 
+/// An attribute value as Python's `json.dumps` writes it (`", "` and `": "` separators, bare
+/// `NaN` / `Infinity`), the form Optuna's gRPC protocol carries attributes in.
+pub fn attr_to_json(v: &AttrValue) -> String {
+    let mut out = String::new();
+    attr_json(v).write(&mut out, ", ", ": ");
+    out
+}
+
+/// An attribute value from JSON text as Python's `json.loads` reads it (bare `NaN` and
+/// `Infinity` included), nested at most [`MAX_ATTR_DEPTH`] levels.
+pub fn attr_from_json(text: &str) -> Result<AttrValue, LineError> {
+    let mut parser = json::Parser::default();
+    let v = parser.parse(text.as_bytes()).map_err(bad)?;
+    attr(v)
+}
+
 fn attr_json(v: &AttrValue) -> JsonValue {
     match v {
         AttrValue::Null => JsonValue::Null,

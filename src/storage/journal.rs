@@ -1,12 +1,16 @@
 //! `JournalStorage`: the [`Storage`] API over any [`LogBackend`].
 //!
-//! Write path (every mutating call): lock the handle, take the backend's write lock, read what
-//! other writers appended, validate the operation against that state ([`ReplayState::check`]),
-//! append it as one frame (durable when the call returns), release, apply. An invalid operation
-//! returns a typed error and writes nothing.
+//! Write path (every mutating call): the call becomes an [`Intent`] (data), queued with the
+//! intents of the handle's other threads; one caller leads each group (`write.rs`): it takes the
+//! backend's write lock, then the writers' state, reads what other writers appended, validates
+//! and applies each intent in order ([`ReplayState::check`]), writes the group's frames in one
+//! write, syncs once, and answers everyone. An invalid intent gets its typed error and writes
+//! nothing; the others of its group go on.
 //!
 //! Read path: read only the bytes appended since the last call (never the whole log), apply
-//! them, answer. Readers never take the backend's write lock.
+//! them, answer. Readers never take the backend's write lock and never wait for a writer's lock
+//! wait or `fdatasync`: they read a second state, the *committed* one, which holds only what is
+//! durable (see `docs/FORMAT.md`, "Group commit and what readers see").
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,16 +18,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::backend::{AppendOutcome, FileBackend, FileOptions, LogBackend};
+use crate::backend::{FileBackend, FileOptions, LogBackend};
 use crate::error::{Error, Result};
-use crate::journal::{LogBatch, Operation, TrialTemplate};
+use crate::journal::{Operation, TrialTemplate};
 use crate::model::{
     AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
     TrialState, VecMap,
 };
 use crate::replay::{Applied, ReplayState};
 
-use super::{DEFAULT_STUDY_NAME_PREFIX, FAIL_REASON_ATTR, HeartbeatOptions, Storage};
+use super::group::WriteQueue;
+use super::{DEFAULT_STUDY_NAME_PREFIX, HeartbeatOptions, Storage};
+
+mod write;
+
+use write::{Intent, Written};
 
 /// The error for an operation Optuna's replay raises on (so Optuna cannot open the journal past
 /// it either): corruption at the batch's offset, saying why.
@@ -57,14 +66,31 @@ pub struct JournalStorage<B: LogBackend = FileBackend> {
     backend: B,
     worker_prefix: String,
     heartbeat: Option<HeartbeatOptions>,
-    inner: Mutex<Inner>,
+    /// What readers see: the log up to a position whose every byte is durable.
+    committed: Mutex<Committed>,
+    /// What writers validate against: the committed state plus the group being written. Only
+    /// the leader of a group touches it, holding the backend's write lock. `None` until the
+    /// first write (a copy of the committed state, sharing its trials), and after a failed
+    /// write (the group's operations were applied but not written).
+    working: Mutex<Option<Inner>>,
+    /// Writers waiting for their group (see `group.rs`).
+    queue: WriteQueue<Intent, Result<Written>>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Inner {
     state: ReplayState,
     /// Backend position up to which `state` has applied the log.
     pos: u64,
+}
+
+#[derive(Debug, Default)]
+struct Committed {
+    log: Inner,
+    /// A group of this handle is being written and synced: every byte of the log past
+    /// `log.pos` is ours and not yet durable (we hold the write lock, so nobody else appends),
+    /// and readers must not read it.
+    in_flight: bool,
 }
 
 // `JournalStorage` is shared across threads by reference: prove it at compile time.
@@ -132,7 +158,9 @@ impl<B: LogBackend> JournalStorage<B> {
             backend,
             worker_prefix: format!("{}-", uuid::Uuid::new_v4()),
             heartbeat: None,
-            inner: Mutex::new(Inner::default()),
+            committed: Mutex::new(Committed::default()),
+            working: Mutex::new(None),
+            queue: WriteQueue::default(),
         };
         storage.sync()?;
         Ok(storage)
@@ -165,12 +193,13 @@ impl<B: LogBackend> JournalStorage<B> {
         THREAD_NUMBER.with(|n| format!("{}{n}", self.worker_prefix))
     }
 
-    fn inner(&self) -> MutexGuard<'_, Inner> {
-        // Inner is only mutated by whole-operation applies that cannot panic halfway through in
-        // a way that breaks invariants the next sync relies on; recover from poisoning.
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    fn committed(&self) -> MutexGuard<'_, Committed> {
+        // Only mutated by whole-operation applies that cannot panic halfway through in a way
+        // that breaks invariants the next sync relies on; recover from poisoning.
+        self.committed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Reads and applies to `inner` what the log holds past its position.
     fn sync_into(&self, inner: &mut Inner) -> Result<()> {
         let Inner { state, pos } = inner;
         *pos = self.backend.read_from(*pos, &mut |at, batch| {
@@ -180,101 +209,38 @@ impl<B: LogBackend> JournalStorage<B> {
         Ok(())
     }
 
+    /// The committed state, synced with what other writers appended (unless a group of ours is
+    /// being synced: then the log past it is ours and not durable yet, and nobody else can have
+    /// appended).
+    fn synced(&self) -> Result<MutexGuard<'_, Committed>> {
+        let mut committed = self.committed();
+        if !committed.in_flight {
+            self.sync_into(&mut committed.log)?;
+        }
+        Ok(committed)
+    }
+
     /// Reads and applies whatever other writers appended since the last call.
     pub fn sync(&self) -> Result<()> {
-        self.sync_into(&mut self.inner())
+        self.synced().map(drop)
     }
 
-    /// Runs `f` on the state synced to the current end of the log.
+    /// Runs `f` on the state synced to the current end of the log. `f` sees only durable
+    /// operations: never those of a group this handle is still syncing.
     pub fn read<R>(&self, f: impl FnOnce(&ReplayState) -> Result<R>) -> Result<R> {
-        let mut inner = self.inner();
-        self.sync_into(&mut inner)?;
-        f(&inner.state)
+        f(&self.synced()?.log.state)
     }
 
-    /// The write path for one operation: validate `op` against the current state under the
-    /// write lock, append it durably, apply it. Returns what it created.
+    /// How many write calls of this handle wait for a group (for tests that form groups).
+    #[cfg(feature = "fault-injection")]
+    pub fn queued_writes(&self) -> usize {
+        self.queue.pending()
+    }
+
+    /// The write path for one operation: validated and written as described in the module docs.
+    /// Returns what it created.
     fn write(&self, op: Operation) -> Result<Applied> {
-        self.write_checked(op, |_| Ok(()))
-    }
-
-    /// [`JournalStorage::write`], with `precheck` run on the synced state under the lock before
-    /// the operation's own check.
-    fn write_checked(
-        &self,
-        op: Operation,
-        precheck: impl Fn(&ReplayState) -> Result<()>,
-    ) -> Result<Applied> {
-        self.write_batch(|state| {
-            precheck(state)?;
-            state.check(&op)?;
-            Ok(vec![op.clone()])
-        })
-    }
-
-    /// The write path: under the write lock and on the state synced to the end of the log,
-    /// `build` validates and returns the operations to append as one all-or-nothing batch
-    /// (nothing is written if it fails or returns none); they are appended durably and applied.
-    /// `build` runs again if another writer appended in between. Returns what the batch's
-    /// first operation created.
-    fn write_batch(
-        &self,
-        mut build: impl FnMut(&ReplayState) -> Result<Vec<Operation>>,
-    ) -> Result<Applied> {
-        let mut inner = self.inner();
-        let guard = self.backend.lock()?;
-        let mut moved_at = None;
-        loop {
-            self.sync_into(&mut inner)?;
-            if moved_at == Some(inner.pos) {
-                // The log goes on past where replay stops, and replay cannot go further (a
-                // backend in a recovery mode that stopped): never spin, never write behind it.
-                return Err(Error::Corruption {
-                    path: self.backend.path().to_owned(),
-                    offset: inner.pos,
-                    reason: "the log goes on past the point where replay stops; refusing to write"
-                        .to_owned(),
-                });
-            }
-            let ops = build(&inner.state)?;
-            if ops.is_empty() {
-                return Ok(Applied::Updated);
-            }
-            let batch = LogBatch { worker_id: self.worker_id(), ops };
-            match self.backend.append_if(&guard, inner.pos, &batch)? {
-                AppendOutcome::Appended { end } => {
-                    inner.pos = end;
-                    let ignored = inner.state.stats().ignored;
-                    let applied = inner.state.apply_batch(&batch);
-                    debug_assert_eq!(inner.state.stats().ignored, ignored, "{batch:?}");
-                    return Ok(applied);
-                }
-                AppendOutcome::Moved => moved_at = Some(inner.pos),
-            }
-        }
-    }
-
-    /// `op` (which leaves the trial it names, or creates, RUNNING) followed by that trial's
-    /// first heartbeat when heartbeats are on, in one batch: a RUNNING trial of a handle with
-    /// heartbeats never exists without one, so a crash at any moment leaves it detectable.
-    /// `precheck` runs first, as in [`JournalStorage::write_checked`].
-    fn write_running(
-        &self,
-        op: Operation,
-        precheck: impl Fn(&ReplayState) -> Result<()>,
-    ) -> Result<Applied> {
-        if self.heartbeat.is_none() {
-            return self.write_checked(op, precheck);
-        }
-        self.write_batch(|state| {
-            precheck(state)?;
-            state.check(&op)?;
-            let trial_id = match &op {
-                Operation::SetTrialStateValues { trial_id, .. } => *trial_id,
-                _ => state.trial_count(), // the id CreateTrial is about to get
-            };
-            Ok(vec![op.clone(), Operation::TrialHeartbeat { trial_id, at: Timestamp::now() }])
-        })
+        self.submit(Intent::op(op)).map(|w| w.applied)
     }
 
     // ---- studies ------------------------------------------------------------------------
@@ -368,8 +334,8 @@ impl<B: LogBackend> JournalStorage<B> {
             }
         };
         let running = template.is_none_or(|t| t.state == TrialState::Running);
-        let applied = if running { self.write_running(op, |_| Ok(()))? } else { self.write(op)? };
-        match applied {
+        let intent = Intent { running, ..Intent::op(op) };
+        match self.submit(intent)?.applied {
             Applied::TrialCreated(id) => Ok(id),
             other => unreachable!("create trial applied as {other:?}"),
         }
@@ -407,9 +373,10 @@ impl<B: LogBackend> JournalStorage<B> {
         })
     }
 
-    /// Sets a parameter (internal representation) of an unfinished trial. The value must lie in
-    /// the distribution, and the distribution must be compatible with the one this parameter
-    /// has elsewhere in the study.
+    /// Sets a parameter (internal representation) of an unfinished trial. The value must have an
+    /// external form in the distribution (a categorical index must name a choice; a value
+    /// outside a numeric range is accepted, as Optuna's storages accept it), and the
+    /// distribution must be compatible with the one this parameter has elsewhere in the study.
     pub fn set_trial_param(
         &self,
         trial_id: u64,
@@ -417,9 +384,9 @@ impl<B: LogBackend> JournalStorage<B> {
         param_value_internal: f64,
         distribution: &Distribution,
     ) -> Result<()> {
-        if !distribution.contains(param_value_internal) {
+        if distribution.to_external(param_value_internal).is_none() {
             return Err(Error::invalid(format_args!(
-                "value {param_value_internal:?} of parameter {param_name:?} is outside its {}",
+                "value {param_value_internal:?} of parameter {param_name:?} has no value in its {}",
                 distribution.kind_name()
             )));
         }
@@ -466,18 +433,6 @@ impl<B: LogBackend> JournalStorage<B> {
         state: TrialState,
         values: Option<&[f64]>,
     ) -> Result<bool> {
-        // Checked under the write lock with the other checks (no separate read of the log).
-        let values_fit = |s: &ReplayState| {
-            let Some(values) = values else { return Ok(()) };
-            let n = s.study(s.trial(trial_id)?.study_id)?.directions.len();
-            if values.len() != n {
-                return Err(Error::invalid(format_args!(
-                    "{} values given for a study with {n} objectives",
-                    values.len()
-                )));
-            }
-            Ok(())
-        };
         let datetime = (state == TrialState::Running || state.is_finished()).then(Timestamp::now);
         let op = Operation::SetTrialStateValues {
             trial_id,
@@ -485,12 +440,11 @@ impl<B: LogBackend> JournalStorage<B> {
             values: values.map(<[f64]>::to_vec),
             datetime,
         };
-        let written = if state == TrialState::Running {
-            self.write_running(op, values_fit)
-        } else {
-            self.write_checked(op, values_fit)
-        };
-        match written {
+        // The number of values is checked under the write lock with the other checks (no
+        // separate read of the log).
+        let intent =
+            Intent { check_values: true, running: state == TrialState::Running, ..Intent::op(op) };
+        match self.submit(intent) {
             Ok(_) => Ok(true),
             Err(Error::TrialAlreadyClaimed { .. }) => Ok(false),
             Err(e) => Err(e),
@@ -619,33 +573,20 @@ impl<B: LogBackend> JournalStorage<B> {
     /// callers never both fail a trial. All the failures are one all-or-nothing batch; nothing
     /// else changes.
     pub fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
-        let mut failed = Vec::new();
-        self.write_batch(|state| {
-            let now = Timestamp::now();
-            failed = state.stale_trial_ids(study_id, now, grace_period)?;
-            let mut ops = Vec::with_capacity(failed.len() * 2);
-            for &trial_id in &failed {
-                let last = state.last_heartbeat(trial_id).unwrap_or(now);
-                let silent = now.as_micros().saturating_sub(last.as_micros()) as f64 / 1e6;
-                ops.push(Operation::SetTrialSystemAttr {
-                    trial_id,
-                    key: FAIL_REASON_ATTR.to_owned(),
-                    value: AttrValue::String(format!(
-                        "no heartbeat for {silent:.1} s (grace period {:.1} s; last at {last}): \
-                         its worker is presumed dead",
-                        grace_period.as_secs_f64()
-                    )),
-                });
-                ops.push(Operation::SetTrialStateValues {
-                    trial_id,
-                    state: TrialState::Fail,
-                    values: None,
-                    datetime: Some(now),
-                });
-            }
-            Ok(ops)
-        })?;
-        Ok(failed)
+        // Nothing stale as far as readers see (the usual case, checked before every trial of
+        // `optimize`): no lock, no write. Otherwise decide again under the lock.
+        if self.stale_trial_ids(study_id, grace_period)?.is_empty() {
+            return Ok(Vec::new());
+        }
+        let written = self.submit(Intent::fail_stale(study_id, grace_period))?;
+        Ok(written
+            .ops
+            .iter()
+            .filter_map(|op| match op {
+                Operation::SetTrialStateValues { trial_id, .. } => Some(*trial_id),
+                _ => None,
+            })
+            .collect())
     }
 }
 

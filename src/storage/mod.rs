@@ -18,6 +18,7 @@ use crate::model::{
     VecMap,
 };
 
+mod group;
 mod journal;
 
 pub use journal::JournalStorage;

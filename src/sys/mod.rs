@@ -18,6 +18,7 @@
 //! | [`map`] | read-only memory maps |
 //! | [`host`] | this host's name, for owner records |
 //! | [`process`] | whether a process of this host still runs, for owner records |
+//! | `shutdown` | the stop request a server waits for: Ctrl-C, and SIGTERM on Unix (feature `grpc`) |
 #![allow(unsafe_code)]
 
 pub(crate) mod durable;
@@ -29,6 +30,8 @@ pub(crate) mod map;
 pub(crate) mod nofollow;
 pub(crate) mod pio;
 pub(crate) mod process;
+#[cfg(feature = "grpc")]
+pub(crate) mod shutdown;
 
 /// Converts a path to a NUL-terminated UTF-16 string for a wide Windows API call. Paths are
 /// passed through unchanged (lone surrogates included); std's own calls add the `\\?\` prefix for

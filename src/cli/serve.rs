@@ -1,0 +1,114 @@
+//! `trialog serve --journal PATH [--host 127.0.0.1] [--port 13000] [--lock KIND]
+//! [--format optuna]`: Optuna's gRPC storage server over one journal (docs/SERVER.md).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+use trialog::backend::{AnyJournalFile, JournalFormat, OptunaJournalFile};
+use trialog::{FileBackend, JournalStorage, Storage};
+
+use super::CliError;
+use super::bench::LockArg;
+
+/// The format of a journal `serve` creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NewFormat {
+    /// trialog's CRC-framed journal.
+    Trialog,
+    /// Optuna's JSON lines (Python workers may also write the file directly).
+    Optuna,
+}
+
+/// Arguments of `trialog serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The journal, either format (detected); created if missing, in --format.
+    #[arg(long)]
+    pub journal: PathBuf,
+    /// The address to listen on. Only this machine by default: the server has no
+    /// authentication (docs/SERVER.md says how to expose it safely).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// The port to listen on.
+    #[arg(long, default_value_t = 13000)]
+    pub port: u16,
+    /// For a trialog journal: the lock its writers use (an Optuna journal always uses Optuna's).
+    #[arg(long, value_enum, default_value_t = LockArg::Advisory)]
+    pub lock: LockArg,
+    /// The format of a journal that does not exist yet.
+    #[arg(long, value_enum, default_value_t = NewFormat::Trialog)]
+    pub format: NewFormat,
+}
+
+/// Opens (or creates) the journal.
+fn open(args: &ArgsView<'_>) -> Result<Arc<dyn Storage>, CliError> {
+    let path = args.journal;
+    let lib = |e| CliError::lib(path, e);
+    let exists = std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
+    let storage: Arc<dyn Storage> = if exists {
+        match trialog::backend::detect_format(path).map_err(lib)? {
+            Some(JournalFormat::Trialog) => Arc::new(
+                JournalStorage::new(
+                    FileBackend::open_with(path, &args.lock.file_options(false)).map_err(lib)?,
+                )
+                .map_err(lib)?,
+            ),
+            _ => Arc::new(
+                JournalStorage::new(AnyJournalFile::open_existing(path).map_err(lib)?)
+                    .map_err(lib)?,
+            ),
+        }
+    } else {
+        match args.format {
+            NewFormat::Trialog => Arc::new(
+                JournalStorage::new(
+                    FileBackend::open_with(path, &args.lock.file_options(true)).map_err(lib)?,
+                )
+                .map_err(lib)?,
+            ),
+            NewFormat::Optuna => Arc::new(
+                JournalStorage::new(OptunaJournalFile::open(path).map_err(lib)?).map_err(lib)?,
+            ),
+        }
+    };
+    Ok(storage)
+}
+
+struct ArgsView<'a> {
+    journal: &'a std::path::Path,
+    lock: LockArg,
+    format: NewFormat,
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the calls in flight and exits.
+pub fn run(args: &ServeArgs) -> Result<(), CliError> {
+    let storage = open(&ArgsView { journal: &args.journal, lock: args.lock, format: args.format })?;
+    let addr = SocketAddr::new(args.host, args.port);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::msg(format!("starting the server's runtime: {e}")))?;
+    runtime.block_on(async {
+        // Bind first, so that "listening" is printed only once clients can connect.
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
+        let bound = listener.local_addr().unwrap_or(addr);
+        eprintln!("trialog serve: listening on {bound} for {}", args.journal.display());
+        // No Nagle: a reply must not wait for the client's delayed ACK (40 ms per call).
+        let incoming =
+            tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let result = tonic::transport::Server::builder()
+            .layer(trialog::grpc::server::layer())
+            .add_service(trialog::grpc::server::Service::new(storage).into_server())
+            .serve_with_incoming_shutdown(incoming, trialog::grpc::server::shutdown_signal())
+            .await;
+        eprintln!("trialog serve: stopped serving {} on {bound}", args.journal.display());
+        result.map_err(|e| CliError::msg(format!("serving on {bound}: {e}")))
+    })?;
+    // Calls still running on the blocking pool finish their storage call; don't wait forever.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    Ok(())
+}
