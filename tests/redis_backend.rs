@@ -7,6 +7,7 @@
 
 mod py_common;
 mod redis_common;
+mod server_common;
 
 use std::path::Path;
 use std::process::Command;
@@ -424,4 +425,26 @@ fn the_cli_opens_redis_urls() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("redis redis://127.0.0.1:") && err.contains("connect to:"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+}
+
+#[test]
+fn trialog_serve_serves_a_redis_journal() {
+    if !have_redis("trialog_serve_serves_a_redis_journal") {
+        return;
+    }
+    let redis = RedisServer::start();
+    let url = redis.url("served");
+    let direct = RedisStorage::open_url(&url).unwrap();
+    let study = write_study(&direct, "served", 2);
+    let server = server_common::Server::start(Path::new(&url), &[]);
+    // Read through the gRPC server: what the library wrote to Redis.
+    let studies = run_ok(
+        Command::new(env!("CARGO_BIN_EXE_trialog")).args(["studies", server.grpc().as_str()]),
+    );
+    assert!(studies.contains("served"), "{studies}");
+    // Written through the server, it lands on Redis, where a direct handle reads it.
+    let remote = trialog::remote::GrpcStorage::connect(&server.url).unwrap();
+    let trial = trialog::Storage::create_new_trial(&remote, study, None).unwrap();
+    assert_eq!(direct.get_trial(trial).unwrap().state, TrialState::Running);
+    assert_eq!(direct.get_all_trials(study, None).unwrap().len(), 3);
 }

@@ -32,7 +32,7 @@ pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
 #[cfg(feature = "redis")]
-pub use redis::{READ_CHUNK as REDIS_READ_CHUNK, RedisBackend, RedisOptions, is_redis_url};
+pub use redis::{RedisBackend, RedisOptions, is_redis_url};
 pub use survey::{HeaderState, Segment, survey, survey_lines};
 
 /// Makes the entries created or renamed in directory `dir` durable: an `fsync` of the directory
@@ -83,7 +83,9 @@ pub trait LogBackend: Send + Sync {
         sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
     ) -> Result<u64>;
 
-    /// Takes exclusive write access (across threads, processes and hosts).
+    /// Takes exclusive write access (across threads, processes and hosts). A backend whose
+    /// `write_if` is itself an atomic check-and-write on a server (Redis) needs no such lock:
+    /// its guard only orders the threads of one handle.
     fn lock(&self) -> Result<Self::WriteGuard<'_>>;
 
     /// Whether this log can hold trialog's extension operations (codes >= 128, such as

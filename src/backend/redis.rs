@@ -25,7 +25,7 @@ use crate::journal::LogBatch;
 use crate::journal::optuna_codec::{self, LineDecoder, LineError};
 
 /// Keys fetched by one `MGET` while reading.
-pub const READ_CHUNK: usize = 1024;
+const READ_CHUNK: usize = 1024;
 
 /// How long to connect, and to wait for a reply, before a call fails with [`Error::Redis`].
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
