@@ -416,6 +416,51 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A sampler cannot restore a state ([`Sampler::import_state`](crate::study::Sampler)): it
+    /// was written by another kind of sampler, by a newer trialog, or is damaged. The sampler is
+    /// unchanged.
+    #[error("cannot restore the state of a {sampler}: {reason}")]
+    BadSamplerState {
+        /// The sampler asked to restore it (its type name).
+        sampler: String,
+        /// What is wrong with the state.
+        reason: String,
+    },
+    /// A fork was asked at a trial number the study does not have (it has `n_trials` trials,
+    /// numbered from 0). Nothing was written.
+    #[error(
+        "study {study:?} has {n_trials} trials, so no trial number {at} to fork at (numbers start at 0); nothing was written"
+    )]
+    ForkPointNotFound {
+        /// The study.
+        study: String,
+        /// The trial number asked for.
+        at: u64,
+        /// How many trials the study has.
+        n_trials: u64,
+    },
+    /// A study changed while an operation that needs it to stand still copied it (`trialog
+    /// study fork --replace` while its workers run). What the operation had written was
+    /// deleted again; the study is as its workers left it. Stop them and try again.
+    #[error(
+        "study {study:?} changed while it was being copied (are its workers still running?); nothing was replaced: stop them and try again"
+    )]
+    StudyChanged {
+        /// The study.
+        study: String,
+    },
+    /// A backup destination is not a copy of a prefix of the journal being backed up (it is a
+    /// backup of another journal, was changed, or the journal was rewritten or lost data since),
+    /// so appending to it would make a file that is neither. Nothing was written.
+    #[error("{backup} is not a backup of {journal}: {reason}; nothing was written (back up into a new file)", backup = backup.display(), journal = journal.display())]
+    BackupDiverged {
+        /// The journal being backed up.
+        journal: PathBuf,
+        /// The backup destination.
+        backup: PathBuf,
+        /// Where and how they differ.
+        reason: String,
+    },
     /// A download's destination already exists (a file, a directory or a link, even a dangling
     /// one) and overwriting was not asked for. Nothing was written.
     #[error("{path} already exists; nothing was written (ask to overwrite it to replace it)", path = path.display())]
@@ -553,6 +598,18 @@ impl Error {
             JournalInUse { path, operation, hint } => {
                 JournalInUse { path: path.clone(), operation, hint }
             }
+            BadSamplerState { sampler, reason } => {
+                BadSamplerState { sampler: sampler.clone(), reason: reason.clone() }
+            }
+            ForkPointNotFound { study, at, n_trials } => {
+                ForkPointNotFound { study: study.clone(), at: *at, n_trials: *n_trials }
+            }
+            StudyChanged { study } => StudyChanged { study: study.clone() },
+            BackupDiverged { journal, backup, reason } => BackupDiverged {
+                journal: journal.clone(),
+                backup: backup.clone(),
+                reason: reason.clone(),
+            },
         }
     }
 }

@@ -77,6 +77,7 @@ pub mod error;
 #[cfg(feature = "grpc")]
 pub mod grpc;
 pub mod journal;
+pub mod lifecycle;
 pub mod location;
 pub mod lock;
 pub mod model;
@@ -86,6 +87,7 @@ pub mod remote;
 pub mod replay;
 #[cfg(feature = "report")]
 pub mod report;
+pub mod runner;
 pub mod storage;
 pub mod study;
 mod sys;

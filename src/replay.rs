@@ -149,6 +149,17 @@ struct ParamRep {
     distribution: Arc<Distribution>,
 }
 
+/// What the log says about the heartbeats of one RUNNING trial.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Heartbeats {
+    /// The latest `at` of its heartbeats (the writers' wall clocks: only comparable with the
+    /// clock of the host that wrote it).
+    pub latest: Timestamp,
+    /// How many heartbeats it has had: grows with every heartbeat appended, whatever its `at`
+    /// says, so a reader can see that a worker is alive without comparing clocks.
+    pub count: u64,
+}
+
 /// The state of every study and trial after some prefix of the log.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ReplayState {
@@ -157,8 +168,8 @@ pub struct ReplayState {
     next_study_id: u64,
     /// Every trial ever created, indexed by trial id (trials of deleted studies stay, hidden).
     trials: Vec<Arc<FrozenTrial>>,
-    /// The latest heartbeat of each RUNNING trial that has one (dropped when it finishes).
-    heartbeats: HashMap<u64, Timestamp>,
+    /// The heartbeats of each RUNNING trial that has one (dropped when it finishes).
+    heartbeats: HashMap<u64, Heartbeats>,
     /// Which worker last made each trial RUNNING.
     runners: TrialWorkers,
     stats: ReplayStats,
@@ -367,8 +378,12 @@ impl ReplayState {
                 Applied::Updated
             }
             Operation::TrialHeartbeat { trial_id, at } => {
-                let last = self.heartbeats.entry(*trial_id).or_insert(*at);
-                *last = (*last).max(*at);
+                let beats = self
+                    .heartbeats
+                    .entry(*trial_id)
+                    .or_insert(Heartbeats { latest: *at, count: 0 });
+                beats.latest = beats.latest.max(*at);
+                beats.count += 1;
                 Applied::Updated
             }
             Operation::DiscardTrials { .. }
@@ -591,13 +606,32 @@ impl ReplayState {
 
     /// The latest heartbeat of a RUNNING trial, if it has had one.
     pub fn last_heartbeat(&self, trial_id: u64) -> Option<Timestamp> {
-        self.heartbeats.get(&trial_id).copied()
+        self.heartbeats.get(&trial_id).map(|h| h.latest)
     }
 
-    /// The RUNNING trials of a live study whose latest heartbeat is older than `grace_period`
-    /// at `now`, in id (and so number) order. Trials that never had a heartbeat (for example
-    /// those of workers that send none, such as Python Optuna's) are never stale. Costs
-    /// O(trials with a heartbeat), not O(trials).
+    /// The RUNNING trials of a live study that have had a heartbeat, with their heartbeats, in
+    /// id (and so number) order. Costs O(trials with a heartbeat), not O(trials).
+    pub fn trials_with_heartbeats(&self, study_id: u64) -> Result<Vec<(u64, Heartbeats)>> {
+        self.study(study_id)?;
+        let mut found: Vec<(u64, Heartbeats)> = self
+            .heartbeats
+            .iter()
+            .filter(|(id, _)| {
+                let t = &self.trials[**id as usize];
+                t.study_id == study_id && t.state == TrialState::Running
+            })
+            .map(|(id, h)| (*id, *h))
+            .collect();
+        found.sort_unstable_by_key(|(id, _)| *id);
+        Ok(found)
+    }
+
+    /// The wall-clock rule: the RUNNING trials of a live study whose latest heartbeat is older
+    /// than `grace_period` at `now`, in id (and so number) order. Only right when the clocks of
+    /// the hosts that wrote the heartbeats agree with the clock `now` comes from (storage handles
+    /// use a rule that needs no such agreement, see `JournalStorage::fail_stale_trials`). Trials
+    /// that never had a heartbeat (for example those of workers that send none, such as Python
+    /// Optuna's) are never stale. Costs O(trials with a heartbeat), not O(trials).
     pub fn stale_trial_ids(
         &self,
         study_id: u64,
@@ -609,7 +643,7 @@ impl ReplayState {
         let mut stale: Vec<u64> = self
             .heartbeats
             .iter()
-            .filter(|(_, at)| now.as_micros().saturating_sub(at.as_micros()) > grace)
+            .filter(|(_, h)| now.as_micros().saturating_sub(h.latest.as_micros()) > grace)
             .map(|(id, _)| *id)
             .filter(|id| {
                 let t = &self.trials[*id as usize];

@@ -14,11 +14,17 @@
 //! succeeded ([`IoEvent`]), in order and with the bytes written, so that a test can rebuild what
 //! the disk would hold after a power loss at any point (see `tests/crash_power_loss.rs`).
 //!
+//! An injector can also stand for one client of a simulated network file system
+//! ([`FaultInjector::network_client`], modelled in [`super::netfs`]): the journal's attributes
+//! and data are then cached per client and revalidated only where NFS revalidates them.
+//!
 //! The default build contains none of this: the backend's I/O layer (`io.rs`) then calls the
 //! system directly.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+
+use super::netfs::{NetClient, NetClientOptions};
 
 /// A system call of the file backend that rules can match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -163,12 +169,29 @@ pub struct FaultInjector {
     state: Mutex<State>,
     /// Signalled when held calls may go on.
     moved: Condvar,
+    client: Option<NetClient>,
 }
 
 impl FaultInjector {
     /// An injector without rules that records nothing.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// An injector (without rules) whose handles are one client of a simulated network file
+    /// system: their reads, writes, sizes and syncs of the journal go through the client's cache
+    /// as [`super::netfs`] describes. Give each simulated host its own.
+    pub fn network_client(options: NetClientOptions) -> Arc<Self> {
+        Arc::new(FaultInjector {
+            state: Mutex::default(),
+            moved: Condvar::new(),
+            client: Some(NetClient::new(options)),
+        })
+    }
+
+    /// The simulated network client, for an injector made by [`FaultInjector::network_client`].
+    pub fn client(&self) -> Option<&NetClient> {
+        self.client.as_ref()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -285,6 +308,11 @@ impl FaultInjector {
             trace.push(event());
         }
     }
+}
+
+/// The simulated network client of `faults`, if any.
+pub(crate) fn client(faults: Option<&Arc<FaultInjector>>) -> Option<&NetClient> {
+    faults.and_then(|f| f.client())
 }
 
 /// The injector's decision for a call, turned into what the I/O layer does.

@@ -116,7 +116,8 @@ impl FileBackend {
         let (file, _) = fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
         let id = fio::file_id(&file).map_err(|e| Error::io("stat", &path, e))?;
         let backend = FileBackend {
-            file: JournalFile::new(file, &path, &faults),
+            file: JournalFile::new(file, &path, &faults)
+                .map_err(|e| Error::io("open", &path, e))?,
             id,
             path,
             faults,
@@ -175,7 +176,7 @@ impl FileBackend {
     /// Since the check is the same `stat` that tells the writer where the journal ends, it
     /// costs nothing extra: no append lands in a file nobody will read again.
     fn look_at_path(&self) -> Result<Seen> {
-        match fio::stat(&self.path, &self.faults) {
+        match fio::confirmed_stat(&self.path, &self.faults) {
             Ok(look) if look.id == self.id => Ok(Seen::Len(look.len)),
             Ok(_) => Ok(Seen::Replaced),
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(Seen::Replaced),

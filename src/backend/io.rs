@@ -45,16 +45,21 @@ pub(crate) struct JournalFile {
 }
 
 impl JournalFile {
-    /// Wraps `file`, opened at `path`.
+    /// Wraps `file`, just opened at `path` (a simulated network client revalidates its cache of
+    /// the file, as an open does on NFS).
     #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
-    pub(crate) fn new(file: File, path: &Path, faults: &Faults) -> Self {
-        JournalFile {
+    pub(crate) fn new(file: File, path: &Path, faults: &Faults) -> io::Result<Self> {
+        #[cfg(feature = "fault-injection")]
+        if let Some(client) = fault::client(faults.as_ref()) {
+            client.opened(&file)?;
+        }
+        Ok(JournalFile {
             file,
             #[cfg(feature = "fault-injection")]
             path: path.to_owned(),
             #[cfg(feature = "fault-injection")]
             faults: faults.clone(),
-        }
+        })
     }
 
     /// The underlying file (for memory-mapping it).
@@ -68,6 +73,9 @@ impl JournalFile {
         #[cfg(feature = "fault-injection")]
         {
             let allowed = fault::fail_or_limit(self.faults.as_ref(), IoOp::Write, buf.len())?;
+            if let Some(client) = fault::client(self.faults.as_ref()) {
+                return client.write(&self.file, &buf[..allowed], offset);
+            }
             let n = pio::write_at(&self.file, &buf[..allowed], offset)?;
             fault::note_write(self.faults.as_ref(), &self.path, offset, &buf[..n]);
             Ok(n)
@@ -100,6 +108,9 @@ impl JournalFile {
         #[cfg(feature = "fault-injection")]
         {
             let allowed = fault::fail_or_limit(self.faults.as_ref(), IoOp::Read, buf.len())?;
+            if let Some(client) = fault::client(self.faults.as_ref()) {
+                return client.read(&self.file, &mut buf[..allowed], offset);
+            }
             pio::read_at(&self.file, &mut buf[..allowed], offset)
         }
         #[cfg(not(feature = "fault-injection"))]
@@ -118,6 +129,9 @@ impl JournalFile {
         #[cfg(feature = "fault-injection")]
         {
             fault::fail_or_limit(self.faults.as_ref(), IoOp::Sync, 0)?;
+            if let Some(client) = fault::client(self.faults.as_ref()) {
+                client.sync(&self.file)?;
+            }
             self.file.sync_data()?;
             self.note(|| IoEvent::Sync { path: self.path.clone() });
             Ok(())
@@ -132,6 +146,9 @@ impl JournalFile {
         #[cfg(feature = "fault-injection")]
         {
             fault::fail_or_limit(self.faults.as_ref(), IoOp::Sync, 0)?;
+            if let Some(client) = fault::client(self.faults.as_ref()) {
+                client.sync(&self.file)?;
+            }
             self.file.sync_all()?;
             self.note(|| IoEvent::Sync { path: self.path.clone() });
             Ok(())
@@ -144,6 +161,12 @@ impl JournalFile {
     pub(crate) fn set_len(&self, len: u64) -> io::Result<()> {
         #[cfg(feature = "fault-injection")]
         fault::fail_or_limit(self.faults.as_ref(), IoOp::Truncate, 0)?;
+        #[cfg(feature = "fault-injection")]
+        if let Some(client) = fault::client(self.faults.as_ref()) {
+            client.set_len(&self.file, len)?;
+            self.note(|| IoEvent::Truncate { path: self.path.clone(), len });
+            return Ok(());
+        }
         self.file.set_len(len)?;
         #[cfg(feature = "fault-injection")]
         self.note(|| IoEvent::Truncate { path: self.path.clone(), len });
@@ -154,7 +177,12 @@ impl JournalFile {
     #[inline]
     pub(crate) fn len(&self) -> io::Result<u64> {
         #[cfg(feature = "fault-injection")]
-        fault::fail_or_limit(self.faults.as_ref(), IoOp::Len, 0)?;
+        {
+            fault::fail_or_limit(self.faults.as_ref(), IoOp::Len, 0)?;
+            if let Some(client) = fault::client(self.faults.as_ref()) {
+                return client.len(&self.file);
+            }
+        }
         Ok(self.file.metadata()?.len())
     }
 
@@ -186,14 +214,23 @@ fn write_refused(e: &io::Error) -> bool {
     e.kind() == ErrorKind::PermissionDenied || e.kind() == ErrorKind::ReadOnlyFilesystem
 }
 
-/// `stat` of the file `path` names now (following symlinks), e.g. to learn its identity and
-/// size in one call. Counted as a size check ([`IoOp::Len`](super::fault::IoOp::Len)) by a fault
-/// injector.
+/// A look at the file `path` names now (following symlinks), its identity and its length in one
+/// call, with the length confirmed by the file's server: never an attribute a network file
+/// system client cached, and a change it reveals invalidates the client's cached data, so the
+/// reads that follow see the bytes up to that length
+/// ([`identity::of_path_confirmed`]; on a local disk the same one `statx` as a plain `stat`).
+/// Counted as a size check ([`IoOp::Len`](super::fault::IoOp::Len)) by a fault injector; a
+/// simulated network client revalidates here.
 #[cfg_attr(not(feature = "fault-injection"), allow(unused_variables))]
-pub(crate) fn stat(path: &Path, faults: &Faults) -> io::Result<Look> {
+pub(crate) fn confirmed_stat(path: &Path, faults: &Faults) -> io::Result<Look> {
     #[cfg(feature = "fault-injection")]
-    fault::fail_or_limit(faults.as_ref(), IoOp::Len, 0)?;
-    identity::of_path(path)
+    {
+        fault::fail_or_limit(faults.as_ref(), IoOp::Len, 0)?;
+        if let Some(client) = fault::client(faults.as_ref()) {
+            return client.stat(path, true);
+        }
+    }
+    identity::of_path_confirmed(path)
 }
 
 /// The identity of the open file on its host (device and inode; volume and file index on
@@ -207,12 +244,12 @@ pub(crate) fn file_id(file: &File) -> io::Result<FileId> {
 pub(crate) fn create(path: &Path, faults: &Faults) -> io::Result<JournalFile> {
     #[cfg(feature = "fault-injection")]
     fault::fail_or_limit(faults.as_ref(), IoOp::Create, 0)?;
-    let file = File::create(path)?;
+    let file = File::options().read(true).write(true).create(true).truncate(true).open(path)?;
     #[cfg(feature = "fault-injection")]
     if let Some(f) = faults {
         f.note(|| IoEvent::Create { path: path.to_owned() });
     }
-    Ok(JournalFile::new(file, path, faults))
+    JournalFile::new(file, path, faults)
 }
 
 /// Gives the flushed file `from` the name `to`, failing if `to` exists ([`durable::place_new`]:

@@ -400,7 +400,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.log");
         std::fs::write(&path, bytes).unwrap();
-        let file = JournalFile::new(std::fs::File::open(&path).unwrap(), &path, &Faults::default());
+        let file = JournalFile::new(std::fs::File::open(&path).unwrap(), &path, &Faults::default())
+            .unwrap();
         (dir, path, file)
     }
 

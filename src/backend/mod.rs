@@ -19,6 +19,8 @@ mod file;
 mod io;
 mod lines;
 mod memory;
+#[cfg(feature = "fault-injection")]
+pub mod netfs;
 mod optuna_file;
 mod poison;
 mod recovery;

@@ -72,6 +72,7 @@ pub struct OptunaJournalFile {
     lock: OptunaLock,
     poisoned: Poison,
     recovery: Recovery,
+    faults: Faults,
 }
 
 impl OptunaJournalFile {
@@ -120,7 +121,8 @@ impl OptunaJournalFile {
         }
         let (file, read_only) =
             fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
-        let file = JournalFile::new(file, &path, &faults);
+        let file =
+            JournalFile::new(file, &path, &faults).map_err(|e| Error::io("open", &path, e))?;
         let mut head = [0u8; 8];
         let n = file.read_full_at(&mut head, 0).map_err(|e| Error::io("read", &path, e))?;
         if n > 0 && head[0] != b'{' {
@@ -132,18 +134,28 @@ impl OptunaJournalFile {
         }
         let lock = OptunaLock::new(&path, options.lock.clone());
         let recovery = Recovery::new(options.recovery);
-        Ok(OptunaJournalFile { path, file, read_only, lock, poisoned: Poison::default(), recovery })
+        Ok(OptunaJournalFile {
+            path,
+            file,
+            read_only,
+            lock,
+            poisoned: Poison::default(),
+            recovery,
+            faults,
+        })
     }
 
-    /// Fails with [`Error::JournalReplaced`] if the journal's path no longer names the file this
-    /// handle has open (`trialog recover` renamed a clean journal into place), so nothing is
-    /// appended to a file nobody reads any more. Called under the lock.
-    fn check_not_replaced(&self) -> Result<()> {
+    /// Under the lock: where the journal ends, as its server confirms it (never a length a
+    /// network file system client cached: see `docs/LOCKING.md`, "Shared file systems"), in the
+    /// same look that checks that the path still names the file this handle has open. Fails with
+    /// [`Error::JournalReplaced`] if it names another file or nothing (`trialog recover` renamed
+    /// a clean journal into place), so nothing is appended to a file nobody reads any more.
+    fn confirmed_end(&self) -> Result<u64> {
         use crate::sys::identity;
         let open =
             identity::of_file(self.file.file()).map_err(|e| Error::io("stat", &self.path, e))?;
-        match identity::of_path(&self.path) {
-            Ok(look) if look.id == open.id => Ok(()),
+        match fio::confirmed_stat(&self.path, &self.faults) {
+            Ok(look) if look.id == open.id => Ok(look.len),
             Ok(_) => Err(Error::JournalReplaced { path: self.path.clone() }),
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 Err(Error::JournalReplaced { path: self.path.clone() })
@@ -227,6 +239,11 @@ impl OptunaJournalFile {
     /// shorter than that (someone truncated acknowledged lines).
     fn len_from(&self, from: u64) -> Result<u64> {
         let len = self.file.len().map_err(|e| Error::io("stat", &self.path, e))?;
+        self.check_at_least(from, len)
+    }
+
+    /// `len`, if at least `from`: an error otherwise (someone truncated acknowledged lines).
+    fn check_at_least(&self, from: u64, len: u64) -> Result<u64> {
         if len < from {
             return Err(Error::Corruption {
                 path: self.path.clone(),
@@ -237,10 +254,9 @@ impl OptunaJournalFile {
         Ok(len)
     }
 
-    /// The bytes from `from` to the end of the file as one `fstat` saw it (an error if the file
-    /// is now shorter than `from`: someone truncated acknowledged lines).
-    fn read_tail(&self, from: u64) -> Result<Vec<u8>> {
-        let len = self.len_from(from)?;
+    /// The bytes from `from` (at most `len`, a length already checked to be at least `from`)
+    /// to `len`, fewer if the file ends first.
+    fn read_between(&self, from: u64, len: u64) -> Result<Vec<u8>> {
         let want = usize::try_from(len - from).unwrap_or(usize::MAX);
         let mut buf = vec![0u8; want];
         let filled =
@@ -310,7 +326,15 @@ impl LogBackend for OptunaJournalFile {
             };
             return Err(Error::io("open for writing", &self.path, refused));
         }
-        self.lock.acquire()
+        let guard = self.lock.acquire()?;
+        // A revalidation point: on a network file system the catch-up read that follows must
+        // not see the journal as this client cached it before another host appended (the
+        // length a later `fstat` gives, and the bytes below it, are then the server's).
+        match fio::confirmed_stat(&self.path, &self.faults) {
+            Ok(_) => Ok(guard),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(guard), // append_if reports it
+            Err(e) => Err(Error::io("stat", &self.path, e)),
+        }
     }
 
     fn check_batch(&self, batch: &LogBatch) -> Result<()> {
@@ -326,11 +350,13 @@ impl LogBackend for OptunaJournalFile {
         self.check_poisoned()?;
         self.recovery.check_writable(&self.path)?;
         let text = self.encode(batches)?;
-        let tail = self.read_tail(expected_end)?;
+        // Where the journal ends, confirmed under the lock (on NFS, another client's line may be
+        // past the length this client cached), and every byte up to there.
+        let end = self.check_at_least(expected_end, self.confirmed_end()?)?;
+        let tail = self.read_between(expected_end, end)?;
         if tail.contains(&b'\n') {
             return Ok(AppendOutcome::Moved);
         }
-        self.check_not_replaced()?;
         guard.verify_held()?;
         if !tail.is_empty() && self.recovery.mode() == RecoveryMode::AbsoluteConsistency {
             return Err(Error::Corruption {

@@ -140,7 +140,7 @@ pub struct GcArgs {
     #[command(flatten)]
     pub store: StoreArgs,
     /// Keep anything written more recently than this (uploads in progress): 30s, 10m, 2h, 1d.
-    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    #[arg(long, default_value = "1h", value_parser = super::duration::parse)]
     pub grace: Duration,
     /// Only list what would be removed.
     #[arg(long)]
@@ -175,29 +175,13 @@ fn parse_id(s: &str) -> Result<ArtifactId, String> {
     ArtifactId::parse(s).map_err(super::value_error)
 }
 
-/// `30s`, `10m`, `2h`, `1d` or a number of seconds.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a duration such as 30s, 10m, 2h or 1d"))?;
-    let secs = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86400,
-        _ => return Err(format!("{s:?}: unknown unit {unit:?} (use s, m, h or d)")),
-    };
-    Ok(Duration::from_secs(n.saturating_mul(secs)))
-}
-
 /// Opens the store: an S3 bucket (with Optuna's `Backoff` retries) or a directory, which only
 /// `put` creates.
 fn open_store(args: &StoreArgs, create: bool) -> Result<Box<dyn ArtifactStore>, CliError> {
     open_store_at(&args.store, args.s3_endpoint.as_deref(), create)
 }
 
-fn open_store_at(
+pub(super) fn open_store_at(
     store: &str,
     endpoint: Option<&str>,
     create: bool,

@@ -2,6 +2,7 @@
 //! on trialog's file backend. Each workload prints one JSON line with the keys `bench.py` prints
 //! for it (plus `lock` where a lock kind applies).
 
+mod backup;
 mod files;
 mod json;
 mod problems;
@@ -50,6 +51,9 @@ pub enum Workload {
     SamplerEval(sampler::EvalArgs),
     /// TPE time per suggestion after N trials (bench/samplers.py).
     SamplerSpeed(sampler::SpeedArgs),
+    /// Backup throughput of an N-trial journal against `cp`, and the incremental backup after
+    /// M more trials (docs/LIFECYCLE.md).
+    Backup(backup::BackupBenchArgs),
     /// One trialog writer on an Optuna journal beside Python writers (started by
     /// `bench/optuna_share.py`).
     #[command(hide = true)]
@@ -69,5 +73,6 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         Workload::SamplerEval(a) => sampler::eval(&a),
         Workload::SamplerSpeed(a) => sampler::speed(&a),
         Workload::OptunaWorker(a) => share::worker(&a),
+        Workload::Backup(a) => backup::run(&a),
     }
 }

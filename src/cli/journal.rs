@@ -5,7 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use trialog::{
-    AnyJournalFile, FrozenStudy, JournalFormat, JournalStorage, Storage, StudyDirection, TrialState,
+    AnyJournalFile, FileBackend, FrozenStudy, HeartbeatOptions, JournalFormat, JournalStorage,
+    OptunaFileOptions, OptunaJournalFile, Storage, StudyDirection, TrialState,
 };
 
 use trialog::location::Location;
@@ -47,6 +48,49 @@ pub fn open(path: &Path) -> Result<Arc<dyn Storage>, CliError> {
             Ok(Arc::new(JournalStorage::open_url(&url).map_err(|e| CliError::lib(path, e))?))
         }
     }
+}
+
+/// Opens the journal at `path` for writing (`run`, `enqueue`): an existing file in the format its
+/// first bytes show, a missing one created in `create` format. `heartbeat` turns heartbeats on
+/// where the format can store them (a trialog journal; an Optuna journal has none, and the runner
+/// keeps its own through a trial attribute). Fails, before writing anything, when `required` (a
+/// format asked for on the command line) differs from the existing file's.
+pub fn open_writable(
+    path: &Path,
+    create: JournalFormat,
+    required: Option<JournalFormat>,
+    heartbeat: Option<HeartbeatOptions>,
+) -> Result<Journal, CliError> {
+    let lib = |e| CliError::lib(path, e);
+    let file = if path.exists() {
+        let file = AnyJournalFile::open_existing(path).map_err(lib)?;
+        if let Some(want) = required.filter(|f| *f != file.format()) {
+            return Err(CliError::at(
+                path,
+                format!(
+                    "is a {} journal, not {} as --format asks (leave --format out to use it as it is)",
+                    file.format().name(),
+                    want.name()
+                ),
+            ));
+        }
+        file
+    } else {
+        match required.unwrap_or(create) {
+            JournalFormat::Trialog => {
+                AnyJournalFile::Trialog(FileBackend::open(path).map_err(lib)?)
+            }
+            JournalFormat::Optuna => AnyJournalFile::Optuna(
+                OptunaJournalFile::open_with(path, &OptunaFileOptions::default()).map_err(lib)?,
+            ),
+        }
+    };
+    let trialog = file.format() == JournalFormat::Trialog;
+    let storage = JournalStorage::new(file).map_err(lib)?;
+    Ok(match heartbeat {
+        Some(options) if trialog => storage.with_heartbeat(options),
+        _ => storage,
+    })
 }
 
 /// The format the read commands would open the existing file at `path` in, or `None` when they

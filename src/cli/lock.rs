@@ -13,8 +13,8 @@ use trialog::JournalFormat;
 
 use super::{CliError, journal};
 
-/// The commands that write an existing journal in place under a `--lock` of trialog's kinds.
-const WRITERS: &[&str] = &["recover"];
+/// The commands that take an existing journal's writers' lock of trialog's kinds (`--lock`).
+const WRITERS: &[&str] = &["recover", "backup"];
 
 /// Fails when the command line gives `--lock` to a command of [`WRITERS`] whose journal is an
 /// Optuna journal, naming the file.

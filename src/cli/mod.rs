@@ -1,10 +1,13 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 
 pub mod artifacts;
+pub mod backup;
 pub mod bench;
 pub mod best;
 pub mod demo;
 pub mod dump;
+mod duration;
+pub mod enqueue;
 mod error;
 pub mod export;
 mod format;
@@ -13,11 +16,16 @@ mod invocation;
 mod journal;
 pub mod lock;
 pub mod logging;
+mod progress;
 pub mod recover;
 pub mod report;
+pub mod run;
 pub mod serve;
+mod space_file;
 pub mod stats;
 pub mod studies;
+pub mod study;
+pub mod top;
 pub mod trials;
 pub mod verify;
 
@@ -78,6 +86,17 @@ pub enum Command {
     /// Serve a journal to Python Optuna workers (GrpcStorageProxy) and Rust ones over Optuna's
     /// gRPC storage protocol (see docs/SERVER.md).
     Serve(serve::ServeArgs),
+    /// Fork, resume, copy or delete a study (see docs/LIFECYCLE.md).
+    Study(study::StudyArgs),
+    /// Back a journal up while its writers write: a verified prefix, appended to incrementally.
+    Backup(backup::BackupArgs),
+    /// Optimise any command: run it as the trials of a study, within budgets shared by every
+    /// runner of the study (see docs/RUN.md).
+    Run(Box<run::RunArgs>),
+    /// Show the best trials of a study (the table `run` prints at its end).
+    Top(top::TopArgs),
+    /// Enqueue trials with given parameters; runners take them before sampling new ones.
+    Enqueue(enqueue::EnqueueArgs),
 }
 
 /// Runs the parsed command line.
@@ -98,5 +117,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Recover(args) => recover::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),
+        Command::Study(args) => study::run(&args),
+        Command::Backup(args) => backup::run(&args),
+        Command::Run(args) => run::run(*args),
+        Command::Top(args) => top::run(&args),
+        Command::Enqueue(args) => enqueue::run(&args),
     }
 }

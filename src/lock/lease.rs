@@ -430,13 +430,13 @@ mod tests {
         let lock = LeaseLock::<OpenFileProtocol>::new(path.clone(), options(100));
         let live = OwnerRecord::new_for_this_process();
         fs::write(&path, live.encode()).expect("write");
-        let look = crate::sys::identity::of_path(&path).expect("stat");
+        let look = crate::sys::identity::of_path_confirmed(&path).expect("stat");
         let stale = Observation::new(b"what we saw before the refresh".to_vec(), &look);
 
         let outcome = lock.break_stale(&stale, "feed", Duration::from_secs(1)).expect("break");
         assert!(matches!(outcome, BreakOutcome::NotBroken));
         assert_eq!(fs::read(&path).expect("lock is back"), live.encode().as_bytes());
-        let now = crate::sys::identity::of_path(&path).expect("stat").id;
+        let now = crate::sys::identity::of_path_confirmed(&path).expect("stat").id;
         assert_eq!(now, look.id, "same file, linked back");
         assert_eq!(fs::read_dir(dir.path()).expect("ls").count(), 1, "aside name left behind");
     }

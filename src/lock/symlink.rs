@@ -225,7 +225,7 @@ mod tests {
     fn describe_uses_the_links_mtime_as_refresh_time() {
         let record = OwnerRecord { refreshed_unix_ms: 0, ..OwnerRecord::new_for_this_process() };
         let dir = tempfile::tempdir().expect("tempdir");
-        let id = identity::of_path(dir.path()).expect("look").id;
+        let id = identity::of_path_confirmed(dir.path()).expect("look").id;
         let seen = Observation {
             content: record.encode().into_bytes(),
             id,

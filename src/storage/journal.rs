@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::backend::{FileBackend, FileOptions, LogBackend};
 use crate::error::{Error, Result};
@@ -28,6 +28,7 @@ use crate::model::{
 use crate::replay::{Applied, ReplayState};
 
 use super::group::WriteQueue;
+use super::staleness::HeartbeatWatch;
 use super::{DEFAULT_STUDY_NAME_PREFIX, HeartbeatOptions, Storage};
 
 mod write;
@@ -75,6 +76,12 @@ pub struct JournalStorage<B: LogBackend = FileBackend> {
     working: Mutex<Option<Inner>>,
     /// Writers waiting for their group (see `group.rs`).
     queue: WriteQueue<Intent, Result<Written>>,
+    /// How far this handle's wall clock is set off the host's, in microseconds (only ever
+    /// non-zero in simulations of hosts whose clocks disagree, see `with_clock_offset`).
+    clock_offset_micros: i64,
+    /// What this handle saw of other workers' heartbeats (taken after `committed` or `working`,
+    /// never before).
+    watch: Mutex<HeartbeatWatch>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -161,6 +168,8 @@ impl<B: LogBackend> JournalStorage<B> {
             committed: Mutex::new(Committed::default()),
             working: Mutex::new(None),
             queue: WriteQueue::default(),
+            clock_offset_micros: 0,
+            watch: Mutex::default(),
         };
         storage.sync()?;
         Ok(storage)
@@ -169,6 +178,25 @@ impl<B: LogBackend> JournalStorage<B> {
     /// The backend.
     pub fn backend(&self) -> &B {
         &self.backend
+    }
+
+    /// Sets this handle's wall clock `offset_micros` off the host's (positive: ahead), for
+    /// simulations of workers on hosts whose clocks disagree: every time it writes (trial
+    /// datetimes, heartbeats) and the wall clock its staleness fallback reads are shifted. Only
+    /// with the cargo feature `fault-injection`.
+    #[cfg(feature = "fault-injection")]
+    pub fn with_clock_offset(mut self, offset_micros: i64) -> Self {
+        self.clock_offset_micros = offset_micros;
+        self
+    }
+
+    /// This handle's wall clock (the host's, unless a simulation set it off).
+    fn now(&self) -> Timestamp {
+        Timestamp(Timestamp::now().0.saturating_add(self.clock_offset_micros))
+    }
+
+    fn watch(&self) -> MutexGuard<'_, HeartbeatWatch> {
+        self.watch.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// What this handle's recovery mode made replay leave out so far (skipped regions, where
@@ -321,7 +349,7 @@ impl<B: LogBackend> JournalStorage<B> {
         let op = match template {
             None => Operation::CreateTrial {
                 study_id,
-                datetime_start: Some(Timestamp::now()),
+                datetime_start: Some(self.now()),
                 template: None,
             },
             Some(t) => {
@@ -557,21 +585,28 @@ impl<B: LogBackend> JournalStorage<B> {
     /// 128, which readers without heartbeat support skip). Fails with [`Error::TrialFinished`]
     /// once the trial is finished, and with `InvalidArgument` if it is not RUNNING.
     pub fn record_heartbeat(&self, trial_id: u64) -> Result<()> {
-        self.write(Operation::TrialHeartbeat { trial_id, at: Timestamp::now() }).map(drop)
+        self.write(Operation::TrialHeartbeat { trial_id, at: self.now() }).map(drop)
     }
 
-    /// The RUNNING trials of a study whose latest heartbeat is older than `grace_period` now.
-    /// Trials that never had a heartbeat are never stale.
+    /// The RUNNING trials of a study that are stale: whose heartbeat count this handle has seen
+    /// unchanged for longer than `grace_period` on its own monotonic clock, or, seen for the
+    /// first time, whose latest heartbeat is older than `grace_period` plus
+    /// [`MAX_CLOCK_SKEW`](crate::storage::MAX_CLOCK_SKEW) by this host's wall clock (the
+    /// fallback for a handle that just started; `docs/LOCKING.md`, "Heartbeats across hosts").
+    /// So a handle must look more than once, a grace period apart, to see a trial go stale,
+    /// and clocks of different hosts need not agree. Trials that never had a heartbeat are never
+    /// stale. A report from the state as read without the lock; only
+    /// [`JournalStorage::fail_stale_trials`] decides.
     pub fn stale_trial_ids(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
-        self.read(|s| s.stale_trial_ids(study_id, Timestamp::now(), grace_period))
+        self.read(|s| self.watch().stale(s, study_id, self.now(), Instant::now(), grace_period))
     }
 
-    /// Marks FAIL every RUNNING trial of the study whose latest heartbeat is older than
-    /// `grace_period`, recording why in its `fail_reason` system attribute; returns their ids.
-    /// Staleness is decided under the write lock on the state synced to the end of the log, so
-    /// a trial whose worker sent a heartbeat or finished it meanwhile is left alone, and two
-    /// callers never both fail a trial. All the failures are one all-or-nothing batch; nothing
-    /// else changes.
+    /// Marks FAIL every RUNNING trial of the study that is stale by the rules of
+    /// [`JournalStorage::stale_trial_ids`], recording why in its `fail_reason` system
+    /// attribute; returns their ids. Staleness is decided under the write lock on the state
+    /// synced to the end of the log, so a trial whose worker sent a heartbeat or finished it
+    /// meanwhile is left alone, and two callers never both fail a trial. All the failures are
+    /// one all-or-nothing batch; nothing else changes.
     pub fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         // Nothing stale as far as readers see (the usual case, checked before every trial of
         // `optimize`): no lock, no write. Otherwise decide again under the lock.

@@ -20,8 +20,12 @@ use crate::model::{
 
 mod group;
 mod journal;
+pub mod location;
+mod staleness;
 
 pub use journal::JournalStorage;
+pub use location::Location;
+pub use staleness::MAX_CLOCK_SKEW;
 
 /// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
 /// NaN, a wrong number of values, or a missed heartbeat), as a string.
@@ -35,10 +39,11 @@ pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
 pub struct HeartbeatOptions {
     /// How often a worker running a trial records a heartbeat.
     pub interval: Duration,
-    /// How old a RUNNING trial's latest heartbeat must be before
-    /// [`Storage::fail_stale_trials`] fails it. Must exceed `interval` plus the worst stall of a
-    /// live worker (and the clock skew between hosts, since heartbeats carry the writer's
-    /// wall-clock time).
+    /// How long a RUNNING trial's heartbeats must be seen to stand still before
+    /// [`Storage::fail_stale_trials`] fails it (watched on the sweeper's own monotonic clock,
+    /// so the clocks of different hosts need not agree; see
+    /// [`JournalStorage::stale_trial_ids`]). Must exceed `interval` plus the worst stall of a
+    /// live worker.
     pub grace_period: Duration,
 }
 
@@ -242,16 +247,17 @@ pub trait Storage: Send + Sync {
         Err(Error::NotSupported { what: "heartbeats" })
     }
 
-    /// The RUNNING trials of a study whose latest heartbeat is older than `grace_period` now.
-    /// [`Error::NotSupported`] by default.
+    /// The RUNNING trials of a study whose heartbeats stopped for longer than `grace_period`
+    /// (a store says how it judges that without trusting other hosts' clocks; the journal's rule
+    /// is [`JournalStorage::stale_trial_ids`]'s). [`Error::NotSupported`] by default.
     fn stale_trial_ids(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         let _ = (study_id, grace_period);
         Err(Error::NotSupported { what: "heartbeats" })
     }
 
-    /// Marks FAIL every RUNNING trial of the study whose latest heartbeat is older than
-    /// `grace_period` (recording why in [`FAIL_REASON_ATTR`]) and returns their ids; two
-    /// callers never both fail a trial. [`Error::NotSupported`] by default.
+    /// Marks FAIL every RUNNING trial of the study that [`Storage::stale_trial_ids`] calls stale
+    /// (recording why in [`FAIL_REASON_ATTR`]) and returns their ids; two callers never both
+    /// fail a trial. [`Error::NotSupported`] by default.
     fn fail_stale_trials(&self, study_id: u64, grace_period: Duration) -> Result<Vec<u64>> {
         let _ = (study_id, grace_period);
         Err(Error::NotSupported { what: "heartbeats" })

@@ -21,15 +21,20 @@
 //! # Ok::<(), trialog::Error>(())
 //! ```
 
+mod checkpoint;
 mod heartbeat;
 mod optimize;
 pub mod pruner;
+pub mod retry;
 pub mod sampler;
 mod trial;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+pub use checkpoint::{
+    CheckpointOptions, SAMPLER_STATE_ATTR, last_checkpoint, restore_sampler, stored_state,
+};
 pub use optimize::{FAIL_REASON_ATTR, IntoTellResult, ObjectiveError, OptimizeReport, StopReason};
 pub use pruner::{MedianPruner, NopPruner, Pruner, SuccessiveHalvingPruner};
 pub use sampler::{GridSampler, NsgaIISampler, RandomSampler, SampleContext, Sampler, TpeSampler};
@@ -37,7 +42,7 @@ pub use trial::{FIXED_PARAMS_ATTR, Trial};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, TrialState, VecMap,
+    AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, Timestamp, TrialState, VecMap,
 };
 use crate::storage::{JournalStorage, Storage};
 
@@ -72,6 +77,18 @@ pub struct Study<S: Storage + ?Sized = JournalStorage> {
     study_id: u64,
     name: String,
     directions: Arc<[StudyDirection]>,
+    checkpoints: Option<Arc<CheckpointOptions>>,
+    retries: Arc<Mutex<RetryIndex>>,
+}
+
+/// Which trial numbers of a study are retries ([`retry::retried_trial_number`]), learned
+/// incrementally: every number below `known` has been looked at. A trial is a retry from its
+/// creation on (the attribute comes with its template), so what was learned stays true.
+#[derive(Debug, Default)]
+struct RetryIndex {
+    known: u64,
+    /// Sorted.
+    retries: Vec<u64>,
 }
 
 impl<S: Storage + ?Sized> Clone for Study<S> {
@@ -83,6 +100,8 @@ impl<S: Storage + ?Sized> Clone for Study<S> {
             study_id: self.study_id,
             name: self.name.clone(),
             directions: Arc::clone(&self.directions),
+            checkpoints: self.checkpoints.clone(),
+            retries: Arc::clone(&self.retries),
         }
     }
 }
@@ -159,9 +178,7 @@ impl<S: Storage + ?Sized> Study<S> {
         let initial = sampler.initial_trials()?;
         let study_id = storage.create_new_study(directions, name)?;
         let name = storage.get_study_name_from_id(study_id)?;
-        let pruner = default_pruner();
-        let study =
-            Study { storage, sampler, pruner, study_id, name, directions: directions.into() };
+        let study = Study::handle_on(storage, sampler, study_id, name, directions.into());
         if !initial.is_empty() {
             // Crash window: between the study's creation and the marker below, a crash leaves
             // part of the space unenqueued; `ask` then reports SearchSpaceNotReady.
@@ -183,14 +200,27 @@ impl<S: Storage + ?Sized> Study<S> {
     pub fn load(storage: Arc<S>, name: &str, sampler: Arc<dyn Sampler>) -> Result<Self> {
         let study_id = storage.get_study_id_from_name(name)?;
         let directions = storage.get_study_directions(study_id)?;
-        Ok(Study {
+        Ok(Study::handle_on(storage, sampler, study_id, name.to_owned(), directions.into()))
+    }
+
+    /// A handle with the default pruner and sampler checkpoints off.
+    fn handle_on(
+        storage: Arc<S>,
+        sampler: Arc<dyn Sampler>,
+        study_id: u64,
+        name: String,
+        directions: Arc<[StudyDirection]>,
+    ) -> Self {
+        Study {
             storage,
             sampler,
             pruner: default_pruner(),
             study_id,
-            name: name.to_owned(),
-            directions: directions.into(),
-        })
+            name,
+            directions,
+            checkpoints: None,
+            retries: Arc::default(),
+        }
     }
 
     /// Loads the study named `name` if it exists, else creates it (as [`Study::create`]). Two
@@ -272,6 +302,22 @@ impl<S: Storage + ?Sized> Study<S> {
         &self.pruner
     }
 
+    /// This handle with sampler checkpoints on: every trial it asks for gets the sampler's
+    /// state as it was before the trial ([`Sampler::export_state`]) in its
+    /// [`SAMPLER_STATE_ATTR`] system attribute (a fresh trial in the same durable write that
+    /// creates it, a claimed WAITING trial right after the claim), inline or, when larger than
+    /// `options.inline_limit`, as an artifact. A sampler without state stores nothing.
+    /// [`Study::resume`] and `trialog::lifecycle::fork_study` restore it.
+    pub fn with_checkpoints(mut self, options: CheckpointOptions) -> Self {
+        self.checkpoints = Some(Arc::new(options));
+        self
+    }
+
+    /// This handle's checkpoint settings, if checkpoints are on.
+    pub fn checkpoints(&self) -> Option<&CheckpointOptions> {
+        self.checkpoints.as_deref()
+    }
+
     /// A RUNNING trial for this worker: the lowest-numbered WAITING trial this call manages to
     /// claim (a lost claim moves on to the next), else a fresh trial. With a finite sampler
     /// (a grid), no fresh trial is created: once nothing is WAITING, fails with
@@ -284,8 +330,7 @@ impl<S: Storage + ?Sized> Study<S> {
                 return Ok(trial);
             }
             if self.sampler.allows_new_trials() {
-                let id = self.storage.create_new_trial(self.study_id, None)?;
-                return self.handle(id);
+                return self.create_fresh();
             }
             let attrs = self.storage.get_study_system_attrs(self.study_id)?;
             if matches!(attrs.get(ENQUEUED_ATTR), Some(AttrValue::Bool(true))) {
@@ -304,6 +349,18 @@ impl<S: Storage + ?Sized> Study<S> {
         }
     }
 
+    /// A fresh RUNNING trial, even when WAITING trials exist (which [`Study::ask`] claims
+    /// first): for callers that must know whether their trial was created or claimed (the
+    /// runner's budget check). `SearchSpaceExhausted` with a finite sampler (a grid), which
+    /// never creates trials.
+    pub fn ask_new(&self) -> Result<Trial<S>> {
+        if !self.sampler.allows_new_trials() {
+            return Err(Error::SearchSpaceExhausted { study_id: self.study_id });
+        }
+        let id = self.storage.create_new_trial(self.study_id, None)?;
+        self.handle(id)
+    }
+
     /// Claims the lowest-numbered WAITING (enqueued) trial this worker can get, or `None` if
     /// every WAITING trial is taken. Never creates a trial: for draining a queue.
     pub fn ask_waiting(&self) -> Result<Option<Trial<S>>> {
@@ -315,7 +372,14 @@ impl<S: Storage + ?Sized> Study<S> {
         let waiting = self.storage.get_all_trials(self.study_id, Some(&[TrialState::Waiting]))?;
         for t in waiting {
             match self.storage.set_trial_state_values(t.trial_id, TrialState::Running, None) {
-                Ok(true) => return self.handle(t.trial_id).map(Some),
+                Ok(true) => {
+                    if let Some(options) = &self.checkpoints {
+                        if let Some(state) = self.sampler.export_state()? {
+                            options.store(&*self.storage, t.trial_id, &state)?;
+                        }
+                    }
+                    return self.handle(t.trial_id).map(Some);
+                }
                 // Someone else claimed it (and maybe already finished it): try the next one.
                 Ok(false) | Err(Error::TrialFinished { .. }) => {}
                 Err(e) => return Err(e),
@@ -324,15 +388,83 @@ impl<S: Storage + ?Sized> Study<S> {
         Ok(None)
     }
 
+    /// Creates a fresh RUNNING trial, with the sampler's state when checkpoints are on (an
+    /// inline state goes into the same durable write as the trial).
+    fn create_fresh(&self) -> Result<Trial<S>> {
+        let state = match &self.checkpoints {
+            Some(_) => self.sampler.export_state()?,
+            None => None,
+        };
+        let (Some(options), Some(state)) = (&self.checkpoints, state) else {
+            let id = self.storage.create_new_trial(self.study_id, None)?;
+            return self.handle(id);
+        };
+        let id = match options.inline_value(&state) {
+            Some(value) => {
+                let mut t = FrozenTrial::new(0, 0, self.study_id, TrialState::Running);
+                t.datetime_start = Some(Timestamp::now());
+                t.system_attrs.insert(SAMPLER_STATE_ATTR.to_owned(), value);
+                self.storage.create_new_trial(self.study_id, Some(&t))?
+            }
+            None => {
+                let id = self.storage.create_new_trial(self.study_id, None)?;
+                options.store(&*self.storage, id, &state)?;
+                id
+            }
+        };
+        self.handle(id)
+    }
+
     fn handle(&self, trial_id: u64) -> Result<Trial<S>> {
         let snapshot = self.storage.get_trial(trial_id)?;
+        let draw_number = self.draw_number(&snapshot)?;
         Ok(Trial::new(
             Arc::clone(&self.storage),
             Arc::clone(&self.sampler),
             Arc::clone(&self.pruner),
             Arc::clone(&self.directions),
             &snapshot,
+            draw_number,
         ))
+    }
+
+    /// The draw number of `trial` ([`SampleContext::draw_number`]): for a retry, that of the
+    /// trial it retries; else its number minus the retries numbered below it.
+    fn draw_number(&self, trial: &FrozenTrial) -> Result<u64> {
+        match retry::retried_trial_number(trial) {
+            Some(original) if original < trial.number => self.fresh_draw_number(original),
+            _ => self.fresh_draw_number(trial.number),
+        }
+    }
+
+    /// `number` minus the retries numbered below it, learning the trials below `number` not
+    /// looked at yet (one by one when they are few, in one listing otherwise).
+    fn fresh_draw_number(&self, number: u64) -> Result<u64> {
+        let mut index = self.retries.lock().unwrap_or_else(PoisonError::into_inner);
+        if index.known < number {
+            let from = index.known;
+            if number - from > 64 {
+                for t in self.storage.get_all_trials(self.study_id, None)? {
+                    if (from..number).contains(&t.number)
+                        && retry::retried_trial_number(&t).is_some()
+                    {
+                        index.retries.push(t.number);
+                    }
+                }
+            } else {
+                for n in from..number {
+                    let id =
+                        self.storage.get_trial_id_from_study_id_trial_number(self.study_id, n)?;
+                    if retry::retried_trial_number(&*self.storage.get_trial(id)?).is_some() {
+                        index.retries.push(n);
+                    }
+                }
+            }
+            index.retries.sort_unstable();
+            index.known = number;
+        }
+        let below = index.retries.partition_point(|&r| r < number);
+        Ok(number - below as u64)
     }
 
     /// Finishes `trial` as `result` (durable when this returns). `Complete` needs exactly one
@@ -401,6 +533,17 @@ impl<S: Storage + ?Sized> Study<S> {
             t.params.insert(Arc::clone(&name), value.clone());
             t.distributions.insert(name, Arc::new(dist.clone()));
         }
+        self.storage.create_new_trial(self.study_id, Some(&t))
+    }
+
+    /// Enqueues a WAITING trial whose parameters are fixed to `params` without distributions,
+    /// as Optuna's `enqueue_trial` does: the values go into the [`FIXED_PARAMS_ATTR`] system
+    /// attribute, and each is checked against the distribution it is suggested with when the
+    /// trial runs. Exactly one `ask` across all workers returns it. Returns its trial id.
+    pub fn enqueue_fixed(&self, params: &[(&str, ParamValue)]) -> Result<u64> {
+        let mut t = Self::waiting_template(self.study_id);
+        let fixed = params.iter().map(|(k, v)| ((*k).to_owned(), trial::attr_from_param(v)));
+        t.system_attrs.insert(FIXED_PARAMS_ATTR.to_owned(), AttrValue::Map(fixed.collect()));
         self.storage.create_new_trial(self.study_id, Some(&t))
     }
 

@@ -29,6 +29,8 @@ pub struct Trial<S: Storage + ?Sized = JournalStorage> {
     study_id: u64,
     trial_id: u64,
     number: u64,
+    /// Which random draws the sampler makes for this trial (`SampleContext::draw_number`).
+    draw_number: u64,
     fixed: BTreeMap<String, ParamValue>,
     params: BTreeMap<String, (ParamValue, Distribution)>,
     /// The relative search space and the sampler's joint draw over it (internal values), made
@@ -75,13 +77,14 @@ pub(crate) fn attr_from_param(v: &ParamValue) -> AttrValue {
 }
 
 impl<S: Storage + ?Sized> Trial<S> {
-    /// A handle on the claimed trial `snapshot`.
+    /// A handle on the claimed trial `snapshot`, sampled with draw number `draw_number`.
     pub(crate) fn new(
         storage: Arc<S>,
         sampler: Arc<dyn Sampler>,
         pruner: Arc<dyn Pruner>,
         directions: Arc<[StudyDirection]>,
         snapshot: &FrozenTrial,
+        draw_number: u64,
     ) -> Self {
         let fixed = match snapshot.system_attrs.get(FIXED_PARAMS_ATTR) {
             Some(AttrValue::Map(m)) => {
@@ -105,6 +108,7 @@ impl<S: Storage + ?Sized> Trial<S> {
             study_id: snapshot.study_id,
             trial_id: snapshot.trial_id,
             number: snapshot.number,
+            draw_number,
             fixed,
             params,
             relative: None,
@@ -115,6 +119,12 @@ impl<S: Storage + ?Sized> Trial<S> {
     /// The trial's number within its study.
     pub fn number(&self) -> u64 {
         self.number
+    }
+
+    /// Which random draws the sampler makes for this trial: its number, unless the study holds
+    /// retries (see [`SampleContext::draw_number`]).
+    pub fn draw_number(&self) -> u64 {
+        self.draw_number
     }
 
     /// The trial's id (unique in the journal).
@@ -282,6 +292,7 @@ impl<S: Storage + ?Sized> Trial<S> {
             self.number,
             &*self.storage,
         )
+        .with_draw_number(self.draw_number)
     }
 
     /// Records attributes a sampler or pruner asked for.

@@ -45,9 +45,15 @@ pub(crate) fn of_file(file: &File) -> io::Result<Look> {
     imp::of_file(file)
 }
 
-/// A look at the file `path` names now, following symbolic links.
-pub(crate) fn of_path(path: &Path) -> io::Result<Look> {
-    imp::of_path(path)
+/// A look at the file `path` names now (following symbolic links) whose length and times the
+/// file's server confirmed, never answered from a network file system client's attribute cache:
+/// Linux `statx` with `AT_STATX_FORCE_SYNC` (one system call, the same as a plain `stat` on a
+/// local file system; on NFS and SMB it revalidates, and a change it sees also invalidates the
+/// client's cached data); other Unix systems open the path and `fstat` the new descriptor
+/// (close-to-open consistency: an NFS open revalidates); Windows opens a handle and asks it (an
+/// SMB open reaches the server), as every look at a path does there.
+pub(crate) fn of_path_confirmed(path: &Path) -> io::Result<Look> {
+    imp::of_path_confirmed(path)
 }
 
 /// A look at `path` itself: a symbolic link there is looked at, not followed.
@@ -78,12 +84,56 @@ mod imp {
         Ok(look(&file.metadata()?))
     }
 
-    pub(super) fn of_path(path: &Path) -> io::Result<Look> {
-        Ok(look(&fs::metadata(path)?))
-    }
-
     pub(super) fn of_link(path: &Path) -> io::Result<Look> {
         Ok(look(&fs::symlink_metadata(path)?))
+    }
+
+    #[cfg(target_os = "linux")]
+    pub(super) fn of_path_confirmed(path: &Path) -> io::Result<Look> {
+        use std::os::unix::ffi::OsStrExt;
+        let c = std::ffi::CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))?;
+        // SAFETY: `c` is a NUL-terminated path that outlives the call; `buf` is plain data the
+        // kernel fills in and is only read after the call succeeded.
+        let buf = unsafe {
+            let mut buf: libc::statx = std::mem::zeroed();
+            let flags = libc::AT_STATX_FORCE_SYNC;
+            if libc::statx(libc::AT_FDCWD, c.as_ptr(), flags, libc::STATX_BASIC_STATS, &mut buf)
+                != 0
+            {
+                let e = io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::ENOSYS) {
+                    // A kernel before 4.11: fall back to close-to-open.
+                    return by_open(path);
+                }
+                return Err(e);
+            }
+            buf
+        };
+        let ns =
+            |t: libc::statx_timestamp| i128::from(t.tv_sec) * 1_000_000_000 + i128::from(t.tv_nsec);
+        Ok(Look {
+            id: FileId {
+                volume: libc::makedev(buf.stx_dev_major, buf.stx_dev_minor),
+                index: buf.stx_ino,
+            },
+            len: buf.stx_size,
+            links: u64::from(buf.stx_nlink),
+            modified_ns: ns(buf.stx_mtime),
+            changed_ns: ns(buf.stx_ctime),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(super) fn of_path_confirmed(path: &Path) -> io::Result<Look> {
+        by_open(path)
+    }
+
+    /// Close-to-open: opening the path revalidates a network client's cache.
+    fn by_open(path: &Path) -> io::Result<Look> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+        of_file(&file)
     }
 }
 
@@ -158,6 +208,10 @@ mod imp {
     pub(super) fn of_link(path: &Path) -> io::Result<Look> {
         of_file(&open_attributes(path, FILE_FLAG_OPEN_REPARSE_POINT)?)
     }
+
+    pub(super) fn of_path_confirmed(path: &Path) -> io::Result<Look> {
+        of_path(path)
+    }
 }
 
 #[cfg(test)]
@@ -171,23 +225,22 @@ mod tests {
         std::fs::write(&a, b"12345").unwrap();
         let file = File::open(&a).unwrap();
         let by_handle = of_file(&file).unwrap();
-        let by_path = of_path(&a).unwrap();
-        assert_eq!(by_handle.id, by_path.id);
+        let by_path = of_path_confirmed(&a).unwrap();
+        assert_eq!(by_handle, by_path);
         assert_eq!(of_link(&a).unwrap().id, by_path.id);
         assert_eq!((by_path.len, by_path.links), (5, 1));
         // Renamed: the same file under another name; the old handle still sees it.
         let b = dir.path().join("b");
         std::fs::rename(&a, &b).unwrap();
-        assert_eq!(of_path(&b).unwrap().id, by_handle.id);
+        assert_eq!(of_path_confirmed(&b).unwrap().id, by_handle.id);
         // A new file at the old name is another file (the old one is still open, so its id
         // cannot have been reused).
         std::fs::write(&a, b"x").unwrap();
-        assert_ne!(of_path(&a).unwrap().id, by_handle.id);
+        assert_ne!(of_path_confirmed(&a).unwrap().id, by_handle.id);
         std::fs::hard_link(&b, dir.path().join("c")).unwrap();
         assert_eq!(of_file(&file).unwrap().links, 2);
-        assert!(
-            of_path(&dir.path().join("missing")).unwrap_err().kind() == io::ErrorKind::NotFound
-        );
+        let missing = of_path_confirmed(&dir.path().join("missing")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]
@@ -195,7 +248,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a");
         std::fs::write(&a, b"x").unwrap();
-        let look = of_path(&a).unwrap();
+        let look = of_path_confirmed(&a).unwrap();
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
                 as i128;

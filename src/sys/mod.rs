@@ -18,6 +18,8 @@
 //! | [`map`] | read-only memory maps |
 //! | [`host`] | this host's name, for owner records |
 //! | [`process`] | whether a process of this host still runs, for owner records |
+//! | [`proctree`] | a child process and its descendants as one unit to stop (the runner's commands) |
+//! | [`shell`] | running a script through the platform's shell, quoting words for it |
 //! | `shutdown` | the stop request a server waits for: Ctrl-C, and SIGTERM on Unix (feature `grpc`) |
 #![allow(unsafe_code)]
 
@@ -30,6 +32,8 @@ pub(crate) mod map;
 pub(crate) mod nofollow;
 pub(crate) mod pio;
 pub(crate) mod process;
+pub(crate) mod proctree;
+pub(crate) mod shell;
 #[cfg(feature = "grpc")]
 pub(crate) mod shutdown;
 

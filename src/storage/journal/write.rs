@@ -17,13 +17,13 @@
 //! every caller of the group and every later call gets an error: no operation of the group is
 //! ever seen through this handle.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::{Committed, Inner, JournalStorage, unreplayable};
 use crate::backend::{AppendOutcome, LogBackend};
 use crate::error::{Error, Result};
 use crate::journal::{LogBatch, Operation};
-use crate::model::{AttrValue, Timestamp, TrialState};
+use crate::model::{AttrValue, TrialState};
 use crate::replay::{Applied, ReplayState};
 use crate::storage::FAIL_REASON_ATTR;
 
@@ -77,7 +77,11 @@ impl Intent {
 
     /// The operations this intent writes on `state` (the log's end, with the group's earlier
     /// intents applied), or why it writes nothing.
-    fn build(&self, state: &ReplayState, heartbeats: bool) -> Result<Vec<Operation>> {
+    fn build<B: LogBackend>(
+        &self,
+        storage: &JournalStorage<B>,
+        state: &ReplayState,
+    ) -> Result<Vec<Operation>> {
         match &self.kind {
             Kind::Op(op) => {
                 if self.check_values {
@@ -85,17 +89,17 @@ impl Intent {
                 }
                 state.check(op)?;
                 let mut ops = vec![op.clone()];
-                if self.running && heartbeats {
+                if self.running && storage.heartbeat.is_some() {
                     let trial_id = match op {
                         Operation::SetTrialStateValues { trial_id, .. } => *trial_id,
                         _ => state.trial_count(), // the id CreateTrial is about to get
                     };
-                    ops.push(Operation::TrialHeartbeat { trial_id, at: Timestamp::now() });
+                    ops.push(Operation::TrialHeartbeat { trial_id, at: storage.now() });
                 }
                 Ok(ops)
             }
             Kind::FailStale { study_id, grace_period } => {
-                fail_stale(state, *study_id, *grace_period)
+                fail_stale(storage, state, *study_id, *grace_period)
             }
         }
     }
@@ -116,24 +120,27 @@ fn check_values(state: &ReplayState, op: &Operation) -> Result<()> {
     Ok(())
 }
 
-/// The operations that fail the stale trials of a study: why, then FAIL, for each.
-fn fail_stale(
+/// The operations that fail the stale trials of a study (stale by the storage's heartbeat
+/// watch, see `stale_trial_ids`): why, then FAIL, for each.
+fn fail_stale<B: LogBackend>(
+    storage: &JournalStorage<B>,
     state: &ReplayState,
     study_id: u64,
     grace_period: Duration,
 ) -> Result<Vec<Operation>> {
-    let now = Timestamp::now();
-    let failed = state.stale_trial_ids(study_id, now, grace_period)?;
+    let now = storage.now();
+    let failed = storage.watch().stale(state, study_id, now, Instant::now(), grace_period)?;
     let mut ops = Vec::with_capacity(failed.len() * 2);
     for trial_id in failed {
         let last = state.last_heartbeat(trial_id).unwrap_or(now);
-        let silent = now.as_micros().saturating_sub(last.as_micros()) as f64 / 1e6;
+        // Durations between this host's clock and the worker's mean nothing across hosts: say
+        // what was observed, and the worker's own date of its last heartbeat.
         ops.push(Operation::SetTrialSystemAttr {
             trial_id,
             key: FAIL_REASON_ATTR.to_owned(),
             value: AttrValue::String(format!(
-                "no heartbeat for {silent:.1} s (grace period {:.1} s; last at {last}): \
-                 its worker is presumed dead",
+                "no heartbeat for more than the grace period of {:.1} s (the last one is dated \
+                 {last} by its worker's clock): its worker is presumed dead",
                 grace_period.as_secs_f64()
             )),
         });
@@ -186,7 +193,6 @@ impl<B: LogBackend> JournalStorage<B> {
     fn write_group(&self, group: &[Intent]) -> Result<Vec<Result<Written>>> {
         let guard = self.backend.lock()?;
         let mut working = self.working.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let heartbeats = self.heartbeat.is_some();
         let mut moved_at = None;
         let (in_flight, results, batches, end) = loop {
             let (start, in_flight) = self.catch_up(&mut working)?;
@@ -204,7 +210,7 @@ impl<B: LogBackend> JournalStorage<B> {
             let mut results = Vec::with_capacity(group.len());
             let mut batches = Vec::with_capacity(group.len());
             for intent in group {
-                let batch = intent.build(&inner.state, heartbeats).and_then(|ops| {
+                let batch = intent.build(self, &inner.state).and_then(|ops| {
                     let batch = LogBatch { worker_id: intent.worker_id.clone(), ops };
                     self.backend.check_batch(&batch)?;
                     Ok(batch)

@@ -1,6 +1,6 @@
 //! `GridSampler`: every point of a finite grid exactly once, across all processes.
 
-use super::{FixedParams, SampleContext, Sampler};
+use super::{FixedParams, SampleContext, Sampler, state};
 use crate::error::{Error, Result};
 use crate::model::{Distribution, ParamValue};
 
@@ -19,6 +19,10 @@ use crate::model::{Distribution, ParamValue};
 /// `Error::SearchSpaceNotReady` instead of `SearchSpaceExhausted` once the enqueued part is
 /// used up. Delete and recreate the study in that case. A study loaded with a different grid
 /// than the one it was created with keeps the creator's grid.
+///
+/// State ([`Sampler::export_state`]): no random state (the grid's progress lives in the
+/// journal), only a SHA-256 fingerprint of the grid, so that resuming or forking a study with a
+/// sampler of another grid fails with `Error::BadSamplerState` instead of mixing two grids.
 #[derive(Debug, Clone)]
 pub struct GridSampler {
     space: Vec<(String, Vec<ParamValue>)>,
@@ -91,6 +95,40 @@ impl Sampler for GridSampler {
     fn allows_new_trials(&self) -> bool {
         false
     }
+
+    fn export_state(&self) -> Result<Option<Vec<u8>>> {
+        Ok(Some(state::encode(KIND, &self.fingerprint())))
+    }
+
+    fn import_state(&self, bytes: &[u8]) -> Result<()> {
+        if state::decode(KIND, bytes)? != self.fingerprint() {
+            return Err(state::bad(KIND, "the state was written by a sampler of another grid"));
+        }
+        Ok(())
+    }
+}
+
+/// The kind name in a [`GridSampler`]'s exported state.
+const KIND: &str = "GridSampler";
+
+impl GridSampler {
+    /// SHA-256 of the grid's parameter names and values, in order (values by their exact
+    /// `Debug` form, which tells `1` from `1.0`).
+    fn fingerprint(&self) -> [u8; 32] {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for (name, values) in &self.space {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update((values.len() as u64).to_le_bytes());
+            for v in values {
+                let text = format!("{v:?}");
+                h.update((text.len() as u64).to_le_bytes());
+                h.update(text.as_bytes());
+            }
+        }
+        h.finalize().into()
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +153,11 @@ mod tests {
             assert!(pts[i + 1..].iter().all(|b| b != a));
         }
         assert!(g.point(6).is_none());
+        // Its state accepts only the same grid.
+        let state = g.export_state().unwrap().unwrap();
+        g.clone().import_state(&state).unwrap();
+        let other = GridSampler::new(vec![("x", vec![ParamValue::Float(0.0)])]).unwrap();
+        assert!(matches!(other.import_state(&state), Err(Error::BadSamplerState { .. })));
         assert!(GridSampler::new(vec![("x", vec![])]).is_err());
         assert!(
             GridSampler::new(vec![("x", vec![ParamValue::Null]), ("x", vec![ParamValue::Null])])

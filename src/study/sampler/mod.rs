@@ -10,6 +10,7 @@ mod nsga2;
 mod pareto;
 mod random;
 mod search_space;
+pub mod state;
 mod tpe;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use grid::GridSampler;
-pub use nsga2::{NsgaIIOptions, NsgaIISampler};
+pub use nsga2::{NsgaIIOptions, NsgaIISampler, translate_trial_ids};
 pub use random::RandomSampler;
 pub use search_space::{intersection_search_space, single_value};
 pub use tpe::{TpeOptions, TpeSampler};
@@ -64,6 +65,15 @@ pub struct SampleContext<'a> {
     pub trial_id: u64,
     /// Its number within the study.
     pub trial_number: u64,
+    /// Which random draws the trial gets: samplers key their random streams by this, not by
+    /// `trial_number`. It equals `trial_number` unless the study holds retries (trials with a
+    /// `failed_trial` system attribute, as Optuna's retry callback and `Study::resume` create
+    /// them): a retry of trial `k` draws what `k` drew, and every other trial draws as if the
+    /// retries before it were not there (its number minus the retries numbered below it). So a
+    /// study resumed after a crash, its lost trial retried, goes on with the draws an
+    /// uninterrupted run would have made. [`SampleContext::new`] sets it to `trial_number`;
+    /// `Study` computes it (see [`SampleContext::with_draw_number`]).
+    pub draw_number: u64,
     source: Source<'a>,
 }
 
@@ -106,8 +116,17 @@ impl<'a> SampleContext<'a> {
             directions,
             trial_id,
             trial_number,
+            draw_number: trial_number,
             source: Source::Given(source),
         }
+    }
+
+    /// This context with `draw_number` as the trial's draw number (see
+    /// [`SampleContext::draw_number`]).
+    #[must_use]
+    pub fn with_draw_number(mut self, draw_number: u64) -> Self {
+        self.draw_number = draw_number;
+        self
     }
 
     /// A context as [`SampleContext::new`], reading past trials from `storage` (any store,
@@ -120,7 +139,8 @@ impl<'a> SampleContext<'a> {
         storage: &'a S,
     ) -> Self {
         let source = Source::Store(Box::new(StoreSource(storage)));
-        SampleContext { study_id, directions, trial_id, trial_number, source }
+        let draw_number = trial_number;
+        SampleContext { study_id, directions, trial_id, trial_number, draw_number, source }
     }
 
     fn source(&self) -> &dyn TrialSource {
@@ -154,6 +174,7 @@ impl fmt::Debug for SampleContext<'_> {
             .field("directions", &self.directions)
             .field("trial_id", &self.trial_id)
             .field("trial_number", &self.trial_number)
+            .field("draw_number", &self.draw_number)
             .finish_non_exhaustive()
     }
 }
@@ -230,5 +251,28 @@ pub trait Sampler: Send + Sync + fmt::Debug {
     /// `true`.
     fn allows_new_trials(&self) -> bool {
         true
+    }
+
+    /// The sampler's state (its random generator's state and anything else it carries from one
+    /// trial to the next) as bytes ([`state`]'s form), or `None` (the default) for a sampler
+    /// that carries nothing. A study with sampler checkpoints on stores it with every trial,
+    /// as it was before that trial ([`crate::study::SAMPLER_STATE_ATTR`]).
+    fn export_state(&self) -> Result<Option<Vec<u8>>> {
+        Ok(None)
+    }
+
+    /// Restores a state that [`Sampler::export_state`] of a sampler of the same kind returned,
+    /// so that this sampler makes the draws that one would have made. Fails with
+    /// `Error::BadSamplerState` (changing nothing) for a state of another kind of sampler, of a
+    /// newer trialog, or a damaged one; the default (a sampler without state) refuses every
+    /// state.
+    fn import_state(&self, state: &[u8]) -> Result<()> {
+        let writer = state::kind_of(state).unwrap_or("sampler of unknown kind");
+        let full = std::any::type_name::<Self>();
+        let me = full.rsplit("::").next().unwrap_or(full);
+        Err(state::bad(
+            me,
+            format!("this sampler keeps no state, and the state was written by a {writer}"),
+        ))
     }
 }

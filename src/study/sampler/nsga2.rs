@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::pareto::{dominates, losses, non_domination_ranks};
-use super::random::{RandomSampler, SplitMix64, fresh_seed, stream};
+use super::random::{RandomSampler, Seed, SplitMix64, stream};
 use super::search_space::{intersection_search_space, single_value};
 use super::{AttrWrites, RelativeSample, SampleContext, Sampler, SearchSpace};
 use crate::error::{Error, Result};
@@ -53,10 +53,12 @@ impl Default for NsgaIIOptions {
 }
 
 /// The NSGA-II sampler (see the module docs). Seeded runs are reproducible for sequential
-/// studies; all state lives in the journal.
+/// studies; all state but the seed lives in the journal.
+///
+/// State ([`Sampler::export_state`]): the seed.
 #[derive(Debug, Clone)]
 pub struct NsgaIISampler {
-    seed: u64,
+    seed: Seed,
     options: NsgaIIOptions,
     random: RandomSampler,
 }
@@ -67,6 +69,32 @@ fn check_prob(name: &str, p: f64) -> Result<()> {
     } else {
         Err(Error::invalid(format_args!("NSGA-II needs {name} in [0, 1], got {p}")))
     }
+}
+
+/// A study system attribute that names trials by id (a generation's parent cache), rewritten for
+/// a copy of the study whose trial ids differ: `new_id` gives the copy's id of each original
+/// trial id it holds. `Some(value)` unchanged for any other attribute; `None` for a cache that
+/// names a trial the copy does not hold, which the copy must drop (NSGA-II selects those
+/// parents again from the copied trials).
+pub fn translate_trial_ids(
+    key: &str,
+    value: &AttrValue,
+    new_id: &dyn Fn(u64) -> Option<u64>,
+) -> Option<AttrValue> {
+    if !key.starts_with(PARENT_CACHE_KEY_PREFIX) {
+        return Some(value.clone());
+    }
+    let AttrValue::Array(ids) = value else { return None };
+    ids.iter()
+        .map(|v| match v {
+            AttrValue::Int(id) => {
+                let new = new_id(u64::try_from(*id).ok()?)?;
+                Some(AttrValue::Int(i64::try_from(new).ok()?))
+            }
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .map(AttrValue::Array)
 }
 
 /// The generation recorded in a trial, if any.
@@ -204,12 +232,9 @@ impl Generations<'_> {
 impl NsgaIISampler {
     /// A sampler with Optuna's defaults and `seed` (`None`: a fresh seed per sampler).
     pub fn new(seed: Option<u64>) -> Self {
-        let seed = seed.unwrap_or_else(fresh_seed);
-        NsgaIISampler {
-            seed,
-            options: NsgaIIOptions::default(),
-            random: RandomSampler::new(Some(seed)),
-        }
+        let seed = Seed::new(seed);
+        let random = RandomSampler::new(Some(seed.get()));
+        NsgaIISampler { seed, options: NsgaIIOptions::default(), random }
     }
 
     /// A sampler with `options`; `InvalidArgument` for a population below 2 or a probability
@@ -228,7 +253,7 @@ impl NsgaIISampler {
 
     /// The seed in use.
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.seed.get()
     }
 
     /// The generation a new trial joins (Optuna's `get_trial_generation`).
@@ -352,11 +377,25 @@ impl Sampler for NsgaIISampler {
         if parents.is_empty() || space.is_empty() {
             return Ok(RelativeSample { params: BTreeMap::new(), writes });
         }
-        let mut rng = stream(self.seed ^ 0x6e73_6761_325f_6761, ctx.trial_number, "\0nsga2");
+        let mut rng = stream(self.seed.get() ^ 0x6e73_6761_325f_6761, ctx.draw_number, "\0nsga2");
         let params = self.child(&mut rng, &parents, space, ctx.directions);
         Ok(RelativeSample { params, writes })
     }
+
+    fn export_state(&self) -> Result<Option<Vec<u8>>> {
+        Ok(Some(self.seed.export(KIND)))
+    }
+
+    fn import_state(&self, state: &[u8]) -> Result<()> {
+        let seed = Seed::decode(KIND, state)?;
+        self.seed.set(seed);
+        self.random.set_seed(seed);
+        Ok(())
+    }
 }
+
+/// The kind name in an [`NsgaIISampler`]'s exported state.
+const KIND: &str = "NsgaIISampler";
 
 #[cfg(test)]
 mod tests {
@@ -369,6 +408,21 @@ mod tests {
             t.system_attrs.insert(GENERATION_KEY.into(), AttrValue::Int(g));
         }
         Arc::new(t)
+    }
+
+    #[test]
+    fn parent_caches_are_translated_or_dropped() {
+        let key = format!("{PARENT_CACHE_KEY_PREFIX}2");
+        let cache = AttrValue::Array(vec![AttrValue::Int(5), AttrValue::Int(7)]);
+        let shift = |id: u64| (id < 10).then_some(id + 100);
+        assert_eq!(
+            translate_trial_ids(&key, &cache, &shift),
+            Some(AttrValue::Array(vec![AttrValue::Int(105), AttrValue::Int(107)]))
+        );
+        let beyond = AttrValue::Array(vec![AttrValue::Int(5), AttrValue::Int(12)]);
+        assert_eq!(translate_trial_ids(&key, &beyond, &shift), None);
+        let other = AttrValue::Int(12);
+        assert_eq!(translate_trial_ids("grid:enqueued", &other, &shift), Some(other));
     }
 
     #[test]

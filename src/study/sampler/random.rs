@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{SampleContext, Sampler};
+use super::{SampleContext, Sampler, state};
 use crate::error::{Error, Result};
 use crate::model::Distribution;
 
@@ -73,33 +73,87 @@ pub(crate) fn fresh_seed() -> u64 {
     mix.next_u64()
 }
 
+/// A sampler's seed: the whole of its state, restorable through a shared reference
+/// ([`Sampler::import_state`] takes `&self`). A clone copies the current value.
+#[derive(Debug)]
+pub(crate) struct Seed(AtomicU64);
+
+impl Seed {
+    /// `seed`, or a fresh one (see [`fresh_seed`]).
+    pub(crate) fn new(seed: Option<u64>) -> Self {
+        Seed(AtomicU64::new(seed.unwrap_or_else(fresh_seed)))
+    }
+
+    /// The current seed.
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Replaces the seed.
+    pub(crate) fn set(&self, seed: u64) {
+        self.0.store(seed, Ordering::Relaxed);
+    }
+
+    /// The seed as a sampler state of `kind` (see [`state`]).
+    pub(crate) fn export(&self, kind: &str) -> Vec<u8> {
+        state::encode(kind, &self.get().to_le_bytes())
+    }
+
+    /// The seed of a state `bytes` exported by a sampler of `kind`.
+    pub(crate) fn decode(kind: &str, bytes: &[u8]) -> Result<u64> {
+        let payload = state::decode(kind, bytes)?;
+        let seed: [u8; 8] = payload
+            .try_into()
+            .map_err(|_| state::bad(kind, format!("a seed has 8 bytes, not {}", payload.len())))?;
+        Ok(u64::from_le_bytes(seed))
+    }
+}
+
+impl Clone for Seed {
+    fn clone(&self) -> Self {
+        Seed(AtomicU64::new(self.get()))
+    }
+}
+
 /// Samples every parameter independently and uniformly (in log space for log distributions, on
 /// the grid for stepped ones, inclusive bounds for ints).
 ///
 /// Reproducibility guarantee: each value is a pure function of (seed, trial number, parameter
 /// name, distribution), so two studies with the same seed get the same parameters for the same
 /// trial numbers, whatever the thread or process timing and whatever order the parameters are
-/// suggested in.
+/// suggested in. (Precisely, of the trial's *draw number*, which equals its number unless the
+/// study has retried trials: see [`SampleContext::draw_number`].)
+///
+/// State ([`Sampler::export_state`]): the seed, so that a study run unseeded can be resumed or
+/// forked with the same draws.
 #[derive(Debug, Clone)]
 pub struct RandomSampler {
-    seed: u64,
+    seed: Seed,
 }
+
+/// The kind name in a [`RandomSampler`]'s exported state.
+const KIND: &str = "RandomSampler";
 
 impl RandomSampler {
     /// A sampler with `seed`, or (with `None`) with a seed taken from the clock, the process id
     /// and a per-process counter (so two unseeded samplers differ).
     pub fn new(seed: Option<u64>) -> Self {
-        RandomSampler { seed: seed.unwrap_or_else(fresh_seed) }
+        RandomSampler { seed: Seed::new(seed) }
     }
 
     /// The seed in use (print it to replay an unseeded run).
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.seed.get()
     }
 
-    /// The generator for one (trial number, parameter name).
-    fn rng(&self, trial_number: u64, name: &str) -> SplitMix64 {
-        stream(self.seed, trial_number, name)
+    /// Replaces the seed (what [`Sampler::import_state`] restores).
+    pub(crate) fn set_seed(&self, seed: u64) {
+        self.seed.set(seed);
+    }
+
+    /// The generator for one (draw number, parameter name).
+    fn rng(&self, draw_number: u64, name: &str) -> SplitMix64 {
+        stream(self.seed.get(), draw_number, name)
     }
 
     /// A value of `dist` drawn with `rng`, in internal representation.
@@ -152,7 +206,16 @@ impl RandomSampler {
 
 impl Sampler for RandomSampler {
     fn sample(&self, ctx: &SampleContext<'_>, name: &str, dist: &Distribution) -> Result<f64> {
-        Self::draw(&mut self.rng(ctx.trial_number, name), name, dist)
+        Self::draw(&mut self.rng(ctx.draw_number, name), name, dist)
+    }
+
+    fn export_state(&self) -> Result<Option<Vec<u8>>> {
+        Ok(Some(self.seed.export(KIND)))
+    }
+
+    fn import_state(&self, state: &[u8]) -> Result<()> {
+        self.seed.set(Seed::decode(KIND, state)?);
+        Ok(())
     }
 }
 
@@ -166,6 +229,21 @@ mod tests {
         let mut r = SplitMix64::new(0);
         assert_eq!(r.next_u64(), 0xe220_a839_7b1d_cdaf);
         assert_eq!(r.next_u64(), 0x6e78_9e6a_a1b9_65f4);
+    }
+
+    #[test]
+    fn state_round_trips_and_refuses_other_kinds() {
+        let a = RandomSampler::new(None);
+        let b = RandomSampler::new(None);
+        assert_ne!(a.seed(), b.seed());
+        let state = a.export_state().unwrap().unwrap();
+        b.import_state(&state).unwrap();
+        assert_eq!(a.seed(), b.seed());
+        let tpe = super::super::TpeSampler::new(Some(1)).export_state().unwrap().unwrap();
+        let err = b.import_state(&tpe).unwrap_err().to_string();
+        assert!(err.contains("TpeSampler") && err.contains("RandomSampler"), "{err}");
+        assert!(b.import_state(&state[..state.len() - 1]).is_err());
+        assert_eq!(a.seed(), b.seed(), "a refused state changes nothing");
     }
 
     #[test]

@@ -21,7 +21,7 @@ mod truncnorm;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::random::{RandomSampler, SplitMix64, fresh_seed, stream};
+use super::random::{RandomSampler, Seed, SplitMix64, stream};
 use super::search_space::{intern, intersection_search_space, lookup_sorted, single_value};
 use super::{AttrWrites, RelativeSample, SampleContext, Sampler, SearchSpace};
 use crate::error::{Error, Result};
@@ -78,12 +78,15 @@ fn gamma(n: usize, multi_objective: bool) -> usize {
 
 /// The TPE sampler (see the module docs).
 ///
-/// Reproducibility: with a seed, each suggestion is a pure function of the seed, the trial
-/// number and the trials the storage holds at that moment, so a sequential study is the same
-/// run after run, and a process that continues a study needs nothing but the journal.
+/// Reproducibility: with a seed, each suggestion is a pure function of the seed, the trial's
+/// draw number ([`SampleContext::draw_number`], its number unless the study holds retries) and
+/// the trials the storage holds at that moment, so a sequential study is the same run after
+/// run, and a process that continues a study needs nothing but the journal and the seed.
+///
+/// State ([`Sampler::export_state`]): the seed.
 #[derive(Debug, Clone)]
 pub struct TpeSampler {
-    seed: u64,
+    seed: Seed,
     options: TpeOptions,
     random: RandomSampler,
 }
@@ -91,8 +94,9 @@ pub struct TpeSampler {
 impl TpeSampler {
     /// A sampler with Optuna's defaults and `seed` (`None`: a fresh seed per sampler).
     pub fn new(seed: Option<u64>) -> Self {
-        let seed = seed.unwrap_or_else(fresh_seed);
-        TpeSampler { seed, options: TpeOptions::default(), random: RandomSampler::new(Some(seed)) }
+        let seed = Seed::new(seed);
+        let random = RandomSampler::new(Some(seed.get()));
+        TpeSampler { seed, options: TpeOptions::default(), random }
     }
 
     /// A sampler with `options`; `InvalidArgument` for `n_ei_candidates == 0` or a negative or
@@ -112,7 +116,7 @@ impl TpeSampler {
 
     /// The seed in use (print it to replay an unseeded run).
     pub fn seed(&self) -> u64 {
-        self.seed
+        self.seed.get()
     }
 
     /// The settings in use.
@@ -125,8 +129,8 @@ impl TpeSampler {
     }
 
     /// The generator of one suggestion (a stream apart from the random startup sampler's).
-    fn rng(&self, trial_number: u64, name: &str) -> SplitMix64 {
-        stream(self.seed ^ 0x7470_655f_7470_655f, trial_number, name)
+    fn rng(&self, draw_number: u64, name: &str) -> SplitMix64 {
+        stream(self.seed.get() ^ 0x7470_655f_7470_655f, draw_number, name)
     }
 
     /// The past trials TPE learns from: COMPLETE and PRUNED, plus other trials' RUNNING ones
@@ -303,7 +307,7 @@ impl Sampler for TpeSampler {
         if finished < self.options.n_startup_trials {
             return self.random.sample(ctx, name, dist);
         }
-        let mut rng = self.rng(ctx.trial_number, name);
+        let mut rng = self.rng(ctx.draw_number, name);
         let drawn = self.sample_space(ctx, &trials, finished, &[(name, dist)], &mut rng);
         drawn.get(name).copied().ok_or_else(|| Error::invalid("TPE drew no value"))
     }
@@ -332,7 +336,7 @@ impl Sampler for TpeSampler {
         }
         let pairs: Vec<(&str, &Distribution)> =
             space.iter().map(|(n, d)| (n.as_str(), d)).collect();
-        let mut rng = self.rng(ctx.trial_number, "\0relative");
+        let mut rng = self.rng(ctx.draw_number, "\0relative");
         let params = self.sample_space(ctx, &trials, finished, &pairs, &mut rng);
         let writes = if self.options.constant_liar && !params.is_empty() {
             AttrWrites { trial: relative_params_attrs(&params, space), study: Vec::new() }
@@ -341,7 +345,21 @@ impl Sampler for TpeSampler {
         };
         Ok(RelativeSample { params, writes })
     }
+
+    fn export_state(&self) -> Result<Option<Vec<u8>>> {
+        Ok(Some(self.seed.export(KIND)))
+    }
+
+    fn import_state(&self, state: &[u8]) -> Result<()> {
+        let seed = Seed::decode(KIND, state)?;
+        self.seed.set(seed);
+        self.random.set_seed(seed);
+        Ok(())
+    }
 }
+
+/// The kind name in a [`TpeSampler`]'s exported state.
+const KIND: &str = "TpeSampler";
 
 #[cfg(test)]
 mod tests {
