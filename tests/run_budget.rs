@@ -122,7 +122,7 @@ fn two_runners_share_the_budget_exactly_and_children_see_every_channel() {
             Some(ParamValue::Int(v)) => *v as f64,
             _ => unreachable!(),
         };
-        assert_eq!(t.value(), Some((xv - 2.0).powi(2) + nv));
+        assert_eq!(t.value(), Some((xv - 2.0) * (xv - 2.0) + nv));
     }
     // No child ran for a trial that is not finished (a runner that lost the race for the last
     // slot handed its trial back before starting anything).

@@ -98,10 +98,14 @@ impl<S: Storage + ?Sized> Study<S> {
         let mut report = ResumeReport::default();
         let failed_ids = match options.stale {
             StaleTrials::Heartbeat => match storage.heartbeat() {
-                Some(h) => storage.fail_stale_trials(study_id, h.grace_period)?,
+                Some(h) => {
+                    crate::storage::fail_stale_after_watching(&*storage, study_id, h.grace_period)?
+                }
                 None => Vec::new(),
             },
-            StaleTrials::HeartbeatOlderThan(grace) => storage.fail_stale_trials(study_id, grace)?,
+            StaleTrials::HeartbeatOlderThan(grace) => {
+                crate::storage::fail_stale_after_watching(&*storage, study_id, grace)?
+            }
             StaleTrials::AllRunning => fail_all_running(&*storage, study_id)?,
             StaleTrials::Keep => Vec::new(),
         };

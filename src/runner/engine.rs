@@ -178,7 +178,7 @@ impl<S: Storage + ?Sized> Runner<S> {
             wake: (Mutex::new(0), Condvar::new()),
         };
         // Trials of runners that died before this one started are failed (and retried) first.
-        let reaped = self.reap(&shared, reporter);
+        let reaped = self.reap(&shared, reporter, true);
         if let Err(e) = reaped {
             let _ = std::fs::remove_dir_all(&scratch);
             return Err(e);
@@ -661,10 +661,15 @@ impl<S: Storage + ?Sized> Runner<S> {
         });
     }
 
-    /// Fails stale trials of dead runners, retrying them if allowed.
-    fn reap(&self, shared: &Shared, reporter: &dyn Reporter) -> Result<()> {
+    /// Fails stale trials of dead runners, retrying them if allowed (`at_start`: as a runner
+    /// that has just started, see [`Liveness::reap_at_start`]).
+    fn reap(&self, shared: &Shared, reporter: &dyn Reporter, at_start: bool) -> Result<()> {
         let storage = self.study.storage();
-        let failed = self.liveness.reap(&**storage, self.study.id())?;
+        let failed = if at_start {
+            self.liveness.reap_at_start(&**storage, self.study.id())?
+        } else {
+            self.liveness.reap(&**storage, self.study.id())?
+        };
         if failed.is_empty() {
             return Ok(());
         }
@@ -697,7 +702,7 @@ impl<S: Storage + ?Sized> Runner<S> {
         while shared.live_workers.load(Ordering::SeqCst) > 0 {
             let now = Instant::now();
             if now >= next_reap && !self.stop.is_interrupted() {
-                if let Err(e) = self.reap(shared, reporter) {
+                if let Err(e) = self.reap(shared, reporter, false) {
                     shared.fail(e);
                 }
                 next_reap = Instant::now() + interval;

@@ -87,6 +87,22 @@ impl Liveness {
             Liveness::Attr(o) => reap_attr(storage, study_id, o.grace_period),
         }
     }
+
+    /// [`Liveness::reap`] for a runner that has just started: native heartbeats are judged by
+    /// watching them (see [`crate::storage::fail_stale_after_watching`]), so this waits up to
+    /// one grace period when RUNNING trials are not yet known to be stale.
+    pub fn reap_at_start<S: Storage + ?Sized>(
+        &self,
+        storage: &S,
+        study_id: u64,
+    ) -> Result<Vec<u64>> {
+        match self {
+            Liveness::Native(o) => {
+                crate::storage::fail_stale_after_watching(storage, study_id, o.grace_period)
+            }
+            Liveness::Attr(o) => reap_attr(storage, study_id, o.grace_period),
+        }
+    }
 }
 
 fn reap_attr<S: Storage + ?Sized>(storage: &S, study_id: u64, grace: Duration) -> Result<Vec<u64>> {

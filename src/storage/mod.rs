@@ -27,6 +27,26 @@ pub use journal::JournalStorage;
 pub use location::Location;
 pub use staleness::MAX_CLOCK_SKEW;
 
+/// Fails the study's stale trials as a handle that has just started can judge them (a fresh
+/// sweeper: `trialog study resume`, a runner starting). A store judges a trial stale only after
+/// watching its heartbeats stand still for `grace` on its own clock, unless they are older than
+/// `grace` plus [`MAX_CLOCK_SKEW`] by this host's clock (docs/LOCKING.md, "Heartbeats across
+/// hosts"). So this looks once and, when RUNNING trials remain that are not stale yet, waits
+/// one grace period (and a little) before sweeping: a trial whose worker beat meanwhile is left
+/// alone. Returns the ids failed, as [`Storage::fail_stale_trials`].
+pub fn fail_stale_after_watching<S: Storage + ?Sized>(
+    storage: &S,
+    study_id: u64,
+    grace: Duration,
+) -> Result<Vec<u64>> {
+    let stale_now = storage.stale_trial_ids(study_id, grace)?.len();
+    let running = storage.get_n_trials(study_id, Some(&[TrialState::Running]))?;
+    if running > stale_now {
+        std::thread::sleep(grace + grace / 10 + Duration::from_millis(5));
+    }
+    storage.fail_stale_trials(study_id, grace)
+}
+
 /// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
 /// NaN, a wrong number of values, or a missed heartbeat), as a string.
 pub const FAIL_REASON_ATTR: &str = "fail_reason";
