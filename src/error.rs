@@ -389,6 +389,33 @@ pub enum Error {
         /// The requested destination.
         path: PathBuf,
     },
+    /// A call to a Redis server failed: it could not be reached, the connection was lost (a
+    /// write whose reply was lost and that the server did not apply), or the server refused the
+    /// command (a key of the wrong type). For a write, nothing was written.
+    #[error("redis {server}: {op}{key}: {source}", key = if key.is_empty() { String::new() } else { format!(" {key}") })]
+    Redis {
+        /// The server (`redis://host:port/db`, any password replaced by `***`).
+        server: String,
+        /// What was being done ("connect to", "GET", "MGET", "append to", ...).
+        op: &'static str,
+        /// The key involved (empty when connecting).
+        key: String,
+        /// The client's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A key of a Redis journal does not hold what Optuna's key layout puts there (a log entry
+    /// that is not an Optuna operation, a log number that is not an integer, an entry missing
+    /// below the log number). Nothing was written.
+    #[error("redis {server}: corrupt journal record at key {key:?}: {reason}")]
+    RedisCorrupt {
+        /// The server (`redis://host:port/db`, any password replaced by `***`).
+        server: String,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// A sampler cannot restore a state ([`Sampler::import_state`](crate::study::Sampler)): it
     /// was written by another kind of sampler, by a newer trialog, or is damaged. The sampler is
     /// unchanged.
@@ -539,6 +566,15 @@ impl Error {
                 transient: *transient,
                 source: source.to_string().into(),
             },
+            Redis { server, op, key, source } => Redis {
+                server: server.clone(),
+                op,
+                key: key.clone(),
+                source: source.to_string().into(),
+            },
+            RedisCorrupt { server, key, reason } => {
+                RedisCorrupt { server: server.clone(), key: key.clone(), reason: reason.clone() }
+            }
             ArtifactRetriesExhausted { op, id, attempts, last } => ArtifactRetriesExhausted {
                 op,
                 id: id.clone(),

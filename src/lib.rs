@@ -96,6 +96,8 @@ pub use backend::{
     AnyJournalFile, FileBackend, FileOptions, JournalFormat, LogBackend, MemoryBackend,
     OptunaFileOptions, OptunaJournalFile, RecoveryMode, RecoveryReport, SkippedRange,
 };
+#[cfg(feature = "redis")]
+pub use backend::{RedisBackend, RedisOptions};
 pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};
 pub use model::{

@@ -12,14 +12,22 @@ pub enum Location {
     /// A gRPC storage server (`grpc://host:port`), kept as `http://host:port`, the address a
     /// gRPC client connects to.
     Grpc(String),
+    /// A journal on a Redis server in Optuna's `JournalRedisBackend` key layout
+    /// (`redis://host:port/db?prefix=NAME`, `docs/REDIS.md`), kept as given. Opening one needs
+    /// the cargo feature `redis`.
+    Redis(String),
 }
 
 impl Location {
-    /// `grpc://host:port` is a server; anything else is a path (a file literally named
-    /// `grpc://...` can be given as `./grpc://...`).
+    /// `grpc://host:port` is a server, `redis://...` a Redis journal; anything else is a path
+    /// (a file literally named `grpc://...` can be given as `./grpc://...`).
     pub fn parse(s: &OsStr) -> Location {
-        match s.to_str().and_then(|s| s.strip_prefix("grpc://")) {
-            Some(rest) => Location::Grpc(format!("http://{}", rest.trim_end_matches('/'))),
+        let text = s.to_str();
+        if let Some(rest) = text.and_then(|s| s.strip_prefix("grpc://")) {
+            return Location::Grpc(format!("http://{}", rest.trim_end_matches('/')));
+        }
+        match text.filter(|s| s.starts_with("redis://")) {
+            Some(url) => Location::Redis(url.to_owned()),
             None => Location::Path(PathBuf::from(s)),
         }
     }
@@ -37,5 +45,7 @@ mod tests {
         assert_eq!(p("study.journal"), Location::Path("study.journal".into()));
         assert_eq!(p("./grpc://x"), Location::Path("./grpc://x".into()));
         assert_eq!(p("http://h:1"), Location::Path("http://h:1".into()));
+        assert_eq!(p("redis://h:1/0?prefix=s"), Location::Redis("redis://h:1/0?prefix=s".into()));
+        assert_eq!(p("./redis://x"), Location::Path("./redis://x".into()));
     }
 }

@@ -2,7 +2,7 @@
 //! only if the log still ends where the caller last saw it.
 //!
 //! Positions are opaque `u64`s that only the backend interprets (byte offsets for files and
-//! memory and Optuna's JSON-lines files, later an entry index for Redis). Position 0
+//! memory and Optuna's JSON-lines files, the number of entries read for Redis). Position 0
 //! means "nothing read yet".
 
 use std::path::Path;
@@ -24,6 +24,8 @@ pub mod netfs;
 mod optuna_file;
 mod poison;
 mod recovery;
+#[cfg(feature = "redis")]
+mod redis;
 mod survey;
 
 pub use detect::{AnyJournalFile, JournalFormat, detect_format, detect_head, writers_lock};
@@ -31,6 +33,8 @@ pub use file::{FileBackend, FileOptions};
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
+#[cfg(feature = "redis")]
+pub use redis::{RedisBackend, RedisOptions, is_redis_url};
 pub use survey::{HeaderState, Segment, survey, survey_lines};
 
 /// Makes the entries created or renamed in directory `dir` durable: an `fsync` of the directory
@@ -81,7 +85,9 @@ pub trait LogBackend: Send + Sync {
         sink: &mut dyn FnMut(u64, &LogBatch) -> Result<()>,
     ) -> Result<u64>;
 
-    /// Takes exclusive write access (across threads, processes and hosts).
+    /// Takes exclusive write access (across threads, processes and hosts). A backend whose
+    /// `write_if` is itself an atomic check-and-write on a server (Redis) needs no such lock:
+    /// its guard only orders the threads of one handle.
     fn lock(&self) -> Result<Self::WriteGuard<'_>>;
 
     /// Whether this log can hold trialog's extension operations (codes >= 128, such as

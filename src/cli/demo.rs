@@ -1,6 +1,9 @@
 //! `trialog demo`: the README's main job. Several worker processes (this binary again, as the
 //! hidden `trialog demo-worker`) run TPE (Optuna's default sampler) on Himmelblau's function
 //! through one journal file, while this process follows their progress by reading the same file.
+//! The journal may also be a Redis URL (`redis://host:port/db?prefix=NAME`, `docs/REDIS.md`): the
+//! workers then share the study on that server (without heartbeats, which Optuna's key layout
+//! cannot hold).
 
 use std::io::{BufRead, BufReader, IsTerminal};
 use std::path::{Path, PathBuf};
@@ -12,7 +15,8 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use trialog::study::{Study, TpeSampler};
 use trialog::{
-    Error, FrozenTrial, HeartbeatOptions, JournalStorage, ParamValue, StudyDirection, TrialState,
+    Error, FrozenTrial, HeartbeatOptions, JournalStorage, LogBackend, ParamValue, StudyDirection,
+    TrialState,
 };
 
 use super::format::count;
@@ -71,11 +75,34 @@ fn heartbeat_storage(path: &Path) -> Result<JournalStorage, CliError> {
     Ok(JournalStorage::open(path).map_err(|e| CliError::lib(path, e))?.with_heartbeat(options))
 }
 
+/// The Redis URL `path` spells, if it is one.
+fn redis_url(path: &Path) -> Option<String> {
+    match trialog::location::Location::parse(path.as_os_str()) {
+        trialog::location::Location::Redis(url) => Some(url),
+        _ => None,
+    }
+}
+
+/// The demo's journal on Redis (no heartbeats: Optuna's key layout cannot hold them).
+fn redis_storage(
+    path: &Path,
+    url: &str,
+) -> Result<JournalStorage<trialog::RedisBackend>, CliError> {
+    JournalStorage::open_url(url).map_err(|e| CliError::lib(path, e))
+}
+
 /// One worker: loads the study and runs its share of trials, then prints `ran <n> <complete>`.
 pub fn worker(args: &WorkerArgs) -> Result<(), CliError> {
+    match redis_url(&args.journal) {
+        Some(url) => worker_on(args, redis_storage(&args.journal, &url)?),
+        None => worker_on(args, heartbeat_storage(&args.journal)?),
+    }
+}
+
+fn worker_on<B: LogBackend>(args: &WorkerArgs, storage: JournalStorage<B>) -> Result<(), CliError> {
     let path = &args.journal;
     let lib = |e| CliError::lib(path, e);
-    let storage = Arc::new(heartbeat_storage(path)?);
+    let storage = Arc::new(storage);
     let study = Study::load(storage, STUDY, Arc::new(TpeSampler::new(None))).map_err(lib)?;
     let work = Duration::from_millis(args.work_ms);
     let report = study
@@ -101,9 +128,16 @@ struct Worker {
 
 /// Runs the demo: prepares the study, starts the workers, follows them, prints the result.
 pub fn run(args: &DemoArgs) -> Result<(), CliError> {
+    match redis_url(&args.journal) {
+        Some(url) => run_on(args, redis_storage(&args.journal, &url)?),
+        None => run_on(args, heartbeat_storage(&args.journal)?),
+    }
+}
+
+fn run_on<B: LogBackend>(args: &DemoArgs, storage: JournalStorage<B>) -> Result<(), CliError> {
     let path = &args.journal;
     let lib = |e| CliError::lib(path, e);
-    let storage = Arc::new(heartbeat_storage(path)?);
+    let storage = Arc::new(storage);
     let sampler = Arc::new(TpeSampler::new(None));
     let study =
         Study::create_or_load(Arc::clone(&storage), STUDY, &[StudyDirection::Minimize], sampler)
@@ -176,7 +210,7 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         }
     }
     println!(
-        "{} finished in {:.2} s ({:.0} trials/s, all durable in one journal file).",
+        "{} finished in {:.2} s ({:.0} trials/s, all durable in one journal).",
         count(done as u64, "trial"),
         elapsed.as_secs_f64(),
         done as f64 / elapsed.as_secs_f64().max(1e-9)
@@ -228,7 +262,7 @@ fn read_line(child: &mut Child) -> String {
 
 /// How many trials of the study are finished (COMPLETE, PRUNED or FAIL), counted without
 /// copying the trial list (the progress poll runs this ten times a second).
-fn finished(study: &Study) -> trialog::Result<usize> {
+fn finished<B: LogBackend>(study: &Study<JournalStorage<B>>) -> trialog::Result<usize> {
     let finished = [TrialState::Complete, TrialState::Pruned, TrialState::Fail];
     study.storage().get_n_trials(study.id(), Some(&finished))
 }
@@ -282,7 +316,7 @@ impl Progress {
 }
 
 /// The best trial, the top of the table and the counts by state.
-fn summary(study: &Study, path: &Path) -> Result<(), CliError> {
+fn summary<B: LogBackend>(study: &Study<JournalStorage<B>>, path: &Path) -> Result<(), CliError> {
     let lib = |e| CliError::lib(path, e);
     let trials = study.trials(None).map_err(lib)?;
     let mut counts = Vec::new();

@@ -20,11 +20,14 @@ pub type Journal = JournalStorage<AnyJournalFile>;
 /// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
 /// lock, so it works while other processes (trialog or Python Optuna) write the journal.
 pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
-    if let Location::Grpc(_) = Location::parse(path.as_os_str()) {
-        return Err(CliError::at(
-            path,
-            "this command reads a journal file itself; over a server use studies, trials, best, dump or report",
-        ));
+    match Location::parse(path.as_os_str()) {
+        Location::Path(_) => {}
+        Location::Grpc(_) | Location::Redis(_) => {
+            return Err(CliError::at(
+                path,
+                "this command reads a journal file itself; over a server use studies, trials, best, dump or report (and demo on Redis)",
+            ));
+        }
     }
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
@@ -32,13 +35,18 @@ pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
 }
 
 /// The store at `path` for the read commands, behind the storage trait: a journal file (see
-/// [`open_journal`]), or a storage server given as `grpc://host:port`.
+/// [`open_journal`]), a storage server given as `grpc://host:port`, or a journal on a Redis
+/// server given as `redis://host:port/db?prefix=NAME` (Optuna's `JournalRedisBackend` key
+/// layout; `docs/REDIS.md`). None of them takes a lock.
 pub fn open(path: &Path) -> Result<Arc<dyn Storage>, CliError> {
     match Location::parse(path.as_os_str()) {
         Location::Path(path) => Ok(Arc::new(open_journal(&path)?)),
         Location::Grpc(url) => Ok(Arc::new(
             trialog::remote::GrpcStorage::connect(&url).map_err(|e| CliError::lib(path, e))?,
         )),
+        Location::Redis(url) => {
+            Ok(Arc::new(JournalStorage::open_url(&url).map_err(|e| CliError::lib(path, e))?))
+        }
     }
 }
 

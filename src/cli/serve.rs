@@ -24,7 +24,8 @@ pub enum NewFormat {
 /// Arguments of `trialog serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// The journal, either format (detected); created if missing, in --format.
+    /// The journal, either format (detected); created if missing, in --format. Or a journal on
+    /// Redis: `redis://host:port/db?prefix=NAME` (docs/REDIS.md).
     #[arg(long)]
     pub journal: PathBuf,
     /// The address to listen on. Only this machine by default: the server has no
@@ -46,6 +47,13 @@ pub struct ServeArgs {
 fn open(args: &ArgsView<'_>) -> Result<Arc<dyn Storage>, CliError> {
     let path = args.journal;
     let lib = |e| CliError::lib(path, e);
+    // A journal on Redis (docs/REDIS.md): served like a file, shared with whoever else writes
+    // that prefix (Python's JournalRedisBackend, other trialog processes).
+    if let trialog::location::Location::Redis(url) =
+        trialog::location::Location::parse(path.as_os_str())
+    {
+        return Ok(Arc::new(JournalStorage::open_url(&url).map_err(lib)?));
+    }
     let exists = std::fs::metadata(path).map(|m| m.len() > 0).unwrap_or(false);
     let storage: Arc<dyn Storage> = if exists {
         match trialog::backend::detect_format(path).map_err(lib)? {

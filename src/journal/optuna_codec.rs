@@ -1191,6 +1191,21 @@ pub fn encode_line(
     op: &Operation,
     out: &mut String,
 ) -> Result<(), NotRepresentable> {
+    encode_object(worker_id, op, (",", ":"), out)?;
+    out.push('\n');
+    Ok(())
+}
+
+/// Appends `op` as the JSON object Optuna writes for it, with Python's `json.dumps` separators
+/// `separators` (item, key): `(",", ":")` is a journal file's line without its `\n`;
+/// `(", ", ": ")`, `json.dumps`' defaults, is the value of a `JournalRedisBackend` log key.
+/// Refuses an operation Optuna cannot read (see [`is_optuna_op`]) and leaves `out` unchanged.
+pub fn encode_object(
+    worker_id: &str,
+    op: &Operation,
+    separators: (&str, &str),
+    out: &mut String,
+) -> Result<(), NotRepresentable> {
     let id = |k: &'static str, v: u64| (k, JsonValue::Int(v as i64));
     let mut fields: Vec<(&str, JsonValue)> = vec![
         ("op_code", JsonValue::Int(op.code() as i64)),
@@ -1254,8 +1269,7 @@ pub fn encode_line(
         // `Ignorable` and every operation added later: trialog extensions (codes >= 128).
         _ => return Err(NotRepresentable(op.code())),
     }
-    object(fields).write(out, ",", ":");
-    out.push('\n');
+    object(fields).write(out, separators.0, separators.1);
     Ok(())
 }
 

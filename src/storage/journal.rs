@@ -106,6 +106,8 @@ const _: () = {
     assert_send_sync::<JournalStorage<FileBackend>>();
     assert_send_sync::<JournalStorage<crate::backend::MemoryBackend>>();
     assert_send_sync::<JournalStorage<crate::backend::OptunaJournalFile>>();
+    #[cfg(feature = "redis")]
+    assert_send_sync::<JournalStorage<crate::backend::RedisBackend>>();
 };
 
 static NEXT_THREAD_NUMBER: AtomicU64 = AtomicU64::new(0);
@@ -140,6 +142,19 @@ impl JournalStorage<crate::backend::OptunaJournalFile> {
         options: &crate::backend::OptunaFileOptions,
     ) -> Result<Self> {
         Self::new(crate::backend::OptunaJournalFile::open_with(path, options)?)
+    }
+}
+
+#[cfg(feature = "redis")]
+impl JournalStorage<crate::backend::RedisBackend> {
+    /// Opens the journal on the Redis server at `url`
+    /// (`redis://host:port/db?prefix=NAME`, see [`RedisBackend::open`]) in Optuna's
+    /// `JournalRedisBackend` key layout, and replays it. Python Optuna processes may use the same
+    /// prefix at the same time.
+    ///
+    /// [`RedisBackend::open`]: crate::backend::RedisBackend::open
+    pub fn open_url(url: &str) -> Result<Self> {
+        Self::new(crate::backend::RedisBackend::open(url)?)
     }
 }
 

@@ -2,6 +2,9 @@
 
 usage: python3 dump.py JOURNAL
 
+JOURNAL is a JSON-lines file, or redis://host:port/db?prefix=NAME for Optuna's
+JournalRedisBackend (the prefix as a query parameter, as trialog spells Redis journals).
+
 The output is byte-for-byte what `trialog dump JOURNAL` prints for the same state (format
 `optuna-storage-canonical-dump/1`, docs/CLI.md). One documented normalisation, of something
 trialog's model does not keep: objective and intermediate values are shown as floats. Legacy
@@ -18,7 +21,8 @@ from datetime import timezone
 import optuna
 from optuna import distributions as D
 from optuna.storages import JournalStorage
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalRedisBackend
+from urllib.parse import parse_qs, urlsplit
 
 warnings.simplefilter("ignore")
 optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -46,8 +50,17 @@ def trial(t):
     }
 
 
+def backend(path):
+    """A JournalFileBackend, or a JournalRedisBackend for redis://...?prefix=NAME."""
+    if not path.startswith("redis://"):
+        return JournalFileBackend(path)
+    url = urlsplit(path)
+    prefix = parse_qs(url.query).get("prefix", [""])[0]
+    return JournalRedisBackend(url._replace(query="").geturl(), prefix=prefix)
+
+
 def main(path):
-    storage = JournalStorage(JournalFileBackend(path))
+    storage = JournalStorage(backend(path))
     studies = []
     for s in sorted(storage.get_all_studies(), key=lambda s: s._study_id):
         trials = sorted(storage.get_all_trials(s._study_id, deepcopy=False), key=lambda t: t.number)

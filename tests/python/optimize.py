@@ -2,6 +2,8 @@
 
 usage: python3 optimize.py JOURNAL STUDY N_TRIALS SEED [symlink|open]
 
+JOURNAL may be redis://host:port/db?prefix=NAME (Optuna's JournalRedisBackend; no lock).
+
 Creates the study or loads it (concurrent creators: one create wins, the others are ignored by
 replay and load it), then runs N_TRIALS trials of a fixed objective.
 """
@@ -18,7 +20,15 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)
 
 path, name, n, seed = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 lock = JournalFileOpenLock(path) if sys.argv[5:] == ["open"] else None
-storage = JournalStorage(JournalFileBackend(path, lock_obj=lock))
+if path.startswith("redis://"):
+    from urllib.parse import parse_qs, urlsplit
+    from optuna.storages.journal import JournalRedisBackend
+
+    url = urlsplit(path)
+    prefix = parse_qs(url.query).get("prefix", [""])[0]
+    storage = JournalStorage(JournalRedisBackend(url._replace(query="").geturl(), prefix=prefix))
+else:
+    storage = JournalStorage(JournalFileBackend(path, lock_obj=lock))
 study = optuna.create_study(
     storage=storage,
     study_name=name,
