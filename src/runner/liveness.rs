@@ -88,9 +88,11 @@ impl Liveness {
         }
     }
 
-    /// [`Liveness::reap`] for a runner that has just started: native heartbeats are judged by
-    /// watching them (see [`crate::storage::fail_stale_after_watching`]), so this waits up to
-    /// one grace period when RUNNING trials are not yet known to be stale.
+    /// [`Liveness::reap`] for a runner that has just started: it waits up to one grace period
+    /// when RUNNING trials are not yet known to be stale, so the trials of a runner that died
+    /// just before are failed (and retried) before this one's workers count the budget (native
+    /// heartbeats are judged by watching them, see
+    /// [`crate::storage::fail_stale_after_watching`]).
     pub fn reap_at_start<S: Storage + ?Sized>(
         &self,
         storage: &S,
@@ -100,7 +102,17 @@ impl Liveness {
             Liveness::Native(o) => {
                 crate::storage::fail_stale_after_watching(storage, study_id, o.grace_period)
             }
-            Liveness::Attr(o) => reap_attr(storage, study_id, o.grace_period),
+            Liveness::Attr(o) => {
+                // Settle the RUNNING trials before this runner counts its budget: those not
+                // stale yet get one grace period to show a heartbeat.
+                let mut failed = reap_attr(storage, study_id, o.grace_period)?;
+                if storage.get_n_trials(study_id, Some(&[TrialState::Running]))? > 0 {
+                    let g = o.grace_period;
+                    std::thread::sleep(g + g / 10 + Duration::from_millis(5));
+                    failed.extend(reap_attr(storage, study_id, g)?);
+                }
+                Ok(failed)
+            }
         }
     }
 }
