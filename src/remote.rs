@@ -23,7 +23,7 @@ use crate::grpc::{
 };
 use crate::journal::optuna_codec::distribution_to_json;
 use crate::model::{AttrValue, Distribution, FrozenStudy, FrozenTrial, StudyDirection, TrialState};
-use crate::storage::{DEFAULT_STUDY_NAME_PREFIX, Storage};
+use crate::storage::Storage;
 
 /// A storage whose calls go to a gRPC storage server. `Send + Sync`; calls block the calling
 /// thread (do not call them from inside an async runtime: use `spawn_blocking`).
@@ -177,13 +177,7 @@ impl Storage for GrpcStorage {
         directions: &[StudyDirection],
         study_name: Option<&str>,
     ) -> Result<u64> {
-        if directions.is_empty() {
-            return Err(Error::invalid("a study needs at least one direction"));
-        }
-        let name = match study_name {
-            Some(n) => n.to_owned(),
-            None => format!("{DEFAULT_STUDY_NAME_PREFIX}{}", uuid::Uuid::new_v4()),
-        };
+        let name = crate::storage::new_study_name(directions, study_name)?;
         let request = CreateNewStudyRequest {
             directions: directions.iter().map(|d| direction_to_proto(*d)).collect(),
             study_name: name.clone(),

@@ -29,7 +29,7 @@ use crate::replay::{Applied, ReplayState};
 
 use super::group::WriteQueue;
 use super::staleness::HeartbeatWatch;
-use super::{DEFAULT_STUDY_NAME_PREFIX, HeartbeatOptions, Storage};
+use super::{HeartbeatOptions, Storage};
 
 mod write;
 
@@ -280,13 +280,7 @@ impl<B: LogBackend> JournalStorage<B> {
         directions: &[StudyDirection],
         study_name: Option<&str>,
     ) -> Result<u64> {
-        if directions.is_empty() {
-            return Err(Error::invalid("a study needs at least one direction"));
-        }
-        let study_name = match study_name {
-            Some(n) => n.to_owned(),
-            None => format!("{DEFAULT_STUDY_NAME_PREFIX}{}", uuid::Uuid::new_v4()),
-        };
+        let study_name = super::new_study_name(directions, study_name)?;
         match self.write(Operation::CreateStudy { study_name, directions: directions.to_vec() })? {
             Applied::StudyCreated(id) => Ok(id),
             other => unreachable!("create study applied as {other:?}"),

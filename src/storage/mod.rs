@@ -27,6 +27,21 @@ pub use journal::JournalStorage;
 pub use location::Location;
 pub use staleness::MAX_CLOCK_SKEW;
 
+/// The name a new study gets: `study_name`, or Optuna's default prefix and a fresh UUID4.
+/// Fails with `InvalidArgument` (before anything is written) when `directions` is empty.
+pub(crate) fn new_study_name(
+    directions: &[StudyDirection],
+    study_name: Option<&str>,
+) -> Result<String> {
+    if directions.is_empty() {
+        return Err(Error::invalid("a study needs at least one direction"));
+    }
+    Ok(match study_name {
+        Some(n) => n.to_owned(),
+        None => format!("{DEFAULT_STUDY_NAME_PREFIX}{}", uuid::Uuid::new_v4()),
+    })
+}
+
 /// Fails the study's stale trials as a handle that has just started can judge them (a fresh
 /// sweeper: `trialog study resume`, a runner starting). A store judges a trial stale only after
 /// watching its heartbeats stand still for `grace` on its own clock, unless they are older than
