@@ -1,0 +1,274 @@
+//! Values between trialog's model and Optuna's Python objects.
+//!
+//! Out: `FrozenTrial` / `FrozenStudy` / distribution objects of Optuna itself; parameters in
+//! external representation; attributes as the JSON values Optuna's journal gives back (scalars,
+//! lists, dicts; huge integers and strings with lone surrogates through `json.loads`, exactly as
+//! Optuna reads them); datetimes naive, in the host's local time (Optuna's `datetime.now()`).
+//! In: attributes as `json.dumps` text and distributions as `distribution_to_json` text (the
+//! Python side makes both, so a value Optuna's journal cannot hold fails the same way), parsed
+//! by the library's Optuna codec.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use pyo3::IntoPyObjectExt;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDateTime, PyDict, PyList, PyString, PyTuple};
+use trialog::journal::optuna_codec::{
+    attr_from_json, attr_to_json, distribution_from_json, distribution_to_json,
+};
+use trialog::model::{
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState,
+};
+
+use crate::optuna::Optuna;
+
+/// A parameter value as Optuna's `FrozenTrial.params` holds it.
+pub fn param_to_py<'py>(py: Python<'py>, v: &ParamValue) -> PyResult<Bound<'py, PyAny>> {
+    match v {
+        ParamValue::Null => Ok(py.None().into_bound(py)),
+        ParamValue::Bool(b) => b.into_bound_py_any(py),
+        ParamValue::Int(i) => i.into_bound_py_any(py),
+        ParamValue::BigInt(b) => big_int(py, b.as_str()),
+        ParamValue::Float(f) => f.into_bound_py_any(py),
+        ParamValue::Str(s) => s.into_bound_py_any(py),
+    }
+}
+
+fn big_int<'py>(py: Python<'py>, digits: &str) -> PyResult<Bound<'py, PyAny>> {
+    py.get_type::<pyo3::types::PyInt>().call1((digits,))
+}
+
+/// An attribute value as Optuna's journal reads it back (`json.loads` of what it wrote).
+pub fn attr_to_py<'py>(py: Python<'py>, v: &AttrValue) -> PyResult<Bound<'py, PyAny>> {
+    match v {
+        AttrValue::Null => Ok(py.None().into_bound(py)),
+        AttrValue::Bool(b) => b.into_bound_py_any(py),
+        AttrValue::Int(i) => i.into_bound_py_any(py),
+        AttrValue::Float(f) => f.into_bound_py_any(py),
+        AttrValue::String(s) => s.into_bound_py_any(py),
+        AttrValue::Array(items) => {
+            let items: Vec<_> = items.iter().map(|i| attr_to_py(py, i)).collect::<PyResult<_>>()?;
+            Ok(PyList::new(py, items)?.into_any())
+        }
+        AttrValue::Map(map) => {
+            let d = PyDict::new(py);
+            for (k, v) in map {
+                d.set_item(k, attr_to_py(py, v)?)?;
+            }
+            Ok(d.into_any())
+        }
+        // Huge integers and lone surrogates: Python's own JSON reader makes them what Optuna
+        // gets.
+        AttrValue::BigInt(_) | AttrValue::Utf16(_) => {
+            Optuna::get(py)?.json_loads.bind(py).call1((attr_to_json(v),))
+        }
+    }
+}
+
+/// Attributes as a dict.
+pub fn attrs_to_py<'a, 'py>(
+    py: Python<'py>,
+    attrs: impl IntoIterator<Item = (&'a String, &'a AttrValue)>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for (k, v) in attrs {
+        d.set_item(k, attr_to_py(py, v)?)?;
+    }
+    Ok(d)
+}
+
+/// An attribute from `json.dumps` text (`ValueError` naming the key if it is not JSON).
+pub fn attr_from_py(key: &str, json: &str) -> PyResult<AttrValue> {
+    attr_from_json(json)
+        .map_err(|e| PyValueError::new_err(format!("attribute {key:?}: {e} in {json:.80?}")))
+}
+
+/// A distribution from `distribution_to_json` text.
+pub fn distribution_from_py(name: &str, json: &str) -> PyResult<Distribution> {
+    distribution_from_json(json)
+        .map_err(|e| PyValueError::new_err(format!("distribution of {name:?}: {e}")))
+}
+
+/// The host's time zone (read once, as Python's `time` module reads it once).
+fn local_zone() -> &'static jiff::tz::TimeZone {
+    static LOCAL: OnceLock<jiff::tz::TimeZone> = OnceLock::new();
+    LOCAL.get_or_init(jiff::tz::TimeZone::system)
+}
+
+/// A naive datetime in local time, as Optuna's storages hold trial datetimes.
+pub fn time_to_py<'py>(py: Python<'py>, t: Option<Timestamp>) -> PyResult<Bound<'py, PyAny>> {
+    let Some(t) = t else { return Ok(py.None().into_bound(py)) };
+    let instant = jiff::Timestamp::from_microsecond(t.as_micros())
+        .map_err(|e| PyValueError::new_err(format!("datetime {t}: {e}")))?;
+    let dt = local_zone().to_datetime(instant);
+    let year = i32::from(dt.year());
+    // Only a u8 range of each field is valid; jiff's civil datetime guarantees it.
+    let byte = |v: i8| v as u8;
+    Ok(PyDateTime::new(
+        py,
+        year,
+        byte(dt.month()),
+        byte(dt.day()),
+        byte(dt.hour()),
+        byte(dt.minute()),
+        byte(dt.second()),
+        (dt.subsec_nanosecond() / 1000) as u32,
+        None,
+    )?
+    .into_any())
+}
+
+/// Builds Optuna objects for one call, sharing one distribution object between the trials of
+/// the answer that share the library's (as Optuna's own storage shares them).
+pub struct Builder<'py> {
+    py: Python<'py>,
+    optuna: &'py Optuna,
+    distributions: HashMap<*const Distribution, Bound<'py, PyAny>>,
+    names: HashMap<*const str, Bound<'py, PyString>>,
+}
+
+impl<'py> Builder<'py> {
+    /// A builder for one answer.
+    pub fn new(py: Python<'py>) -> PyResult<Self> {
+        Ok(Builder {
+            py,
+            optuna: Optuna::get(py)?,
+            distributions: HashMap::new(),
+            names: HashMap::new(),
+        })
+    }
+
+    fn distribution(&mut self, d: &Arc<Distribution>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(obj) = self.distributions.get(&Arc::as_ptr(d)) {
+            return Ok(obj.clone());
+        }
+        let obj =
+            self.optuna.json_to_distribution.bind(self.py).call1((distribution_to_json(d),))?;
+        self.distributions.insert(Arc::as_ptr(d), obj.clone());
+        Ok(obj)
+    }
+
+    fn name(&mut self, n: &Arc<str>) -> Bound<'py, PyString> {
+        self.names.entry(Arc::as_ptr(n)).or_insert_with(|| PyString::new(self.py, n)).clone()
+    }
+
+    /// `TrialState(state)`.
+    pub fn state(&self, s: TrialState) -> Bound<'py, PyAny> {
+        self.optuna.trial_states[s as usize].bind(self.py).clone()
+    }
+
+    /// Optuna's `FrozenTrial` of `t`.
+    pub fn trial(&mut self, t: &FrozenTrial) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let params = PyDict::new(py);
+        for (name, value) in &t.params {
+            params.set_item(self.name(name), param_to_py(py, value)?)?;
+        }
+        let distributions = PyDict::new(py);
+        for (name, d) in t.distributions.iter() {
+            distributions.set_item(self.name(name), self.distribution(d)?)?;
+        }
+        let intermediate = PyDict::new(py);
+        for (step, v) in &t.intermediate_values {
+            intermediate.set_item(step, v)?;
+        }
+        let values = match &t.values {
+            Some(v) => PyList::new(py, v.iter())?.into_any(),
+            None => py.None().into_bound(py),
+        };
+        let args = PyTuple::new(
+            py,
+            [
+                t.number.into_bound_py_any(py)?,
+                self.state(t.state),
+                py.None().into_bound(py),
+                time_to_py(py, t.datetime_start)?,
+                time_to_py(py, t.datetime_complete)?,
+                params.into_any(),
+                distributions.into_any(),
+                attrs_to_py(py, t.user_attrs.iter())?.into_any(),
+                attrs_to_py(py, t.system_attrs.iter())?.into_any(),
+                intermediate.into_any(),
+                t.trial_id.into_bound_py_any(py)?,
+            ],
+        )?;
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("values", values)?;
+        self.optuna.frozen_trial.bind(py).call(args, Some(&kwargs))
+    }
+
+    /// Optuna's `FrozenStudy` of `s`.
+    pub fn study(&self, s: &FrozenStudy) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.py;
+        let directions: Vec<_> = s.directions.iter().map(|d| self.direction(d.code())).collect();
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("directions", directions)?;
+        self.optuna.frozen_study.bind(py).call(
+            (
+                &s.study_name,
+                py.None(),
+                attrs_to_py(py, s.user_attrs.iter())?,
+                attrs_to_py(py, s.system_attrs.iter())?,
+                s.study_id,
+            ),
+            Some(&kwargs),
+        )
+    }
+
+    /// `StudyDirection(code)`.
+    pub fn direction(&self, code: u8) -> Bound<'py, PyAny> {
+        self.optuna.directions[usize::from(code).min(2)].bind(self.py).clone()
+    }
+}
+
+/// The trial state of Optuna's code (`ValueError` for another).
+pub fn state_from_code(code: u8) -> PyResult<TrialState> {
+    TrialState::ALL
+        .into_iter()
+        .find(|s| *s as u8 == code)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown trial state {code}")))
+}
+
+/// A trial template as the Python side hands it over: `(state, values, datetime_start,
+/// datetime_complete, params, user_attrs, system_attrs, intermediate_values)`, datetimes as
+/// microseconds since the epoch, params as `(name, distribution JSON, internal value)` in the
+/// template's order, attributes as `(key, json.dumps text)`.
+pub type TemplateArgs = (
+    u8,
+    Option<Vec<f64>>,
+    Option<i64>,
+    Option<i64>,
+    Vec<(String, String, f64)>,
+    Vec<(String, String)>,
+    Vec<(String, String)>,
+    Vec<(i64, f64)>,
+);
+
+/// The library's template of study `study_id` from [`TemplateArgs`].
+pub fn template_from_py(study_id: u64, t: TemplateArgs) -> PyResult<FrozenTrial> {
+    let (state, values, start, complete, params, user_attrs, system_attrs, intermediate) = t;
+    let mut trial = FrozenTrial::new(0, 0, study_id, state_from_code(state)?);
+    trial.values = values.map(|v| v.as_slice().into());
+    trial.datetime_start = start.map(Timestamp);
+    trial.datetime_complete = complete.map(Timestamp);
+    for (name, json, internal) in params {
+        let dist = distribution_from_py(&name, &json)?;
+        let value = dist.to_external(internal).ok_or_else(|| {
+            PyValueError::new_err(format!(
+                "parameter {name:?}: {internal} is not in its distribution"
+            ))
+        })?;
+        let name: Arc<str> = Arc::from(name.as_str());
+        trial.params.insert(Arc::clone(&name), value);
+        trial.distributions.insert(name, Arc::new(dist));
+    }
+    let attrs = |pairs: Vec<(String, String)>| -> PyResult<Vec<(String, AttrValue)>> {
+        pairs.into_iter().map(|(k, v)| Ok((k.clone(), attr_from_py(&k, &v)?))).collect()
+    };
+    trial.user_attrs = attrs(user_attrs)?.into_iter().collect();
+    trial.system_attrs = attrs(system_attrs)?.into_iter().collect();
+    trial.intermediate_values = intermediate.into_iter().collect();
+    Ok(trial)
+}

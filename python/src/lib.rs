@@ -1,0 +1,301 @@
+//! `trialog._trialog`: trialog's storage engine for Python. The pure-Python
+//! `trialog.JournalStorage` (Optuna's `BaseStorage` and `BaseHeartbeat`) calls an [`Engine`];
+//! see `docs/PYTHON.md`.
+//!
+//! Every engine call that may read or write the journal (and so lock, write and `fdatasync`)
+//! runs with the GIL released, so other Python threads run meanwhile; one engine serves many
+//! threads at once (the library's handle is `Send + Sync`, and groups the writes of concurrent
+//! threads into one `fdatasync`).
+
+mod convert;
+mod errors;
+mod open;
+mod optuna;
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use trialog::Storage;
+use trialog::model::{StudyDirection, TrialState};
+
+use convert::{Builder, TemplateArgs, attr_from_py, attrs_to_py, distribution_from_py};
+use errors::py_result;
+
+/// One open journal.
+#[pyclass(frozen, module = "trialog._trialog")]
+struct Engine {
+    storage: Arc<dyn Storage>,
+}
+
+impl Engine {
+    /// Runs `f` on the storage with the GIL released, and maps its error.
+    fn run<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&dyn Storage) -> trialog::Result<T> + Send,
+    ) -> PyResult<T> {
+        let storage = &*self.storage;
+        let r = py.detach(|| f(storage));
+        py_result(py, r)
+    }
+}
+
+fn direction(code: u8) -> PyResult<StudyDirection> {
+    match code {
+        1 => Ok(StudyDirection::Minimize),
+        2 => Ok(StudyDirection::Maximize),
+        0 => Ok(StudyDirection::NotSet),
+        _ => Err(pyo3::exceptions::PyValueError::new_err(format!("unknown direction {code}"))),
+    }
+}
+
+fn states(codes: Option<Vec<u8>>) -> PyResult<Option<Vec<TrialState>>> {
+    codes.map(|c| c.into_iter().map(convert::state_from_code).collect()).transpose()
+}
+
+#[pymethods]
+impl Engine {
+    /// Opens (creating if needed) the journal at `path`; see `open::Options`.
+    #[new]
+    #[pyo3(signature = (path, format, lock, lock_timeout, lock_grace_period, recovery, create,
+                        heartbeat_interval, grace_period))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        format: &str,
+        lock: Option<String>,
+        lock_timeout: Option<f64>,
+        lock_grace_period: Option<f64>,
+        recovery: Option<String>,
+        create: bool,
+        heartbeat_interval: Option<f64>,
+        grace_period: Option<f64>,
+    ) -> PyResult<Self> {
+        let options = open::Options {
+            format: format.to_owned(),
+            lock,
+            lock_timeout: open::seconds("lock_timeout", lock_timeout)?,
+            lock_grace_period: open::seconds("lock_grace_period", lock_grace_period)?,
+            recovery,
+            create,
+            heartbeat_interval: open::seconds("heartbeat_interval", heartbeat_interval)?,
+            grace_period: open::seconds("grace_period", grace_period)?,
+        };
+        let storage = options.validate()?;
+        let storage = py.detach(|| storage.open(&path));
+        Ok(Engine { storage: py_result(py, storage)? })
+    }
+
+    fn create_new_study(
+        &self,
+        py: Python<'_>,
+        directions: Vec<u8>,
+        study_name: Option<String>,
+    ) -> PyResult<u64> {
+        let directions: Vec<_> = directions.into_iter().map(direction).collect::<PyResult<_>>()?;
+        self.run(py, |s| s.create_new_study(&directions, study_name.as_deref()))
+    }
+
+    fn delete_study(&self, py: Python<'_>, study_id: u64) -> PyResult<()> {
+        self.run(py, |s| s.delete_study(study_id))
+    }
+
+    fn set_study_attr(
+        &self,
+        py: Python<'_>,
+        study_id: u64,
+        system: bool,
+        key: String,
+        json: &str,
+    ) -> PyResult<()> {
+        let value = attr_from_py(&key, json)?;
+        self.run(py, |s| match system {
+            true => s.set_study_system_attr(study_id, &key, value),
+            false => s.set_study_user_attr(study_id, &key, value),
+        })
+    }
+
+    fn get_study_id_from_name(&self, py: Python<'_>, study_name: String) -> PyResult<u64> {
+        self.run(py, |s| s.get_study_id_from_name(&study_name))
+    }
+
+    fn get_study_name_from_id(&self, py: Python<'_>, study_id: u64) -> PyResult<String> {
+        self.run(py, |s| s.get_study_name_from_id(study_id))
+    }
+
+    fn get_study_directions<'py>(
+        &self,
+        py: Python<'py>,
+        study_id: u64,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let d = self.run(py, |s| s.get_study_directions(study_id))?;
+        let b = Builder::new(py)?;
+        Ok(d.iter().map(|d| b.direction(d.code())).collect())
+    }
+
+    fn get_study_attrs<'py>(
+        &self,
+        py: Python<'py>,
+        study_id: u64,
+        system: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let a = self.run(py, |s| match system {
+            true => s.get_study_system_attrs(study_id),
+            false => s.get_study_user_attrs(study_id),
+        })?;
+        Ok(attrs_to_py(py, a.iter())?.into_any())
+    }
+
+    fn get_all_studies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let studies = self.run(py, |s| s.get_all_studies())?;
+        let b = Builder::new(py)?;
+        let items: Vec<_> = studies.iter().map(|s| b.study(s)).collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    #[pyo3(signature = (study_id, template=None))]
+    fn create_new_trial(
+        &self,
+        py: Python<'_>,
+        study_id: u64,
+        template: Option<TemplateArgs>,
+    ) -> PyResult<u64> {
+        let template = template.map(|t| convert::template_from_py(study_id, t)).transpose()?;
+        self.run(py, |s| s.create_new_trial(study_id, template.as_ref()))
+    }
+
+    fn set_trial_param(
+        &self,
+        py: Python<'_>,
+        trial_id: u64,
+        param_name: String,
+        param_value_internal: f64,
+        distribution_json: &str,
+    ) -> PyResult<()> {
+        let dist = distribution_from_py(&param_name, distribution_json)?;
+        self.run(py, |s| s.set_trial_param(trial_id, &param_name, param_value_internal, &dist))
+    }
+
+    fn get_trial_id_from_study_id_trial_number(
+        &self,
+        py: Python<'_>,
+        study_id: u64,
+        trial_number: u64,
+    ) -> PyResult<u64> {
+        self.run(py, |s| s.get_trial_id_from_study_id_trial_number(study_id, trial_number))
+    }
+
+    fn get_trial_number_from_id(&self, py: Python<'_>, trial_id: u64) -> PyResult<u64> {
+        self.run(py, |s| s.get_trial_number_from_id(trial_id))
+    }
+
+    fn get_trial_param(&self, py: Python<'_>, trial_id: u64, param_name: String) -> PyResult<f64> {
+        self.run(py, |s| s.get_trial_param(trial_id, &param_name))
+    }
+
+    #[pyo3(signature = (trial_id, state, values=None))]
+    fn set_trial_state_values(
+        &self,
+        py: Python<'_>,
+        trial_id: u64,
+        state: u8,
+        values: Option<Vec<f64>>,
+    ) -> PyResult<bool> {
+        let state = convert::state_from_code(state)?;
+        self.run(py, |s| s.set_trial_state_values(trial_id, state, values.as_deref()))
+    }
+
+    fn set_trial_intermediate_value(
+        &self,
+        py: Python<'_>,
+        trial_id: u64,
+        step: i64,
+        value: f64,
+    ) -> PyResult<()> {
+        self.run(py, |s| s.set_trial_intermediate_value(trial_id, step, value))
+    }
+
+    fn set_trial_attr(
+        &self,
+        py: Python<'_>,
+        trial_id: u64,
+        system: bool,
+        key: String,
+        json: &str,
+    ) -> PyResult<()> {
+        let value = attr_from_py(&key, json)?;
+        self.run(py, |s| match system {
+            true => s.set_trial_system_attr(trial_id, &key, value),
+            false => s.set_trial_user_attr(trial_id, &key, value),
+        })
+    }
+
+    fn get_trial<'py>(&self, py: Python<'py>, trial_id: u64) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.run(py, |s| s.get_trial(trial_id))?;
+        Builder::new(py)?.trial(&t)
+    }
+
+    #[pyo3(signature = (study_id, states=None))]
+    fn get_all_trials<'py>(
+        &self,
+        py: Python<'py>,
+        study_id: u64,
+        states: Option<Vec<u8>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let states = self::states(states)?;
+        let trials = self.run(py, |s| s.get_all_trials(study_id, states.as_deref()))?;
+        let mut b = Builder::new(py)?;
+        let items: Vec<_> = trials.iter().map(|t| b.trial(t)).collect::<PyResult<_>>()?;
+        PyList::new(py, items)
+    }
+
+    #[pyo3(signature = (study_id, states=None))]
+    fn get_n_trials(
+        &self,
+        py: Python<'_>,
+        study_id: u64,
+        states: Option<Vec<u8>>,
+    ) -> PyResult<usize> {
+        let states = self::states(states)?;
+        self.run(py, |s| s.get_n_trials(study_id, states.as_deref()))
+    }
+
+    fn get_best_trial<'py>(&self, py: Python<'py>, study_id: u64) -> PyResult<Bound<'py, PyAny>> {
+        let t = self.run(py, |s| s.get_best_trial(study_id))?;
+        Builder::new(py)?.trial(&t)
+    }
+
+    /// The heartbeat interval in seconds, or `None` when heartbeats are off.
+    fn heartbeat_interval(&self) -> Option<f64> {
+        self.storage.heartbeat().map(|h| h.interval.as_secs_f64())
+    }
+
+    fn record_heartbeat(&self, py: Python<'_>, trial_id: u64) -> PyResult<()> {
+        self.run(py, |s| s.record_heartbeat(trial_id))
+    }
+
+    /// The RUNNING trials whose heartbeats stood still for the grace period (empty when
+    /// heartbeats are off).
+    fn stale_trial_ids(&self, py: Python<'_>, study_id: u64) -> PyResult<Vec<u64>> {
+        let Some(h) = self.storage.heartbeat() else { return Ok(Vec::new()) };
+        self.run(py, |s| s.stale_trial_ids(study_id, h.grace_period))
+    }
+
+    /// Fails the stale trials as the engine does (recording why) and returns their ids.
+    fn fail_stale_trials(&self, py: Python<'_>, study_id: u64) -> PyResult<Vec<u64>> {
+        let Some(h) = self.storage.heartbeat() else { return Ok(Vec::new()) };
+        self.run(py, |s| s.fail_stale_trials(study_id, h.grace_period))
+    }
+}
+
+#[pymodule]
+fn _trialog(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add_class::<Engine>()?;
+    m.add("TrialogError", py.get_type::<errors::TrialogError>())?;
+    m.add("CorruptJournalError", py.get_type::<errors::CorruptJournalError>())?;
+    m.add("LockError", py.get_type::<errors::LockError>())?;
+    Ok(())
+}
