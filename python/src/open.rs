@@ -98,6 +98,11 @@ impl Options {
                 }
                 Ok(Opener::Trialog(o, heartbeat))
             }
+            "optuna" if heartbeat.is_some() => {
+                Err(bad("an Optuna-format journal cannot store heartbeats (trialog's extension \
+                 operations): use the trialog format for heartbeat_interval"
+                    .into()))
+            }
             "optuna" => {
                 let mut o =
                     OptunaFileOptions { create: self.create, recovery, ..Default::default() };
