@@ -13,6 +13,7 @@ use std::sync::{Arc, OnceLock};
 
 use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDateTime, PyDict, PyList, PyString, PyTuple};
 use trialog::journal::optuna_codec::{
@@ -97,27 +98,101 @@ fn local_zone() -> &'static jiff::tz::TimeZone {
     LOCAL.get_or_init(jiff::tz::TimeZone::system)
 }
 
+/// The host's offset from UTC at `micros`, in seconds (one time-zone lookup per hour of trial
+/// datetimes: the last hour's answer is kept, since offsets change on the hour or half hour at
+/// most once in a while and a study's trials come in time order).
+fn local_offset(cache: &mut Option<(i64, i64)>, micros: i64) -> i64 {
+    const HOUR: i64 = 3_600_000_000;
+    let hour = micros.div_euclid(HOUR);
+    if let Some((h, offset)) = *cache
+        && h == hour
+    {
+        return offset;
+    }
+    let offset = jiff::Timestamp::from_microsecond(hour * HOUR)
+        .map(|t| i64::from(local_zone().to_offset(t).seconds()))
+        .unwrap_or(0);
+    // Only cache hours whose start and end have the same offset (a transition may fall inside).
+    let end = jiff::Timestamp::from_microsecond(hour * HOUR + HOUR - 1)
+        .map(|t| i64::from(local_zone().to_offset(t).seconds()))
+        .unwrap_or(0);
+    if end == offset {
+        *cache = Some((hour, offset));
+        return offset;
+    }
+    jiff::Timestamp::from_microsecond(micros)
+        .map(|t| i64::from(local_zone().to_offset(t).seconds()))
+        .unwrap_or(0)
+}
+
+/// The civil date of `days` since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, u8, u8) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 /// A naive datetime in local time, as Optuna's storages hold trial datetimes.
-pub fn time_to_py<'py>(py: Python<'py>, t: Option<Timestamp>) -> PyResult<Bound<'py, PyAny>> {
+pub fn time_to_py<'py>(
+    py: Python<'py>,
+    cache: &mut Option<(i64, i64)>,
+    t: Option<Timestamp>,
+) -> PyResult<Bound<'py, PyAny>> {
     let Some(t) = t else { return Ok(py.None().into_bound(py)) };
-    let instant = jiff::Timestamp::from_microsecond(t.as_micros())
-        .map_err(|e| PyValueError::new_err(format!("datetime {t}: {e}")))?;
-    let dt = local_zone().to_datetime(instant);
-    let year = i32::from(dt.year());
-    // Only a u8 range of each field is valid; jiff's civil datetime guarantees it.
-    let byte = |v: i8| v as u8;
+    let local = t.as_micros().saturating_add(local_offset(cache, t.as_micros()) * 1_000_000);
+    let (days, micros) = (local.div_euclid(86_400_000_000), local.rem_euclid(86_400_000_000));
+    let (year, month, day) = civil_from_days(days);
+    let year = i32::try_from(year)
+        .map_err(|_| PyValueError::new_err(format!("datetime {t} is out of range")))?;
+    let secs = micros / 1_000_000;
     Ok(PyDateTime::new(
         py,
         year,
-        byte(dt.month()),
-        byte(dt.day()),
-        byte(dt.hour()),
-        byte(dt.minute()),
-        byte(dt.second()),
-        (dt.subsec_nanosecond() / 1000) as u32,
+        month,
+        day,
+        (secs / 3600) as u8,
+        (secs / 60 % 60) as u8,
+        (secs % 60) as u8,
+        (micros % 1_000_000) as u32,
         None,
     )?
     .into_any())
+}
+
+/// Python's cyclic garbage collector paused while many objects are built (each collection
+/// walks every object built so far, which made building 100k trials 5x slower), and resumed, if
+/// it was on, when dropped.
+pub struct GcPause<'py> {
+    py: Python<'py>,
+    resume: bool,
+}
+
+impl<'py> GcPause<'py> {
+    /// Pauses the collector.
+    pub fn new(py: Python<'py>) -> PyResult<Self> {
+        let [disable, _, isenabled] = &Optuna::get(py)?.gc;
+        let resume = isenabled.bind(py).call0()?.is_truthy()?;
+        disable.bind(py).call0()?;
+        Ok(GcPause { py, resume })
+    }
+}
+
+impl Drop for GcPause<'_> {
+    fn drop(&mut self) {
+        if self.resume {
+            if let Ok(o) = Optuna::get(self.py) {
+                // Cannot fail: gc.enable takes no arguments and raises nothing.
+                let _ = o.gc[1].bind(self.py).call0();
+            }
+        }
+    }
 }
 
 /// Builds Optuna objects for one call, sharing one distribution object between the trials of
@@ -126,7 +201,11 @@ pub struct Builder<'py> {
     py: Python<'py>,
     optuna: &'py Optuna,
     distributions: HashMap<*const Distribution, Bound<'py, PyAny>>,
+    /// The same by JSON text, for equal distributions the library holds apart.
+    by_json: HashMap<String, Bound<'py, PyAny>>,
     names: HashMap<*const str, Bound<'py, PyString>>,
+    /// The last hour's local offset (see `local_offset`).
+    offset: Option<(i64, i64)>,
 }
 
 impl<'py> Builder<'py> {
@@ -136,7 +215,9 @@ impl<'py> Builder<'py> {
             py,
             optuna: Optuna::get(py)?,
             distributions: HashMap::new(),
+            by_json: HashMap::new(),
             names: HashMap::new(),
+            offset: None,
         })
     }
 
@@ -144,8 +225,15 @@ impl<'py> Builder<'py> {
         if let Some(obj) = self.distributions.get(&Arc::as_ptr(d)) {
             return Ok(obj.clone());
         }
-        let obj =
-            self.optuna.json_to_distribution.bind(self.py).call1((distribution_to_json(d),))?;
+        let json = distribution_to_json(d);
+        let obj = match self.by_json.get(&json) {
+            Some(obj) => obj.clone(),
+            None => {
+                let obj = self.optuna.json_to_distribution.bind(self.py).call1((&json,))?;
+                self.by_json.insert(json, obj.clone());
+                obj
+            }
+        };
         self.distributions.insert(Arc::as_ptr(d), obj.clone());
         Ok(obj)
     }
@@ -178,25 +266,56 @@ impl<'py> Builder<'py> {
             Some(v) => PyList::new(py, v.iter())?.into_any(),
             None => py.None().into_bound(py),
         };
-        let args = PyTuple::new(
-            py,
-            [
-                t.number.into_bound_py_any(py)?,
-                self.state(t.state),
-                py.None().into_bound(py),
-                time_to_py(py, t.datetime_start)?,
-                time_to_py(py, t.datetime_complete)?,
-                params.into_any(),
-                distributions.into_any(),
-                attrs_to_py(py, t.user_attrs.iter())?.into_any(),
-                attrs_to_py(py, t.system_attrs.iter())?.into_any(),
-                intermediate.into_any(),
-                t.trial_id.into_bound_py_any(py)?,
-            ],
-        )?;
-        let kwargs = PyDict::new(py);
-        kwargs.set_item("values", values)?;
-        self.optuna.frozen_trial.bind(py).call(args, Some(&kwargs))
+        let fields = [
+            t.number.into_bound_py_any(py)?,
+            self.state(t.state),
+            values,
+            time_to_py(py, &mut self.offset, t.datetime_start)?,
+            time_to_py(py, &mut self.offset, t.datetime_complete)?,
+            params.into_any(),
+            attrs_to_py(py, t.user_attrs.iter())?.into_any(),
+            attrs_to_py(py, t.system_attrs.iter())?.into_any(),
+            intermediate.into_any(),
+            distributions.into_any(),
+            t.trial_id.into_bound_py_any(py)?,
+        ];
+        let class = self.optuna.frozen_trial.bind(py);
+        match &self.optuna.trial_fields {
+            // What `__init__` would set, set directly (checked against this Optuna's
+            // `FrozenTrial` when it was imported).
+            Some(names) => {
+                let dict = PyDict::new(py);
+                for (name, value) in names.iter().zip(fields) {
+                    dict.set_item(name.bind(py), value)?;
+                }
+                let trial = self.optuna.object_new.bind(py).call1((class,))?;
+                trial.setattr(intern!(py, "__dict__"), dict)?;
+                Ok(trial)
+            }
+            None => {
+                let [number, state, values, start, complete, params, user, system, iv, dists, id] =
+                    fields;
+                let args = PyTuple::new(
+                    py,
+                    [
+                        number,
+                        state,
+                        py.None().into_bound(py),
+                        start,
+                        complete,
+                        params,
+                        dists,
+                        user,
+                        system,
+                        iv,
+                        id,
+                    ],
+                )?;
+                let kwargs = PyDict::new(py);
+                kwargs.set_item(intern!(py, "values"), values)?;
+                class.call(args, Some(&kwargs))
+            }
+        }
     }
 
     /// Optuna's `FrozenStudy` of `s`.

@@ -247,6 +247,7 @@ impl Engine {
         let states = self::states(states)?;
         let trials = self.run(py, |s| s.get_all_trials(study_id, states.as_deref()))?;
         let mut b = Builder::new(py)?;
+        let _pause = convert::GcPause::new(py)?;
         let items: Vec<_> = trials.iter().map(|t| b.trial(t)).collect::<PyResult<_>>()?;
         PyList::new(py, items)
     }

@@ -2,7 +2,7 @@
 
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyType;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 
 /// Optuna's classes, enum members and helpers.
 pub struct Optuna {
@@ -22,7 +22,30 @@ pub struct Optuna {
     pub duplicated_study_error: Py<PyType>,
     /// `optuna.exceptions.UpdateFinishedTrialError`.
     pub update_finished_trial_error: Py<PyType>,
+    /// `object.__new__`.
+    pub object_new: Py<PyAny>,
+    /// The instance attributes `FrozenTrial.__init__` sets, in [`TRIAL_FIELDS`] order, if this
+    /// Optuna's `FrozenTrial` sets exactly those (then trials are built by filling their
+    /// `__dict__`, without running `__init__`); `None` otherwise (then `__init__` runs).
+    pub trial_fields: Option<Vec<Py<PyString>>>,
+    /// `gc.disable`, `gc.enable` and `gc.isenabled`.
+    pub gc: [Py<PyAny>; 3],
 }
+
+/// The instance attributes of Optuna 5.0's `FrozenTrial`, as its `__init__` sets them.
+pub const TRIAL_FIELDS: [&str; 11] = [
+    "_number",
+    "state",
+    "_values",
+    "_datetime_start",
+    "datetime_complete",
+    "_params",
+    "_user_attrs",
+    "_system_attrs",
+    "intermediate_values",
+    "_distributions",
+    "_trial_id",
+];
 
 static OPTUNA: PyOnceLock<Optuna> = PyOnceLock::new();
 
@@ -43,8 +66,11 @@ impl Optuna {
             let enum_class = attr(module, name)?;
             (0..n).map(|code| Ok(enum_class.call1((code,))?.unbind())).collect()
         };
+        let frozen_trial = class("optuna.trial", "FrozenTrial")?;
+        let gc = |name: &str| -> PyResult<Py<PyAny>> { Ok(attr("gc", name)?.unbind()) };
         Ok(Optuna {
-            frozen_trial: class("optuna.trial", "FrozenTrial")?,
+            trial_fields: trial_fields(frozen_trial.bind(py))?,
+            frozen_trial,
             frozen_study: class("optuna.study._frozen", "FrozenStudy")?,
             trial_states: members("optuna.trial", "TrialState", 5)?,
             directions: members("optuna.study", "StudyDirection", 3)?,
@@ -52,6 +78,41 @@ impl Optuna {
             json_loads: attr("json", "loads")?.unbind(),
             duplicated_study_error: class("optuna.exceptions", "DuplicatedStudyError")?,
             update_finished_trial_error: class("optuna.exceptions", "UpdateFinishedTrialError")?,
+            object_new: attr("builtins", "object")?.getattr("__new__")?.unbind(),
+            gc: [gc("disable")?, gc("enable")?, gc("isenabled")?],
         })
     }
+}
+
+/// [`TRIAL_FIELDS`] as Python strings, if a `FrozenTrial` built by its `__init__` has exactly
+/// those instance attributes.
+fn trial_fields(class: &Bound<'_, PyType>) -> PyResult<Option<Vec<Py<PyString>>>> {
+    let py = class.py();
+    let none = || py.None().into_bound(py);
+    let args = PyTuple::new(
+        py,
+        [
+            0i64.into_pyobject(py)?.into_any(),
+            none(),
+            none(),
+            none(),
+            none(),
+            PyDict::new(py).into_any(),
+            PyDict::new(py).into_any(),
+            PyDict::new(py).into_any(),
+            PyDict::new(py).into_any(),
+            PyDict::new(py).into_any(),
+            0i64.into_pyobject(py)?.into_any(),
+        ],
+    )?;
+    let Ok(sample) = class.call1(args) else { return Ok(None) };
+    let mut keys: Vec<String> =
+        sample.getattr("__dict__")?.cast_into::<PyDict>()?.keys().extract()?;
+    let mut expected: Vec<String> = TRIAL_FIELDS.iter().map(|s| s.to_string()).collect();
+    keys.sort();
+    expected.sort();
+    if keys != expected {
+        return Ok(None);
+    }
+    Ok(Some(TRIAL_FIELDS.iter().map(|f| PyString::intern(py, f).unbind()).collect()))
 }
