@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""W1, W2 and W3 of ../shared/bench through `trialog.JournalStorage` (the Python package,
+python/), beside Optuna's JournalStorage and Rustuna's JournalFileStorage, on the same disk, in
+one session. Each measurement runs in a fresh process with ../shared/bench/bench.py's own code
+(its workloads, adapters and checks); this script only adds two backends to it:
+
+  trialog-py         trialog.JournalStorage(path)                  (trialog's format)
+  trialog-py-optuna  trialog.JournalStorage(path, format="optuna") (Optuna's JSON lines)
+
+W2 replays the very JSON-lines file the peers replay (Optuna's writer built it) as
+trialog-py-optuna, and the same study imported into a trialog journal (`trialog import`) as
+trialog-py. Needs optuna==5.0.0, rustuna, the package installed (maturin build, pip install) and
+the CLI (`cargo build --release`) for the import.
+
+    python bench/python_storage.py --reps 1 --w2-n 100000 --out /tmp/trialog-py-bench.jsonl
+
+Prints one table per workload with each backend's figure and its ratio against Optuna's from the
+same rep, and the load average before and after (the machine is shared: quote one run's ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+PEER_BENCH = os.path.join(ROOT, "..", "shared", "bench", "bench.py")
+TRIALOG = os.path.join(ROOT, "target", "release", "trialog")
+OURS = ("trialog-py", "trialog-py-optuna")
+
+
+def load_peer_bench():
+    """../shared/bench/bench.py with the trialog backends added (its W3 re-runs this script for
+    its workers)."""
+    spec = importlib.util.spec_from_file_location("peer_bench", PEER_BENCH)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    class TrialogAdapter(bench.OptunaAdapter):
+        def __init__(self, backend: str, path: str):
+            import optuna
+            import trialog
+            from optuna.distributions import FloatDistribution
+            from optuna.study import StudyDirection
+            from optuna.trial import TrialState
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            self._TS, self._SD = TrialState, StudyDirection
+            self._dist = FloatDistribution(-10.0, 10.0)
+            fmt = "optuna" if backend == "trialog-py-optuna" else "trialog"
+            self.s = trialog.JournalStorage(path, format=fmt)
+
+    peer_make = bench.make
+    bench.make = lambda backend, path: (TrialogAdapter(backend, path) if backend in OURS
+                                        else peer_make(backend, path))
+    bench.ALL_BACKENDS = bench.ALL_BACKENDS + OURS
+    bench.__file__ = os.path.abspath(__file__)  # W3 starts its workers with this script
+    return bench
+
+
+def run(args: list[str]) -> dict:
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), *args], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def session(a) -> None:
+    work = a.workdir
+    os.makedirs(work, exist_ok=True)
+    backends = ["optuna", "rustuna", "trialog-py", "trialog-py-optuna"]
+    log = os.path.join(work, f"w2-{a.w2_n}.log")
+    journal = os.path.join(work, f"w2-{a.w2_n}.journal")
+    if not os.path.exists(log):
+        run(["w2-build", "--n", str(a.w2_n), "--out", log])
+    if not os.path.exists(journal):
+        subprocess.run([TRIALOG, "import", log, journal], check=True, capture_output=True)
+    results = []
+    load_before = os.getloadavg()
+    for rep in range(a.reps):
+        for b in backends:
+            r = run(["w1", "--backend", b, "--n", str(a.w1_n), "--workdir", work])
+            results.append(dict(r, rep=rep))
+        for b in backends:
+            path = journal if b == "trialog-py" else log
+            subprocess.run(["cat", path], check=True, stdout=subprocess.DEVNULL)  # page cache
+            r = run(["w2", "--backend", b, "--path", path, "--n", str(a.w2_n)])
+            results.append(dict(r, rep=rep))
+        for b in backends:
+            r = run(["w3", "--backend", b, "--procs", "4", "--n", str(a.w3_n), "--workdir", work])
+            results.append(dict(r, rep=rep))
+    load_after = os.getloadavg()
+    if a.out:
+        with open(a.out, "w") as f:
+            for r in results:
+                f.write(json.dumps(r, sort_keys=True) + "\n")
+    report(results, a.reps, load_before, load_after)
+
+
+def report(results: list[dict], reps: int, load_before, load_after) -> None:
+    def get(w, b, rep):
+        return next(r for r in results if r["w"] == w and r["backend"] == b and r["rep"] == rep)
+
+    backends = ["optuna", "rustuna", "trialog-py", "trialog-py-optuna"]
+    print(f"load average (1/5/15 min) before: {load_before}, after: {load_after}")
+    for rep in range(reps):
+        print(f"\nrep {rep}")
+        print("| backend | W1 ops/s | W1 vs optuna | W2 replay s | W2 vs optuna | W2 vs rustuna "
+              "| W3 ops/s | W3 vs optuna | W3 slowest/fastest | W3 ok |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        o1, o2, o3 = get("w1", "optuna", rep), get("w2", "optuna", rep), get("w3", "optuna", rep)
+        r2 = get("w2", "rustuna", rep)
+        for b in backends:
+            w1, w2, w3 = get("w1", b, rep), get("w2", b, rep), get("w3", b, rep)
+            ws = w3["worker_seconds"]
+            print(f"| {b} | {w1['ops_per_s']:,.0f} | {w1['ops_per_s'] / o1['ops_per_s']:.2f} "
+                  f"| {w2['seconds']:.3f} | {o2['seconds'] / w2['seconds']:.1f} "
+                  f"| {r2['seconds'] / w2['seconds']:.2f} "
+                  f"| {w3['ops_per_s']:,.0f} | {w3['ops_per_s'] / o3['ops_per_s']:.2f} "
+                  f"| {max(ws) / min(ws):.2f} | {w3['ok']} |")
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] in ("w1", "w2", "w2-build", "w3", "w3-worker"):
+        bench = load_peer_bench()
+        bench.main()
+        return
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--w1-n", type=int, default=2000)
+    ap.add_argument("--w2-n", type=int, default=100_000)
+    ap.add_argument("--w3-n", type=int, default=300)
+    ap.add_argument("--workdir", default="/tmp/trialog-py-bench")
+    ap.add_argument("--out", default="")
+    session(ap.parse_args())
+
+
+if __name__ == "__main__":
+    main()
