@@ -10,7 +10,7 @@ one session. Each measurement runs in a fresh process with ../shared/bench/bench
 W2 replays the very JSON-lines file the peers replay (Optuna's writer built it) as
 trialog-py-optuna, and the same study imported into a trialog journal (`trialog import`) as
 trialog-py. Needs optuna==5.0.0, rustuna, the package installed (maturin build, pip install) and
-the CLI (`cargo build --release`) for the import.
+the CLI (`cargo build --release`, or $TRIALOG_BIN) for the import.
 
     python bench/python_storage.py --reps 1 --w2-n 100000 --out /tmp/trialog-py-bench.jsonl
 
@@ -30,7 +30,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 PEER_BENCH = os.path.join(ROOT, "..", "shared", "bench", "bench.py")
-TRIALOG = os.path.join(ROOT, "target", "release", "trialog")
+TRIALOG = os.environ.get("TRIALOG_BIN", os.path.join(ROOT, "target", "release", "trialog"))
 OURS = ("trialog-py", "trialog-py-optuna")
 
 
