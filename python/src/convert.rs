@@ -21,6 +21,7 @@ use trialog::journal::optuna_codec::{
 };
 use trialog::model::{
     AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState,
+    civil_from_days,
 };
 
 use crate::optuna::Optuna;
@@ -125,20 +126,6 @@ fn local_offset(cache: &mut Option<(i64, i64)>, micros: i64) -> i64 {
         .unwrap_or(0)
 }
 
-/// The civil date of `days` since 1970-01-01 (Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u8, u8) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
-
 /// A naive datetime in local time, as Optuna's storages hold trial datetimes.
 pub fn time_to_py<'py>(
     py: Python<'py>,
@@ -149,6 +136,8 @@ pub fn time_to_py<'py>(
     let local = t.as_micros().saturating_add(local_offset(cache, t.as_micros()) * 1_000_000);
     let (days, micros) = (local.div_euclid(86_400_000_000), local.rem_euclid(86_400_000_000));
     let (year, month, day) = civil_from_days(days);
+    // Months and days fit a u8 (1-12, 1-31).
+    let (month, day) = (month as u8, day as u8);
     let year = i32::try_from(year)
         .map_err(|_| PyValueError::new_err(format!("datetime {t} is out of range")))?;
     let secs = micros / 1_000_000;

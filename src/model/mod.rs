@@ -22,7 +22,7 @@ pub use distribution::{
 pub use python::py_float;
 pub use shared::Shared;
 pub use state::{StudyDirection, TrialState};
-pub use time::Timestamp;
+pub use time::{Timestamp, civil_from_days};
 pub use trial::{Attrs, Distributions, FrozenStudy, FrozenTrial};
 pub use utf16::Utf16String;
 pub use values::Values;

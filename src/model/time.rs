@@ -42,8 +42,9 @@ impl fmt::Display for Timestamp {
     }
 }
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day) (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month 1-12, day 1-31) (H. Hinnant's
+/// algorithm; exact for every `i64` day count whose year fits an `i64`).
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
