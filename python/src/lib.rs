@@ -14,6 +14,7 @@ mod optuna;
 
 use std::sync::Arc;
 
+use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use trialog::Storage;
@@ -39,6 +40,22 @@ impl Engine {
         let r = py.detach(|| f(storage));
         py_result(py, r)
     }
+}
+
+/// A study id from Python: a negative one names no study (`KeyError`, as Optuna's storages).
+fn study_id_of(id: i64) -> PyResult<u64> {
+    u64::try_from(id).map_err(|_| PyKeyError::new_err(format!("study {id} not found")))
+}
+
+/// A trial id from Python: a negative one names no trial (`KeyError`).
+fn trial_id_of(id: i64) -> PyResult<u64> {
+    u64::try_from(id).map_err(|_| PyKeyError::new_err(format!("trial {id} not found")))
+}
+
+/// A trial number from Python: a negative one names no trial (`KeyError`).
+fn trial_number_of(study_id: u64, number: i64) -> PyResult<u64> {
+    u64::try_from(number)
+        .map_err(|_| PyKeyError::new_err(format!("study {study_id} has no trial number {number}")))
 }
 
 fn direction(code: u8) -> PyResult<StudyDirection> {
@@ -98,18 +115,20 @@ impl Engine {
         self.run(py, |s| s.create_new_study(&directions, study_name.as_deref()))
     }
 
-    fn delete_study(&self, py: Python<'_>, study_id: u64) -> PyResult<()> {
+    fn delete_study(&self, py: Python<'_>, study_id: i64) -> PyResult<()> {
+        let study_id = study_id_of(study_id)?;
         self.run(py, |s| s.delete_study(study_id))
     }
 
     fn set_study_attr(
         &self,
         py: Python<'_>,
-        study_id: u64,
+        study_id: i64,
         system: bool,
         key: String,
         json: &str,
     ) -> PyResult<()> {
+        let study_id = study_id_of(study_id)?;
         let value = attr_from_py(&key, json)?;
         self.run(py, |s| match system {
             true => s.set_study_system_attr(study_id, &key, value),
@@ -121,15 +140,17 @@ impl Engine {
         self.run(py, |s| s.get_study_id_from_name(&study_name))
     }
 
-    fn get_study_name_from_id(&self, py: Python<'_>, study_id: u64) -> PyResult<String> {
+    fn get_study_name_from_id(&self, py: Python<'_>, study_id: i64) -> PyResult<String> {
+        let study_id = study_id_of(study_id)?;
         self.run(py, |s| s.get_study_name_from_id(study_id))
     }
 
     fn get_study_directions<'py>(
         &self,
         py: Python<'py>,
-        study_id: u64,
+        study_id: i64,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let study_id = study_id_of(study_id)?;
         let d = self.run(py, |s| s.get_study_directions(study_id))?;
         let b = Builder::new(py)?;
         Ok(d.iter().map(|d| b.direction(d.code())).collect())
@@ -138,9 +159,10 @@ impl Engine {
     fn get_study_attrs<'py>(
         &self,
         py: Python<'py>,
-        study_id: u64,
+        study_id: i64,
         system: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let study_id = study_id_of(study_id)?;
         let a = self.run(py, |s| match system {
             true => s.get_study_system_attrs(study_id),
             false => s.get_study_user_attrs(study_id),
@@ -159,9 +181,10 @@ impl Engine {
     fn create_new_trial(
         &self,
         py: Python<'_>,
-        study_id: u64,
+        study_id: i64,
         template: Option<TemplateArgs>,
     ) -> PyResult<u64> {
+        let study_id = study_id_of(study_id)?;
         let template = template.map(|t| convert::template_from_py(study_id, t)).transpose()?;
         self.run(py, |s| s.create_new_trial(study_id, template.as_ref()))
     }
@@ -169,11 +192,12 @@ impl Engine {
     fn set_trial_param(
         &self,
         py: Python<'_>,
-        trial_id: u64,
+        trial_id: i64,
         param_name: String,
         param_value_internal: f64,
         distribution_json: &str,
     ) -> PyResult<()> {
+        let trial_id = trial_id_of(trial_id)?;
         let dist = distribution_from_py(&param_name, distribution_json)?;
         self.run(py, |s| s.set_trial_param(trial_id, &param_name, param_value_internal, &dist))
     }
@@ -181,17 +205,21 @@ impl Engine {
     fn get_trial_id_from_study_id_trial_number(
         &self,
         py: Python<'_>,
-        study_id: u64,
-        trial_number: u64,
+        study_id: i64,
+        trial_number: i64,
     ) -> PyResult<u64> {
+        let study_id = study_id_of(study_id)?;
+        let trial_number = trial_number_of(study_id, trial_number)?;
         self.run(py, |s| s.get_trial_id_from_study_id_trial_number(study_id, trial_number))
     }
 
-    fn get_trial_number_from_id(&self, py: Python<'_>, trial_id: u64) -> PyResult<u64> {
+    fn get_trial_number_from_id(&self, py: Python<'_>, trial_id: i64) -> PyResult<u64> {
+        let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.get_trial_number_from_id(trial_id))
     }
 
-    fn get_trial_param(&self, py: Python<'_>, trial_id: u64, param_name: String) -> PyResult<f64> {
+    fn get_trial_param(&self, py: Python<'_>, trial_id: i64, param_name: String) -> PyResult<f64> {
+        let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.get_trial_param(trial_id, &param_name))
     }
 
@@ -199,10 +227,11 @@ impl Engine {
     fn set_trial_state_values(
         &self,
         py: Python<'_>,
-        trial_id: u64,
+        trial_id: i64,
         state: u8,
         values: Option<Vec<f64>>,
     ) -> PyResult<bool> {
+        let trial_id = trial_id_of(trial_id)?;
         let state = convert::state_from_code(state)?;
         self.run(py, |s| s.set_trial_state_values(trial_id, state, values.as_deref()))
     }
@@ -210,21 +239,23 @@ impl Engine {
     fn set_trial_intermediate_value(
         &self,
         py: Python<'_>,
-        trial_id: u64,
+        trial_id: i64,
         step: i64,
         value: f64,
     ) -> PyResult<()> {
+        let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.set_trial_intermediate_value(trial_id, step, value))
     }
 
     fn set_trial_attr(
         &self,
         py: Python<'_>,
-        trial_id: u64,
+        trial_id: i64,
         system: bool,
         key: String,
         json: &str,
     ) -> PyResult<()> {
+        let trial_id = trial_id_of(trial_id)?;
         let value = attr_from_py(&key, json)?;
         self.run(py, |s| match system {
             true => s.set_trial_system_attr(trial_id, &key, value),
@@ -232,7 +263,8 @@ impl Engine {
         })
     }
 
-    fn get_trial<'py>(&self, py: Python<'py>, trial_id: u64) -> PyResult<Bound<'py, PyAny>> {
+    fn get_trial<'py>(&self, py: Python<'py>, trial_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        let trial_id = trial_id_of(trial_id)?;
         let t = self.run(py, |s| s.get_trial(trial_id))?;
         Builder::new(py)?.trial(&t)
     }
@@ -241,9 +273,10 @@ impl Engine {
     fn get_all_trials<'py>(
         &self,
         py: Python<'py>,
-        study_id: u64,
+        study_id: i64,
         states: Option<Vec<u8>>,
     ) -> PyResult<Bound<'py, PyList>> {
+        let study_id = study_id_of(study_id)?;
         let states = self::states(states)?;
         let trials = self.run(py, |s| s.get_all_trials(study_id, states.as_deref()))?;
         let mut b = Builder::new(py)?;
@@ -256,14 +289,16 @@ impl Engine {
     fn get_n_trials(
         &self,
         py: Python<'_>,
-        study_id: u64,
+        study_id: i64,
         states: Option<Vec<u8>>,
     ) -> PyResult<usize> {
+        let study_id = study_id_of(study_id)?;
         let states = self::states(states)?;
         self.run(py, |s| s.get_n_trials(study_id, states.as_deref()))
     }
 
-    fn get_best_trial<'py>(&self, py: Python<'py>, study_id: u64) -> PyResult<Bound<'py, PyAny>> {
+    fn get_best_trial<'py>(&self, py: Python<'py>, study_id: i64) -> PyResult<Bound<'py, PyAny>> {
+        let study_id = study_id_of(study_id)?;
         let t = self.run(py, |s| s.get_best_trial(study_id))?;
         Builder::new(py)?.trial(&t)
     }
@@ -273,19 +308,22 @@ impl Engine {
         self.storage.heartbeat().map(|h| h.interval.as_secs_f64())
     }
 
-    fn record_heartbeat(&self, py: Python<'_>, trial_id: u64) -> PyResult<()> {
+    fn record_heartbeat(&self, py: Python<'_>, trial_id: i64) -> PyResult<()> {
+        let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.record_heartbeat(trial_id))
     }
 
     /// The RUNNING trials whose heartbeats stood still for the grace period (empty when
     /// heartbeats are off).
-    fn stale_trial_ids(&self, py: Python<'_>, study_id: u64) -> PyResult<Vec<u64>> {
+    fn stale_trial_ids(&self, py: Python<'_>, study_id: i64) -> PyResult<Vec<u64>> {
+        let study_id = study_id_of(study_id)?;
         let Some(h) = self.storage.heartbeat() else { return Ok(Vec::new()) };
         self.run(py, |s| s.stale_trial_ids(study_id, h.grace_period))
     }
 
     /// Fails the stale trials as the engine does (recording why) and returns their ids.
-    fn fail_stale_trials(&self, py: Python<'_>, study_id: u64) -> PyResult<Vec<u64>> {
+    fn fail_stale_trials(&self, py: Python<'_>, study_id: i64) -> PyResult<Vec<u64>> {
+        let study_id = study_id_of(study_id)?;
         let Some(h) = self.storage.heartbeat() else { return Ok(Vec::new()) };
         self.run(py, |s| s.fail_stale_trials(study_id, h.grace_period))
     }

@@ -126,3 +126,15 @@ def test_heartbeat_interface(tmp_path: Path) -> None:
                                      failed_trial_callback=callback)
     assert is_heartbeat_enabled(beating) and beating.get_heartbeat_interval() == 2
     assert beating.get_heartbeat_stale_trial_callback() is callback
+
+
+def test_negative_ids_are_key_errors(tmp_path: Path) -> None:
+    storage = trialog.JournalStorage(tmp_path / "n.journal")
+    sid = storage.create_new_study([optuna.study.StudyDirection.MINIMIZE])
+    storage.create_new_trial(sid)
+    for call in (lambda: storage.get_study_name_from_id(-1), lambda: storage.get_trial(-1),
+                 lambda: storage.get_all_trials(-1),
+                 lambda: storage.get_trial_id_from_study_id_trial_number(sid, -1),
+                 lambda: storage.set_trial_user_attr(-1, "k", 1)):
+        with pytest.raises(KeyError):
+            call()

@@ -189,8 +189,6 @@ class JournalStorage(BaseStorage, BaseHeartbeat):
         )
 
     def get_trial_id_from_study_id_trial_number(self, study_id: int, trial_number: int) -> int:
-        if trial_number < 0:
-            raise KeyError(f"study {study_id} has no trial number {trial_number}")
         return self._engine.get_trial_id_from_study_id_trial_number(study_id, trial_number)
 
     def get_trial_number_from_id(self, trial_id: int) -> int:
