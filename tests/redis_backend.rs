@@ -448,3 +448,32 @@ fn trialog_serve_serves_a_redis_journal() {
     assert_eq!(direct.get_trial(trial).unwrap().state, TrialState::Running);
     assert_eq!(direct.get_all_trials(study, None).unwrap().len(), 3);
 }
+
+#[test]
+fn replay_errors_name_the_log_key_not_a_byte_offset() {
+    if !have_redis("replay_errors_name_the_log_key_not_a_byte_offset") {
+        return;
+    }
+    let server = RedisServer::start();
+    let mut c = server.client();
+    // A categorical parameter whose internal value is out of its choices: Optuna's replay raises
+    // on it (IndexError), so trialog refuses it too, and must say which key holds it.
+    let entries = [
+        r#"{"op_code": 0, "worker_id": "w", "study_name": "s", "directions": [1]}"#,
+        r#"{"op_code": 4, "worker_id": "w", "study_id": 0, "datetime_start": "2024-01-01T00:00:00.000000+00:00"}"#,
+        r#"{"op_code": 5, "worker_id": "w", "trial_id": 0, "param_name": "c", "param_value_internal": 3, "distribution": "{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [\"a\", \"b\"]}}"}"#,
+    ];
+    for (n, e) in entries.iter().enumerate() {
+        set(&mut c, &format!("rp:log:{n}"), e);
+    }
+    set(&mut c, "rp:log_number", "2");
+    let err = RedisStorage::open_url(&server.url("rp")).unwrap_err();
+    match &err {
+        Error::RedisCorrupt { key, reason, .. } => {
+            assert_eq!(key, "rp:log:2");
+            assert!(reason.contains("Optuna's replay raises"), "{reason}");
+        }
+        other => panic!("expected RedisCorrupt naming rp:log:2, got {other:?}"),
+    }
+    assert!(!err.to_string().contains("byte offset"), "{err}");
+}

@@ -138,6 +138,14 @@ pub trait LogBackend: Send + Sync {
         Ok(outcome)
     }
 
+    /// The error for the record at position `at` (as `read_from` handed it to its sink) that
+    /// cannot be used, for `reason`: it names the record the way this backend's positions do.
+    /// Default: [`Error::Corruption`] at byte offset `at`; Redis names the key of log number
+    /// `at` ([`Error::RedisCorrupt`]).
+    fn corrupt_at(&self, at: u64, reason: String) -> Error {
+        Error::Corruption { path: self.path().to_owned(), offset: at, reason }
+    }
+
     /// What this handle's recovery mode made replay leave out so far (nothing for backends
     /// without recovery modes).
     fn recovery_report(&self) -> RecoveryReport {

@@ -470,6 +470,12 @@ impl LogBackend for RedisBackend {
         Ok(count)
     }
 
+    /// [`Error::RedisCorrupt`] naming the key of log number `at` (positions handed to
+    /// `read_from`'s sink are log numbers), never a byte offset.
+    fn corrupt_at(&self, at: u64, reason: String) -> Error {
+        self.corrupt(&self.log_key(at), reason)
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, ()>> {
         Ok(lock(&self.writer))
     }
