@@ -34,7 +34,7 @@ pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
 #[cfg(feature = "redis")]
-pub use redis::{RedisBackend, RedisOptions, is_redis_url};
+pub use redis::{OUTCOME_UNKNOWN, RedisBackend, RedisOptions, is_redis_url};
 pub use survey::{HeaderState, Segment, survey, survey_lines};
 
 /// Makes the entries created or renamed in directory `dir` durable: an `fsync` of the directory

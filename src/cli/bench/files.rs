@@ -141,3 +141,11 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+/// The Redis URL `path` spells (`redis://...`, `docs/REDIS.md`), if it is one rather than a file.
+pub fn redis_url(path: &Path) -> Option<String> {
+    match trialog::location::Location::parse(path.as_os_str()) {
+        trialog::location::Location::Redis(url) => Some(url),
+        _ => None,
+    }
+}
