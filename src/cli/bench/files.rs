@@ -142,10 +142,5 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// The Redis URL `path` spells (`redis://...`, `docs/REDIS.md`), if it is one rather than a file.
-pub fn redis_url(path: &Path) -> Option<String> {
-    match trialog::location::Location::parse(path.as_os_str()) {
-        trialog::location::Location::Redis(url) => Some(url),
-        _ => None,
-    }
-}
+/// The Redis URL a `--journal` spells, if it is one.
+pub use crate::cli::journal::redis_url;
