@@ -138,6 +138,14 @@ pub trait LogBackend: Send + Sync {
         Ok(outcome)
     }
 
+    /// The journal file whose snapshot (`src/snapshot/`, `<journal>.snapshot`) an open may
+    /// start from and a writer may take, with its format; `None` (the default) for logs that
+    /// take no snapshots. File journals in the default recovery mode only: another mode can
+    /// leave out records that a snapshot's state holds.
+    fn snapshot_source(&self) -> Option<(&Path, JournalFormat)> {
+        None
+    }
+
     /// What this handle's recovery mode made replay leave out so far (nothing for backends
     /// without recovery modes).
     fn recovery_report(&self) -> RecoveryReport {
