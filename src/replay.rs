@@ -727,7 +727,7 @@ impl Restore {
     }
 
     /// Applies one record: a live study (code 0) and its attributes (2, 3), or a trial (4).
-    pub(crate) fn apply(&mut self, op: &Operation) -> std::result::Result<(), String> {
+    pub(crate) fn apply(&mut self, op: Operation) -> std::result::Result<(), String> {
         let s = &mut self.state;
         match op {
             Operation::CreateStudy { study_name, directions } => {
@@ -741,8 +741,8 @@ impl Restore {
                 }
                 let study = FrozenStudy {
                     study_id,
-                    study_name: study_name.clone(),
-                    directions: directions.clone(),
+                    study_name,
+                    directions,
                     user_attrs: BTreeMap::new(),
                     system_attrs: BTreeMap::new(),
                 };
@@ -755,50 +755,68 @@ impl Restore {
                 };
                 s.studies.insert(study_id, entry);
             }
-            Operation::SetStudyUserAttr { study_id, key, value }
-            | Operation::SetStudySystemAttr { study_id, key, value } => {
-                let entry = s.studies.get_mut(study_id).ok_or("attribute of an unknown study")?;
-                let attrs = if matches!(op, Operation::SetStudyUserAttr { .. }) {
-                    &mut entry.study.user_attrs
-                } else {
-                    &mut entry.study.system_attrs
-                };
-                attrs.insert(key.clone(), value.clone());
+            Operation::SetStudyUserAttr { study_id, key, value } => {
+                let entry = s.studies.get_mut(&study_id).ok_or("attribute of an unknown study")?;
+                entry.study.user_attrs.insert(key, value);
+            }
+            Operation::SetStudySystemAttr { study_id, key, value } => {
+                let entry = s.studies.get_mut(&study_id).ok_or("attribute of an unknown study")?;
+                entry.study.system_attrs.insert(key, value);
             }
             Operation::CreateTrial { study_id, datetime_start, template: Some(t) } => {
-                if *study_id >= s.next_study_id {
+                if study_id >= s.next_study_id {
                     return Err(format!("trial of study {study_id}, past the study ids"));
                 }
-                if t.params.iter().any(|(_, (internal, d))| d.to_external(*internal).is_none()) {
-                    return Err("a parameter with no external value".into());
-                }
-                if s.studies.contains_key(study_id) {
-                    s.create_trial(*study_id, *datetime_start, Some(t));
-                } else {
-                    // Hidden for good (study ids are never reused): kept only so that the trial
-                    // ids count, with its content as it was.
-                    let number = self.dead_numbers.entry(*study_id).or_insert(0);
-                    let mut trial =
-                        FrozenTrial::new(s.trials.len() as u64, *number, *study_id, t.state);
-                    *number += 1;
-                    trial.datetime_start = *datetime_start;
-                    trial.datetime_complete = t.datetime_complete;
-                    trial.values = t.values.as_deref().map(Values::from);
-                    for (name, (internal, dist)) in &t.params {
-                        if let Some(external) = dist.to_external(*internal) {
-                            let name: Arc<str> = Arc::from(name.as_str());
+                let t = *t;
+                let trial_id = s.trials.len() as u64;
+                let mut entry = s.studies.get_mut(&study_id);
+                let number = match entry.as_deref_mut() {
+                    Some(e) => {
+                        e.trial_ids.push(trial_id);
+                        if t.state == TrialState::Waiting {
+                            e.waiting.insert(trial_id);
+                        }
+                        e.trial_ids.len() as u64 - 1
+                    }
+                    // A deleted study's trial: hidden for good (study ids are never reused),
+                    // kept so that the trial ids count, with its content as it was.
+                    None => {
+                        let next = self.dead_numbers.entry(study_id).or_insert(0);
+                        *next += 1;
+                        *next - 1
+                    }
+                };
+                let mut trial = FrozenTrial::new(trial_id, number, study_id, t.state);
+                trial.datetime_start = datetime_start;
+                trial.datetime_complete = t.datetime_complete;
+                trial.values = t.values.map(Values::from);
+                for (name, (internal, dist)) in t.params {
+                    let external = dist
+                        .to_external(internal)
+                        .ok_or_else(|| format!("parameter {name:?} has no external value"))?;
+                    match entry.as_deref_mut() {
+                        Some(e) => {
+                            let (name, dist, interned) =
+                                intern(&mut e.param_reps, number, &name, &dist);
                             trial.params.insert(Arc::clone(&name), external);
-                            trial.distributions.insert(name, Arc::new(dist.clone()));
+                            e.layouts.set(&mut trial, name, dist, interned);
+                        }
+                        None => {
+                            let name: Arc<str> = Arc::from(name);
+                            trial.params.insert(Arc::clone(&name), external);
+                            trial.distributions.insert(name, Arc::new(dist));
                         }
                     }
-                    trial.user_attrs =
-                        t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    trial.system_attrs =
-                        t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    trial.intermediate_values =
-                        t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect();
-                    s.trials.push(Arc::new(trial));
                 }
+                // Empty attributes stay the one shared empty map, as replay leaves them.
+                if !t.user_attrs.is_empty() {
+                    trial.user_attrs = t.user_attrs.into_iter().collect();
+                }
+                if !t.system_attrs.is_empty() {
+                    trial.system_attrs = t.system_attrs.into_iter().collect();
+                }
+                trial.intermediate_values = t.intermediate_values.into_iter().collect();
+                s.trials.push(Arc::new(trial));
             }
             other => return Err(format!("operation code {} in a snapshot", other.code())),
         }

@@ -347,3 +347,47 @@ fn logs_without_files_take_no_snapshot() {
     s.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
     assert_eq!(s.take_snapshot().unwrap(), None);
 }
+
+#[test]
+fn recover_in_place_removes_the_snapshot_of_the_old_bytes() {
+    use trialog::backend::RecoveryMode;
+    use trialog::recover::{self, RecoverOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, covered) = journal_with_snapshot(dir.path(), Format::Trialog);
+    // Damage a frame well inside the covered prefix (valid frames follow it: corruption). The
+    // snapshot still matches (its two records are intact), and covers the damage.
+    rewrite(&path, |b| b[covered as usize / 2] ^= 0xFF);
+    assert_eq!(open(&path).opened_from_snapshot(), Some(covered));
+    let options =
+        RecoverOptions { mode: RecoveryMode::SkipAnyCorrupted, ..RecoverOptions::default() };
+    let report = recover::recover(&path, &options).unwrap();
+    assert!(!report.dropped.is_empty());
+    assert!(!snapshot::path_for(&path).exists(), "the old bytes' snapshot survived recover");
+    let s = open(&path);
+    assert_eq!(s.opened_from_snapshot(), None);
+    assert_eq!(state(&s), full_replay(&path));
+}
+
+#[test]
+fn a_loaded_state_shares_distribution_maps_and_empty_attributes_as_replay_does() {
+    use trialog::model::Shared;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_in(dir.path(), Format::Trialog);
+    let [a, _] = writers(&path, Format::Trialog);
+    let study = a.create_new_study(&[StudyDirection::Minimize], Some("w1")).unwrap();
+    let xy = Distribution::float(-5.0, 5.0, false, None).unwrap();
+    for i in 0..20 {
+        let t = a.create_new_trial(study, None).unwrap();
+        a.set_trial_param(t, "x", f64::from(i) / 10.0, &xy).unwrap();
+        a.set_trial_param(t, "y", 0.5, &xy).unwrap();
+        a.set_trial_state_values(t, TrialState::Complete, Some(&[1.0])).unwrap();
+    }
+    a.take_snapshot().unwrap().unwrap();
+    let s = open(&path);
+    assert!(s.opened_from_snapshot().is_some());
+    let t = |id| s.get_trial(id).unwrap();
+    for id in 1..20 {
+        assert!(Shared::ptr_eq(&t(0).distributions, &t(id).distributions), "trial {id}");
+        assert!(Shared::ptr_eq(&t(0).user_attrs, &t(id).system_attrs), "trial {id}");
+    }
+}

@@ -94,7 +94,7 @@ pub fn build(a: &BuildArgs) -> Result<(), CliError> {
 pub fn replay(a: &W2Args) -> Result<(), CliError> {
     let path = &a.journal;
     let rss_before = rss_peak_mib();
-    let (t0, t1, t2, n) = match a.format {
+    let (t0, t1, t2, n, from) = match a.format {
         ReplayFormat::Trialog => timed_replay(path, || {
             JournalStorage::open_with(path, &LockArg::default().file_options(false))
         })?,
@@ -114,6 +114,7 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
         .str("format", a.format.name())
         .int("n_trials", n)
         .int("file_bytes", size)
+        .int("replayed_from", from)
         .num("open_s", (t1 - t0).as_secs_f64())
         .num("get_all_s", (t2 - t1).as_secs_f64())
         .num("seconds", seconds)
@@ -126,11 +127,12 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
 }
 
 /// Opens the storage with `open` and reads all trials of the study. Returns the start, the time
-/// the storage was open, the end, and the number of trials.
+/// the storage was open, the end, the number of trials, and the journal position replay started
+/// from (a snapshot's covered end, or 0).
 fn timed_replay<B: LogBackend>(
     path: &std::path::Path,
     open: impl FnOnce() -> trialog::Result<JournalStorage<B>>,
-) -> Result<(Instant, Instant, Instant, u64), CliError> {
+) -> Result<(Instant, Instant, Instant, u64, u64), CliError> {
     let err = |e: trialog::Error| CliError::lib(path, e);
     let t0 = Instant::now();
     let storage = open().map_err(err)?;
@@ -138,5 +140,5 @@ fn timed_replay<B: LogBackend>(
     let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
     let trials = storage.get_all_trials(study, None).map_err(err)?;
     let t2 = Instant::now();
-    Ok((t0, t1, t2, trials.len() as u64))
+    Ok((t0, t1, t2, trials.len() as u64, storage.opened_from_snapshot().unwrap_or(0)))
 }
