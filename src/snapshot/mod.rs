@@ -18,9 +18,9 @@ use crate::backend::JournalFormat as JournalKind;
 use crate::error::{Error, Result};
 use crate::replay::ReplayState;
 
-/// Once the log an open would replay past the snapshot has grown by this many bytes, a writing
-/// handle takes a new snapshot (8 MiB: at about 200 MB/s of replay, an open replays at most about
-/// 40 ms of log; `docs/FORMAT.md`).
+/// The threshold intended for automatic snapshots (8 MiB: at about 200 MB/s of replay, an open
+/// replays at most about 40 ms of log; `docs/FORMAT.md`). Not the default yet: a handle takes
+/// automatic snapshots only after `JournalStorage::with_snapshot_threshold`.
 pub const AUTO_THRESHOLD_BYTES: u64 = 8 << 20;
 
 /// A journal file that snapshots can be taken of.
