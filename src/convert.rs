@@ -111,15 +111,19 @@ pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result
 /// [`Converted::dropped`]). The copy is replayed as it is made, so an operation Optuna's replay
 /// raises on fails the export ([`Error::Corruption`] with its offset), as it fails every reader.
 pub fn export_optuna(src: &Path, dst: &Path) -> Result<Converted> {
-    let source = AnyJournalFile::open_existing(src)?;
+    export_optuna_from(&AnyJournalFile::open_existing(src)?, dst)
+}
+
+/// [`export_optuna`] from any log (a Redis journal too): an operation Optuna's replay raises on
+/// fails the export with the error naming its position as the log names them
+/// ([`LogBackend::corrupt_at`]).
+pub fn export_optuna_from<B: LogBackend>(source: &B, dst: &Path) -> Result<Converted> {
     let mut text = String::new();
     let mut done = Converted::default();
     let mut state = ReplayState::new();
     source.read_from(0, &mut |at, batch| {
-        state.replay_batch(batch).map_err(|u| Error::Corruption {
-            path: src.to_owned(),
-            offset: at,
-            reason: format!("Optuna's replay raises on this operation: {}", u.reason),
+        state.replay_batch(batch).map_err(|u| {
+            source.corrupt_at(at, format!("Optuna's replay raises on this operation: {}", u.reason))
         })?;
         for op in &batch.ops {
             if is_optuna_op(op) && !op.is_placeholder() {

@@ -400,7 +400,8 @@ pub enum Error {
     },
     /// A call to a Redis server failed: it could not be reached, the connection was lost (a
     /// write whose reply was lost and that the server did not apply), or the server refused the
-    /// command (a key of the wrong type). For a write, nothing was written.
+    /// command (a key of the wrong type). For a write, nothing was written, except when `op` is
+    /// `backend::OUTCOME_UNKNOWN`: the reply was lost and the server could not be asked since.
     #[error("redis {server}: {op}{key}: {source}", key = if key.is_empty() { String::new() } else { format!(" {key}") })]
     Redis {
         /// The server (`redis://host:port/db`, any password replaced by `***`).

@@ -188,3 +188,28 @@ fn user_mistakes_print_one_line_and_fail() {
     assert!(stderr.starts_with("trialog: "), "{stderr}");
     assert!(stderr.contains(&garbage.display().to_string()), "{stderr}");
 }
+
+#[test]
+fn serve_measures_durable_writes_and_reads_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let args =
+        ["bench", "serve", "--seconds", "0.5", "--callers", "4", "--connections", "2", "--dir"];
+    let out = trialog(&[&args[..], &[s(dir.path())]].concat());
+    let stdout = String::from_utf8(out.stdout).expect("utf-8 stdout");
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert_eq!(raw(lines[0], "phase"), "\"disk\"");
+    positive(lines[0], &["single_writer_fdatasync_per_s"]);
+    for (line, phase) in lines[1..].iter().zip(["durable_writes", "get_trial_reads"]) {
+        assert_eq!(raw(line, "phase"), format!("\"{phase}\""));
+        assert_eq!(num(line, "callers"), 4.0);
+        assert_eq!(num(line, "connections"), 2.0);
+        positive(line, &["calls", "per_s", "p50_ms", "p99_ms"]);
+        assert!(num(line, "p50_ms") <= num(line, "p99_ms"), "{line}");
+    }
+    let ratio = num(lines[1], "per_s") / num(lines[0], "single_writer_fdatasync_per_s");
+    assert!((num(lines[1], "ratio_to_single_writer_fdatasync") - ratio).abs() < 1e-6 * ratio);
+    // The server is gone and its journal with it.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}

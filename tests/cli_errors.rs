@@ -29,7 +29,8 @@ fn error_line(args: &[&str]) -> String {
     err.trim_end().to_owned()
 }
 
-/// The commands a message suggests, between backquotes.
+/// The commands a message suggests, between backquotes (used by the Unix-only tests below).
+#[cfg(unix)]
 fn suggested(message: &str) -> Vec<String> {
     message.split('`').skip(1).step_by(2).map(str::to_owned).collect()
 }

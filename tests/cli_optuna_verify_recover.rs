@@ -12,7 +12,8 @@
 mod py_common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+#[cfg(unix)]
 use std::time::{Duration, Instant};
 
 #[cfg(windows)]
@@ -67,6 +68,7 @@ fn assert_no_lock(journal: &Path) {
 }
 
 /// Waits for `child` to exit (at most 60 s).
+#[cfg(unix)]
 fn wait(mut child: std::process::Child) -> Output {
     let start = Instant::now();
     while child.try_wait().unwrap().is_none() {
@@ -77,6 +79,7 @@ fn wait(mut child: std::process::Child) -> Output {
 }
 
 /// Releases a lock as Python Optuna does: rename aside, then unlink.
+#[cfg(unix)]
 fn release_like_python(lock: &Path) {
     let aside = PathBuf::from(format!("{}5f0c.rename", lock.display()));
     std::fs::rename(lock, &aside).unwrap();
@@ -108,8 +111,8 @@ fn recover_waits_for_pythons_symlink_lock_and_never_writes_through_it() {
             .args(["recover", s(&journal), "--mode", "tolerate-corrupted-tail"])
             .args(extra)
             .current_dir(dir.path())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_millis(500));

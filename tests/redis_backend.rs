@@ -413,10 +413,10 @@ fn the_cli_opens_redis_urls() {
     // The read commands see it (and Optuna replays the same state, when it is there).
     let dump = run_ok(trialog().args(["dump", &url]));
     assert_eq!(states(&dump), [("demo".to_string(), vec!["COMPLETE".to_string(); 6])]);
-    // A command that only takes files says so instead of looking for a file.
-    let out = trialog().args(["stats", &url]).output().unwrap();
+    // A command that only works on a file's bytes says so instead of looking for a file.
+    let out = trialog().args(["recover", "--mode", "skip-any-corrupted", &url]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("reads a journal file itself"), "{err}");
+    assert!(!out.status.success() && err.contains("a Redis journal has no bytes to cut"), "{err}");
     // An unreachable server: one line naming it, exit code 1.
     let dead = format!("redis://127.0.0.1:{}/0?prefix=demo", server.port);
     drop(server);
@@ -447,4 +447,117 @@ fn trialog_serve_serves_a_redis_journal() {
     let trial = trialog::Storage::create_new_trial(&remote, study, None).unwrap();
     assert_eq!(direct.get_trial(trial).unwrap().state, TrialState::Running);
     assert_eq!(direct.get_all_trials(study, None).unwrap().len(), 3);
+}
+
+#[test]
+fn replay_errors_name_the_log_key_not_a_byte_offset() {
+    if !have_redis("replay_errors_name_the_log_key_not_a_byte_offset") {
+        return;
+    }
+    let server = RedisServer::start();
+    let mut c = server.client();
+    // A categorical parameter whose internal value is out of its choices: Optuna's replay raises
+    // on it (IndexError), so trialog refuses it too, and must say which key holds it.
+    let entries = [
+        r#"{"op_code": 0, "worker_id": "w", "study_name": "s", "directions": [1]}"#,
+        r#"{"op_code": 4, "worker_id": "w", "study_id": 0, "datetime_start": "2024-01-01T00:00:00.000000+00:00"}"#,
+        r#"{"op_code": 5, "worker_id": "w", "trial_id": 0, "param_name": "c", "param_value_internal": 3, "distribution": "{\"name\": \"CategoricalDistribution\", \"attributes\": {\"choices\": [\"a\", \"b\"]}}"}"#,
+    ];
+    for (n, e) in entries.iter().enumerate() {
+        set(&mut c, &format!("rp:log:{n}"), e);
+    }
+    set(&mut c, "rp:log_number", "2");
+    let err = RedisStorage::open_url(&server.url("rp")).unwrap_err();
+    match &err {
+        Error::RedisCorrupt { key, reason, .. } => {
+            assert_eq!(key, "rp:log:2");
+            assert!(reason.contains("Optuna's replay raises"), "{reason}");
+        }
+        other => panic!("expected RedisCorrupt naming rp:log:2, got {other:?}"),
+    }
+    assert!(!err.to_string().contains("byte offset"), "{err}");
+}
+
+#[test]
+fn every_cli_command_takes_a_redis_url_or_says_why_not() {
+    if !have_redis("every_cli_command_takes_a_redis_url_or_says_why_not") {
+        return;
+    }
+    let server = RedisServer::start();
+    let url = server.url("cli");
+    let trialog = || Command::new(env!("CARGO_BIN_EXE_trialog"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.log");
+    let file = file.to_str().unwrap();
+    write_study(&RedisStorage::open_url(&url).unwrap(), "s", 3);
+
+    // stats: entries instead of bytes.
+    let out = run_ok(trialog().args(["stats", &url]));
+    assert!(out.contains(&format!("location: {url}\nentries: 13\n")), "{out}");
+    assert!(out.contains("studies: 1\ntrials: 3\n"), "{out}");
+    // verify: clean.
+    let out = run_ok(trialog().args(["verify", &url]));
+    assert!(out.contains("status: clean") && out.contains("entries: 13"), "{out}");
+    // export into an Optuna file, which reads back as the same state.
+    run_ok(trialog().args(["export", "--format", "optuna", &url, file]));
+    let from_file = run_ok(trialog().args(["dump", file]));
+    assert_eq!(from_file, run_ok(trialog().args(["dump", &url])));
+    // enqueue and study copy write there; study copy from a file, too.
+    run_ok(trialog().args(["enqueue", "--journal", &url, "--study", "s", "--param", "x=0.5"]));
+    let out = run_ok(trialog().args(["trials", &url, "--study", "s", "--format", "csv"]));
+    assert!(out.contains("WAITING"), "{out}");
+    run_ok(trialog().args(["study", "copy", file, &server.url("copied"), "--study", "s"]));
+    let copied = RedisStorage::open_url(&server.url("copied")).unwrap();
+    let id = copied.get_study_id_from_name("s").unwrap();
+    assert_eq!(copied.get_n_trials(id, Some(&[TrialState::Complete])).unwrap(), 3);
+    // run: a runner's trials land on Redis.
+    let run = |extra: &[&str]| {
+        let mut cmd = trialog();
+        cmd.args(["run", "--journal", &url, "--study", "r", "--param", "x=float:0..1"])
+            .args(["--n-trials", "2", "--sampler", "random"])
+            .args(extra)
+            .args(["--", "echo", "{x}"]);
+        cmd
+    };
+    let out = run(&[]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("give --artifacts DIR"), "{err}");
+    run_ok(&mut run(&["--artifacts", "none"]));
+    let r = complete_trials(&url, "r");
+    assert_eq!(r, 2, "the runner's trials are on Redis");
+
+    // Commands that work on a file's bytes refuse, saying why, exit 1, and write nothing.
+    let before = keys(&mut server.client());
+    for (args, why) in [
+        (
+            vec!["recover", "--mode", "skip-any-corrupted", &url],
+            "a Redis journal has no bytes to cut",
+        ),
+        (vec!["backup", &url, file], "back a Redis journal up with Redis"),
+        (vec!["import", file, &url], "trialog study copy"),
+    ] {
+        let out = trialog().args(&args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    assert_eq!(keys(&mut server.client()), before);
+
+    // verify: a key that is not an operation is named, exit 4.
+    let mut c = server.client();
+    set(&mut c, "cli:log:5", "garbage");
+    let out = trialog().args(["verify", "--json", &url]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("\"status\": \"corrupt\"") && text.contains("\"bad_key\": \"cli:log:5\""),
+        "{text}"
+    );
+}
+
+/// The COMPLETE trials of study `name` at `url`.
+fn complete_trials(url: &str, name: &str) -> usize {
+    let storage = RedisStorage::open_url(url).unwrap();
+    let id = storage.get_study_id_from_name(name).unwrap();
+    storage.get_n_trials(id, Some(&[TrialState::Complete])).unwrap()
 }

@@ -2,7 +2,9 @@
 //!
 //! Each scenario is written once, generic over the backend, and run on a journal file in a
 //! temporary directory (`file::*`), on a [`MemoryBackend`] (`memory::*`) and on an Optuna
-//! JSON-lines file (`optuna_file::*`). `make()` returns a
+//! JSON-lines file (`optuna_file::*`), and on a real Redis server (`redis::*`, Optuna's
+//! `JournalRedisBackend` key layout; skipped with a message without `redis-server`, unless
+//! `TRIALOG_REQUIRE_REDIS=1`). `make()` returns a
 //! new handle on the same journal each time it is called: a second worker, or a reopen that
 //! replays the log from its first byte.
 //!
@@ -10,6 +12,10 @@
 //! journal's bytes before and after the call.
 
 mod common;
+// Redis servers for the `redis::*` tests; they start a `redis-server` of their own, which
+// Windows does not have.
+#[cfg(all(unix, feature = "redis"))]
+mod redis_common;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -931,6 +937,23 @@ macro_rules! on_every_backend {
                 }
             )*
         }
+        // A redis-server of each test's own (`redis_common`), on a prefix that is not Optuna's
+        // default, so that the key-space comparisons see the prefix work.
+        #[cfg(all(unix, feature = "redis"))]
+        mod redis {
+            $(
+                #[test]
+                $(#[$attr])*
+                fn $name() {
+                    if !crate::redis_common::have_redis(concat!("redis::", stringify!($name))) {
+                        return;
+                    }
+                    let server = crate::redis_common::RedisServer::start();
+                    let url = server.url("suite");
+                    super::$name(|| trialog::JournalStorage::open_url(&url).unwrap());
+                }
+            )*
+        }
     };
 }
 
@@ -964,3 +987,28 @@ on_every_backend!(
     concurrent_creates_of_one_study_name_succeed_once,
     reopen_replays_the_same_state,
 );
+
+/// The `redis::*` tests' "nothing was written" checks compare every key under the prefix: a
+/// write of any key there, a log entry or not, changes what they compare.
+#[cfg(all(unix, feature = "redis"))]
+#[test]
+fn redis_journal_bytes_see_every_key_under_the_prefix() {
+    if !redis_common::have_redis("redis_journal_bytes_see_every_key_under_the_prefix") {
+        return;
+    }
+    let server = redis_common::RedisServer::start();
+    let s = JournalStorage::open_url(&server.url("a*b")).unwrap();
+    let empty = bytes_of(&s);
+    s.create_new_study(&[Minimize], Some("x")).unwrap();
+    let one = bytes_of(&s);
+    assert_ne!(one, empty);
+    let mut c = server.client();
+    redis_common::set(&mut c, "a*b:anything", "1");
+    assert_ne!(bytes_of(&s), one);
+    // Keys of other prefixes (including ones the glob would match unescaped) are not the
+    // journal's.
+    let before = bytes_of(&s);
+    redis_common::set(&mut c, "aXb:log:0", "1");
+    redis_common::set(&mut c, "other:log:0", "1");
+    assert_eq!(bytes_of(&s), before);
+}

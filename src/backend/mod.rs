@@ -34,7 +34,7 @@ pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
 #[cfg(feature = "redis")]
-pub use redis::{RedisBackend, RedisOptions, is_redis_url};
+pub use redis::{OUTCOME_UNKNOWN, RedisBackend, RedisOptions, is_redis_url};
 pub use survey::{HeaderState, Segment, survey, survey_lines};
 
 /// Makes the entries created or renamed in directory `dir` durable: an `fsync` of the directory
@@ -144,6 +144,14 @@ pub trait LogBackend: Send + Sync {
     /// leave out records that a snapshot's state holds.
     fn snapshot_source(&self) -> Option<(&Path, JournalFormat)> {
         None
+    }
+
+    /// The error for the record at position `at` (as `read_from` handed it to its sink) that
+    /// cannot be used, for `reason`: it names the record the way this backend's positions do.
+    /// Default: [`Error::Corruption`] at byte offset `at`; Redis names the key of log number
+    /// `at` ([`Error::RedisCorrupt`]).
+    fn corrupt_at(&self, at: u64, reason: String) -> Error {
+        Error::Corruption { path: self.path().to_owned(), offset: at, reason }
     }
 
     /// What this handle's recovery mode made replay leave out so far (nothing for backends

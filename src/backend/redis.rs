@@ -27,13 +27,25 @@ use crate::journal::optuna_codec::{self, LineDecoder, LineError};
 /// Keys fetched by one `MGET` while reading.
 const READ_CHUNK: usize = 1024;
 
+/// How many times to ask whether an append whose reply was lost was applied (10 ms, 20 ms, ...
+/// apart) before reporting [`OUTCOME_UNKNOWN`].
+const LOOKUP_ATTEMPTS: u32 = 5;
+
+/// The `op` of the [`Error::Redis`] for an append whose reply was lost and whose outcome the
+/// server could not be asked about: it may or may not have been applied. The caller's state
+/// (re-read on its next call) decides: a retried write is validated again, so a trial finished
+/// by the lost append cannot be finished twice.
+pub const OUTCOME_UNKNOWN: &str = "append to (reply lost, not known whether applied)";
+
 /// How long to connect, and to wait for a reply, before a call fails with [`Error::Redis`].
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The conditional append. KEYS[1] is `P:log_number`; ARGV[1] the prefix, ARGV[2] the log
 /// number the caller read up to (-1 for none), ARGV[3..] the entries. Replies `{1, new}` after
 /// writing the entries as `P:log:(expected+1)...`, or `{0, current}` without writing anything if
-/// `P:log_number` moved; an error reply if `P:log_number` does not hold an integer.
+/// `P:log_number` moved; an error reply, writing nothing, if `P:log_number` does not hold an
+/// integer, or if the first key to write already exists (no writer in Optuna's layout leaves a
+/// key past `P:log_number`: the prefix holds something else, which must not be overwritten).
 const APPEND_SCRIPT: &str = r"
 local raw = redis.call('GET', KEYS[1])
 local cur = -1
@@ -46,6 +58,9 @@ end
 local expected = tonumber(ARGV[2])
 if cur ~= expected then
   return {0, string.format('%d', cur)}
+end
+if redis.call('EXISTS', string.format('%s:log:%d', ARGV[1], cur + 1)) == 1 then
+  return redis.error_reply('TRIALOG_PAST_END a log key exists past log_number')
 end
 for i = 3, #ARGV do
   cur = cur + 1
@@ -470,6 +485,12 @@ impl LogBackend for RedisBackend {
         Ok(count)
     }
 
+    /// [`Error::RedisCorrupt`] naming the key of log number `at` (positions handed to
+    /// `read_from`'s sink are log numbers), never a byte offset.
+    fn corrupt_at(&self, at: u64, reason: String) -> Error {
+        self.corrupt(&self.log_key(at), reason)
+    }
+
     fn lock(&self) -> Result<MutexGuard<'_, ()>> {
         Ok(lock(&self.writer))
     }
@@ -500,14 +521,31 @@ impl LogBackend for RedisBackend {
             Ok((false, _)) => Ok(AppendOutcome::Moved),
             Err(e) if lost_connection(&e) => {
                 // The reply may be lost after the server ran the script: look before reporting,
-                // so the caller never writes the same batch twice.
-                match self.applied_after_lost_reply(expected_end, &values) {
-                    Ok(true) => {
-                        Ok(AppendOutcome::Appended { end: expected_end + values.len() as u64 })
+                // so the caller never writes the same batch twice. Looking only reads, so it is
+                // tried again (on a new connection) a few times.
+                let mut pause = Duration::from_millis(10);
+                for attempt in 0..LOOKUP_ATTEMPTS {
+                    match self.applied_after_lost_reply(expected_end, &values) {
+                        Ok(true) => {
+                            let end = expected_end + values.len() as u64;
+                            return Ok(AppendOutcome::Appended { end });
+                        }
+                        Ok(false) => return Err(self.redis_error("append to", &key, e)),
+                        Err(_) if attempt + 1 < LOOKUP_ATTEMPTS => {
+                            std::thread::sleep(pause);
+                            pause *= 2;
+                        }
+                        Err(_) => {}
                     }
-                    Ok(false) | Err(_) => Err(self.redis_error("append to", &key, e)),
                 }
+                Err(self.redis_error(OUTCOME_UNKNOWN, &key, e))
             }
+            Err(e) if e.to_string().contains("TRIALOG_PAST_END") => Err(self.corrupt(
+                &self.log_key(expected_end),
+                format!(
+                    "exists although {key} says the log ends before it: the prefix does not hold an Optuna journal; nothing was written"
+                ),
+            )),
             Err(e) if e.to_string().contains("TRIALOG") => {
                 Err(self
                     .corrupt(&key, "does not hold a log number (an integer); nothing was written"))

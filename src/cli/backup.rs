@@ -43,6 +43,10 @@ pub struct BackupArgs {
 
 /// Backs up and prints what was copied, one `key: value` line each.
 pub fn run(args: &BackupArgs) -> Result<(), CliError> {
+    super::journal::file_only(
+        &args.journal,
+        "backup copies a journal file's bytes; back a Redis journal up with Redis (BGSAVE, the append-only file) or `trialog export` it into a file",
+    )?;
     let optuna_kind = match args.optuna_lock {
         OptunaLockArg::Symlink => OptunaLockKind::Symlink,
         OptunaLockArg::OpenFile => OptunaLockKind::OpenFile,

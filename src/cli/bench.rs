@@ -8,6 +8,7 @@ mod json;
 mod problems;
 mod rusage;
 mod sampler;
+mod serve;
 mod shape;
 mod share;
 mod w1;
@@ -54,6 +55,9 @@ pub enum Workload {
     /// Backup throughput of an N-trial journal against `cp`, and the incremental backup after
     /// M more trials (docs/LIFECYCLE.md).
     Backup(backup::BackupBenchArgs),
+    /// Server capacity: concurrent gRPC callers against `trialog serve` on a fresh journal,
+    /// durable writes and `GetTrial` reads (docs/SERVER.md).
+    Serve(serve::ServeBenchArgs),
     /// One trialog writer on an Optuna journal beside Python writers (started by
     /// `bench/optuna_share.py`).
     #[command(hide = true)]
@@ -74,5 +78,6 @@ pub fn run(args: BenchArgs) -> Result<(), CliError> {
         Workload::SamplerSpeed(a) => sampler::speed(&a),
         Workload::OptunaWorker(a) => share::worker(&a),
         Workload::Backup(a) => backup::run(&a),
+        Workload::Serve(a) => serve::run(&a),
     }
 }

@@ -52,7 +52,7 @@ pub fn run(args: &EnqueueArgs) -> Result<(), CliError> {
         given.push((name.trim().to_owned(), value.to_owned()));
     }
     let storage: Arc<dyn Storage> =
-        Arc::new(journal::open_writable(path, JournalFormat::Trialog, None, None)?);
+        journal::open_writable_store(path, JournalFormat::Trialog, None, None)?;
     let existing = match storage.get_study_id_from_name(&args.study) {
         Ok(id) => Some(id),
         Err(Error::StudyNameNotFound { .. }) => None,

@@ -21,7 +21,8 @@ pub struct ExportArgs {
     /// The output format.
     #[arg(long, value_enum)]
     pub format: ExportFormat,
-    /// The journal to export (trialog or Optuna format; read without locking, never modified).
+    /// The journal to export (trialog or Optuna format; read without locking, never modified),
+    /// or a Redis journal (`redis://host:port/db?prefix=NAME`).
     pub journal: PathBuf,
     /// The file to create (must not exist).
     pub out: PathBuf,
@@ -29,8 +30,10 @@ pub struct ExportArgs {
 
 /// Converts and prints one line with what was copied and dropped.
 pub fn run(args: &ExportArgs) -> Result<(), CliError> {
-    let done = match args.format {
-        ExportFormat::Optuna => trialog::convert::export_optuna(&args.journal, &args.out),
+    let done = match (args.format, super::journal::redis_url(&args.journal)) {
+        (ExportFormat::Optuna, Some(url)) => trialog::backend::RedisBackend::open(&url)
+            .and_then(|source| trialog::convert::export_optuna_from(&source, &args.out)),
+        (ExportFormat::Optuna, None) => trialog::convert::export_optuna(&args.journal, &args.out),
     }
     .map_err(|e| CliError::lib(&args.journal, e))?;
     emit(&format!(

@@ -25,6 +25,14 @@ pub struct ImportArgs {
 /// Converts and prints one line with what was copied.
 pub fn run(args: &ImportArgs) -> Result<(), CliError> {
     let input = &args.optuna_journal;
+    super::journal::file_only(
+        input,
+        "import reads an Optuna journal file; a Redis journal is read as it is by every command (`trialog study copy` copies a study into one)",
+    )?;
+    super::journal::file_only(
+        &args.out,
+        "import writes a new trialog journal file; to put a study on Redis use `trialog study copy FILE REDIS-URL --study NAME`",
+    )?;
     let done = trialog::convert::import_optuna(input, &args.out, args.skip_corrupt_lines)
         .map_err(|e| match e {
             trialog::Error::NotAnOptunaJournal { .. }

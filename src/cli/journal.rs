@@ -20,18 +20,52 @@ pub type Journal = JournalStorage<AnyJournalFile>;
 /// in the format its first bytes show (trialog or Optuna JSON lines). Never takes the writers'
 /// lock, so it works while other processes (trialog or Python Optuna) write the journal.
 pub fn open_journal(path: &Path) -> Result<Journal, CliError> {
-    match Location::parse(path.as_os_str()) {
-        Location::Path(_) => {}
-        Location::Grpc(_) | Location::Redis(_) => {
-            return Err(CliError::at(
-                path,
-                "this command reads a journal file itself; over a server use studies, trials, best, dump or report (and demo on Redis)",
-            ));
-        }
-    }
+    file_only(
+        path,
+        "this command reads a journal file itself; over a server use studies, trials, best, dump or report (and demo on Redis)",
+    )?;
     AnyJournalFile::open_existing(path)
         .and_then(JournalStorage::new)
         .map_err(|e| CliError::lib(path, e))
+}
+
+/// Fails, naming `path`, with `why` when `path` is a server's URL (`grpc://`, `redis://`), not a
+/// file: for the commands that work on a journal file's bytes.
+pub fn file_only(path: &Path, why: &str) -> Result<(), CliError> {
+    match Location::parse(path.as_os_str()) {
+        Location::Path(_) => Ok(()),
+        Location::Grpc(_) | Location::Redis(_) => Err(CliError::at(path, why)),
+    }
+}
+
+/// The Redis URL `path` spells, if it is one (`docs/REDIS.md`).
+pub fn redis_url(path: &Path) -> Option<String> {
+    match Location::parse(path.as_os_str()) {
+        Location::Redis(url) => Some(url),
+        _ => None,
+    }
+}
+
+/// [`open_writable`] behind the storage trait, or the journal on a Redis server when `path` is
+/// a `redis://` URL (Optuna's key layout: `required` must then be Optuna's format or none, and
+/// heartbeats live in a trial attribute as on an Optuna file, since Redis keys hold only
+/// operations Optuna reads).
+pub fn open_writable_store(
+    path: &Path,
+    create: JournalFormat,
+    required: Option<JournalFormat>,
+    heartbeat: Option<HeartbeatOptions>,
+) -> Result<Arc<dyn Storage>, CliError> {
+    let Some(url) = redis_url(path) else {
+        return Ok(Arc::new(open_writable(path, create, required, heartbeat)?));
+    };
+    if required == Some(JournalFormat::Trialog) {
+        return Err(CliError::at(
+            path,
+            "is a Redis journal, in Optuna's key layout, not a trialog journal as --format asks (leave --format out)",
+        ));
+    }
+    Ok(Arc::new(JournalStorage::open_url(&url).map_err(|e| CliError::lib(path, e))?))
 }
 
 /// The store at `path` for the read commands, behind the storage trait: a journal file (see

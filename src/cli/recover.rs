@@ -62,6 +62,10 @@ fn parse_mode(s: &str) -> Result<RecoveryMode, String> {
 /// Recovers and prints what was kept and dropped, one `key: value` line each.
 pub fn run(args: &RecoverArgs) -> Result<(), CliError> {
     let path = &args.journal;
+    super::journal::file_only(
+        path,
+        "recover rewrites a damaged journal file; a Redis journal has no bytes to cut: `trialog verify` names a bad key, and `trialog export` copies what replays into a file",
+    )?;
     let optuna_kind = match args.optuna_lock {
         OptunaLockArg::Symlink => OptunaLockKind::Symlink,
         OptunaLockArg::OpenFile => OptunaLockKind::OpenFile,

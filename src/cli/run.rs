@@ -173,6 +173,12 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
     let command = CommandTemplate::new(&args.command, args.shell, &space).map_err(msg)?;
     command.check_program().map_err(msg)?;
     let sampler = sampler(&args, &space).map_err(msg)?;
+    if args.artifacts.is_none() && journal::redis_url(&path).is_some() {
+        return Err(CliError::at(
+            &path,
+            "a Redis journal has no directory beside it for the trials' logs: give --artifacts DIR (or an S3 URL, or none)",
+        ));
+    }
 
     let heartbeat =
         HeartbeatOptions { interval: args.heartbeat_interval, grace_period: args.heartbeat_grace };
@@ -184,7 +190,7 @@ pub fn run(args: RunArgs) -> Result<(), CliError> {
         FormatArg::Optuna => JournalFormat::Optuna,
     });
     let storage: Arc<dyn Storage> =
-        Arc::new(journal::open_writable(&path, JournalFormat::Trialog, required, Some(heartbeat))?);
+        journal::open_writable_store(&path, JournalFormat::Trialog, required, Some(heartbeat))?;
     let study = open_study(&args, &space, Arc::clone(&storage), sampler)?;
     let study = study.with_pruner(pruner(args.pruner));
     let store = artifacts_store(&args)?;

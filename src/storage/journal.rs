@@ -36,13 +36,9 @@ mod write;
 use write::{Intent, Written};
 
 /// The error for an operation Optuna's replay raises on (so Optuna cannot open the journal past
-/// it either): corruption at the batch's offset, saying why.
-fn unreplayable(path: &Path, offset: u64, u: crate::replay::Unreplayable) -> Error {
-    Error::Corruption {
-        path: path.to_owned(),
-        offset,
-        reason: format!("Optuna's replay raises on this operation: {}", u.reason),
-    }
+/// it either): corruption at the batch's position (a byte offset, or a Redis log key), saying why.
+fn unreplayable<B: LogBackend>(backend: &B, at: u64, u: crate::replay::Unreplayable) -> Error {
+    backend.corrupt_at(at, format!("Optuna's replay raises on this operation: {}", u.reason))
 }
 
 /// Refuses an attribute value nested deeper than the journal accepts.
@@ -283,7 +279,7 @@ impl<B: LogBackend> JournalStorage<B> {
     fn sync_into(&self, inner: &mut Inner) -> Result<()> {
         let Inner { state, pos } = inner;
         *pos = self.backend.read_from(*pos, &mut |at, batch| {
-            state.replay_batch(batch).map_err(|u| unreplayable(self.backend.path(), at, u))?;
+            state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
             Ok(())
         })?;
         Ok(())

@@ -6,9 +6,9 @@
 //! | `PATH` | the journal file at `PATH`, in the format its first bytes show (trialog or Optuna JSON lines); a missing or empty file is a trialog journal when created |
 //! | `trialog:PATH` | a trialog journal at `PATH` (an existing file must be one) |
 //! | `optuna:PATH` | an Optuna JSON-lines journal at `PATH` (an existing file must be one), shared with Python Optuna under Optuna's lock |
+//! | `redis://host:port/db?prefix=NAME` | a journal on a Redis server in Optuna's `JournalRedisBackend` key layout (`docs/REDIS.md`; needs the `redis` feature), recognised by [`crate::location::Location::parse`] |
 //!
 //! Only these exact prefixes are schemes; anything else (`C:\studies\a.log` too) is a path.
-//! Remote stores (a gRPC server, Redis) join this table as URL schemes.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,11 +30,18 @@ pub enum Location {
     Trialog(PathBuf),
     /// An Optuna JSON-lines journal file.
     Optuna(PathBuf),
+    /// A journal on a Redis server (the URL as given), in Optuna's key layout.
+    Redis(PathBuf),
 }
 
 impl Location {
     /// Parses `text` (see the module docs). Fails with `InvalidArgument` for an empty path.
     pub fn parse(text: &str) -> Result<Self> {
+        if let crate::location::Location::Redis(url) =
+            crate::location::Location::parse(std::ffi::OsStr::new(text))
+        {
+            return Ok(Location::Redis(PathBuf::from(url)));
+        }
         let (make, rest): (fn(PathBuf) -> Location, &str) =
             if let Some(rest) = text.strip_prefix("trialog:") {
                 (Location::Trialog, rest)
@@ -49,16 +56,22 @@ impl Location {
         Ok(make(PathBuf::from(rest)))
     }
 
-    /// The file of a file location.
+    /// The file of a file location (the URL of a Redis one, for messages).
     pub fn path(&self) -> &Path {
         match self {
-            Location::File(p) | Location::Trialog(p) | Location::Optuna(p) => p,
+            Location::File(p) | Location::Trialog(p) | Location::Optuna(p) | Location::Redis(p) => {
+                p
+            }
         }
     }
 
     /// The format the store has (an existing non-empty file) or gets when it is created.
     /// Fails when an explicit format contradicts the file's first bytes.
     pub fn format(&self) -> Result<JournalFormat> {
+        if let Location::Redis(_) = self {
+            // Optuna's operations, one per key (docs/REDIS.md).
+            return Ok(JournalFormat::Optuna);
+        }
         let found = match detect_format(self.path()) {
             Ok(found) => found,
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => None,
@@ -67,7 +80,7 @@ impl Location {
         let wanted = match self {
             Location::File(_) => return Ok(found.unwrap_or(JournalFormat::Trialog)),
             Location::Trialog(_) => JournalFormat::Trialog,
-            Location::Optuna(_) => JournalFormat::Optuna,
+            Location::Optuna(_) | Location::Redis(_) => JournalFormat::Optuna,
         };
         match found {
             Some(f) if f != wanted => Err(Error::invalid(format_args!(
@@ -83,6 +96,9 @@ impl Location {
     /// Opens the existing store (a missing file is an error; nothing is created), behind the
     /// storage trait, replayed to its end.
     pub fn open_existing(&self) -> Result<Arc<dyn Storage>> {
+        if let Location::Redis(url) = self {
+            return open_redis(url);
+        }
         let path = self.path();
         if let Location::File(_) = self {
             return Ok(Arc::new(JournalStorage::new(AnyJournalFile::open_existing(path)?)?));
@@ -101,6 +117,9 @@ impl Location {
 
     /// Opens the store, creating an empty one of [`Location::format`] if there is none.
     pub fn open_or_create(&self) -> Result<Arc<dyn Storage>> {
+        if let Location::Redis(url) = self {
+            return open_redis(url);
+        }
         Ok(match self.format()? {
             JournalFormat::Trialog => Arc::new(JournalStorage::open(self.path())?),
             JournalFormat::Optuna => Arc::new(JournalStorage::open_optuna(self.path())?),
@@ -110,6 +129,11 @@ impl Location {
     /// Whether two locations name the same store (the same file, however spelled; a file that
     /// does not exist yet is compared by its path as given).
     pub fn same_store(&self, other: &Location) -> bool {
+        match (self, other) {
+            (Location::Redis(a), Location::Redis(b)) => return a == b,
+            (Location::Redis(_), _) | (_, Location::Redis(_)) => return false,
+            _ => {}
+        }
         let canon = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
         canon(self.path()) == canon(other.path())
     }
@@ -121,8 +145,24 @@ impl fmt::Display for Location {
             Location::File(p) => write!(f, "{}", p.display()),
             Location::Trialog(p) => write!(f, "trialog:{}", p.display()),
             Location::Optuna(p) => write!(f, "optuna:{}", p.display()),
+            Location::Redis(url) => write!(f, "{}", url.display()),
         }
     }
+}
+
+/// The Redis journal at `url` (an empty prefix is an empty journal: Redis has no file to be
+/// missing).
+fn open_redis(url: &Path) -> Result<Arc<dyn Storage>> {
+    #[cfg(feature = "redis")]
+    {
+        let url = url.to_str().unwrap_or_default();
+        Ok(Arc::new(JournalStorage::open_url(url)?))
+    }
+    #[cfg(not(feature = "redis"))]
+    Err(Error::invalid(format_args!(
+        "{}: this build has no Redis client (cargo feature `redis`)",
+        url.display()
+    )))
 }
 
 impl std::str::FromStr for Location {
@@ -143,6 +183,11 @@ mod tests {
         assert_eq!(Location::parse("trialog:/x").unwrap(), Location::Trialog("/x".into()));
         assert_eq!(Location::parse(r"C:\a.log").unwrap(), Location::File(r"C:\a.log".into()));
         assert!(Location::parse("optuna:").is_err());
+        assert_eq!(
+            Location::parse("redis://h:1/0?prefix=s").unwrap(),
+            Location::Redis("redis://h:1/0?prefix=s".into())
+        );
+        assert_eq!(Location::parse("./redis://x").unwrap(), Location::File("./redis://x".into()));
         assert!(Location::parse("").is_err());
     }
 

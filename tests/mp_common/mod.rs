@@ -257,7 +257,7 @@ impl<'a> Spawn<'a> {
         for (k, v) in &self.vars {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {label}: {e}"));
+        let mut child = spawn_retrying(&mut cmd).unwrap_or_else(|e| panic!("spawn {label}: {e}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -407,5 +407,24 @@ impl Rng {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         lo + self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % (hi - lo)
+    }
+}
+
+/// Starts `cmd`. Under Wine, process creation now and then fails with ERROR_INTERNAL_ERROR
+/// (1359) when the machine is overloaded: that is retried (3 tries), any other error is not.
+fn spawn_retrying(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    const WINE_INTERNAL_ERROR: i32 = 1359;
+    let mut tries = 0;
+    loop {
+        match cmd.spawn() {
+            Err(e)
+                if cfg!(windows) && e.raw_os_error() == Some(WINE_INTERNAL_ERROR) && tries < 2 =>
+            {
+                eprintln!("spawn failed ({e}), retrying");
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            other => return other,
+        }
     }
 }

@@ -141,3 +141,6 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
     name.push(suffix);
     PathBuf::from(name)
 }
+
+/// The Redis URL a `--journal` spells, if it is one.
+pub use crate::cli::journal::redis_url;

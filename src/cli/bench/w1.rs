@@ -5,9 +5,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use trialog::{JournalStorage, TrialState};
+use trialog::{JournalStorage, LogBackend, TrialState};
 
-use super::files::{BenchPath, LockArg, file_bytes, remove_journal};
+use super::files::{BenchPath, LockArg, file_bytes, redis_url, remove_journal};
 use super::json::JsonLine;
 use super::shape::{OPS_PER_TRIAL, Rng, create_study, one_trial, xy_distribution};
 use crate::cli::CliError;
@@ -19,7 +19,8 @@ pub struct W1Args {
     #[arg(long, default_value_t = 2000)]
     pub n: u64,
     /// Journal to (re)create; it is deleted first and kept afterwards. Default: a scratch file
-    /// in the temporary directory, removed afterwards.
+    /// in the temporary directory, removed afterwards. A Redis URL
+    /// (`redis://host:port/db?prefix=NAME`) writes there; the prefix should be empty.
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Writers' lock protocol.
@@ -34,23 +35,27 @@ pub struct W1Args {
 pub fn run(a: &W1Args) -> Result<(), CliError> {
     let target = BenchPath::new(a.journal.clone(), "w1")?;
     let path = &target.path;
-    remove_journal(path)?;
     let err = |e: trialog::Error| CliError::lib(path, e);
-    let storage = JournalStorage::open_with(path, &a.lock.file_options(true)).map_err(err)?;
-    let study = create_study(&storage).map_err(err)?;
-    let dist = xy_distribution();
-    let mut rng = Rng::new(a.seed.unwrap_or_else(Rng::fresh_seed));
-
-    let t0 = Instant::now();
-    for _ in 0..a.n {
-        one_trial(&storage, study, &dist, &mut rng).map_err(err)?;
-    }
-    let seconds = t0.elapsed().as_secs_f64();
-
-    let size = file_bytes(path)?;
-    let reread = JournalStorage::open_with(path, &a.lock.file_options(false)).map_err(err)?;
-    let complete = reread.get_n_trials(study, Some(&[TrialState::Complete])).map_err(err)?;
-    let total = reread.get_n_trials(study, None).map_err(err)?;
+    let redis = redis_url(path);
+    let (seconds, complete, total, size) = match &redis {
+        // A Redis prefix is the caller's to clear (bench/redis_vs_optuna.py uses a fresh one per run).
+        Some(url) => {
+            let (seconds, study) = timed_loop(a, || JournalStorage::open_url(url)).map_err(err)?;
+            let reread = JournalStorage::open_url(url).map_err(err)?;
+            let (complete, total) = counts(&reread, study).map_err(err)?;
+            (seconds, complete, total, 0)
+        }
+        None => {
+            remove_journal(path)?;
+            let open = || JournalStorage::open_with(path, &a.lock.file_options(true));
+            let (seconds, study) = timed_loop(a, open).map_err(err)?;
+            let size = file_bytes(path)?;
+            let reread =
+                JournalStorage::open_with(path, &a.lock.file_options(false)).map_err(err)?;
+            let (complete, total) = counts(&reread, study).map_err(err)?;
+            (seconds, complete, total, size)
+        }
+    };
     if complete as u64 != a.n || total as u64 != a.n {
         return Err(CliError::at(
             path,
@@ -65,7 +70,7 @@ pub fn run(a: &W1Args) -> Result<(), CliError> {
     JsonLine::new()
         .str("w", "w1")
         .str("backend", "trialog")
-        .str("lock", a.lock.name())
+        .str("lock", if redis.is_some() { "redis" } else { a.lock.name() })
         .int("n_trials", a.n)
         .int("ops", ops)
         .num("seconds", seconds)
@@ -75,4 +80,32 @@ pub fn run(a: &W1Args) -> Result<(), CliError> {
         .int("file_bytes", size)
         .print();
     Ok(())
+}
+
+/// Opens the storage with `open`, creates the study and times writing `a.n` trials to it.
+/// Returns the seconds and the study.
+fn timed_loop<B: LogBackend>(
+    a: &W1Args,
+    open: impl FnOnce() -> trialog::Result<JournalStorage<B>>,
+) -> trialog::Result<(f64, u64)> {
+    let storage = open()?;
+    let study = create_study(&storage)?;
+    let dist = xy_distribution();
+    let mut rng = Rng::new(a.seed.unwrap_or_else(Rng::fresh_seed));
+    let t0 = Instant::now();
+    for _ in 0..a.n {
+        one_trial(&storage, study, &dist, &mut rng)?;
+    }
+    Ok((t0.elapsed().as_secs_f64(), study))
+}
+
+/// The COMPLETE trials and all trials of `study`.
+fn counts<B: LogBackend>(
+    storage: &JournalStorage<B>,
+    study: u64,
+) -> trialog::Result<(usize, usize)> {
+    Ok((
+        storage.get_n_trials(study, Some(&[TrialState::Complete]))?,
+        storage.get_n_trials(study, None)?,
+    ))
 }

@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use trialog::backend::OptunaFileOptions;
 use trialog::{JournalStorage, LogBackend, MemoryBackend};
 
-use super::files::{LockArg, file_bytes, remove_journal, write_durably};
+use super::files::{LockArg, file_bytes, redis_url, remove_journal, write_durably};
 use super::json::JsonLine;
 use super::rusage::rss_peak_mib;
 use super::shape::{OPS_PER_TRIAL, Rng, STUDY, create_study, one_trial, xy_distribution};
@@ -52,7 +52,8 @@ impl ReplayFormat {
 /// Arguments of `trialog bench w2`.
 #[derive(Debug, Args)]
 pub struct W2Args {
-    /// The journal to replay (from `w2-build`, or `bench.py w2-build` with `--format optuna`).
+    /// The journal to replay (from `w2-build`, or `bench.py w2-build` with `--format optuna`), or
+    /// a Redis journal (`redis://host:port/db?prefix=NAME`, any format given is ignored).
     #[arg(long)]
     pub journal: PathBuf,
     /// The journal's format.
@@ -94,7 +95,11 @@ pub fn build(a: &BuildArgs) -> Result<(), CliError> {
 pub fn replay(a: &W2Args) -> Result<(), CliError> {
     let path = &a.journal;
     let rss_before = rss_peak_mib();
+    let redis = redis_url(path);
     let (t0, t1, t2, n, from) = match a.format {
+        _ if redis.is_some() => {
+            timed_replay(path, || JournalStorage::open_url(redis.as_deref().unwrap_or_default()))?
+        }
         ReplayFormat::Trialog => timed_replay(path, || {
             JournalStorage::open_with(path, &LockArg::default().file_options(false))
         })?,
@@ -106,12 +111,12 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
     if let Some(expected) = a.n.filter(|e| *e != n) {
         return Err(CliError::at(path, format!("holds {n} trials, {expected} expected")));
     }
-    let size = file_bytes(path)?;
+    let size = if redis.is_some() { 0 } else { file_bytes(path)? };
     let seconds = (t2 - t0).as_secs_f64();
     JsonLine::new()
         .str("w", "w2")
         .str("backend", "trialog")
-        .str("format", a.format.name())
+        .str("format", if redis.is_some() { "redis" } else { a.format.name() })
         .int("n_trials", n)
         .int("file_bytes", size)
         .int("replayed_from", from)

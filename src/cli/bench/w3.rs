@@ -9,9 +9,9 @@ use std::thread::sleep;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Args;
-use trialog::{JournalStorage, TrialState};
+use trialog::{JournalStorage, LogBackend, TrialState};
 
-use super::files::{BenchPath, LockArg, file_bytes, remove_journal, sibling};
+use super::files::{BenchPath, LockArg, file_bytes, redis_url, remove_journal, sibling};
 use super::json::{JsonLine, field_f64};
 use super::shape::{OPS_PER_TRIAL, Rng, STUDY, create_study, one_trial, xy_distribution};
 use crate::cli::CliError;
@@ -29,7 +29,8 @@ pub struct W3Args {
     #[arg(long, default_value_t = 300)]
     pub n: u64,
     /// Journal to (re)create; it is deleted first and kept afterwards. Default: a scratch file
-    /// in the temporary directory, removed afterwards.
+    /// in the temporary directory, removed afterwards. A Redis URL
+    /// (`redis://host:port/db?prefix=NAME`) writes there; the prefix should be empty.
     #[arg(long)]
     pub journal: Option<PathBuf>,
     /// Writers' lock protocol.
@@ -81,13 +82,22 @@ pub fn run(a: &W3Args) -> Result<(), CliError> {
     }
     let target = BenchPath::new(a.journal.clone(), "w3")?;
     let path = &target.path;
-    remove_journal(path)?;
-    {
-        let storage = JournalStorage::open_with(path, &a.lock.file_options(true))
-            .map_err(|e| CliError::lib(path, e))?;
-        create_study(&storage).map_err(|e| CliError::lib(path, e))?;
+    let redis = redis_url(path);
+    let err = |e: trialog::Error| CliError::lib(path, e);
+    match &redis {
+        // A Redis prefix is the caller's to clear (bench/redis_vs_optuna.py uses a fresh one per run).
+        Some(url) => drop(create_study(&JournalStorage::open_url(url).map_err(err)?).map_err(err)?),
+        None => {
+            remove_journal(path)?;
+            let storage =
+                JournalStorage::open_with(path, &a.lock.file_options(true)).map_err(err)?;
+            create_study(&storage).map_err(err)?;
+        }
     }
-    let sync = sibling(path, &format!(".w3sync-{}", std::process::id()));
+    let sync = match &redis {
+        Some(_) => std::env::temp_dir().join(format!("trialog-w3sync-{}", std::process::id())),
+        None => sibling(path, &format!(".w3sync-{}", std::process::id())),
+    };
     std::fs::create_dir_all(&sync).map_err(|e| CliError::at(&sync, e))?;
     let result = race(a, path, &sync);
     let _ = std::fs::remove_dir_all(&sync);
@@ -99,12 +109,12 @@ pub fn run(a: &W3Args) -> Result<(), CliError> {
     let slowest = worker_seconds.iter().copied().fold(0.0, f64::max);
     let total = a.procs * a.n;
     let check = verify(path, a.lock, total)?;
-    let size = file_bytes(path)?;
+    let size = if redis.is_some() { 0 } else { file_bytes(path)? };
 
     JsonLine::new()
         .str("w", "w3")
         .str("backend", "trialog")
-        .str("lock", a.lock.name())
+        .str("lock", if redis.is_some() { "redis" } else { a.lock.name() })
         .int("procs", a.procs)
         .int("trials_per_proc", a.n)
         .num("seconds", wall)
@@ -217,9 +227,19 @@ struct Check {
 /// Reads the journal back: `total` trials, all COMPLETE, numbers exactly 0..total-1.
 fn verify(path: &Path, lock: LockArg, total: u64) -> Result<Check, CliError> {
     let err = |e: trialog::Error| CliError::lib(path, e);
-    let storage = JournalStorage::open_with(path, &lock.file_options(false)).map_err(err)?;
-    let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
-    let trials = storage.get_all_trials(study, None).map_err(err)?;
+    match redis_url(path) {
+        Some(url) => check(&JournalStorage::open_url(&url).map_err(err)?, total),
+        None => {
+            check(&JournalStorage::open_with(path, &lock.file_options(false)).map_err(err)?, total)
+        }
+    }
+    .map_err(err)
+}
+
+/// [`verify`] on an open storage.
+fn check<B: LogBackend>(storage: &JournalStorage<B>, total: u64) -> trialog::Result<Check> {
+    let study = storage.get_study_id_from_name(STUDY)?;
+    let trials = storage.get_all_trials(study, None)?;
     let mut numbers: Vec<u64> = trials.iter().map(|t| t.number).collect();
     numbers.sort_unstable();
     let numbers_ok = numbers.iter().copied().eq(0..total);
@@ -233,7 +253,21 @@ fn verify(path: &Path, lock: LockArg, total: u64) -> Result<Check, CliError> {
 pub fn worker(a: &WorkerArgs) -> Result<(), CliError> {
     let path = &a.journal;
     let err = |e: trialog::Error| CliError::lib(path, e);
-    let storage = JournalStorage::open_with(path, &a.lock.file_options(false)).map_err(err)?;
+    match redis_url(path) {
+        Some(url) => timed_worker(a, &JournalStorage::open_url(&url).map_err(err)?),
+        None => timed_worker(
+            a,
+            &JournalStorage::open_with(path, &a.lock.file_options(false)).map_err(err)?,
+        ),
+    }
+}
+
+/// [`worker`] on an open storage.
+fn timed_worker<B: LogBackend>(
+    a: &WorkerArgs,
+    storage: &JournalStorage<B>,
+) -> Result<(), CliError> {
+    let err = |e: trialog::Error| CliError::lib(&a.journal, e);
     let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
     let dist = xy_distribution();
     let mut rng = Rng::new(a.seed);
@@ -247,7 +281,7 @@ pub fn worker(a: &WorkerArgs) -> Result<(), CliError> {
     }
     let start = now();
     for _ in 0..a.n {
-        one_trial(&storage, study, &dist, &mut rng).map_err(err)?;
+        one_trial(storage, study, &dist, &mut rng).map_err(err)?;
     }
     let end = now();
     JsonLine::new().num("start", start).num("end", end).num("seconds", end - start).print();

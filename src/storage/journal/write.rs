@@ -199,12 +199,11 @@ impl<B: LogBackend> JournalStorage<B> {
             if moved_at == Some(start) {
                 // The log goes on past where replay stops, and replay cannot go further (a
                 // backend in a recovery mode that stopped): never spin, never write behind it.
-                return Err(Error::Corruption {
-                    path: self.backend.path().to_owned(),
-                    offset: start,
-                    reason: "the log goes on past the point where replay stops; refusing to write"
+                return Err(self.backend.corrupt_at(
+                    start,
+                    "the log goes on past the point where replay stops; refusing to write"
                         .to_owned(),
-                });
+                ));
             }
             let inner = working.as_mut().expect("caught up");
             let mut results = Vec::with_capacity(group.len());
@@ -292,11 +291,10 @@ impl<B: LogBackend> JournalStorage<B> {
         let inner = working.as_mut().expect("just set");
         let Committed { log, .. } = &mut *committed;
         let committed_pos = log.pos;
-        let path = self.backend.path();
         let end = self.backend.read_from(inner.pos, &mut |at, batch| {
-            inner.state.replay_batch(batch).map_err(|u| unreplayable(path, at, u))?;
+            inner.state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
             if at >= committed_pos {
-                log.state.replay_batch(batch).map_err(|u| unreplayable(path, at, u))?;
+                log.state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
             }
             Ok(())
         })?;
