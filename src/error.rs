@@ -159,6 +159,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// A snapshot of the journal at `path` could not be taken (nothing was changed: the old
+    /// snapshot, if any, stays). Loading a snapshot never fails: a bad one means a full replay.
+    #[error("cannot take a snapshot of {path}: {reason}", path = path.display())]
+    Snapshot {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The file is not a trialog journal (bad magic or header).
     #[error("{path} is not a trialog journal: {reason}", path = path.display())]
     NotAJournal {
@@ -507,6 +516,7 @@ impl Error {
                 IncompatibleDistribution { name: name.clone(), reason }
             }
             InvalidArgument(msg) => InvalidArgument(msg.clone()),
+            Snapshot { path, reason } => Snapshot { path: path.clone(), reason: reason.clone() },
             MultiObjectiveStudy { study_id, n_objectives } => {
                 MultiObjectiveStudy { study_id: *study_id, n_objectives: *n_objectives }
             }

@@ -88,6 +88,7 @@ pub mod replay;
 #[cfg(feature = "report")]
 pub mod report;
 pub mod runner;
+pub mod snapshot;
 pub mod storage;
 pub mod study;
 mod sys;

@@ -459,6 +459,16 @@ fn recover_locked(
             if let Some(guard) = guard {
                 guard.verify_held()?;
             }
+            // The snapshot describes the old bytes; the new journal replays without one (its
+            // writers take a new one). Removed first, so no crash leaves it beside the new file.
+            let snapshot = crate::snapshot::path_for(canonical);
+            match fs::remove_file(&snapshot) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    let _ = fs::remove_file(report.backup.as_ref().expect("just set"));
+                    return Err(Error::io("remove the snapshot", snapshot, e));
+                }
+                _ => {}
+            }
             if let Err(e) = write_new(canonical, &clean, &permissions, true) {
                 let Error::JournalInUse { operation, hint, .. } = e else { return Err(e) };
                 // Nothing was replaced: leave the directory as it was, without a backup of an

@@ -668,6 +668,206 @@ impl ReplayState {
     }
 }
 
+/// A state's contents as a snapshot stores them (`src/snapshot/`), borrowed: what replay cannot
+/// derive again from the trials themselves.
+#[derive(Debug)]
+pub(crate) struct Parts<'a> {
+    /// The next study id (study ids are never reused).
+    pub next_study_id: u64,
+    /// The live studies, by id.
+    pub studies: Vec<&'a FrozenStudy>,
+    /// Every trial ever created, by id (those of deleted studies too).
+    pub trials: &'a [Arc<FrozenTrial>],
+    /// The heartbeats of RUNNING trials, by trial id.
+    pub heartbeats: Vec<(u64, Heartbeats)>,
+    /// The distinct worker ids that made trials RUNNING.
+    pub workers: &'a [Arc<str>],
+    /// For each trial id, its index in `workers` (`u32::MAX`: none; shorter than `trials` when
+    /// the last trials have none).
+    pub runners: &'a [u32],
+    /// Replay's counters.
+    pub stats: ReplayStats,
+}
+
+impl ReplayState {
+    /// What a snapshot must store to rebuild this state with [`Restore`].
+    pub(crate) fn parts(&self) -> Parts<'_> {
+        let mut heartbeats: Vec<(u64, Heartbeats)> =
+            self.heartbeats.iter().map(|(id, h)| (*id, *h)).collect();
+        heartbeats.sort_unstable_by_key(|(id, _)| *id);
+        Parts {
+            next_study_id: self.next_study_id,
+            studies: self.studies.values().map(|e| &e.study).collect(),
+            trials: &self.trials,
+            heartbeats,
+            workers: &self.runners.names,
+            runners: &self.runners.by_trial,
+            stats: self.stats,
+        }
+    }
+}
+
+/// Rebuilds a state from a snapshot's records (its restore rules, `docs/FORMAT.md`), without
+/// replay's checks: the records were taken from a replayed state. Every inconsistency a damaged
+/// or foreign record could cause is an `Err` with the reason, never a panic or a wrong index.
+#[derive(Debug)]
+pub(crate) struct Restore {
+    state: ReplayState,
+    /// The ids the next restored studies get, in order.
+    study_ids: std::vec::IntoIter<u64>,
+    /// Trial counts of deleted studies (their trials keep their numbers, hidden).
+    dead_numbers: HashMap<u64, u64>,
+}
+
+impl Restore {
+    /// Starts a state with these id counters and replay counters.
+    pub(crate) fn new(next_study_id: u64, study_ids: Vec<u64>, stats: ReplayStats) -> Self {
+        let state = ReplayState { next_study_id, stats, ..ReplayState::default() };
+        Restore { state, study_ids: study_ids.into_iter(), dead_numbers: HashMap::new() }
+    }
+
+    /// Applies one record: a live study (code 0) and its attributes (2, 3), or a trial (4).
+    pub(crate) fn apply(&mut self, op: Operation) -> std::result::Result<(), String> {
+        let s = &mut self.state;
+        match op {
+            Operation::CreateStudy { study_name, directions } => {
+                let study_id = self.study_ids.next().ok_or("more studies than study ids")?;
+                let last = s.studies.keys().next_back();
+                if study_id >= s.next_study_id || last.is_some_and(|l| *l >= study_id) {
+                    return Err(format!("study id {study_id} out of order or range"));
+                }
+                if s.names.insert(study_name.clone(), study_id).is_some() {
+                    return Err(format!("study name {study_name:?} twice"));
+                }
+                let study = FrozenStudy {
+                    study_id,
+                    study_name,
+                    directions,
+                    user_attrs: BTreeMap::new(),
+                    system_attrs: BTreeMap::new(),
+                };
+                let entry = StudyEntry {
+                    study,
+                    trial_ids: Vec::new(),
+                    waiting: BTreeSet::new(),
+                    param_reps: HashMap::new(),
+                    layouts: Layouts::default(),
+                };
+                s.studies.insert(study_id, entry);
+            }
+            Operation::SetStudyUserAttr { study_id, key, value } => {
+                let entry = s.studies.get_mut(&study_id).ok_or("attribute of an unknown study")?;
+                entry.study.user_attrs.insert(key, value);
+            }
+            Operation::SetStudySystemAttr { study_id, key, value } => {
+                let entry = s.studies.get_mut(&study_id).ok_or("attribute of an unknown study")?;
+                entry.study.system_attrs.insert(key, value);
+            }
+            Operation::CreateTrial { study_id, datetime_start, template: Some(t) } => {
+                if study_id >= s.next_study_id {
+                    return Err(format!("trial of study {study_id}, past the study ids"));
+                }
+                let t = *t;
+                let trial_id = s.trials.len() as u64;
+                let mut entry = s.studies.get_mut(&study_id);
+                let number = match entry.as_deref_mut() {
+                    Some(e) => {
+                        e.trial_ids.push(trial_id);
+                        if t.state == TrialState::Waiting {
+                            e.waiting.insert(trial_id);
+                        }
+                        e.trial_ids.len() as u64 - 1
+                    }
+                    // A deleted study's trial: hidden for good (study ids are never reused),
+                    // kept so that the trial ids count, with its content as it was.
+                    None => {
+                        let next = self.dead_numbers.entry(study_id).or_insert(0);
+                        *next += 1;
+                        *next - 1
+                    }
+                };
+                let mut trial = FrozenTrial::new(trial_id, number, study_id, t.state);
+                trial.datetime_start = datetime_start;
+                trial.datetime_complete = t.datetime_complete;
+                trial.values = t.values.map(Values::from);
+                for (name, (internal, dist)) in t.params {
+                    let external = dist
+                        .to_external(internal)
+                        .ok_or_else(|| format!("parameter {name:?} has no external value"))?;
+                    match entry.as_deref_mut() {
+                        Some(e) => {
+                            let (name, dist, interned) =
+                                intern(&mut e.param_reps, number, &name, &dist);
+                            trial.params.insert(Arc::clone(&name), external);
+                            e.layouts.set(&mut trial, name, dist, interned);
+                        }
+                        None => {
+                            let name: Arc<str> = Arc::from(name);
+                            trial.params.insert(Arc::clone(&name), external);
+                            trial.distributions.insert(name, Arc::new(dist));
+                        }
+                    }
+                }
+                // Empty attributes stay the one shared empty map, as replay leaves them.
+                if !t.user_attrs.is_empty() {
+                    trial.user_attrs = t.user_attrs.into_iter().collect();
+                }
+                if !t.system_attrs.is_empty() {
+                    trial.system_attrs = t.system_attrs.into_iter().collect();
+                }
+                trial.intermediate_values = t.intermediate_values.into_iter().collect();
+                s.trials.push(Arc::new(trial));
+            }
+            other => return Err(format!("operation code {} in a snapshot", other.code())),
+        }
+        Ok(())
+    }
+
+    /// Ends the restore: checks the counts the tables promised and adds heartbeats and the
+    /// workers that ran each trial (`runs`: first trial id, count, index into `workers`).
+    pub(crate) fn finish(
+        mut self,
+        trials: u64,
+        heartbeats: Vec<(u64, Heartbeats)>,
+        workers: Vec<String>,
+        runs: Vec<(u64, u64, u32)>,
+    ) -> std::result::Result<ReplayState, String> {
+        let s = &mut self.state;
+        if self.study_ids.next().is_some() {
+            return Err("fewer studies than study ids".into());
+        }
+        if s.trials.len() as u64 != trials {
+            return Err(format!("{} trials, the tables say {trials}", s.trials.len()));
+        }
+        for (trial_id, beats) in heartbeats {
+            match s.trials.get(usize::try_from(trial_id).unwrap_or(usize::MAX)) {
+                Some(t) if t.state == TrialState::Running => {
+                    s.heartbeats.insert(trial_id, beats);
+                }
+                _ => return Err(format!("heartbeat of trial {trial_id}, not RUNNING")),
+            }
+        }
+        let names: Vec<Arc<str>> = workers.iter().map(|w| Arc::from(w.as_str())).collect();
+        s.runners.index = names.iter().zip(0u32..).map(|(n, i)| (Arc::clone(n), i)).collect();
+        if s.runners.index.len() != names.len() {
+            return Err("a worker id twice".into());
+        }
+        s.runners.names = names;
+        for (first, count, worker) in runs {
+            let end = first.checked_add(count).filter(|end| *end <= trials && count > 0);
+            let (Some(end), true) = (end, (worker as usize) < s.runners.names.len()) else {
+                return Err(format!("worker run at trial {first} out of range"));
+            };
+            if (first as usize) < s.runners.by_trial.len() {
+                return Err("worker runs out of order".into());
+            }
+            s.runners.by_trial.resize(first as usize, u32::MAX);
+            s.runners.by_trial.resize(end as usize, worker);
+        }
+        Ok(self.state)
+    }
+}
+
 /// Returns the study's shared name and (if equal) shared distribution for a parameter of trial
 /// `number`, and makes that trial the representative if it is the lowest-numbered one so far.
 /// The flag says whether the distribution returned is the one the representative holds now.

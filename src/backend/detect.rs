@@ -226,4 +226,11 @@ impl LogBackend for AnyJournalFile {
             AnyJournalFile::Optuna(b) => b.sync_written(guard),
         }
     }
+
+    fn snapshot_source(&self) -> Option<(&Path, JournalFormat)> {
+        match self {
+            AnyJournalFile::Trialog(b) => b.snapshot_source(),
+            AnyJournalFile::Optuna(b) => b.snapshot_source(),
+        }
+    }
 }

@@ -477,6 +477,11 @@ impl LogBackend for FileBackend {
     fn recovery_report(&self) -> RecoveryReport {
         self.recovery.report()
     }
+
+    fn snapshot_source(&self) -> Option<(&Path, super::JournalFormat)> {
+        (self.recovery.mode() == super::RecoveryMode::default())
+            .then_some((self.path.as_path(), super::JournalFormat::Trialog))
+    }
 }
 
 #[cfg(test)]

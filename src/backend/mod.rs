@@ -138,6 +138,14 @@ pub trait LogBackend: Send + Sync {
         Ok(outcome)
     }
 
+    /// The journal file whose snapshot (`src/snapshot/`, `<journal>.snapshot`) an open may
+    /// start from and a writer may take, with its format; `None` (the default) for logs that
+    /// take no snapshots. File journals in the default recovery mode only: another mode can
+    /// leave out records that a snapshot's state holds.
+    fn snapshot_source(&self) -> Option<(&Path, JournalFormat)> {
+        None
+    }
+
     /// The error for the record at position `at` (as `read_from` handed it to its sink) that
     /// cannot be used, for `reason`: it names the record the way this backend's positions do.
     /// Default: [`Error::Corruption`] at byte offset `at`; Redis names the key of log number

@@ -317,6 +317,11 @@ impl LogBackend for OptunaJournalFile {
         self.recovery.report()
     }
 
+    fn snapshot_source(&self) -> Option<(&Path, super::JournalFormat)> {
+        (self.recovery.mode() == super::RecoveryMode::default())
+            .then_some((self.path.as_path(), super::JournalFormat::Optuna))
+    }
+
     fn lock(&self) -> Result<LockGuard<'_>> {
         self.check_poisoned()?;
         if let Some(e) = &self.read_only {

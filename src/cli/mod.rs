@@ -21,6 +21,7 @@ pub mod recover;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod snapshot;
 mod space_file;
 pub mod stats;
 pub mod studies;
@@ -67,6 +68,9 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// Replay the journal and print what it holds and how long replay took.
     Stats(stats::StatsArgs),
+    /// Save the replayed state beside the journal (`<journal>.snapshot`) so opens replay only
+    /// what follows it (see docs/FORMAT.md, "Snapshots").
+    Snapshot(snapshot::SnapshotArgs),
     /// Run a multi-process random search on one journal file, with a progress bar (the
     /// README's main job). Running it again continues the same study.
     Demo(demo::DemoArgs),
@@ -109,6 +113,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Best(args) => best::run(&args),
         Command::Dump(args) => dump::run(&args),
         Command::Stats(args) => stats::run(&args),
+        Command::Snapshot(args) => snapshot::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::DemoWorker(args) => demo::worker(&args),
         Command::Import(args) => import::run(&args),

@@ -78,6 +78,8 @@ pub struct JournalStorage<B: LogBackend = FileBackend> {
     /// What this handle saw of other workers' heartbeats (taken after `committed` or `working`,
     /// never before).
     watch: Mutex<HeartbeatWatch>,
+    /// The snapshot the open started from and the ones writes take (`src/snapshot/`).
+    snapshots: super::snapshots::Snapshots,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -157,18 +159,68 @@ impl JournalStorage<crate::backend::RedisBackend> {
 impl<B: LogBackend> JournalStorage<B> {
     /// A storage over `backend`, replayed up to the backend's current end.
     pub fn new(backend: B) -> Result<Self> {
+        let mut snapshots = super::snapshots::Snapshots::new(&backend);
+        let log = match snapshots.load() {
+            Some((state, pos)) => Inner { state, pos },
+            None => Inner::default(),
+        };
         let storage = JournalStorage {
             backend,
             worker_prefix: format!("{}-", uuid::Uuid::new_v4()),
             heartbeat: None,
-            committed: Mutex::new(Committed::default()),
+            committed: Mutex::new(Committed { log, in_flight: false }),
             working: Mutex::new(None),
             queue: WriteQueue::default(),
             clock_offset_micros: 0,
             watch: Mutex::default(),
+            snapshots,
         };
         storage.sync()?;
         Ok(storage)
+    }
+
+    /// Sets how many bytes of log past the newest snapshot make a write of this handle take a
+    /// new one in the background (for example [`crate::snapshot::AUTO_THRESHOLD_BYTES`]; the
+    /// default is `u64::MAX`, never, until loading a snapshot is faster than replaying the log
+    /// it covers). Only file journals take snapshots.
+    pub fn with_snapshot_threshold(mut self, bytes: u64) -> Self {
+        self.snapshots.set_threshold(bytes);
+        self
+    }
+
+    /// The journal position this handle's open started replaying from, when it started from a
+    /// valid snapshot (`None`: it replayed the whole log).
+    pub fn opened_from_snapshot(&self) -> Option<u64> {
+        self.snapshots.opened_at()
+    }
+
+    /// Takes a snapshot of the state synced to the current end of the log now (`trialog
+    /// snapshot`), durably, in place of the old one. `Ok(None)` for logs that take no snapshots
+    /// (memory, Redis, a file in a non-default recovery mode). Holds no lock while it writes.
+    pub fn take_snapshot(&self) -> Result<Option<crate::snapshot::Taken>> {
+        let (state, pos) = {
+            let committed = self.synced()?;
+            (committed.log.state.clone(), committed.log.pos)
+        };
+        self.snapshots.take(&state, pos)
+    }
+
+    /// After a write: starts a background snapshot if the log grew past the threshold since the
+    /// newest one. Copies the committed state (sharing its trials) under the handle's state
+    /// lock only; the writers' lock is not held.
+    pub(super) fn snapshot_if_due(&self) {
+        let pos = self.committed().log.pos;
+        if !self.snapshots.due(pos) {
+            return;
+        }
+        let (state, pos) = {
+            let committed = self.committed();
+            if committed.in_flight {
+                return; // the next group's leader comes back here
+            }
+            (committed.log.state.clone(), committed.log.pos)
+        };
+        self.snapshots.start(state, pos);
     }
 
     /// The backend.

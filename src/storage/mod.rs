@@ -21,6 +21,7 @@ use crate::model::{
 mod group;
 mod journal;
 pub mod location;
+mod snapshots;
 mod staleness;
 
 pub use journal::JournalStorage;

@@ -96,7 +96,7 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
     let path = &a.journal;
     let rss_before = rss_peak_mib();
     let redis = redis_url(path);
-    let (t0, t1, t2, n) = match a.format {
+    let (t0, t1, t2, n, from) = match a.format {
         _ if redis.is_some() => {
             timed_replay(path, || JournalStorage::open_url(redis.as_deref().unwrap_or_default()))?
         }
@@ -119,6 +119,7 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
         .str("format", if redis.is_some() { "redis" } else { a.format.name() })
         .int("n_trials", n)
         .int("file_bytes", size)
+        .int("replayed_from", from)
         .num("open_s", (t1 - t0).as_secs_f64())
         .num("get_all_s", (t2 - t1).as_secs_f64())
         .num("seconds", seconds)
@@ -131,11 +132,12 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
 }
 
 /// Opens the storage with `open` and reads all trials of the study. Returns the start, the time
-/// the storage was open, the end, and the number of trials.
+/// the storage was open, the end, the number of trials, and the journal position replay started
+/// from (a snapshot's covered end, or 0).
 fn timed_replay<B: LogBackend>(
     path: &std::path::Path,
     open: impl FnOnce() -> trialog::Result<JournalStorage<B>>,
-) -> Result<(Instant, Instant, Instant, u64), CliError> {
+) -> Result<(Instant, Instant, Instant, u64, u64), CliError> {
     let err = |e: trialog::Error| CliError::lib(path, e);
     let t0 = Instant::now();
     let storage = open().map_err(err)?;
@@ -143,5 +145,5 @@ fn timed_replay<B: LogBackend>(
     let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
     let trials = storage.get_all_trials(study, None).map_err(err)?;
     let t2 = Instant::now();
-    Ok((t0, t1, t2, trials.len() as u64))
+    Ok((t0, t1, t2, trials.len() as u64, storage.opened_from_snapshot().unwrap_or(0)))
 }

@@ -266,6 +266,7 @@ impl<B: LogBackend> JournalStorage<B> {
         committed.in_flight = false;
         drop(committed);
         std::mem::forget(in_flight); // already ended, under the same lock as the apply
+        self.snapshot_if_due();
         let mut batches = batches.into_iter();
         Ok(results
             .into_iter()

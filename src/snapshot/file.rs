@@ -1,0 +1,275 @@
+//! The bytes of a snapshot file (`docs/FORMAT.md`, "Snapshots"): a header like the journal's,
+//! then the journal's frames holding the anchor, the tables and the state's records.
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::journal::frame::{self, FrameCheck};
+use crate::journal::{LogBatch, Operation, TrialTemplate, codec};
+use crate::model::{FrozenTrial, Timestamp};
+use crate::replay::{Heartbeats, Parts, ReplayState, ReplayStats, Restore};
+
+use super::JournalKind;
+use super::anchor::Record;
+
+/// The 8 magic bytes that open every snapshot.
+pub(crate) const MAGIC: [u8; 8] = *b"\x89TLSNAP\n";
+/// The snapshot format version this build writes and the only one it reads.
+pub(crate) const VERSION: u16 = 1;
+/// Size of the header.
+const HEADER_LEN: usize = 16;
+/// Records per state frame (a load holds one frame's records at a time).
+const OPS_PER_FRAME: usize = 4096;
+
+/// Frame 0: which journal, which prefix of it, and how many state frames follow the tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Anchor {
+    pub kind: JournalKind,
+    pub first: Record,
+    pub last: Record,
+    pub frames: u64,
+}
+
+type WireRecord = (u64, u64, u32);
+type WireAnchor = (u8, WireRecord, WireRecord, u64);
+type WireStats = (u64, u64, u64, Vec<u64>);
+/// Frame 1: next study id, trial count, live study ids, stats, heartbeats, workers, runs.
+type WireTables<S> =
+    (u64, u64, Vec<u64>, WireStats, Vec<(u64, i64, u64)>, Vec<S>, Vec<(u64, u64, u32)>);
+
+fn wire(r: &Record) -> WireRecord {
+    (r.offset, r.length, r.crc)
+}
+
+fn unwire((offset, length, crc): WireRecord) -> Record {
+    Record { offset, length, crc }
+}
+
+fn header() -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..8].copy_from_slice(&MAGIC);
+    h[8..10].copy_from_slice(&VERSION.to_le_bytes());
+    let crc = crc32fast::hash(&h[..12]);
+    h[12..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+fn msgpack<T: Serialize>(value: &T) -> Vec<u8> {
+    rmp_serde::to_vec(value).expect("encoding plain tuples into memory cannot fail")
+}
+
+/// The template that recreates `t` (parameters in internal representation), or why there is
+/// none (a value no distribution maps back: such a state is not snapshotted).
+fn template(t: &FrozenTrial) -> Result<TrialTemplate, String> {
+    let mut params = std::collections::BTreeMap::new();
+    for (name, value) in t.params.iter() {
+        let dist = t.distributions.get(&**name).ok_or("a parameter without a distribution")?;
+        let internal = dist.to_internal(value).map_err(|e| e.to_string())?;
+        if dist.to_external(internal).as_ref() != Some(value) {
+            return Err(format!("parameter {name:?} does not round-trip"));
+        }
+        params.insert(name.to_string(), (internal, (**dist).clone()));
+    }
+    Ok(TrialTemplate {
+        state: t.state,
+        values: t.values.as_ref().map(|v| v.to_vec()),
+        datetime_complete: t.datetime_complete,
+        params,
+        user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
+    })
+}
+
+/// Writes the snapshot of `state` (which replayed the journal up to `last.end()`).
+pub(crate) fn write<W: Write>(
+    out: &mut W,
+    kind: JournalKind,
+    first: &Record,
+    last: &Record,
+    state: &ReplayState,
+) -> Result<(), String> {
+    let io = |e: io::Error| e.to_string();
+    let parts: Parts<'_> = state.parts();
+    let records =
+        parts.studies.iter().map(|s| 1 + s.user_attrs.len() + s.system_attrs.len()).sum::<usize>()
+            + parts.trials.len();
+    let frames = records.div_ceil(OPS_PER_FRAME) as u64;
+    out.write_all(&header()).map_err(io)?;
+    let put = |payload: &[u8], out: &mut W| {
+        let mut buf = Vec::with_capacity(payload.len() + frame::FRAME_HEADER_LEN);
+        frame::encode_frame(payload, &mut buf);
+        out.write_all(&buf).map_err(io)
+    };
+    let code = match kind {
+        JournalKind::Trialog => 0,
+        JournalKind::Optuna => 1,
+    };
+    let anchor: WireAnchor = (code, wire(first), wire(last), frames);
+    put(&msgpack(&anchor), out)?;
+    let mut runs: Vec<(u64, u64, u32)> = Vec::new();
+    for (id, &w) in (0u64..).zip(parts.runners) {
+        match runs.last_mut() {
+            _ if w == u32::MAX => {}
+            Some((first, n, last)) if *last == w && *first + *n == id => *n += 1,
+            _ => runs.push((id, 1, w)),
+        }
+    }
+    let s: ReplayStats = parts.stats;
+    let tables: WireTables<&str> = (
+        parts.next_study_id,
+        parts.trials.len() as u64,
+        parts.studies.iter().map(|s| s.study_id).collect(),
+        (s.batches, s.applied, s.ignored, s.by_kind.to_vec()),
+        parts.heartbeats.iter().map(|(id, h)| (*id, h.latest.0, h.count)).collect(),
+        parts.workers.iter().map(|w| &**w).collect(),
+        runs,
+    );
+    put(&msgpack(&tables), out)?;
+    let mut w = StateFrames { batch: LogBatch { worker_id: String::new(), ops: Vec::new() }, out };
+    for study in &parts.studies {
+        let id = study.study_id;
+        w.push(Operation::CreateStudy {
+            study_name: study.study_name.clone(),
+            directions: study.directions.clone(),
+        })?;
+        for (key, value) in &study.user_attrs {
+            let (key, value) = (key.clone(), value.clone());
+            w.push(Operation::SetStudyUserAttr { study_id: id, key, value })?;
+        }
+        for (key, value) in &study.system_attrs {
+            let (key, value) = (key.clone(), value.clone());
+            w.push(Operation::SetStudySystemAttr { study_id: id, key, value })?;
+        }
+    }
+    for trial in parts.trials.iter().map(Arc::as_ref) {
+        w.push(Operation::CreateTrial {
+            study_id: trial.study_id,
+            datetime_start: trial.datetime_start,
+            template: Some(Box::new(template(trial)?)),
+        })?;
+    }
+    w.flush()
+}
+
+/// The state's records, [`OPS_PER_FRAME`] to a frame.
+struct StateFrames<'a, W: Write> {
+    batch: LogBatch,
+    out: &'a mut W,
+}
+
+impl<W: Write> StateFrames<'_, W> {
+    fn push(&mut self, op: Operation) -> Result<(), String> {
+        self.batch.ops.push(op);
+        if self.batch.ops.len() == OPS_PER_FRAME { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.batch.ops.is_empty() {
+            return Ok(());
+        }
+        let payload = codec::encode_batch(&self.batch);
+        if payload.len() > frame::MAX_PAYLOAD_LEN {
+            return Err("a frame of the snapshot would exceed the frame size limit".to_owned());
+        }
+        self.batch.ops.clear();
+        let mut buf = Vec::with_capacity(payload.len() + frame::FRAME_HEADER_LEN);
+        frame::encode_frame(&payload, &mut buf);
+        self.out.write_all(&buf).map_err(|e| e.to_string())
+    }
+}
+
+/// Reads one frame into `buf` and returns its payload.
+fn next_frame<'a>(r: &mut impl Read, buf: &'a mut Vec<u8>) -> Result<&'a [u8], String> {
+    buf.resize(frame::FRAME_HEADER_LEN, 0);
+    r.read_exact(buf).map_err(|e| format!("cut short: {e}"))?;
+    let len = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
+    if len == 0 || len > frame::MAX_PAYLOAD_LEN {
+        return Err(format!("frame length {len} out of range"));
+    }
+    buf.resize(frame::FRAME_HEADER_LEN + len, 0);
+    r.read_exact(&mut buf[frame::FRAME_HEADER_LEN..]).map_err(|e| format!("cut short: {e}"))?;
+    match frame::check_frame(buf) {
+        FrameCheck::Batch { payload, .. } => Ok(payload),
+        _ => Err("a frame fails its CRC".into()),
+    }
+}
+
+/// Reads a snapshot: the header, the anchor (handed to `accept`, which refuses a snapshot of
+/// another journal before anything else is read), then the state. `Err` says why it is unusable.
+pub(crate) fn read(
+    r: &mut (impl Read + Send),
+    accept: impl FnOnce(&Anchor) -> Result<(), String>,
+) -> Result<(ReplayState, Anchor), String> {
+    let mut head = [0u8; HEADER_LEN];
+    r.read_exact(&mut head).map_err(|e| format!("header cut short: {e}"))?;
+    if head[..8] != MAGIC || crc32fast::hash(&head[..12]).to_le_bytes() != head[12..] {
+        return Err("not a snapshot (bad magic or header CRC)".into());
+    }
+    let version = u16::from_le_bytes([head[8], head[9]]);
+    let flags = u16::from_le_bytes([head[10], head[11]]);
+    if version != VERSION || flags != 0 {
+        return Err(format!(
+            "snapshot version {version} flags {flags:#x}: this build reads {VERSION}"
+        ));
+    }
+    let mut buf = Vec::new();
+    let bad = |what: &str, e: rmp_serde::decode::Error| format!("bad {what}: {e}");
+    let (kind, first, last, frames): WireAnchor =
+        rmp_serde::from_slice(next_frame(r, &mut buf)?).map_err(|e| bad("anchor", e))?;
+    let kind = match kind {
+        0 => JournalKind::Trialog,
+        1 => JournalKind::Optuna,
+        k => return Err(format!("unknown journal kind {k}")),
+    };
+    let anchor = Anchor { kind, first: unwire(first), last: unwire(last), frames };
+    accept(&anchor)?;
+    let (next_study_id, trials, study_ids, stats, heartbeats, workers, runs): WireTables<String> =
+        rmp_serde::from_slice(next_frame(r, &mut buf)?).map_err(|e| bad("tables", e))?;
+    let (batches, applied, ignored, by_kind) = stats;
+    let mut stats = ReplayStats { batches, applied, ignored, ..ReplayStats::default() };
+    if by_kind.len() != stats.by_kind.len() {
+        return Err("operation kinds of another build".into());
+    }
+    stats.by_kind.copy_from_slice(&by_kind);
+    let mut restore = Restore::new(next_study_id, study_ids, stats);
+    // Two cores: this thread builds the state while a second one reads and decodes the next
+    // frames (at most `IN_FLIGHT` decoded frames wait, so the load holds no second copy).
+    const IN_FLIGHT: usize = 2;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<LogBatch, String>>(IN_FLIGHT);
+        scope.spawn(move || {
+            for _ in 0..frames {
+                let decoded = next_frame(r, &mut buf)
+                    .and_then(|p| codec::decode_batch(p).map_err(|e| e.to_string()));
+                let failed = decoded.is_err();
+                if tx.send(decoded).is_err() || failed {
+                    return;
+                }
+            }
+            let mut more = [0u8; 1];
+            let end = match r.read(&mut more) {
+                Ok(0) => Ok(LogBatch { worker_id: String::new(), ops: Vec::new() }),
+                Ok(_) => Err("bytes after the last frame".to_owned()),
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = tx.send(end);
+        });
+        for _ in 0..frames {
+            let batch = rx.recv().map_err(|_| "the decoder stopped".to_owned())??;
+            for op in batch.ops {
+                restore.apply(op)?;
+            }
+        }
+        let end = rx.recv().map_err(|_| "the decoder stopped".to_owned())??;
+        debug_assert!(end.ops.is_empty());
+        Ok::<(), String>(())
+    })?;
+    let heartbeats = heartbeats
+        .into_iter()
+        .map(|(id, at, count)| (id, Heartbeats { latest: Timestamp(at), count }))
+        .collect();
+    Ok((restore.finish(trials, heartbeats, workers, runs)?, anchor))
+}

@@ -1,0 +1,393 @@
+//! Snapshots (`docs/FORMAT.md`, "Snapshots") never change what an open shows: a valid one gives
+//! exactly the state of a full replay (plus the log after it), and every damaged, foreign, stale
+//! or unknown one is ignored with one warning and a full replay, never an error.
+
+mod log_capture;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use trialog::backend::{AnyJournalFile, OptunaJournalFile};
+use trialog::model::Integer;
+use trialog::replay::ReplayState;
+use trialog::snapshot;
+use trialog::{
+    AttrValue, Distribution, FileBackend, HeartbeatOptions, JournalStorage, LogBackend, ParamValue,
+    StudyDirection, TrialState,
+};
+
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    Trialog,
+    Optuna,
+}
+
+fn journal_in(dir: &Path, format: Format) -> PathBuf {
+    match format {
+        Format::Trialog => dir.join("study.journal"),
+        Format::Optuna => dir.join("optuna.log"),
+    }
+}
+
+/// Writes `rounds` rounds of varied content: studies (one deleted, with trials), attributes
+/// (including values only an extended operation holds), every kind of distribution, WAITING,
+/// RUNNING (with heartbeats), finished trials, several workers.
+fn fill<B: LogBackend>(a: &JournalStorage<B>, b: &JournalStorage<B>, round: u64, trialog: bool) {
+    let name = |s: &str| format!("{s}-{round}");
+    let keep = a.create_new_study(&[StudyDirection::Minimize], Some(&name("keep"))).unwrap();
+    let gone = b.create_new_study(&[StudyDirection::Maximize], Some(&name("gone"))).unwrap();
+    let multi = a
+        .create_new_study(
+            &[StudyDirection::Minimize, StudyDirection::Maximize],
+            Some(&name("multi")),
+        )
+        .unwrap();
+    a.set_study_user_attr(keep, "owner", "me".into()).unwrap();
+    b.set_study_system_attr(keep, "seed", 42i64.into()).unwrap();
+    let big = match Integer::parse("18446744073709551615") {
+        Some(Integer::Big(b)) => AttrValue::BigInt(b),
+        other => panic!("{other:?}"),
+    };
+    let x = Distribution::float(-10.0, 10.0, false, None).unwrap();
+    let n = Distribution::int(1, 64, true, 1).unwrap();
+    let c = Distribution::categorical(vec![
+        ParamValue::Null,
+        ParamValue::Bool(true),
+        ParamValue::Int(3),
+        ParamValue::Float(f64::NAN),
+        ParamValue::Str("adam".into()),
+    ])
+    .unwrap();
+    for i in 0..12u64 {
+        let (h, study) =
+            if i % 3 == 0 { (b, gone) } else { (a, if i % 2 == 0 { keep } else { multi }) };
+        let t = h.create_new_trial(study, None).unwrap();
+        h.set_trial_param(t, "x", i as f64 - 5.5, &x).unwrap();
+        h.set_trial_param(t, "n", (1 + i % 8) as f64, &n).unwrap();
+        h.set_trial_param(t, "c", (i % 5) as f64, &c).unwrap();
+        h.set_trial_intermediate_value(t, 0, i as f64).unwrap();
+        h.set_trial_intermediate_value(t, 3, f64::INFINITY).unwrap();
+        h.set_trial_user_attr(t, "i", (i as i64).into()).unwrap();
+        if trialog {
+            h.set_trial_system_attr(t, "big", big.clone()).unwrap();
+        }
+        let values: &[f64] = if study == multi { &[1.0, i as f64] } else { &[i as f64] };
+        match i % 4 {
+            0 => drop(h.set_trial_state_values(t, TrialState::Complete, Some(values)).unwrap()),
+            1 => drop(h.set_trial_state_values(t, TrialState::Fail, None).unwrap()),
+            2 if trialog => h.record_heartbeat(t).unwrap(),
+            _ => {}
+        }
+    }
+    let mut waiting = trialog::FrozenTrial::new(0, 0, keep, TrialState::Waiting);
+    waiting.params.insert("x".into(), ParamValue::Float(0.25));
+    waiting.distributions.insert("x".into(), x.into());
+    let w = a.create_new_trial(keep, Some(&waiting)).unwrap();
+    assert_eq!(a.get_trial(w).unwrap().state, TrialState::Waiting);
+    b.delete_study(gone).unwrap();
+}
+
+fn open(path: &Path) -> JournalStorage<AnyJournalFile> {
+    JournalStorage::new(AnyJournalFile::open_existing(path).unwrap()).unwrap()
+}
+
+fn writers(path: &Path, format: Format) -> [JournalStorage<AnyJournalFile>; 2] {
+    let one = || {
+        let backend = match format {
+            Format::Trialog => AnyJournalFile::Trialog(FileBackend::open(path).unwrap()),
+            Format::Optuna => AnyJournalFile::Optuna(OptunaJournalFile::open(path).unwrap()),
+        };
+        let s = JournalStorage::new(backend).unwrap().with_snapshot_threshold(u64::MAX);
+        match format {
+            Format::Trialog => s.with_heartbeat(HeartbeatOptions {
+                interval: Duration::from_secs(60),
+                grace_period: Duration::from_secs(600),
+            }),
+            Format::Optuna => s,
+        }
+    };
+    [one(), one()]
+}
+
+fn state(s: &JournalStorage<AnyJournalFile>) -> ReplayState {
+    s.read(|st| Ok(st.clone())).unwrap()
+}
+
+/// The state of a full replay (the snapshot moved aside while opening).
+fn full_replay(path: &Path) -> ReplayState {
+    let snap = snapshot::path_for(path);
+    let aside = snap.with_extension("aside");
+    let had = std::fs::rename(&snap, &aside).is_ok();
+    let s = open(path);
+    assert_eq!(s.opened_from_snapshot(), None);
+    let st = state(&s);
+    if had {
+        std::fs::rename(&aside, &snap).unwrap();
+    }
+    st
+}
+
+/// A journal with a snapshot after round 0 and more log after it (round 1).
+fn journal_with_snapshot(dir: &Path, format: Format) -> (PathBuf, u64) {
+    let path = journal_in(dir, format);
+    let trialog = matches!(format, Format::Trialog);
+    let [a, b] = writers(&path, format);
+    fill(&a, &b, 0, trialog);
+    let taken = a.take_snapshot().unwrap().expect("file journals take snapshots");
+    assert_eq!(taken.path, snapshot::path_for(&path));
+    fill(&a, &b, 1, trialog);
+    (path, taken.covered_end)
+}
+
+#[test]
+fn a_valid_snapshot_plus_the_log_after_it_is_the_full_replay() {
+    for format in [Format::Trialog, Format::Optuna] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, covered) = journal_with_snapshot(dir.path(), format);
+        let full = full_replay(&path);
+        let fast = open(&path);
+        assert_eq!(fast.opened_from_snapshot(), Some(covered), "{format:?}");
+        assert_eq!(state(&fast), full, "{format:?}");
+        // And the handle keeps working from there: a write, then a fresh full replay agrees.
+        let s = fast.get_study_id_from_name("keep-1").unwrap();
+        fast.create_new_trial(s, None).unwrap();
+        assert_eq!(state(&fast), full_replay(&path), "{format:?}");
+        assert!(full.stats().batches > 0);
+    }
+}
+
+/// Opens with the (damaged) snapshot and checks: the state of a full replay, no snapshot used,
+/// exactly one warning naming the snapshot.
+fn ignored_with_one_warning(path: &Path, what: &str) {
+    log_capture::capture_logs();
+    let full = full_replay(path);
+    let snap = snapshot::path_for(path);
+    let before = log_capture::warnings_about(&snap).len();
+    let s = open(path);
+    assert_eq!(s.opened_from_snapshot(), None, "{what}: the snapshot was used");
+    assert_eq!(state(&s), full, "{what}: not the full replay's state");
+    let warnings = log_capture::warnings_about(&snap);
+    assert_eq!(warnings.len() - before, 1, "{what}: {warnings:?}");
+}
+
+fn rewrite(path: &Path, f: impl FnOnce(&mut Vec<u8>)) {
+    let mut bytes = std::fs::read(path).unwrap();
+    f(&mut bytes);
+    std::fs::write(path, bytes).unwrap();
+}
+
+/// The snapshot's frames: (offset, length) of each after the 16-byte header.
+fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut at = 16;
+    let mut out = Vec::new();
+    while at < bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize + 8;
+        out.push((at, len));
+        at += len;
+    }
+    out
+}
+
+#[test]
+fn damaged_snapshots_mean_a_full_replay_and_one_warning() {
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 7] = [
+        ("a flipped byte in a state frame", |b| {
+            let (at, len) = frames(b)[2];
+            b[at + len / 2] ^= 0x40;
+        }),
+        ("a flipped byte in the anchor", |b| b[16 + 9] ^= 1),
+        ("cut short", |b| b.truncate(b.len() - 3)),
+        ("the last frame missing", |b| {
+            let (at, _) = *frames(b).last().unwrap();
+            b.truncate(at);
+        }),
+        ("bytes after the last frame", |b| b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0])),
+        ("an unknown version", |b| {
+            b[8] = 2;
+            let crc = crc32fast::hash(&b[..12]);
+            b[12..16].copy_from_slice(&crc.to_le_bytes());
+        }),
+        ("not a snapshot", |b| b.truncate(7)),
+    ];
+    for format in [Format::Trialog, Format::Optuna] {
+        for (what, damage) in damages {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, _) = journal_with_snapshot(dir.path(), format);
+            rewrite(&snapshot::path_for(&path), damage);
+            ignored_with_one_warning(&path, &format!("{format:?}, {what}"));
+        }
+    }
+}
+
+#[test]
+fn tables_that_disagree_with_the_records_mean_a_full_replay() {
+    // CRC-valid frames whose contents lie: the tables promise one trial more than the records.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = journal_with_snapshot(dir.path(), Format::Trialog);
+    rewrite(&snapshot::path_for(&path), |b| {
+        let (at, len) = frames(b)[1];
+        type Tables = (
+            u64,
+            u64,
+            Vec<u64>,
+            (u64, u64, u64, Vec<u64>),
+            Vec<(u64, i64, u64)>,
+            Vec<String>,
+            Vec<(u64, u64, u32)>,
+        );
+        let mut t: Tables = rmp_serde::from_slice(&b[at + 8..at + len]).unwrap();
+        t.1 += 1;
+        let payload = rmp_serde::to_vec(&t).unwrap();
+        let mut frame = Vec::new();
+        trialog::journal::frame::encode_frame(&payload, &mut frame);
+        b.splice(at..at + len, frame);
+    });
+    ignored_with_one_warning(&path, "lying tables");
+}
+
+#[test]
+fn a_snapshot_of_another_journal_is_not_used() {
+    for format in [Format::Trialog, Format::Optuna] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = journal_with_snapshot(dir.path(), format);
+        let other_dir = tempfile::tempdir().unwrap();
+        let (other, _) = journal_with_snapshot(other_dir.path(), format);
+        std::fs::copy(snapshot::path_for(&other), snapshot::path_for(&path)).unwrap();
+        ignored_with_one_warning(&path, &format!("{format:?}, another journal's snapshot"));
+    }
+}
+
+#[test]
+fn a_snapshot_of_a_journal_that_was_rewritten_is_not_used() {
+    for format in [Format::Trialog, Format::Optuna] {
+        // Cut back before the covered end (a rewrite that kept a prefix).
+        let dir = tempfile::tempdir().unwrap();
+        let (path, covered) = journal_with_snapshot(dir.path(), format);
+        rewrite(&path, |b| b.truncate(covered as usize - 1));
+        ignored_with_one_warning(&path, &format!("{format:?}, journal cut before the covered end"));
+
+        // Same offsets, a different first record (a journal edited in place).
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = journal_with_snapshot(dir.path(), format);
+        let snap = std::fs::read(snapshot::path_for(&path)).unwrap();
+        rewrite(&path, |bytes| {
+            // Replace the journal by one of the same content up to a changed worker id in the
+            // first record: a different journal with the same offsets.
+            let i = bytes.windows(4).position(|w| w == b"keep").unwrap();
+            bytes[i] = b'K';
+        });
+        if matches!(format, Format::Trialog) {
+            // Keep the frame CRCs valid so the journal itself still opens.
+            rewrite(&path, |bytes| {
+                let mut at = 16;
+                while at + 8 <= bytes.len() {
+                    let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+                    let mut h = crc32fast::Hasher::new();
+                    h.update(&bytes[at..at + 4]);
+                    h.update(&bytes[at + 8..at + 8 + len]);
+                    let crc = h.finalize();
+                    bytes[at + 4..at + 8].copy_from_slice(&crc.to_le_bytes());
+                    at += 8 + len;
+                }
+            });
+        }
+        std::fs::write(snapshot::path_for(&path), snap).unwrap();
+        ignored_with_one_warning(&path, &format!("{format:?}, an edited journal"));
+    }
+}
+
+#[test]
+fn a_missing_snapshot_is_a_full_replay_without_warning() {
+    log_capture::capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = journal_with_snapshot(dir.path(), Format::Trialog);
+    std::fs::remove_file(snapshot::path_for(&path)).unwrap();
+    let s = open(&path);
+    assert_eq!(s.opened_from_snapshot(), None);
+    assert!(log_capture::warnings_about(&snapshot::path_for(&path)).is_empty());
+}
+
+#[test]
+fn a_damaged_journal_header_is_still_an_error_with_a_valid_snapshot() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = journal_with_snapshot(dir.path(), Format::Trialog);
+    rewrite(&path, |b| b[3] ^= 0xFF);
+    let err = AnyJournalFile::open_existing(&path).and_then(JournalStorage::new).unwrap_err();
+    assert!(matches!(err, trialog::Error::NotAJournal { .. }), "{err}");
+}
+
+#[test]
+fn writers_take_a_snapshot_once_the_log_past_the_last_one_exceeds_the_threshold() {
+    for format in [Format::Trialog, Format::Optuna] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_in(dir.path(), format);
+        let [a, b] = writers(&path, format);
+        let a = a.with_snapshot_threshold(4096);
+        fill(&a, &b, 0, matches!(format, Format::Trialog));
+        drop(b);
+        drop(a); // waits for a snapshot in progress
+        assert!(snapshot::path_for(&path).exists(), "{format:?}: no automatic snapshot");
+        let s = open(&path);
+        let covered = s.opened_from_snapshot().expect("the automatic snapshot is valid");
+        assert!(covered >= 4096, "{format:?}: {covered}");
+        assert_eq!(state(&s), full_replay(&path), "{format:?}");
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    }
+}
+
+#[test]
+fn logs_without_files_take_no_snapshot() {
+    let s = JournalStorage::new(trialog::MemoryBackend::new()).unwrap();
+    s.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    assert_eq!(s.take_snapshot().unwrap(), None);
+}
+
+#[test]
+fn recover_in_place_removes_the_snapshot_of_the_old_bytes() {
+    use trialog::backend::RecoveryMode;
+    use trialog::recover::{self, RecoverOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, covered) = journal_with_snapshot(dir.path(), Format::Trialog);
+    // Damage a frame well inside the covered prefix (valid frames follow it: corruption). The
+    // snapshot still matches (its two records are intact), and covers the damage.
+    rewrite(&path, |b| b[covered as usize / 2] ^= 0xFF);
+    assert_eq!(open(&path).opened_from_snapshot(), Some(covered));
+    let options =
+        RecoverOptions { mode: RecoveryMode::SkipAnyCorrupted, ..RecoverOptions::default() };
+    let report = recover::recover(&path, &options).unwrap();
+    assert!(!report.dropped.is_empty());
+    assert!(!snapshot::path_for(&path).exists(), "the old bytes' snapshot survived recover");
+    let s = open(&path);
+    assert_eq!(s.opened_from_snapshot(), None);
+    assert_eq!(state(&s), full_replay(&path));
+}
+
+#[test]
+fn a_loaded_state_shares_distribution_maps_and_empty_attributes_as_replay_does() {
+    use trialog::model::Shared;
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_in(dir.path(), Format::Trialog);
+    let [a, _] = writers(&path, Format::Trialog);
+    let study = a.create_new_study(&[StudyDirection::Minimize], Some("w1")).unwrap();
+    let xy = Distribution::float(-5.0, 5.0, false, None).unwrap();
+    for i in 0..20 {
+        let t = a.create_new_trial(study, None).unwrap();
+        a.set_trial_param(t, "x", f64::from(i) / 10.0, &xy).unwrap();
+        a.set_trial_param(t, "y", 0.5, &xy).unwrap();
+        a.set_trial_state_values(t, TrialState::Complete, Some(&[1.0])).unwrap();
+    }
+    a.take_snapshot().unwrap().unwrap();
+    let s = open(&path);
+    assert!(s.opened_from_snapshot().is_some());
+    let t = |id| s.get_trial(id).unwrap();
+    for id in 1..20 {
+        assert!(Shared::ptr_eq(&t(0).distributions, &t(id).distributions), "trial {id}");
+        assert!(Shared::ptr_eq(&t(0).user_attrs, &t(id).system_attrs), "trial {id}");
+    }
+}
