@@ -296,6 +296,23 @@ fn big_writer(env: &ChildEnv) {
     mp_common::report_done();
 }
 
+/// The journal's bytes once they stopped changing. A killed writer's `pwrite` is over when
+/// `wait` returns on Linux and on Windows, but under Wine the exit can be reported while the
+/// process's last write still runs (this test then saw a torn tail that the next open found
+/// whole); two reads 50 ms apart that agree show it is over.
+fn settled_bytes(journal: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(journal).expect("journal");
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(50));
+        let again = std::fs::read(journal).expect("journal");
+        if again == bytes {
+            return bytes;
+        }
+        bytes = again;
+    }
+    panic!("{} kept changing after its writer was killed", journal.display());
+}
+
 /// The end of the last valid frame of `bytes`, and whether that frame is padding.
 fn valid_end(bytes: &[u8]) -> (usize, bool) {
     let (mut pos, mut padding) = (frame::HEADER_LEN, false);
@@ -342,7 +359,7 @@ fn kill_during_a_large_append_loses_nothing_and_the_next_writer_covers_the_tail(
             }
         };
         let took = start.elapsed();
-        let bytes = std::fs::read(&journal).expect("journal");
+        let bytes = settled_bytes(&journal);
         let (end, _) = valid_end(&bytes);
         let torn = end < bytes.len();
         let fresh = mp_common::open_storage(&journal, kind, GRACE);
