@@ -68,6 +68,29 @@ struct StudyEntry {
     layouts: Layouts,
 }
 
+impl StudyEntry {
+    /// A new study with no attributes and no trials.
+    fn new(
+        study_id: u64,
+        study_name: String,
+        directions: Vec<crate::model::StudyDirection>,
+    ) -> Self {
+        StudyEntry {
+            study: FrozenStudy {
+                study_id,
+                study_name,
+                directions,
+                user_attrs: BTreeMap::new(),
+                system_attrs: BTreeMap::new(),
+            },
+            trial_ids: Vec::new(),
+            waiting: BTreeSet::new(),
+            param_reps: HashMap::new(),
+            layouts: Layouts::default(),
+        }
+    }
+}
+
 /// The distribution maps of a study's trials, shared: the map a trial has after it gains a
 /// parameter is looked up by (its map, the name, the distribution) when all three are interned
 /// (the name and distribution are the study's representatives, the map one of these), so
@@ -284,20 +307,7 @@ impl ReplayState {
                 let study_id = self.next_study_id;
                 self.next_study_id += 1;
                 self.names.insert(study_name.clone(), study_id);
-                let study = FrozenStudy {
-                    study_id,
-                    study_name: study_name.clone(),
-                    directions: directions.clone(),
-                    user_attrs: BTreeMap::new(),
-                    system_attrs: BTreeMap::new(),
-                };
-                let entry = StudyEntry {
-                    study,
-                    trial_ids: Vec::new(),
-                    waiting: BTreeSet::new(),
-                    param_reps: HashMap::new(),
-                    layouts: Layouts::default(),
-                };
+                let entry = StudyEntry::new(study_id, study_name.clone(), directions.clone());
                 self.studies.insert(study_id, entry);
                 Applied::StudyCreated(study_id)
             }
@@ -739,20 +749,7 @@ impl Restore {
                 if s.names.insert(study_name.clone(), study_id).is_some() {
                     return Err(format!("study name {study_name:?} twice"));
                 }
-                let study = FrozenStudy {
-                    study_id,
-                    study_name,
-                    directions,
-                    user_attrs: BTreeMap::new(),
-                    system_attrs: BTreeMap::new(),
-                };
-                let entry = StudyEntry {
-                    study,
-                    trial_ids: Vec::new(),
-                    waiting: BTreeSet::new(),
-                    param_reps: HashMap::new(),
-                    layouts: Layouts::default(),
-                };
+                let entry = StudyEntry::new(study_id, study_name, directions);
                 s.studies.insert(study_id, entry);
             }
             Operation::SetStudyUserAttr { study_id, key, value } => {
