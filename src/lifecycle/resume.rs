@@ -3,9 +3,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
-use crate::model::{AttrValue, TrialState};
-use crate::storage::{FAIL_REASON_ATTR, Storage};
+use crate::error::Result;
+use crate::model::TrialState;
+use crate::storage::Storage;
 use crate::study::retry::{RetryOptions, enqueue_retry};
 use crate::study::{CheckpointOptions, Sampler, Study, last_checkpoint, restore_sampler};
 
@@ -140,15 +140,9 @@ impl<S: Storage + ?Sized> Study<S> {
 fn fail_all_running<S: Storage + ?Sized>(storage: &S, study_id: u64) -> Result<Vec<u64>> {
     let mut failed = Vec::new();
     for t in storage.get_all_trials(study_id, Some(&[TrialState::Running]))? {
-        let reason = AttrValue::String(ALL_RUNNING_REASON.to_owned());
-        let done = storage
-            .set_trial_system_attr(t.trial_id, FAIL_REASON_ATTR, reason)
-            .and_then(|()| storage.set_trial_state_values(t.trial_id, TrialState::Fail, None));
-        match done {
-            Ok(true) => failed.push(t.trial_id),
-            // Finished by its worker (or another resumer) meanwhile: leave it.
-            Ok(false) | Err(Error::TrialFinished { .. }) => {}
-            Err(e) => return Err(e),
+        // A trial finished by its worker (or another resumer) meanwhile is left alone.
+        if crate::storage::fail_with_reason(storage, t.trial_id, ALL_RUNNING_REASON.to_owned())? {
+            failed.push(t.trial_id);
         }
     }
     Ok(failed)

@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::error::{Error, Result};
 use crate::model::{AttrValue, TrialState};
-use crate::storage::{FAIL_REASON_ATTR, HeartbeatOptions, Storage};
+use crate::storage::{HeartbeatOptions, Storage};
 
 /// The trial system attribute holding a runner's heartbeat on stores without native heartbeats
 /// (seconds since the Unix epoch, a float).
@@ -131,13 +131,8 @@ fn reap_attr<S: Storage + ?Sized>(storage: &S, study_id: u64, grace: Duration) -
              its runner is presumed dead",
             grace.as_secs_f64()
         );
-        let done = storage
-            .set_trial_system_attr(t.trial_id, FAIL_REASON_ATTR, AttrValue::String(reason))
-            .and_then(|()| storage.set_trial_state_values(t.trial_id, TrialState::Fail, None));
-        match done {
-            Ok(true) => failed.push(t.trial_id),
-            Ok(false) | Err(Error::TrialFinished { .. }) => {}
-            Err(e) => return Err(e),
+        if crate::storage::fail_with_reason(storage, t.trial_id, reason)? {
+            failed.push(t.trial_id);
         }
     }
     Ok(failed)
@@ -171,7 +166,7 @@ mod tests {
         let t = storage.get_trial(silent).unwrap();
         assert_eq!(t.state, TrialState::Fail);
         assert!(
-            matches!(t.system_attrs.get(FAIL_REASON_ATTR), Some(AttrValue::String(r)) if r.contains("presumed dead"))
+            matches!(t.system_attrs.get(crate::storage::FAIL_REASON_ATTR), Some(AttrValue::String(r)) if r.contains("presumed dead"))
         );
         assert_eq!(storage.get_trial(python).unwrap().state, TrialState::Running);
         // The failed trial's runner learns that it lost it.

@@ -67,6 +67,24 @@ pub fn fail_stale_after_watching<S: Storage + ?Sized>(
 /// NaN, a wrong number of values, or a missed heartbeat), as a string.
 pub const FAIL_REASON_ATTR: &str = "fail_reason";
 
+/// Fails a RUNNING trial, recording `reason` under [`FAIL_REASON_ATTR`] first. Returns `true`
+/// if this call failed it, `false` if it was already finished (by its worker or another
+/// sweeper meanwhile); any other error is returned.
+pub fn fail_with_reason<S: Storage + ?Sized>(
+    storage: &S,
+    trial_id: u64,
+    reason: String,
+) -> Result<bool> {
+    let done = storage
+        .set_trial_system_attr(trial_id, FAIL_REASON_ATTR, AttrValue::String(reason))
+        .and_then(|()| storage.set_trial_state_values(trial_id, TrialState::Fail, None));
+    match done {
+        Ok(failed) => Ok(failed),
+        Err(Error::TrialFinished { .. }) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Prefix of generated study names, as in Optuna.
 pub const DEFAULT_STUDY_NAME_PREFIX: &str = "no-name-";
 
