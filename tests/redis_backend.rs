@@ -266,6 +266,45 @@ fn a_writer_refused_twice_appends_before_the_one_that_keeps_winning() {
 }
 
 #[test]
+fn the_turn_never_reaches_the_append_only_file() {
+    if !have_redis("the_turn_never_reaches_the_append_only_file") {
+        return;
+    }
+    let server = RedisServer::start_with(true);
+    let options = RedisOptions { prefix: "aof".into(), ..RedisOptions::default() };
+    let open = || RedisBackend::open_with(&server.base_url(), &options).unwrap();
+    let (winner, loser) = (open(), open());
+    let gw = winner.lock().unwrap();
+    winner.append_if(&gw, 0, &study_batch("w0")).unwrap();
+    let gl = loser.lock().unwrap();
+    assert_eq!(loser.append_if(&gl, 0, &study_batch("l")).unwrap(), AppendOutcome::Moved);
+    assert_eq!(loser.append_if(&gl, 0, &study_batch("l")).unwrap(), AppendOutcome::Moved);
+    assert!(get(&mut server.client(), "aof:trialog:turn").is_some(), "the loser took the turn");
+    assert!(matches!(
+        loser.append_if(&gl, 1, &study_batch("l")).unwrap(),
+        AppendOutcome::Appended { .. }
+    ));
+    // Taking and ending the turn wrote nothing to disk (no fsync); the log keys are there.
+    let mut aof = Vec::new();
+    for entry in walk(server.dir()) {
+        aof.extend(std::fs::read(entry).unwrap());
+    }
+    let text = String::from_utf8_lossy(&aof);
+    assert!(text.contains("aof:log:1"), "the append-only file holds the log");
+    assert!(!text.contains("trialog:turn"), "the turn reached the append-only file");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
 fn a_turn_whose_holder_never_appends_expires() {
     if !have_redis("a_turn_whose_holder_never_appends_expires") {
         return;

@@ -64,6 +64,8 @@ const TURN_POLL: Duration = Duration::from_millis(1);
 ///   `P:log_number`: the prefix holds something else, which must not be overwritten).
 ///
 /// Optuna reads only `P:log_number`, `P:log:N` and `P:snapshot`: the turn key is invisible to it.
+/// Setting and deleting the turn is not propagated (`redis.set_repl(REPL_NONE)`): it is not in
+/// the append-only file, so it costs no fsync (and a restarted server simply has no turn).
 const APPEND_SCRIPT: &str = r"
 local raw = redis.call('GET', KEYS[1])
 local cur = -1
@@ -77,6 +79,7 @@ local expected = tonumber(ARGV[2])
 local turn = redis.call('GET', KEYS[2])
 if cur ~= expected then
   if ARGV[4] == '1' and not turn then
+    pcall(redis.set_repl, redis.REPL_NONE)
     redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
   end
   return {0, string.format('%d', cur)}
@@ -93,6 +96,7 @@ for i = 6, #ARGV do
 end
 redis.call('SET', KEYS[1], string.format('%d', cur))
 if turn then
+  pcall(redis.set_repl, redis.REPL_NONE)
   redis.call('DEL', KEYS[2])
 end
 return {1, string.format('%d', cur)}
