@@ -388,9 +388,11 @@ fn clean_end(bytes: &[u8]) -> usize {
     if bytes.len() < frame::HEADER_LEN { 0 } else { *frame_boundaries(bytes).last().unwrap() }
 }
 
-/// The journal of a trialog-format backend as the checks see it: its bytes, and where the last
-/// valid frame of some bytes ends.
-fn trialog_format<B: LogBackend + JournalBytes>() -> (fn(&B) -> Vec<u8>, fn(&[u8]) -> usize) {
+/// A journal as the checks see it: its bytes, and where the last valid record of some bytes ends.
+type JournalView<B> = (fn(&B) -> Vec<u8>, fn(&[u8]) -> usize);
+
+/// The journal of a trialog-format backend as the checks see it.
+fn trialog_format<B: LogBackend + JournalBytes>() -> JournalView<B> {
     (B::journal_bytes, clean_end)
 }
 
@@ -404,7 +406,7 @@ fn trialog_format<B: LogBackend + JournalBytes>() -> (fn(&B) -> Vec<u8>, fn(&[u8
 fn check_live_equals_fresh<B: LogBackend>(
     handles: &[JournalStorage<B>; 2],
     fresh: impl Fn() -> JournalStorage<B>,
-    journal: (fn(&B) -> Vec<u8>, fn(&[u8]) -> usize),
+    journal: JournalView<B>,
     tear: impl Fn(&[u8]),
     steps: &[Step],
     stale_other: bool,

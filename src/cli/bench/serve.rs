@@ -251,7 +251,11 @@ pub fn run(a: &ServeBenchArgs) -> Result<(), CliError> {
         .print();
 
     let (_server, url) = start_server(&work.0.join("load.journal"))?;
-    let runtime = tokio::runtime::Runtime::new()
+    // The callers share one thread: the load client takes at most one core, and its calls hop
+    // between tasks without waking other threads (the server gets the rest of the machine).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
         .map_err(|e| CliError::msg(format!("bench serve: no async runtime: {e}")))?;
     runtime.block_on(async {
         let mut clients = Vec::new();
