@@ -943,7 +943,7 @@ mod tests {
             state: TrialState::Waiting,
             values: None,
             datetime_complete: None,
-            params: BTreeMap::new(),
+            params: crate::model::ListMap::new(),
             user_attrs: BTreeMap::new(),
             system_attrs: BTreeMap::new(),
             intermediate_values: BTreeMap::new(),

@@ -14,8 +14,8 @@ use trialog::lifecycle::{ForkOptions, ResumeOptions, StaleTrials, fork_study};
 use trialog::study::sampler::Sampler;
 use trialog::study::{CheckpointOptions, ObjectiveError, TpeSampler, Trial, stored_state};
 use trialog::{
-    HeartbeatOptions, JournalStorage, LockKind, MemoryBackend, ParamValue, Storage, Study,
-    StudyDirection, TrialState, VecMap,
+    HeartbeatOptions, JournalStorage, ListMap, LockKind, MemoryBackend, ParamValue, Storage, Study,
+    StudyDirection, TrialState,
 };
 
 const SEED: u64 = 20240917;
@@ -55,12 +55,12 @@ fn objective<S: Storage + ?Sized>(
 }
 
 /// The parameters of the COMPLETE trials, in number order.
-fn complete_params<S: Storage + ?Sized>(study: &Study<S>) -> Vec<VecMap<Arc<str>, ParamValue>> {
+fn complete_params<S: Storage + ?Sized>(study: &Study<S>) -> Vec<ListMap<Arc<str>, ParamValue>> {
     study.trials(Some(&[TrialState::Complete])).unwrap().iter().map(|t| t.params.clone()).collect()
 }
 
 /// 40 trials in one go, in memory, with `seed`.
-fn straight_run(seed: u64) -> Vec<VecMap<Arc<str>, ParamValue>> {
+fn straight_run(seed: u64) -> Vec<ListMap<Arc<str>, ParamValue>> {
     let storage = Arc::new(JournalStorage::new(MemoryBackend::new()).unwrap());
     let sampler = Arc::new(TpeSampler::new(Some(seed)));
     let study = Study::create(storage, Some(STUDY), &[StudyDirection::Minimize], sampler).unwrap();
@@ -117,7 +117,7 @@ fn open_after_death(path: &std::path::Path) -> Arc<JournalStorage> {
 fn resume_and_finish(
     storage: Arc<JournalStorage>,
     sampler: Arc<TpeSampler>,
-) -> Vec<VecMap<Arc<str>, ParamValue>> {
+) -> Vec<ListMap<Arc<str>, ParamValue>> {
     let (study, report) =
         Study::resume(storage, STUDY, sampler, &ResumeOptions::default()).unwrap();
     assert_eq!(report.failed, [KILLED_AT]);

@@ -459,15 +459,16 @@ fn trial_params_internal_and_external<B: LogBackend + JournalBytes>(
         assert_eq!(handle.get_trial_param(trial, "flag").unwrap(), 3.0);
         assert_eq!(handle.get_trial_param(trial, "x").unwrap(), 0.25);
         assert_eq!(handle.get_trial_param(trial, "n").unwrap(), 6.0);
+        // In the order they were set, as Optuna shows them.
         let params = handle.get_trial_params(trial).unwrap();
         let external: Vec<(&str, &ParamValue)> = params.iter().map(|(k, v)| (&**k, v)).collect();
         assert_eq!(
             external,
             [
-                ("flag", &ParamValue::Bool(true)),
-                ("n", &ParamValue::Int(6)),
                 ("opt", &ParamValue::Str("sgd".into())),
+                ("flag", &ParamValue::Bool(true)),
                 ("x", &ParamValue::Float(0.25)),
+                ("n", &ParamValue::Int(6)),
             ]
         );
         assert_eq!(*handle.get_trial(trial).unwrap().distributions["opt"], choices);
@@ -479,6 +480,46 @@ fn trial_params_internal_and_external<B: LogBackend + JournalBytes>(
     // A parameter set twice on a running trial keeps the last value.
     s.set_trial_param(trial, "x", 0.75, &float(0.0, 1.0)).unwrap();
     assert_eq!(make().get_trial_param(trial, "x").unwrap(), 0.75);
+}
+
+/// The names of a trial's parameters and of its distributions, in the trial's order.
+fn param_order(t: &FrozenTrial) -> (Vec<&str>, Vec<&str>) {
+    (t.params.keys().map(|k| &**k).collect(), t.distributions.keys().map(|k| &**k).collect())
+}
+
+/// Optuna shows a trial's parameters in the order they were first set, and a template's in the
+/// template's order (a `dict`'s order); every backend replays that order.
+fn params_keep_the_order_they_were_set_in<B: LogBackend + JournalBytes>(
+    make: impl Fn() -> JournalStorage<B>,
+) {
+    let s = make();
+    let (study, trial) = study_with_trial(&s, "order");
+    for name in ["z", "a", "m"] {
+        s.set_trial_param(trial, name, 0.5, &float(0.0, 1.0)).unwrap();
+    }
+    // Set again, a parameter keeps its place (and takes the new value).
+    s.set_trial_param(trial, "z", 0.25, &float(0.0, 1.0)).unwrap();
+    let mut t = template(TrialState::Waiting);
+    for name in ["y", "b", "x"] {
+        t = with_param(t, name, ParamValue::Int(2), int(0, 10, 2));
+    }
+    let waiting = s.create_new_trial(study, Some(&t)).unwrap();
+    // A fresh open replays the same order; a file journal opens from its snapshot, which keeps
+    // it too.
+    let snapshot = s.take_snapshot().unwrap();
+    let from_snapshot = make();
+    assert_eq!(from_snapshot.opened_from_snapshot().is_some(), snapshot.is_some());
+    for handle in [&s, &from_snapshot] {
+        let got = handle.get_trial(trial).unwrap();
+        assert_eq!(param_order(&got), (vec!["z", "a", "m"], vec!["z", "a", "m"]));
+        assert_eq!(got.params["z"], ParamValue::Float(0.25));
+        let params = handle.get_trial_params(trial).unwrap();
+        assert_eq!(params.keys().map(|k| &**k).collect::<Vec<_>>(), ["z", "a", "m"]);
+        let all = handle.get_all_trials(study, None).unwrap();
+        assert_eq!(param_order(&all[0]), (vec!["z", "a", "m"], vec!["z", "a", "m"]));
+        assert_eq!(param_order(&all[1]), (vec!["y", "b", "x"], vec!["y", "b", "x"]));
+        assert_eq!(param_order(&handle.get_trial(waiting).unwrap()), param_order(&t));
+    }
 }
 
 fn set_trial_state_values_finishes_a_trial<B: LogBackend + JournalBytes>(
@@ -971,6 +1012,7 @@ on_every_backend!(
     set_trial_param_rejects_values_with_no_external_form,
     set_trial_param_rejects_incompatible_distributions,
     trial_params_internal_and_external,
+    params_keep_the_order_they_were_set_in,
     set_trial_state_values_finishes_a_trial,
     claim_of_a_waiting_trial_succeeds_exactly_once,
     finished_trials_reject_every_update,

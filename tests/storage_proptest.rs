@@ -35,8 +35,8 @@ use trialog::journal::codec::encode_batch;
 use trialog::journal::{LogBatch, Operation, frame};
 use trialog::replay::ReplayState;
 use trialog::{
-    AttrValue, Distribution, Error, FrozenTrial, JournalStorage, LogBackend, MemoryBackend,
-    ParamValue, StudyDirection, Timestamp, TrialState, VecMap,
+    AttrValue, Distribution, Error, FrozenTrial, JournalStorage, ListMap, LogBackend,
+    MemoryBackend, ParamValue, StudyDirection, Timestamp, TrialState, VecMap,
 };
 
 const STUDY_NAMES: [&str; 3] = ["alpha", "beta", "gamma"];
@@ -267,8 +267,8 @@ impl Ids {
 
 fn build_template(spec: &TemplateSpec) -> FrozenTrial {
     let dists = distributions();
-    let mut params = VecMap::new();
-    let mut distributions = VecMap::new();
+    let mut params = ListMap::new();
+    let mut distributions = ListMap::new();
     for &(name, dist, internal, mismatch) in &spec.params {
         let source = if mismatch { (dist + 1) % dists.len() } else { dist };
         if let Some(value) = dists[source].to_external(internal.value(&dists[source])) {

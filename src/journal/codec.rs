@@ -42,7 +42,7 @@ use super::operation::{
 };
 use crate::model::{
     AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
-    ParamValue, StudyDirection, Timestamp, TrialState, Utf16String,
+    ListMap, ParamValue, StudyDirection, Timestamp, TrialState, Utf16String,
 };
 
 /// The MessagePack extension type of an integer outside the 64-bit range (extended operations
@@ -206,12 +206,21 @@ impl Serialize for TemplateRef<'_> {
             t.state,
             &t.values,
             t.datetime_complete,
-            &t.params,
+            InOrder(&t.params),
             &t.user_attrs,
             &t.system_attrs,
             &t.intermediate_values,
         )
             .serialize(s)
+    }
+}
+
+/// A map written with its entries in their order (a template's parameters).
+struct InOrder<'a, K, V>(&'a ListMap<K, V>);
+
+impl<K: Serialize, V: Serialize> Serialize for InOrder<'_, K, V> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter())
     }
 }
 
@@ -580,15 +589,18 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn str_map<V>(
+    /// A map with string keys, its entries inserted in their encoded order (a repeated key
+    /// keeps the last value).
+    fn str_map<M: Default + Extend<(String, V)>, V>(
         &mut self,
         mut value: impl FnMut(&mut Self) -> DecodeResult<V>,
-    ) -> DecodeResult<BTreeMap<String, V>> {
+    ) -> DecodeResult<M> {
         let n = self.map_len()?;
-        let mut out = BTreeMap::new();
+        let mut out = M::default();
         for _ in 0..n {
             let k = self.string()?;
-            out.insert(k, value(self)?);
+            let v = value(self)?;
+            out.extend([(k, v)]);
         }
         Ok(out)
     }
@@ -902,7 +914,14 @@ mod tests {
                     state: TrialState::Waiting,
                     values: Some(vec![f64::INFINITY, f64::NAN]),
                     datetime_complete: Some(Timestamp(-7)),
-                    params: [("c".to_string(), (4.0, cat.clone()))].into(),
+                    params: [
+                        ("c".to_string(), (4.0, cat.clone())),
+                        (
+                            "a".to_string(),
+                            (0.5, Distribution::float(0.0, 1.0, false, None).unwrap()),
+                        ),
+                    ]
+                    .into(),
                     user_attrs: attrs.clone(),
                     system_attrs: BTreeMap::new(),
                     intermediate_values: [(-1, 0.5), (7, f64::NAN)].into(),
@@ -1009,6 +1028,40 @@ mod tests {
                 })),
             },
         ]
+    }
+
+    /// A template's parameters are written in the trial's order and read back in the encoded
+    /// order (the order Optuna shows): no sorting either way.
+    #[test]
+    fn template_params_keep_their_order() {
+        let dist = Distribution::float(0.0, 1.0, false, None).unwrap();
+        let template = |names: &[&str]| TrialTemplate {
+            state: TrialState::Waiting,
+            values: None,
+            datetime_complete: None,
+            params: names.iter().map(|n| (n.to_string(), (0.5, dist.clone()))).collect(),
+            user_attrs: BTreeMap::new(),
+            system_attrs: BTreeMap::new(),
+            intermediate_values: BTreeMap::new(),
+        };
+        for names in [["z", "a", "m"], ["a", "m", "z"]] {
+            let op = Operation::CreateTrial {
+                study_id: 0,
+                datetime_start: None,
+                template: Some(Box::new(template(&names))),
+            };
+            let payload = encode_batch(&LogBatch { worker_id: "w".into(), ops: vec![op] });
+            // Each name is a one-byte string (a1 + the letter): find where each was encoded.
+            let at = |n: &str| payload.windows(2).position(|w| w == [0xa1, n.as_bytes()[0]]);
+            let mut written: Vec<&str> = names.to_vec();
+            written.sort_by_key(|n| at(n));
+            assert_eq!(written, names, "encoded order");
+            let back = decode_batch(&payload).unwrap();
+            let Operation::CreateTrial { template: Some(t), .. } = &back.ops[0] else {
+                panic!("{back:?}")
+            };
+            assert_eq!(t.params.keys().map(String::as_str).collect::<Vec<_>>(), names);
+        }
     }
 
     #[test]

@@ -9,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{AttrValue, Distribution, ParamValue, StudyDirection, Timestamp, TrialState};
+use crate::model::{
+    AttrValue, Distribution, ListMap, ParamValue, StudyDirection, Timestamp, TrialState,
+};
 
 /// The first operation code that old readers may skip (see the module docs).
 pub const FIRST_IGNORABLE_CODE: u64 = 128;
@@ -123,8 +125,9 @@ pub struct TrialTemplate {
     pub values: Option<Vec<f64>>,
     /// Completion time, if the template had one.
     pub datetime_complete: Option<Timestamp>,
-    /// Parameters: name -> (internal value, distribution).
-    pub params: BTreeMap<String, (f64, Distribution)>,
+    /// Parameters: name -> (internal value, distribution), in the order the trial shows them
+    /// (the order of the template's `params`; written and read in this order).
+    pub params: ListMap<String, (f64, Distribution)>,
     /// User attributes.
     pub user_attrs: BTreeMap<String, AttrValue>,
     /// System attributes.

@@ -35,7 +35,7 @@ use super::json::{self, Items, JsonStr, JsonValue, Kind, Members, Value};
 use super::{OpCode, Operation, Target, TrialTemplate};
 use crate::model::{
     AttrValue, Distribution, FloatClass, FloatDistribution, IntClass, IntDistribution, Integer,
-    MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
+    ListMap, MAX_ATTR_DEPTH, ParamValue, StudyDirection, Timestamp, TrialState,
 };
 
 /// Why a line does not decode.
@@ -328,7 +328,8 @@ fn decode_create_trial(
         };
         distributions.insert(name.into_owned(), cache.get(s)?);
     }
-    let mut params = BTreeMap::new();
+    // In the object's order: Optuna's trial shows its parameters in the order of "params".
+    let mut params = ListMap::new();
     for (name, p) in f.object_or_empty(Key::Params)? {
         let name = name.to_text();
         let internal =
@@ -1338,13 +1339,13 @@ mod tests {
             state: TrialState::Complete,
             values: Some(vec![f64::INFINITY]),
             datetime_complete: Some(Timestamp(1_700_000_000_000_001)),
-            params: BTreeMap::new(),
+            params: ListMap::new(),
             user_attrs: BTreeMap::new(),
             system_attrs: BTreeMap::new(),
             intermediate_values: BTreeMap::from([(-1, f64::NEG_INFINITY), (10, 0.5)]),
         };
-        template.params.insert("c".into(), (4.0, cat.clone()));
         template.params.insert("i".into(), (3.0, Distribution::int(1, 9, false, 2).unwrap()));
+        template.params.insert("c".into(), (4.0, cat.clone()));
         template.user_attrs.insert(
             "nested".into(),
             AttrValue::Map(BTreeMap::from([(
@@ -1631,6 +1632,42 @@ mod tests {
             }
             let _ = decode_line(&replaced);
         }
+    }
+
+    /// A create-trial line's parameters replay in the order of its "params" object (Optuna
+    /// builds the trial's dict from it) and are written back in that order, in "params" and in
+    /// "distributions" alike.
+    #[test]
+    fn template_params_keep_the_line_order_both_ways() {
+        let dist = |high: u8| {
+            format!(
+                r#""{{\"name\": \"IntDistribution\", \"attributes\": {{\"log\": false, \"step\": 1, \"low\": 0, \"high\": {high}}}}}""#
+            )
+        };
+        let line = |dists: &str, params: &str| {
+            format!(
+                r#"{{"op_code":4,"worker_id":"w","study_id":0,"datetime_start":null,"state":3,"value":null,"values":null,"distributions":{dists},"params":{params},"user_attrs":{{}},"system_attrs":{{}},"intermediate_values":{{}}}}"#
+            )
+        };
+        let (z, a) = (dist(7), dist(9));
+        let zfirst = line(&format!(r#"{{"z":{z},"a":{a}}}"#), r#"{"z":1.0,"a":2.0}"#);
+        // The "distributions" object in another order: "params" decides.
+        let mixed = line(&format!(r#"{{"a":{a},"z":{z}}}"#), r#"{"z":1.0,"a":2.0}"#);
+        for text in [&zfirst, &mixed] {
+            let (worker, op) = decode_line(text.as_bytes()).unwrap();
+            let Operation::CreateTrial { template: Some(t), .. } = &op else { panic!("{op:?}") };
+            assert_eq!(t.params.keys().map(String::as_str).collect::<Vec<_>>(), ["z", "a"]);
+            let mut again = String::new();
+            encode_line(&worker, &op, &mut again).unwrap();
+            let d = again.find(r#""distributions":{"z":"#);
+            let p = again.find(r#""params":{"z":1.0,"a":2.0}"#);
+            assert!(d.is_some() && p.is_some(), "{again}");
+        }
+        // Written exactly as read: the line Optuna would write for this trial.
+        let (worker, op) = decode_line(zfirst.as_bytes()).unwrap();
+        let mut again = String::new();
+        encode_line(&worker, &op, &mut again).unwrap();
+        assert_eq!(again.trim_end(), zfirst);
     }
 
     #[test]

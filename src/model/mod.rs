@@ -4,8 +4,10 @@ mod attr;
 mod bigint;
 mod decimal;
 mod distribution;
+mod list_map;
 mod python;
 mod shared;
+mod slots;
 mod state;
 mod time;
 mod trial;
@@ -19,6 +21,7 @@ pub use distribution::{
     CategoricalChoice, CategoricalDistribution, Distribution, FloatClass, FloatDistribution,
     IntClass, IntDistribution, ParamValue,
 };
+pub use list_map::ListMap;
 pub use python::py_float;
 pub use shared::Shared;
 pub use state::{StudyDirection, TrialState};

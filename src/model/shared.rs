@@ -67,6 +67,12 @@ impl<K: Ord, V, const N: usize> From<[(K, V); N]> for Shared<super::VecMap<K, V>
     }
 }
 
+impl<K: Eq, V, const N: usize> From<[(K, V); N]> for Shared<super::ListMap<K, V>> {
+    fn from(entries: [(K, V); N]) -> Self {
+        Shared::new(entries.into())
+    }
+}
+
 impl<T: FromIterator<A>, A> FromIterator<A> for Shared<T> {
     fn from_iter<I: IntoIterator<Item = A>>(iter: I) -> Self {
         Shared::new(iter.into_iter().collect())

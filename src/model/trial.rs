@@ -4,12 +4,13 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use super::{
-    AttrValue, Distribution, ParamValue, Shared, StudyDirection, Timestamp, TrialState, Values,
-    VecMap,
+    AttrValue, Distribution, ListMap, ParamValue, Shared, StudyDirection, Timestamp, TrialState,
+    Values, VecMap,
 };
 
-/// A trial's parameter distributions by name (shared between the trials that have the same).
-pub type Distributions = Shared<VecMap<Arc<str>, Arc<Distribution>>>;
+/// A trial's parameter distributions by name, in the order of its parameters (shared between
+/// the trials that have the same, in the same order).
+pub type Distributions = Shared<ListMap<Arc<str>, Arc<Distribution>>>;
 /// A trial's user or system attributes (shared while empty).
 pub type Attrs = Shared<VecMap<String, AttrValue>>;
 
@@ -40,11 +41,12 @@ pub struct FrozenTrial {
     pub datetime_start: Option<Timestamp>,
     /// When the trial finished.
     pub datetime_complete: Option<Timestamp>,
-    /// Parameter values in external representation. Names are shared (`Arc<str>`) between
+    /// Parameter values in external representation, in the order Optuna shows them: the order
+    /// they were first set in, or a template's order. Names are shared (`Arc<str>`) between
     /// `params`, `distributions` and other trials of the study.
-    pub params: VecMap<Arc<str>, ParamValue>,
-    /// The distribution of each parameter in `params` (the map and each distribution shared
-    /// between trials when equal).
+    pub params: ListMap<Arc<str>, ParamValue>,
+    /// The distribution of each parameter in `params`, in the same order (the map and each
+    /// distribution shared between trials when equal).
     pub distributions: Distributions,
     /// User attributes.
     pub user_attrs: Attrs,
@@ -67,7 +69,7 @@ impl FrozenTrial {
             values: None,
             datetime_start: None,
             datetime_complete: None,
-            params: VecMap::new(),
+            params: ListMap::new(),
             distributions: NO_DISTRIBUTIONS.clone(),
             user_attrs: NO_ATTRS.clone(),
             system_attrs: NO_ATTRS.clone(),

@@ -1,36 +1,23 @@
-//! `VecMap`: a small sorted map stored in one slice, for the per-trial maps.
+//! `VecMap`: a small sorted map stored in one slice, for the per-trial maps kept in key order
+//! (attributes, intermediate values).
 //!
-//! A trial has a handful of parameters, attributes and intermediate values; a sorted slice holds
-//! them in one exactly-sized allocation (none while empty) where a `BTreeMap` would allocate a
-//! node of eleven slots, and the map itself is two words. Lookups are binary searches; inserting
-//! in increasing key order (the usual case for steps) appends. Past [`EXACT_MAX`] entries the map
-//! keeps spare room as a `Vec` does, so a long run of inserts costs amortized O(1) each.
+//! Lookups are binary searches; inserting in increasing key order (the usual case for steps)
+//! appends. The storage is [`Slots`]: two words, one exactly-sized allocation while small.
 
 use std::borrow::Borrow;
 use std::fmt;
 
-/// Most entries a map keeps in an exactly-sized slice (each insert then reallocates it).
-pub const EXACT_MAX: usize = 8;
+use super::slots::Slots;
 
 /// A map with sorted, unique keys stored in one slice. Iteration is in key order.
 #[derive(Clone)]
 pub struct VecMap<K, V> {
-    entries: Entries<K, V>,
-}
-
-/// Up to [`EXACT_MAX`] entries in an exactly-sized slice, more in a growable vector (boxed, so
-/// that the map stays two words).
-#[derive(Clone)]
-enum Entries<K, V> {
-    Exact(Box<[(K, V)]>),
-    // The box keeps the map two words; only maps past EXACT_MAX entries pay for it.
-    #[allow(clippy::box_collection)]
-    Growable(Box<Vec<(K, V)>>),
+    entries: Slots<(K, V)>,
 }
 
 impl<K, V> Default for VecMap<K, V> {
     fn default() -> Self {
-        VecMap { entries: Entries::Exact(Box::default()) }
+        VecMap { entries: Slots::default() }
     }
 }
 
@@ -42,27 +29,7 @@ impl<K: PartialEq, V: PartialEq> PartialEq for VecMap<K, V> {
 
 impl<K, V> VecMap<K, V> {
     fn slice(&self) -> &[(K, V)] {
-        match &self.entries {
-            Entries::Exact(b) => b,
-            Entries::Growable(v) => v,
-        }
-    }
-
-    /// Changes the entries as a `Vec` (sized exactly again afterwards while small).
-    fn edit<R>(&mut self, f: impl FnOnce(&mut Vec<(K, V)>) -> R) -> R {
-        match &mut self.entries {
-            Entries::Growable(v) => f(v),
-            Entries::Exact(b) => {
-                let mut v = std::mem::take(b).into_vec();
-                let r = f(&mut v);
-                self.entries = if v.len() <= EXACT_MAX {
-                    Entries::Exact(v.into_boxed_slice())
-                } else {
-                    Entries::Growable(Box::new(v))
-                };
-                r
-            }
-        }
+        self.entries.as_slice()
     }
 }
 
@@ -114,20 +81,9 @@ impl<K: Ord, V> VecMap<K, V> {
     /// Inserts or replaces; returns the old value.
     pub fn insert(&mut self, key: K, value: V) -> Option<V> {
         match self.find(&key) {
-            Ok(i) => {
-                let slot = match &mut self.entries {
-                    Entries::Exact(b) => &mut b[i].1,
-                    Entries::Growable(v) => &mut v[i].1,
-                };
-                Some(std::mem::replace(slot, value))
-            }
+            Ok(i) => Some(std::mem::replace(&mut self.entries.as_mut_slice()[i].1, value)),
             Err(i) => {
-                self.edit(|v| {
-                    if v.len() < EXACT_MAX {
-                        v.reserve_exact(1);
-                    }
-                    v.insert(i, (key, value));
-                });
+                self.entries.insert(i, (key, value));
                 None
             }
         }
@@ -139,7 +95,7 @@ impl<K: Ord, V> VecMap<K, V> {
         K: Borrow<Q>,
     {
         let i = self.find(key).ok()?;
-        Some(self.edit(|v| v.remove(i)).1)
+        Some(self.entries.remove(i).1)
     }
 
     /// Number of entries.
@@ -194,9 +150,7 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
                 _ => unique.push(e),
             }
         }
-        let mut map = VecMap::new();
-        map.edit(|v| *v = unique);
-        map
+        VecMap { entries: Slots::from_vec(unique) }
     }
 }
 
@@ -210,10 +164,7 @@ impl<K, V> IntoIterator for VecMap<K, V> {
     type Item = (K, V);
     type IntoIter = std::vec::IntoIter<(K, V)>;
     fn into_iter(self) -> Self::IntoIter {
-        match self.entries {
-            Entries::Exact(b) => b.into_vec().into_iter(),
-            Entries::Growable(v) => v.into_iter(),
-        }
+        self.entries.into_vec().into_iter()
     }
 }
 
@@ -256,24 +207,25 @@ mod tests {
 
     #[test]
     fn small_maps_take_two_words_and_exactly_their_entries() {
+        use super::super::slots::EXACT_MAX;
         assert_eq!(std::mem::size_of::<VecMap<i64, f64>>(), 16);
         let mut m = VecMap::new();
         for k in 0..EXACT_MAX as i64 {
             m.insert(k, k as f64);
-            assert!(matches!(&m.entries, Entries::Exact(b) if b.len() == m.len()));
+            assert!(m.entries.is_exact() && m.slice().len() == m.len());
         }
         // Past the exact size: a growable vector; removing keeps every entry reachable.
         for k in (EXACT_MAX as i64..100).rev() {
             m.insert(k, k as f64);
         }
-        assert!(matches!(&m.entries, Entries::Growable(_)));
+        assert!(!m.entries.is_exact());
         assert!((0..100).all(|k| m.get(&k) == Some(&(k as f64))));
         assert_eq!(m.remove(&50), Some(50.0));
         assert_eq!(m.len(), 99);
         let keys: Vec<i64> = m.keys().copied().collect();
         assert_eq!(keys, (0..100).filter(|k| *k != 50).collect::<Vec<_>>());
         let small: VecMap<i64, f64> = (0..3).map(|k| (k, 0.0)).collect();
-        assert!(matches!(&small.entries, Entries::Exact(b) if b.len() == 3));
+        assert!(small.entries.is_exact());
         assert_eq!(small.into_iter().map(|(k, _)| k).collect::<Vec<_>>(), [0, 1, 2]);
     }
 }

@@ -63,7 +63,8 @@ fn msgpack<T: Serialize>(value: &T) -> Vec<u8> {
 /// The template that recreates `t` (parameters in internal representation), or why there is
 /// none (a value no distribution maps back: such a state is not snapshotted).
 fn template(t: &FrozenTrial) -> Result<TrialTemplate, String> {
-    let mut params = std::collections::BTreeMap::new();
+    // In the trial's order: the snapshot's template keeps it as the journal's does.
+    let mut params = crate::model::ListMap::new();
     for (name, value) in t.params.iter() {
         let dist = t.distributions.get(&**name).ok_or("a parameter without a distribution")?;
         let internal = dist.to_internal(value).map_err(|e| e.to_string())?;

@@ -22,8 +22,8 @@ use crate::backend::{FileBackend, FileOptions, LogBackend};
 use crate::error::{Error, Result};
 use crate::journal::{Operation, TrialTemplate};
 use crate::model::{
-    AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, Timestamp,
-    TrialState, VecMap,
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, ListMap, ParamValue, StudyDirection,
+    Timestamp, TrialState, VecMap,
 };
 use crate::replay::{Applied, ReplayState};
 
@@ -417,7 +417,7 @@ impl<B: LogBackend> JournalStorage<B> {
         for (key, value) in t.user_attrs.iter().chain(t.system_attrs.iter()) {
             check_attr(key, value)?;
         }
-        let mut params = BTreeMap::new();
+        let mut params = ListMap::new();
         for (name, value) in &t.params {
             let dist = t.distributions.get(name).ok_or_else(|| {
                 Error::invalid(format_args!("template parameter {name:?} has no distribution"))
@@ -488,8 +488,8 @@ impl<B: LogBackend> JournalStorage<B> {
         self.read(|s| super::param_internal(s.trial(trial_id)?, param_name))
     }
 
-    /// A trial's parameters in external representation.
-    pub fn get_trial_params(&self, trial_id: u64) -> Result<VecMap<Arc<str>, ParamValue>> {
+    /// A trial's parameters in external representation, in the order the trial shows them.
+    pub fn get_trial_params(&self, trial_id: u64) -> Result<ListMap<Arc<str>, ParamValue>> {
         self.read(|s| Ok(s.trial(trial_id)?.params.clone()))
     }
 
@@ -761,7 +761,7 @@ impl<B: LogBackend> Storage for JournalStorage<B> {
     fn get_trial_param(&self, trial_id: u64, param_name: &str) -> Result<f64> {
         JournalStorage::get_trial_param(self, trial_id, param_name)
     }
-    fn get_trial_params(&self, trial_id: u64) -> Result<VecMap<Arc<str>, ParamValue>> {
+    fn get_trial_params(&self, trial_id: u64) -> Result<ListMap<Arc<str>, ParamValue>> {
         JournalStorage::get_trial_params(self, trial_id)
     }
     fn get_trial_user_attrs(&self, trial_id: u64) -> Result<VecMap<String, AttrValue>> {

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, StudyDirection, TrialState,
-    VecMap,
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, ListMap, ParamValue, StudyDirection,
+    TrialState, VecMap,
 };
 
 mod group;
@@ -235,8 +235,8 @@ pub trait Storage: Send + Sync {
         param_internal(&*self.get_trial(trial_id)?, param_name)
     }
 
-    /// A trial's parameters in external representation.
-    fn get_trial_params(&self, trial_id: u64) -> Result<VecMap<Arc<str>, ParamValue>> {
+    /// A trial's parameters in external representation, in the order the trial shows them.
+    fn get_trial_params(&self, trial_id: u64) -> Result<ListMap<Arc<str>, ParamValue>> {
         Ok(self.get_trial(trial_id)?.params.clone())
     }
 

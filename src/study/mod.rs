@@ -42,7 +42,8 @@ pub use trial::{FIXED_PARAMS_ATTR, Trial};
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AttrValue, Distribution, FrozenTrial, ParamValue, StudyDirection, Timestamp, TrialState, VecMap,
+    AttrValue, Distribution, FrozenTrial, ListMap, ParamValue, StudyDirection, Timestamp,
+    TrialState,
 };
 use crate::storage::{JournalStorage, Storage};
 
@@ -564,8 +565,8 @@ impl<S: Storage + ?Sized> Study<S> {
         best.value().ok_or(Error::NoCompletedTrials { study_id: self.study_id })
     }
 
-    /// The parameters of [`Study::best_trial`].
-    pub fn best_params(&self) -> Result<VecMap<Arc<str>, ParamValue>> {
+    /// The parameters of [`Study::best_trial`], in its order.
+    pub fn best_params(&self) -> Result<ListMap<Arc<str>, ParamValue>> {
         Ok(self.best_trial()?.params.clone())
     }
 

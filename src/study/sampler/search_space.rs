@@ -1,18 +1,22 @@
 //! Optuna's intersection search space (`optuna/search_space/intersection.py`) and single-valued
 //! distributions (`BaseDistribution.single`).
 
-use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::SearchSpace;
-use crate::model::{Distribution, FrozenTrial, TrialState, VecMap};
+use crate::model::{Distribution, Distributions, FrozenTrial, ListMap, Shared, TrialState};
 
 /// The parameters every finished trial of `trials` (COMPLETE, and PRUNED if `include_pruned`)
-/// has, each with a distribution equal in all of them, in name order. Empty when no trial is
-/// finished. Trials in other states are ignored, as in Optuna. Costs O(trials x parameters).
+/// has, each with a distribution equal in all of them, in name order (whatever order the trials
+/// have them in). Empty when no trial is finished. Trials in other states are ignored, as in
+/// Optuna. Costs O(trials x parameters) when the trials share their distribution maps (replay
+/// shares them), O(trials x parameters^2) at most.
 pub fn intersection_search_space(trials: &[Arc<FrozenTrial>], include_pruned: bool) -> SearchSpace {
     let mut names: Option<Vec<Arc<str>>> = None;
     let mut dists: Vec<Arc<Distribution>> = Vec::new();
+    // A map known to hold every name of the space with its distribution (the usual case: the
+    // study's trials share one map, so most trials are checked by one pointer comparison).
+    let mut holds_all: Option<&Distributions> = None;
     let mut found = Vec::new();
     for t in trials {
         let counted =
@@ -23,23 +27,22 @@ pub fn intersection_search_space(trials: &[Arc<FrozenTrial>], include_pruned: bo
         let Some(names) = &mut names else {
             names = Some(t.distributions.keys().cloned().collect());
             dists = t.distributions.values().cloned().collect();
+            holds_all = Some(&t.distributions);
             continue;
         };
-        // The usual case: the same parameters as the space, the same shared `Arc`s.
-        let same = t.distributions.len() == names.len()
-            && t.distributions
-                .iter()
-                .zip(names.iter().zip(&dists))
-                .all(|((k, d), (n, e))| Arc::ptr_eq(k, n) && Arc::ptr_eq(d, e));
-        if same {
+        if holds_all.is_some_and(|m| Shared::ptr_eq(m, &t.distributions)) {
             continue;
         }
-        lookup_sorted(&t.distributions, names, &mut found);
+        lookup(&t.distributions, names, &mut found);
         let keep: Vec<bool> = found
             .iter()
             .zip(&dists)
             .map(|(d, mine)| d.is_some_and(|d| Arc::ptr_eq(d, mine) || **d == **mine))
             .collect();
+        if keep.iter().all(|k| *k) {
+            holds_all = Some(&t.distributions);
+            continue;
+        }
         let mut k = keep.iter();
         names.retain(|_| *k.next().unwrap_or(&false));
         let mut k = keep.iter();
@@ -56,11 +59,11 @@ pub fn intersection_search_space(trials: &[Arc<FrozenTrial>], include_pruned: bo
         .collect()
 }
 
-/// The values of `names` (sorted, distinct) in the sorted map `map`, by one merge walk that
-/// compares keys by pointer before content (a study's trials share their name `Arc`s, so the
-/// usual lookup compares no bytes).
-pub(crate) fn lookup_sorted<'m, V>(
-    map: &'m VecMap<Arc<str>, V>,
+/// The value of each of `names` in `map` (None where it has none), comparing keys by pointer
+/// before content (a study's trials share their name `Arc`s, so the usual lookup compares no
+/// bytes). `map` is in the trial's order; `names` may be in any order.
+pub(crate) fn lookup<'m, V>(
+    map: &'m ListMap<Arc<str>, V>,
     names: &[Arc<str>],
     out: &mut Vec<Option<&'m V>>,
 ) {
@@ -69,30 +72,16 @@ pub(crate) fn lookup_sorted<'m, V>(
         out.extend(map.values().map(Some));
         return;
     }
-    let mut entries = map.iter().peekable();
-    for name in names {
-        let mut found = None;
-        while let Some((key, value)) = entries.peek() {
-            let order =
-                if Arc::ptr_eq(key, name) { Ordering::Equal } else { (***key).cmp(&**name) };
-            match order {
-                Ordering::Less => {
-                    entries.next();
-                }
-                Ordering::Equal => {
-                    found = Some(*value);
-                    entries.next();
-                    break;
-                }
-                Ordering::Greater => break,
-            }
-        }
-        out.push(found);
-    }
+    out.extend(names.iter().map(|name| {
+        map.iter()
+            .find(|(k, _)| Arc::ptr_eq(k, name))
+            .or_else(|| map.get_key_value(&**name))
+            .map(|(_, v)| v)
+    }));
 }
 
 /// The shared `Arc` of each of `names` as the trials store it (a fresh one for a name no trial
-/// has), for [`lookup_sorted`].
+/// has), for [`lookup`].
 pub(crate) fn intern(trials: &[&FrozenTrial], names: &[&str]) -> Vec<Arc<str>> {
     names
         .iter()
@@ -166,6 +155,48 @@ mod tests {
         ];
         assert!(intersection_search_space(&changed, false).is_empty());
         assert!(intersection_search_space(&trials[1..2], true).is_empty());
+    }
+
+    /// Trials keep their parameters in the order they were set; the space is the same whatever
+    /// that order, in name order.
+    #[test]
+    fn intersection_and_lookup_ignore_the_trials_parameter_order() {
+        let f = Distribution::float(0.0, 1.0, false, None).unwrap();
+        let i = Distribution::int(0, 3, false, 1).unwrap();
+        let zam =
+            trial(0, TrialState::Complete, &[("z", f.clone()), ("a", i.clone()), ("m", f.clone())]);
+        let same_map = {
+            let mut t = FrozenTrial::clone(&zam);
+            t.number = 1;
+            Arc::new(t)
+        };
+        let trials = vec![
+            zam.clone(),
+            same_map,
+            trial(2, TrialState::Complete, &[("m", f.clone()), ("z", f.clone()), ("a", i.clone())]),
+        ];
+        let space = intersection_search_space(&trials, false);
+        assert_eq!(space.keys().collect::<Vec<_>>(), ["a", "m", "z"]);
+        assert_eq!(space["a"], i);
+        let mut narrowed = trials.clone();
+        narrowed.push(trial(3, TrialState::Complete, &[("a", i.clone()), ("z", f.clone())]));
+        narrowed.push(zam.clone());
+        let space = intersection_search_space(&narrowed, false);
+        assert_eq!(space.keys().collect::<Vec<_>>(), ["a", "z"]);
+        // Lookups by the trial's own name `Arc`s and by fresh ones, in any order.
+        let own: Vec<Arc<str>> = zam.params.keys().rev().cloned().collect();
+        let fresh: Vec<Arc<str>> = ["a", "q", "z"].into_iter().map(Arc::from).collect();
+        let mut found = Vec::new();
+        lookup(&zam.distributions, &own, &mut found);
+        assert_eq!(
+            found.iter().map(|d| d.map(|d| &**d)).collect::<Vec<_>>(),
+            [Some(&f), Some(&i), Some(&f)]
+        );
+        lookup(&zam.distributions, &fresh, &mut found);
+        assert_eq!(
+            found.iter().map(|d| d.map(|d| &**d)).collect::<Vec<_>>(),
+            [Some(&i), None, Some(&f)]
+        );
     }
 
     #[test]

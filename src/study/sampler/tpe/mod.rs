@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::random::{RandomSampler, Seed, SplitMix64, stream};
-use super::search_space::{intern, intersection_search_space, lookup_sorted, single_value};
+use super::search_space::{intern, intersection_search_space, lookup, single_value};
 use super::{AttrWrites, RelativeSample, SampleContext, Sampler, SearchSpace};
 use crate::error::{Error, Result};
 use crate::journal::json::{self, JsonValue};
@@ -230,24 +230,21 @@ fn observations(
     space: &[(&str, &Distribution)],
     multivariate: bool,
 ) -> Vec<Vec<f64>> {
-    // Look the names up in sorted order, one merge walk per trial.
-    let mut order: Vec<usize> = (0..space.len()).collect();
-    order.sort_by_key(|i| space[*i].0);
-    let sorted: Vec<&str> = order.iter().map(|i| space[*i].0).collect();
-    let names = intern(trials, &sorted);
+    let space_names: Vec<&str> = space.iter().map(|(name, _)| *name).collect();
+    let names = intern(trials, &space_names);
     let mut cols: Vec<Vec<f64>> = (0..space.len()).map(|_| pool::take(trials.len() + 1)).collect();
     let mut found = Vec::with_capacity(space.len());
     let mut row = vec![0.0; space.len()];
     for t in trials {
         let relative =
             if multivariate && !t.state.is_finished() { relative_params(t) } else { Vec::new() };
-        lookup_sorted(&t.params, &names, &mut found);
-        let complete = order.iter().zip(&found).all(|(i, value)| {
-            let (name, dist) = space[*i];
+        lookup(&t.params, &names, &mut found);
+        let complete = found.iter().enumerate().all(|(i, value)| {
+            let (name, dist) = space[i];
             let value = value.or_else(|| relative.iter().find(|(k, _)| k == name).map(|(_, v)| v));
             match value.and_then(|v| internal(dist, v)) {
                 Some(x) => {
-                    row[*i] = x;
+                    row[i] = x;
                     true
                 }
                 None => false,
