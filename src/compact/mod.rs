@@ -70,6 +70,48 @@ pub struct Compacted {
 /// (never acknowledged) is dropped. Handles that have the old file open keep reading it and
 /// fail their next write with [`Error::JournalReplaced`]: reopen them.
 pub fn compact(path: &Path, options: &CompactOptions) -> Result<Compacted> {
+    compact_inner(path, options, &Faults::default())
+}
+
+/// [`compact`], with each step of writing the new journal (create, write, flush, rename,
+/// directory sync: [`IoOp`](crate::backend::fault::IoOp) `Create`, `Write`, `Sync`, `Rename`,
+/// `SyncDir`) asking `faults` first, which can fail it or hold it. Only with the cargo feature
+/// `fault-injection`.
+#[cfg(feature = "fault-injection")]
+pub fn compact_with_faults(
+    path: &Path,
+    options: &CompactOptions,
+    faults: std::sync::Arc<crate::backend::fault::FaultInjector>,
+) -> Result<Compacted> {
+    compact_inner(path, options, &Some(faults))
+}
+
+/// The fault injector the steps of a compaction ask (nothing without the feature).
+#[cfg(feature = "fault-injection")]
+type Faults = Option<std::sync::Arc<crate::backend::fault::FaultInjector>>;
+#[cfg(not(feature = "fault-injection"))]
+type Faults = ();
+
+/// Runs one step of writing the new journal, after asking the fault injector.
+macro_rules! step {
+    ($faults:expr, $op:ident, $body:expr) => {{
+        #[cfg(feature = "fault-injection")]
+        let injected = crate::backend::fault::fail_or_limit(
+            $faults.as_ref(),
+            crate::backend::fault::IoOp::$op,
+            0,
+        )
+        .map(drop);
+        #[cfg(not(feature = "fault-injection"))]
+        let injected: std::io::Result<()> = {
+            let _: &Faults = $faults;
+            Ok(())
+        };
+        injected.and_then(|()| $body)
+    }};
+}
+
+fn compact_inner(path: &Path, options: &CompactOptions, faults: &Faults) -> Result<Compacted> {
     let canonical = fs::canonicalize(path).map_err(|e| Error::io("open", path, e))?;
     for _attempt in 0..3 {
         let Some((format, lock)) =
@@ -81,7 +123,7 @@ pub fn compact(path: &Path, options: &CompactOptions) -> Result<Compacted> {
         // Under its format's lock a journal keeps its format; an empty file had no lock and
         // may have been given a format since we looked: look again.
         if backend::detect_format(&canonical)? == Some(format) {
-            return compact_locked(path, &canonical, format, &guard);
+            return compact_locked(path, &canonical, format, &guard, faults);
         }
     }
     Err(Error::JournalReplaced { path: path.to_owned() })
@@ -189,6 +231,7 @@ fn compact_locked(
     canonical: &Path,
     format: JournalFormat,
     guard: &LockGuard<'_>,
+    faults: &Faults,
 ) -> Result<Compacted> {
     let old = replay(canonical, format)?;
     let (bytes, operations_after) = encode(path, &old.state, format)?;
@@ -224,7 +267,7 @@ fn compact_locked(
         _ => {}
     }
     remove_leftovers(canonical);
-    replace_durably(path, canonical, &bytes, &permissions)?;
+    replace_durably(path, canonical, &bytes, &permissions, faults)?;
     Ok(report)
 }
 
@@ -247,13 +290,15 @@ fn remove_leftovers(journal: &Path) {
 }
 
 /// Writes `bytes` to a temporary file beside `target`, flushes it, renames it over `target` and
-/// syncs the directory ([`durable`]). On error the temporary file is removed and `target` is
-/// unchanged. `path` is the journal as the caller named it, for errors.
+/// syncs the directory ([`durable`]). On an error before the rename the temporary file is
+/// removed and `target` is unchanged; after it (the directory sync) `target` is the new file.
+/// `path` is the journal as the caller named it, for errors.
 fn replace_durably(
     path: &Path,
     target: &Path,
     bytes: &[u8],
     permissions: &fs::Permissions,
+    faults: &Faults,
 ) -> Result<()> {
     let dir = match target.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -262,16 +307,13 @@ fn replace_durably(
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.compacting", uuid::Uuid::new_v4().simple()));
     let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io("create", &tmp, e))?;
-        file.write_all(bytes).map_err(|e| Error::io("write", &tmp, e))?;
+        let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
+        let mut file = step!(faults, Create, create()).map_err(|e| Error::io("create", &tmp, e))?;
+        step!(faults, Write, file.write_all(bytes)).map_err(|e| Error::io("write", &tmp, e))?;
         file.set_permissions(permissions.clone()).map_err(|e| Error::io("chmod", &tmp, e))?;
-        file.sync_all().map_err(|e| Error::io("fsync", &tmp, e))?;
+        step!(faults, Sync, file.sync_all()).map_err(|e| Error::io("fsync", &tmp, e))?;
         drop(file);
-        durable::replace(&tmp, target).map_err(|e| {
+        step!(faults, Rename, durable::replace(&tmp, target)).map_err(|e| {
             if durable::open_elsewhere(target) {
                 Error::JournalInUse {
                     path: path.to_owned(),
@@ -287,5 +329,8 @@ fn replace_durably(
         let _ = fs::remove_file(&tmp);
         return result;
     }
-    durable::sync_dir(&dir).map_err(|e| Error::io("fsync directory", &dir, e))
+    // The rename happened: the journal is the new file. A failed directory sync means the
+    // rename may not survive a power loss (the old journal would be back, as complete).
+    step!(faults, SyncDir, durable::sync_dir(&dir))
+        .map_err(|e| Error::io("fsync directory", &dir, e))
 }
