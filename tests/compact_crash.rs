@@ -89,6 +89,42 @@ mod faults {
         }
     }
 
+    /// A writer that ignores the lock (an Optuna waiter breaks a lock unchanged for its grace
+    /// period) appends while the compaction writes: the compaction gives up rather than rename
+    /// the append away, and the journal keeps it.
+    #[test]
+    fn a_journal_that_grew_under_the_lock_is_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal(dir.path(), 30);
+        let faults = FaultInjector::new();
+        faults.hold(IoOp::Sync);
+        let compactor = {
+            let (path, faults) = (path.clone(), faults.clone());
+            std::thread::spawn(move || {
+                compact_with_faults(&path, &CompactOptions::default(), faults)
+            })
+        };
+        let start = Instant::now();
+        while faults.waiting() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(60), "the compaction never got there");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A whole frame (a copy of the last one), appended without the lock.
+        let mut grown = std::fs::read(&path).unwrap();
+        let ends = common::frame_boundaries(&grown);
+        let last = grown[ends[ends.len() - 2]..ends[ends.len() - 1]].to_vec();
+        grown.extend_from_slice(&last);
+        let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut file, &last).unwrap();
+        faults.release(IoOp::Sync);
+        match compactor.join().unwrap() {
+            Err(Error::Compaction { reason, .. }) => assert!(reason.contains("grew"), "{reason}"),
+            other => panic!("replaced a journal that grew meanwhile: {other:?}"),
+        }
+        assert!(std::fs::read(&path).unwrap() == grown);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
     /// Held right before the rename: the journal is still the old file, whole; the new one is
     /// complete beside it; writers of other handles wait for the lock.
     #[test]

@@ -256,7 +256,6 @@ fn compact_locked(
     };
     let permissions =
         fs::metadata(canonical).map_err(|e| Error::io("stat", path, e))?.permissions();
-    guard.verify_held()?;
     // The snapshot describes the old bytes: removed first, so no crash leaves it beside the new
     // journal (an open then replays the whole new journal, which is short).
     let snapshot = crate::snapshot::path_for(canonical);
@@ -267,7 +266,24 @@ fn compact_locked(
         _ => {}
     }
     remove_leftovers(canonical);
-    replace_durably(path, canonical, &bytes, &permissions, faults)?;
+    // Right before the rename: still ours, and nobody wrote meanwhile (a writer that broke the
+    // lock, e.g. an Optuna waiter after its grace period): then give up instead of dropping it.
+    let unchanged = || {
+        guard.verify_held()?;
+        let len = fs::metadata(canonical).map_err(|e| Error::io("stat", path, e))?.len();
+        if len != old.bytes {
+            return Err(Error::Compaction {
+                path: path.to_owned(),
+                reason: format!(
+                    "the journal grew from {} to {len} bytes while it was compacted, although the \
+                     writers' lock was held (did a writer break it after its grace period?)",
+                    old.bytes
+                ),
+            });
+        }
+        Ok(())
+    };
+    replace_durably(path, canonical, &bytes, &permissions, &unchanged, faults)?;
     Ok(report)
 }
 
@@ -290,7 +306,8 @@ fn remove_leftovers(journal: &Path) {
 }
 
 /// Writes `bytes` to a temporary file beside `target`, flushes it, renames it over `target` and
-/// syncs the directory ([`durable`]). On an error before the rename the temporary file is
+/// syncs the directory ([`durable`]), calling `before_rename` right before the rename (its error
+/// stops it). On an error before the rename the temporary file is
 /// removed and `target` is unchanged; after it (the directory sync) `target` is the new file.
 /// `path` is the journal as the caller named it, for errors.
 fn replace_durably(
@@ -298,6 +315,7 @@ fn replace_durably(
     target: &Path,
     bytes: &[u8],
     permissions: &fs::Permissions,
+    before_rename: &dyn Fn() -> Result<()>,
     faults: &Faults,
 ) -> Result<()> {
     let dir = match target.parent() {
@@ -313,6 +331,7 @@ fn replace_durably(
         file.set_permissions(permissions.clone()).map_err(|e| Error::io("chmod", &tmp, e))?;
         step!(faults, Sync, file.sync_all()).map_err(|e| Error::io("fsync", &tmp, e))?;
         drop(file);
+        before_rename()?;
         step!(faults, Rename, durable::replace(&tmp, target)).map_err(|e| {
             if durable::open_elsewhere(target) {
                 Error::JournalInUse {
