@@ -17,7 +17,10 @@ ratios, and stops the server by its pid.
       slowest worker's time over the fastest one's.
 
 Usage: python3 bench/redis_vs_optuna.py [--w1 1000] [--w2 100000] [--w3-procs 4] [--w3 300]
-         [--trialog target/release/trialog]
+         [--trialog target/release/trialog] [--baseline OTHER_TRIALOG_BINARY]
+
+--baseline runs W1 and W3 with a second trialog binary as well (say, the previous commit's), in
+the same run on the same server, so a change is measured before/after beside Optuna.
 
 Build the binary first: cargo build --release. Needs redis-server, `pip install optuna redis`.
 """
@@ -226,6 +229,12 @@ def driver(a) -> None:
                      "--journal", f"{url}?prefix=w1t"])
             emit(o), emit(t)
             results["w1_ratio"] = t["ops_per_s"] / o["ops_per_s"]
+            if a.baseline:
+                b = run([os.path.abspath(a.baseline), "bench", "w1", "--n", str(a.w1), "--seed",
+                         "1", "--journal", f"{url}?prefix=w1b"])
+                b["backend"] = "trialog (baseline)"
+                emit(b)
+                results["w1_baseline_ratio"] = b["ops_per_s"] / o["ops_per_s"]
         if a.w2:
             lines = os.path.join(server.dir, "w2.log")
             subprocess.run([sys.executable, peer.__file__, "w2-build", "--n", str(a.w2),
@@ -245,6 +254,13 @@ def driver(a) -> None:
                      "--seed", "3", "--journal", f"{url}?prefix=w3t"])
             o = optuna_w3(url, "w3o", a.w3_procs, a.w3)
             emit(t), emit(o)
+            if a.baseline:
+                b = run([os.path.abspath(a.baseline), "bench", "w3", "--procs", str(a.w3_procs),
+                         "--n", str(a.w3), "--seed", "3", "--journal", f"{url}?prefix=w3b"])
+                b["backend"] = "trialog (baseline)"
+                emit(b)
+                results["w3_baseline_ops_ratio"] = b["ops_per_s"] / o["ops_per_s"]
+                results["w3_baseline_slowest_over_fastest"] = b["slowest_over_fastest"]
             results["w3_ops_ratio"] = t["ops_per_s"] / o["ops_per_s"]
             results["w3_trialog_slowest_over_fastest"] = t["slowest_over_fastest"]
             results["w3_optuna_slowest_over_fastest"] = o["slowest_over_fastest"]
@@ -273,6 +289,7 @@ def main() -> None:
     p.add_argument("--w3", type=int, default=300, help="W3 trials per process (0: skip)")
     p.add_argument("--w3-procs", type=int, default=4)
     p.add_argument("--trialog", default=os.path.join(ROOT, "target", "release", "trialog"))
+    p.add_argument("--baseline", help="a second trialog binary to run W1 and W3 with as well")
     a = p.parse_args()
     {"optuna-w1": child_w1, "optuna-w2": child_w2, "optuna-w3-worker": child_w3_worker}.get(
         a.cmd, driver)(a)

@@ -118,6 +118,232 @@ fn the_append_is_conditional_on_the_log_number() {
     assert_eq!(get(&mut c, "cond:log_number").as_deref(), Some("2"));
 }
 
+/// The commands clients send to the server at `port` (not those scripts run), as `MONITOR`
+/// shows them, from now until `stop()` returns them: each line's quoted command and arguments.
+fn monitor(port: u16) -> impl FnOnce() -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(b"MONITOR\r\n").unwrap();
+    let mut lines = BufReader::new(stream);
+    let mut ok = String::new();
+    lines.read_line(&mut ok).unwrap();
+    assert_eq!(ok.trim_end(), "+OK");
+    move || {
+        // A marker sent on another connection ends the capture.
+        let mut c = redis::Client::open(format!("redis://127.0.0.1:{port}/0").as_str())
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let _: String = redis::cmd("ECHO").arg("end-of-capture").query(&mut c).unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            assert!(lines.read_line(&mut line).unwrap() > 0, "MONITOR connection closed");
+            if line.contains("\"end-of-capture\"") {
+                return seen;
+            }
+            // `+<time> [<db> <client address>] "CMD" ...`; commands a script ran say `[0 lua]`.
+            let Some((client, command)) = line.split_once("] ") else { continue };
+            if !client.ends_with(" lua") {
+                seen.push(command.trim_end().to_owned());
+            }
+        }
+    }
+}
+
+#[test]
+fn a_current_writer_appends_with_one_command_per_operation() {
+    if !have_redis("a_current_writer_appends_with_one_command_per_operation") {
+        return;
+    }
+    let server = RedisServer::start();
+    let storage = RedisStorage::open_url(&server.url("rt")).unwrap();
+    let study = write_study(&storage, "rt", 1);
+    let dist = Distribution::float(-1.0, 1.0, false, None).unwrap();
+    let stop = monitor(server.port);
+    for i in 0..5 {
+        let trial = storage.create_new_trial(study, None).unwrap();
+        storage.set_trial_param(trial, "x", 0.5, &dist).unwrap();
+        storage.set_trial_state_values(trial, TrialState::Complete, Some(&[i as f64])).unwrap();
+    }
+    let sent = stop();
+    // 15 appends, each one `EVALSHA` of the conditional script: no read before it, since no
+    // one else wrote (before: a `GET` of the log number and an `EVAL` each).
+    assert_eq!(sent.len(), 15, "{sent:#?}");
+    assert!(sent.iter().all(|c| c.starts_with("\"EVALSHA\"")), "{sent:#?}");
+    let mut c = server.client();
+    assert_eq!(get(&mut c, "rt:log_number").as_deref(), Some("19"));
+}
+
+#[test]
+fn a_stale_writer_reads_before_refusing() {
+    if !have_redis("a_stale_writer_reads_before_refusing") {
+        return;
+    }
+    let server = RedisServer::start();
+    let a = RedisStorage::open_url(&server.url("stale")).unwrap();
+    let b = RedisStorage::open_url(&server.url("stale")).unwrap();
+    let study = write_study(&a, "stale", 0);
+    // `b` has not read since `a` created the study and a trial: its first try (without a read)
+    // finds neither, and must read before answering, not refuse on its stale state.
+    let trial = a.create_new_trial(study, None).unwrap();
+    let dist = Distribution::float(-1.0, 1.0, false, None).unwrap();
+    b.set_trial_param(trial, "x", 0.25, &dist).unwrap();
+    assert_eq!(b.create_new_trial(study, None).unwrap(), trial + 1);
+    // A refusal decided on the log's end stays a refusal: `a` finished the trial meanwhile.
+    assert!(a.set_trial_state_values(trial, TrialState::Complete, Some(&[1.0])).unwrap());
+    let err = b.set_trial_state_values(trial, TrialState::Fail, None).unwrap_err();
+    assert!(matches!(err, Error::TrialFinished { .. }), "{err:?}");
+    assert!(matches!(b.get_trial(trial).unwrap().state, TrialState::Complete));
+}
+
+/// A `CreateStudy` batch named `name`.
+fn study_batch(name: &str) -> LogBatch {
+    let op = Operation::CreateStudy {
+        study_name: name.into(),
+        directions: vec![StudyDirection::Minimize],
+    };
+    LogBatch { worker_id: name.into(), ops: vec![op] }
+}
+
+#[test]
+fn a_writer_refused_twice_appends_before_the_one_that_keeps_winning() {
+    if !have_redis("a_writer_refused_twice_appends_before_the_one_that_keeps_winning") {
+        return;
+    }
+    let server = RedisServer::start();
+    // A turn that outlives any scheduling delay of this test (it ends when `loser` appends).
+    let options = RedisOptions {
+        prefix: "fair".into(),
+        turn_expiry: Duration::from_secs(60),
+        ..RedisOptions::default()
+    };
+    let open = || Arc::new(RedisBackend::open_with(&server.base_url(), &options).unwrap());
+    let (winner, loser) = (open(), open());
+    let mut c = server.client();
+    let gw = winner.lock().unwrap();
+    assert_eq!(
+        winner.append_if(&gw, 0, &study_batch("w0")).unwrap(),
+        AppendOutcome::Appended { end: 1 }
+    );
+    drop(gw);
+    // The loser, still at 0, is refused once (no turn: it was only behind) ...
+    let gl = loser.lock().unwrap();
+    assert_eq!(loser.append_if(&gl, 0, &study_batch("l")).unwrap(), AppendOutcome::Moved);
+    assert_eq!(get(&mut c, "fair:trialog:turn"), None);
+    // ... the winner appends again before the loser's retry, which is refused a second time in
+    // the same write: now the loser has the turn.
+    let gw = winner.lock().unwrap();
+    assert_eq!(
+        winner.append_if(&gw, 1, &study_batch("w1")).unwrap(),
+        AppendOutcome::Appended { end: 2 }
+    );
+    drop(gw);
+    assert_eq!(loser.append_if(&gl, 1, &study_batch("l")).unwrap(), AppendOutcome::Moved);
+    assert!(get(&mut c, "fair:trialog:turn").is_some(), "the twice-refused writer has the turn");
+    // The winner, current at 2, may not append while the loser has the turn: it waits ...
+    let w = winner.clone();
+    let waiting = std::thread::spawn(move || {
+        let gw = w.lock().unwrap();
+        w.append_if(&gw, 2, &study_batch("w2")).unwrap()
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(get(&mut c, "fair:log_number").as_deref(), Some("1"), "the winner waited");
+    // ... the loser appends at 2 and ends the turn; the winner finds the log moved.
+    assert_eq!(
+        loser.append_if(&gl, 2, &study_batch("l")).unwrap(),
+        AppendOutcome::Appended { end: 3 }
+    );
+    assert_eq!(waiting.join().unwrap(), AppendOutcome::Moved);
+    assert_eq!(get(&mut c, "fair:trialog:turn"), None);
+    assert_eq!(get(&mut c, "fair:log:2").map(|v| v.contains("\"l\"")), Some(true));
+    drop(gl);
+    // Only Optuna's keys remain: the turn is gone once its holder appended.
+    assert_eq!(
+        keys(&mut c),
+        ["fair:log:0", "fair:log:1", "fair:log:2", "fair:log_number"].map(String::from)
+    );
+}
+
+#[test]
+fn the_turn_never_reaches_the_append_only_file() {
+    if !have_redis("the_turn_never_reaches_the_append_only_file") {
+        return;
+    }
+    let server = RedisServer::start_with(true);
+    let options = RedisOptions { prefix: "aof".into(), ..RedisOptions::default() };
+    let open = || RedisBackend::open_with(&server.base_url(), &options).unwrap();
+    let (winner, loser) = (open(), open());
+    let gw = winner.lock().unwrap();
+    winner.append_if(&gw, 0, &study_batch("w0")).unwrap();
+    let gl = loser.lock().unwrap();
+    assert_eq!(loser.append_if(&gl, 0, &study_batch("l")).unwrap(), AppendOutcome::Moved);
+    assert_eq!(loser.append_if(&gl, 0, &study_batch("l")).unwrap(), AppendOutcome::Moved);
+    assert!(get(&mut server.client(), "aof:trialog:turn").is_some(), "the loser took the turn");
+    assert!(matches!(
+        loser.append_if(&gl, 1, &study_batch("l")).unwrap(),
+        AppendOutcome::Appended { .. }
+    ));
+    // Taking and ending the turn wrote nothing to disk (no fsync); the log keys are there.
+    let mut aof = Vec::new();
+    for entry in walk(server.dir()) {
+        aof.extend(std::fs::read(entry).unwrap());
+    }
+    let text = String::from_utf8_lossy(&aof);
+    assert!(text.contains("aof:log:1"), "the append-only file holds the log");
+    assert!(!text.contains("trialog:turn"), "the turn reached the append-only file");
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { files.extend(walk(&path)) } else { files.push(path) }
+    }
+    files
+}
+
+#[test]
+fn a_turn_whose_holder_never_appends_expires() {
+    if !have_redis("a_turn_whose_holder_never_appends_expires") {
+        return;
+    }
+    let server = RedisServer::start();
+    let options = RedisOptions {
+        prefix: "gone".into(),
+        turn_expiry: Duration::from_millis(200),
+        ..RedisOptions::default()
+    };
+    let open = || RedisBackend::open_with(&server.base_url(), &options).unwrap();
+    let (winner, holder) = (open(), open());
+    let gw = winner.lock().unwrap();
+    assert!(matches!(
+        winner.append_if(&gw, 0, &study_batch("w0")).unwrap(),
+        AppendOutcome::Appended { .. }
+    ));
+    let gh = holder.lock().unwrap();
+    assert_eq!(holder.append_if(&gh, 0, &study_batch("h")).unwrap(), AppendOutcome::Moved);
+    assert_eq!(holder.append_if(&gh, 0, &study_batch("h")).unwrap(), AppendOutcome::Moved);
+    // The holder gives up (it died, or found nothing to write): the winner waits for the turn
+    // to expire, then appends.
+    drop(gh);
+    drop(holder);
+    let started = Instant::now();
+    assert_eq!(
+        winner.append_if(&gw, 1, &study_batch("w1")).unwrap(),
+        AppendOutcome::Appended { end: 2 }
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // A turn key that is not trialog's (no expiry) is ignored.
+    let mut c = server.client();
+    set(&mut c, "gone:trialog:turn", "someone");
+    assert_eq!(
+        winner.append_if(&gw, 2, &study_batch("w2")).unwrap(),
+        AppendOutcome::Appended { end: 3 }
+    );
+}
+
 #[test]
 fn two_trialog_writers_lose_and_duplicate_nothing() {
     if !have_redis("two_trialog_writers_lose_and_duplicate_nothing") {
@@ -252,8 +478,11 @@ fn bad_values_are_typed_errors_naming_the_key() {
     // An entry missing below the log number (a crashed Optuna cluster-mode writer): reported
     // after the bounded wait, not spun on forever.
     set(&mut c, "gap:log_number", "0");
-    let options =
-        RedisOptions { prefix: "gap".into(), missing_key_wait: Duration::from_millis(300) };
+    let options = RedisOptions {
+        prefix: "gap".into(),
+        missing_key_wait: Duration::from_millis(300),
+        ..RedisOptions::default()
+    };
     let started = Instant::now();
     let err = JournalStorage::new(RedisBackend::open_with(&server.base_url(), &options).unwrap())
         .unwrap_err();

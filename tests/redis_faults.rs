@@ -232,7 +232,7 @@ fn client_kill_mid_append_never_applies_a_write_twice() {
     );
 }
 
-/// A TCP proxy in front of the server that, for each append (`EVAL`) while `drop_replies` is
+/// A TCP proxy in front of the server that, for each append (`EVALSHA`) while `drop_replies` is
 /// set, passes the request on, waits for the server's reply (so the script ran) and then closes
 /// the client's connection instead of passing the reply back: a reply lost after the write.
 struct ReplyDropper {
@@ -277,7 +277,7 @@ fn proxy(mut client: TcpStream, upstream: u16, dropped: &AtomicUsize, drop_repli
         }
         // The reply to what the client sent (replies come only after complete requests), in as
         // many reads as it takes: more of it is what comes within a few milliseconds.
-        let eval = request.windows(8).any(|w| w == b"\r\nEVAL\r\n");
+        let eval = request.windows(11).any(|w| w == b"\r\nEVALSHA\r\n");
         let mut wait = Duration::from_millis(500);
         loop {
             server.set_read_timeout(Some(wait)).unwrap();

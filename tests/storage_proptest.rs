@@ -2,6 +2,10 @@
 //! calls is exactly the state a fresh open of the same bytes replays, and replay is
 //! deterministic for every prefix of the log.
 //!
+//! The live-versus-fresh property runs over a file, a `MemoryBackend`, and a real Redis server
+//! (`RedisBackend`, Optuna's key layout; skipped with a message without `redis-server`, unless
+//! `TRIALOG_REQUIRE_REDIS=1`), where the two handles are two writers racing on one prefix.
+//!
 //! Random sequences of storage calls (duplicate study names, deletes, templates, parameters with
 //! compatible and incompatible distributions, claims, non-finite values, nested attributes) run
 //! through two handles on one journal. After every step both live handles and a fresh handle
@@ -12,6 +16,9 @@
 //! invisible, and the next append must repair them.
 
 mod common;
+// A redis-server of the test's own for the Redis case.
+#[cfg(all(unix, feature = "redis"))]
+mod redis_common;
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -381,21 +388,35 @@ fn clean_end(bytes: &[u8]) -> usize {
     if bytes.len() < frame::HEADER_LEN { 0 } else { *frame_boundaries(bytes).last().unwrap() }
 }
 
+/// The journal of a trialog-format backend as the checks see it: its bytes, and where the last
+/// valid frame of some bytes ends.
+fn trialog_format<B: LogBackend + JournalBytes>() -> (fn(&B) -> Vec<u8>, fn(&[u8]) -> usize) {
+    (B::journal_bytes, clean_end)
+}
+
 /// Runs `steps` through `handles`, checking after every step that both handles and a fresh
 /// handle (`fresh()`) hold the same state, that the journal grew exactly when a call wrote, and
-/// that no byte of an earlier record ever changed. `tear` appends raw bytes to the journal.
-fn check_live_equals_fresh<B: LogBackend + JournalBytes>(
+/// that no byte of an earlier record ever changed. `journal` gives the journal's bytes and where
+/// its last complete record ends (see [`trialog_format`]); `tear` appends raw bytes to it.
+/// Returns what each call did: whether it wrote, or the kind of its error. With `stale_other`,
+/// only the handle that made a call is compared after it (and both at the end), so the other one
+/// stays behind the log until its own next call, and tears are skipped.
+fn check_live_equals_fresh<B: LogBackend>(
     handles: &[JournalStorage<B>; 2],
     fresh: impl Fn() -> JournalStorage<B>,
+    journal: (fn(&B) -> Vec<u8>, fn(&[u8]) -> usize),
     tear: impl Fn(&[u8]),
     steps: &[Step],
-) -> Result<(), TestCaseError> {
+    stale_other: bool,
+) -> Result<Vec<Outcome>, TestCaseError> {
+    let (journal_bytes, clean_end) = journal;
     let mut ids = Ids::default();
+    let mut outcomes = Vec::with_capacity(steps.len());
     for (i, step) in steps.iter().enumerate() {
         let live = &handles[step.handle % 2];
-        let before = live.backend().journal_bytes();
+        let before = journal_bytes(live.backend());
         let outcome = perform(live, &step.call, &mut ids);
-        let after = live.backend().journal_bytes();
+        let after = journal_bytes(live.backend());
         match &outcome {
             Ok(true) => prop_assert!(after.len() > before.len(), "step {i} {step:?} wrote nothing"),
             Ok(false) => prop_assert_eq!(after.len(), before.len(), "step {} lost claim wrote", i),
@@ -410,6 +431,7 @@ fn check_live_equals_fresh<B: LogBackend + JournalBytes>(
                 );
             }
         }
+        outcomes.push(outcome.as_ref().map(|w| *w).map_err(std::mem::discriminant));
         let kept = clean_end(&before);
         prop_assert!(after[..kept] == before[..kept], "step {i} {step:?} changed earlier records");
         let reopened = state_of(&fresh());
@@ -424,6 +446,11 @@ fn check_live_equals_fresh<B: LogBackend + JournalBytes>(
                 .collect();
             prop_assert_eq!(index, scan, "step {} {:?}: WAITING index", i, step);
         }
+        if stale_other {
+            // Reading a handle brings it to the end: read only the one that made the call.
+            prop_assert!(reopened == state_of(live), "step {i} {step:?}: the live handle differs");
+            continue;
+        }
         prop_assert!(reopened == state_of(&handles[0]), "step {i} {step:?}: handle 0 differs");
         prop_assert!(reopened == state_of(&handles[1]), "step {i} {step:?}: handle 1 differs");
         if let Some((zeros, len)) = step.tear {
@@ -435,8 +462,14 @@ fn check_live_equals_fresh<B: LogBackend + JournalBytes>(
             }
         }
     }
-    Ok(())
+    let reopened = state_of(&fresh());
+    prop_assert!(reopened == state_of(&handles[0]), "at the end: handle 0 differs");
+    prop_assert!(reopened == state_of(&handles[1]), "at the end: handle 1 differs");
+    Ok(outcomes)
 }
+
+/// What a call did: `Ok(wrote)`, or the kind of its error.
+type Outcome = Result<bool, std::mem::Discriminant<Error>>;
 
 fn config(cases: u32) -> Config {
     Config { cases, failure_persistence: None, ..Config::default() }
@@ -455,7 +488,7 @@ proptest! {
             let mut f = OpenOptions::new().append(true).open(journal.path()).unwrap();
             f.write_all(bytes).unwrap();
         };
-        check_live_equals_fresh(&handles, || journal.open(), tear, &steps)?;
+        check_live_equals_fresh(&handles, || journal.open(), trialog_format(), tear, &steps, false)?;
     }
 }
 
@@ -472,7 +505,8 @@ proptest! {
             JournalStorage::new(backend.clone()).unwrap(),
         ];
         let fresh = || JournalStorage::new(MemoryBackend::from_bytes(backend.to_bytes())).unwrap();
-        check_live_equals_fresh(&handles, fresh, |bytes| backend.append_raw(bytes), &steps)?;
+        let tear = |bytes: &[u8]| backend.append_raw(bytes);
+        check_live_equals_fresh(&handles, fresh, trialog_format(), tear, &steps, false)?;
     }
 }
 
@@ -522,4 +556,111 @@ proptest! {
             }
         }
     }
+}
+
+/// The same property over a real Redis server: two handles on one prefix, a fresh handle opened
+/// on the prefix after every step. The journal's "bytes" are the log keys' values in order (each
+/// followed by a newline), so "grew when a call wrote" and "no earlier record changed" mean the
+/// same as for a file; there is no torn tail on Redis (each key is written whole), so tears are
+/// skipped. Optuna's JSON keeps one NaN, so NaN payloads are made the quiet NaN first. Each call
+/// must also do what the same call does on two handles of one `MemoryBackend` (which read the
+/// log before every write): a Redis handle first tries to append without reading, and must
+/// never refuse a call on the strength of a stale state. 32 cases (each step costs a few round
+/// trips and a fresh replay): the file and memory cases explore the state space; this one
+/// checks that the Redis backend's positions, its conditional append from a stale handle and
+/// its reads agree with replay.
+#[cfg(all(unix, feature = "redis"))]
+#[test]
+fn redis_live_state_equals_fresh_open() {
+    use proptest::test_runner::TestRunner;
+    use trialog::backend::RedisBackend;
+
+    if !redis_common::have_redis("redis_live_state_equals_fresh_open") {
+        return;
+    }
+    let server = redis_common::RedisServer::start();
+    let case = std::cell::Cell::new(0);
+    let mut runner = TestRunner::new(config(32));
+    let outcome = runner.run(&steps(40).prop_map(quiet_nans), |steps| {
+        case.set(case.get() + 1);
+        let url = server.url(&format!("case{}", case.get()));
+        let open = || JournalStorage::<RedisBackend>::open_url(&url).unwrap();
+        let handles = [open(), open()];
+        let redis_journal = (redis_log_values as fn(&RedisBackend) -> Vec<u8>, <[u8]>::len as _);
+        let on_redis =
+            check_live_equals_fresh(&handles, open, redis_journal, |_| (), &steps, true)?;
+        let backend = MemoryBackend::new();
+        let handles = [
+            JournalStorage::new(backend.clone()).unwrap(),
+            JournalStorage::new(backend.clone()).unwrap(),
+        ];
+        let fresh = || JournalStorage::new(MemoryBackend::from_bytes(backend.to_bytes())).unwrap();
+        let in_memory =
+            check_live_equals_fresh(&handles, fresh, trialog_format(), |_| (), &steps, true)?;
+        prop_assert_eq!(on_redis, in_memory, "calls did differently on Redis and in memory");
+        Ok(())
+    });
+    if let Err(e) = outcome {
+        panic!("{e}");
+    }
+}
+
+/// Every log key's value under the backend's prefix, in order, each followed by a newline.
+#[cfg(all(unix, feature = "redis"))]
+fn redis_log_values(backend: &trialog::backend::RedisBackend) -> Vec<u8> {
+    let mut c = redis::Client::open(backend.server()).unwrap().get_connection().unwrap();
+    let last: Option<i64> = redis::cmd("GET").arg(backend.log_number_key()).query(&mut c).unwrap();
+    let keys: Vec<String> =
+        (0..last.map_or(0, |n| n + 1)).map(|n| backend.log_key(n as u64)).collect();
+    if keys.is_empty() {
+        return Vec::new();
+    }
+    let values: Vec<Vec<u8>> = redis::cmd("MGET").arg(&keys).query(&mut c).unwrap();
+    values
+        .into_iter()
+        .flat_map(|mut v| {
+            v.push(b'\n');
+            v
+        })
+        .collect()
+}
+
+/// `steps` with every NaN the quiet NaN `f64::NAN` (a format of Optuna's JSON text keeps no
+/// payload bits).
+#[cfg(all(unix, feature = "redis"))]
+fn quiet_nans(mut steps: Vec<Step>) -> Vec<Step> {
+    fn f(v: &mut f64) {
+        if v.is_nan() {
+            *v = f64::NAN;
+        }
+    }
+    fn attr(v: &mut AttrValue) {
+        match v {
+            AttrValue::Float(x) => f(x),
+            AttrValue::Array(items) => items.iter_mut().for_each(attr),
+            AttrValue::Map(map) => map.values_mut().for_each(attr),
+            _ => {}
+        }
+    }
+    fn internal(i: &mut Internal) {
+        if let Internal::Raw(v) = i {
+            f(v);
+        }
+    }
+    for step in &mut steps {
+        match &mut step.call {
+            Call::SetStudyAttr { value, .. } | Call::SetTrialAttr { value, .. } => attr(value),
+            Call::CreateTrial { template: Some(t), .. } => {
+                t.values.iter_mut().flatten().for_each(f);
+                t.params.iter_mut().for_each(|p| internal(&mut p.2));
+                t.user_attrs.iter_mut().for_each(|a| attr(&mut a.1));
+                t.intermediate.iter_mut().for_each(|i| f(&mut i.1));
+            }
+            Call::SetParam { internal: i, .. } => internal(i),
+            Call::SetState { values, .. } => values.iter_mut().flatten().for_each(f),
+            Call::Intermediate { value, .. } => f(value),
+            _ => {}
+        }
+    }
+    steps
 }

@@ -117,6 +117,14 @@ pub trait LogBackend: Send + Sync {
         batches: &[LogBatch],
     ) -> Result<AppendOutcome>;
 
+    /// Whether a writer may try [`LogBackend::write_if`] at the end it last knew, before reading
+    /// the log again: true where reading costs a round trip to a server and `write_if` checks the
+    /// end atomically anyway (Redis), so a writer that is current appends in one round trip and
+    /// one that is not gets [`AppendOutcome::Moved`] and reads. Default: false (read first).
+    fn write_before_read(&self) -> bool {
+        false
+    }
+
     /// Makes every record this handle wrote durable (`fdatasync`). A failure poisons the handle
     /// (whether the records reached the disk is unknown) and is returned as
     /// [`Error::Poisoned`].

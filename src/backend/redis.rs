@@ -13,9 +13,13 @@
 //! one Lua script that writes a batch's entries as consecutive keys only if `P:log_number` still
 //! is what the caller read up to, atomically on a standalone Redis (Optuna's own appends are
 //! unconditional; they simply land after ours). No lock is taken: the guard of
-//! [`LogBackend::lock`] only orders the threads of this handle.
+//! [`LogBackend::lock`] only orders the threads of this handle. A writer tries the script before
+//! reading ([`LogBackend::write_before_read`]), so a current writer appends in one round trip;
+//! a writer refused twice in one write takes a short turn (`P:trialog:turn`, trialog's own key)
+//! that makes the other trialog writers wait for its append (`docs/REDIS.md`, "Fair turns").
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -40,12 +44,28 @@ pub const OUTCOME_UNKNOWN: &str = "append to (reply lost, not known whether appl
 /// How long to connect, and to wait for a reply, before a call fails with [`Error::Redis`].
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The conditional append. KEYS[1] is `P:log_number`; ARGV[1] the prefix, ARGV[2] the log
-/// number the caller read up to (-1 for none), ARGV[3..] the entries. Replies `{1, new}` after
-/// writing the entries as `P:log:(expected+1)...`, or `{0, current}` without writing anything if
-/// `P:log_number` moved; an error reply, writing nothing, if `P:log_number` does not hold an
-/// integer, or if the first key to write already exists (no writer in Optuna's layout leaves a
-/// key past `P:log_number`: the prefix holds something else, which must not be overwritten).
+/// The pause between tries of a writer waiting while another writer has its turn.
+const TURN_POLL: Duration = Duration::from_millis(1);
+
+/// The conditional append. KEYS[1] is `P:log_number`, KEYS[2] `P:trialog:turn`; ARGV[1] the
+/// prefix, ARGV[2] the log number the caller read up to (-1 for none), ARGV[3] the caller's
+/// token, ARGV[4] `1` if this is the caller's second try of one write, ARGV[5] the turn's
+/// expiry in ms ([`RedisOptions::turn_expiry`]),
+/// ARGV[6..] the entries. Replies
+/// - `{0, current}`, writing nothing but the turn, if `P:log_number` moved: the caller lost. A
+///   caller that lost before in this write takes the turn if no one holds it (`P:trialog:turn`
+///   := its token, expiring after ARGV[5] ms);
+/// - `{2, current}`, writing nothing, if another writer holds the turn (an expiring key; one
+///   without expiry, not trialog's, is ignored): the caller waits and tries again, so a writer
+///   that lost twice appends before the writer that keeps winning;
+/// - `{1, new}` after writing the entries as `P:log:(expected+1)...` (and ending the turn);
+/// - an error reply, writing nothing, if `P:log_number` does not hold an integer, or if the
+///   first key to write already exists (no writer in Optuna's layout leaves a key past
+///   `P:log_number`: the prefix holds something else, which must not be overwritten).
+///
+/// Optuna reads only `P:log_number`, `P:log:N` and `P:snapshot`: the turn key is invisible to it.
+/// Setting and deleting the turn is not propagated (`redis.set_repl(REPL_NONE)`): it is not in
+/// the append-only file, so it costs no fsync (and a restarted server simply has no turn).
 const APPEND_SCRIPT: &str = r"
 local raw = redis.call('GET', KEYS[1])
 local cur = -1
@@ -56,19 +76,42 @@ if raw then
   end
 end
 local expected = tonumber(ARGV[2])
+local turn = redis.call('GET', KEYS[2])
 if cur ~= expected then
+  if ARGV[4] == '1' and not turn then
+    pcall(redis.set_repl, redis.REPL_NONE)
+    redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+  end
   return {0, string.format('%d', cur)}
+end
+if turn and turn ~= ARGV[3] and redis.call('PTTL', KEYS[2]) >= 0 then
+  return {2, string.format('%d', cur)}
 end
 if redis.call('EXISTS', string.format('%s:log:%d', ARGV[1], cur + 1)) == 1 then
   return redis.error_reply('TRIALOG_PAST_END a log key exists past log_number')
 end
-for i = 3, #ARGV do
+for i = 6, #ARGV do
   cur = cur + 1
   redis.call('SET', string.format('%s:log:%d', ARGV[1], cur), ARGV[i])
 end
 redis.call('SET', KEYS[1], string.format('%d', cur))
+if turn then
+  pcall(redis.set_repl, redis.REPL_NONE)
+  redis.call('DEL', KEYS[2])
+end
 return {1, string.format('%d', cur)}
 ";
+
+/// What one run of [`APPEND_SCRIPT`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ScriptReply {
+    /// Written; the log now has this many entries.
+    Appended(u64),
+    /// Refused: the log moved.
+    Moved,
+    /// Refused: another writer has its turn.
+    Wait,
+}
 
 /// How to open a [`RedisBackend`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,11 +123,20 @@ pub struct RedisOptions {
     /// cluster-mode writer sets the number before the key) before failing with
     /// [`Error::RedisCorrupt`] naming it. Optuna waits forever. Default: 5 seconds.
     pub missing_key_wait: Duration,
+    /// How long a writer whose append was refused twice in one write keeps its turn (the
+    /// `P:trialog:turn` key: the other trialog writers wait for it, `docs/REDIS.md`, "Fair
+    /// turns") if it does not append: how long a holder that died or found nothing to write
+    /// stops the others. Default: 100 ms. At least 1 ms.
+    pub turn_expiry: Duration,
 }
 
 impl Default for RedisOptions {
     fn default() -> Self {
-        RedisOptions { prefix: String::new(), missing_key_wait: Duration::from_secs(5) }
+        RedisOptions {
+            prefix: String::new(),
+            missing_key_wait: Duration::from_secs(5),
+            turn_expiry: Duration::from_millis(100),
+        }
     }
 }
 
@@ -107,8 +159,17 @@ pub struct RedisBackend {
     server: String,
     prefix: String,
     missing_key_wait: Duration,
+    /// [`RedisOptions::turn_expiry`] in ms (at least 1).
+    turn_ms: u64,
     conn: Mutex<Option<redis::Connection>>,
     writer: Mutex<()>,
+    /// This handle's token in `P:trialog:turn` (unique per handle).
+    token: String,
+    /// How often the current write (since [`LogBackend::lock`]) was refused.
+    refusals: AtomicU32,
+    /// The SHA1 of [`APPEND_SCRIPT`] as the server returned it from `SCRIPT LOAD` (appends run
+    /// it with `EVALSHA`, loading it again after `NOSCRIPT`: a restarted server).
+    script_sha: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -198,6 +259,15 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
+/// A token no other handle has: process id, time and a counter.
+fn unique_token() -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{nanos}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
 /// Whether `e` may mean the connection is gone (and a command's reply lost with it).
 fn lost_connection(e: &redis::RedisError) -> bool {
     e.is_io_error() || e.is_connection_dropped() || e.is_timeout() || e.is_unrecoverable_error()
@@ -247,8 +317,12 @@ impl RedisBackend {
             server,
             prefix: options.prefix.clone(),
             missing_key_wait: options.missing_key_wait,
+            turn_ms: (options.turn_expiry.as_millis() as u64).max(1),
             conn: Mutex::new(None),
             writer: Mutex::new(()),
+            token: unique_token(),
+            refusals: AtomicU32::new(0),
+            script_sha: Mutex::new(None),
         };
         backend.with_conn("connect", "", |_| Ok(()))?;
         Ok(backend)
@@ -267,6 +341,11 @@ impl RedisBackend {
     /// The key holding the highest log number.
     pub fn log_number_key(&self) -> String {
         format!("{}:log_number", self.prefix)
+    }
+
+    /// The key of the writers' turn (trialog's own; Optuna never reads it).
+    pub fn turn_key(&self) -> String {
+        format!("{}:trialog:turn", self.prefix)
     }
 
     /// The key holding entry `n`.
@@ -415,19 +494,42 @@ impl RedisBackend {
         Ok(found.iter().zip(values).all(|(f, v)| f.as_deref() == Some(v.as_bytes())))
     }
 
-    /// Runs the append script; `Ok(Ok((applied, entries)))` is its reply, `Ok(Err(_))` the
-    /// command's failure.
+    /// Runs the append script (`EVALSHA`, loading it first if this handle has not, or the
+    /// server lost it); `Ok(Ok(_))` is its reply, `Ok(Err(_))` the command's failure.
     fn run_append(
         &self,
         expected_end: u64,
         values: &[String],
-    ) -> Result<redis::RedisResult<(bool, u64)>> {
+        second_try: bool,
+    ) -> Result<redis::RedisResult<ScriptReply>> {
         let key = self.log_number_key();
+        let turn = self.turn_key();
         let expected = expected_end as i64 - 1;
+        let mut sha = lock(&self.script_sha);
         self.try_conn(|c| {
-            let mut cmd = redis::cmd("EVAL");
-            cmd.arg(APPEND_SCRIPT).arg(1).arg(&key).arg(&self.prefix).arg(expected).arg(values);
-            cmd.query::<(i64, i64)>(c).map(|(ok, n)| (ok == 1, (n + 1).max(0) as u64))
+            let mut loaded = false;
+            loop {
+                let hash = match sha.as_ref() {
+                    Some(hash) => hash.clone(),
+                    None => {
+                        loaded = true;
+                        sha.insert(redis::cmd("SCRIPT").arg("LOAD").arg(APPEND_SCRIPT).query(c)?)
+                            .clone()
+                    }
+                };
+                let mut cmd = redis::cmd("EVALSHA");
+                cmd.arg(hash).arg(2).arg(&key).arg(&turn).arg(&self.prefix).arg(expected);
+                cmd.arg(&self.token).arg(if second_try { "1" } else { "0" }).arg(self.turn_ms);
+                cmd.arg(values);
+                match cmd.query::<(i64, i64)>(c) {
+                    // The server does not have the script (it restarted): it ran nothing.
+                    Err(e) if e.code() == Some("NOSCRIPT") && !loaded => *sha = None,
+                    Err(e) => return Err(e),
+                    Ok((1, n)) => return Ok(ScriptReply::Appended((n + 1).max(0) as u64)),
+                    Ok((2, _)) => return Ok(ScriptReply::Wait),
+                    Ok(_) => return Ok(ScriptReply::Moved),
+                }
+            }
         })
     }
 }
@@ -492,7 +594,14 @@ impl LogBackend for RedisBackend {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, ()>> {
-        Ok(lock(&self.writer))
+        let guard = lock(&self.writer);
+        self.refusals.store(0, Ordering::Relaxed);
+        Ok(guard)
+    }
+
+    /// True: the append script checks the end, so a current writer appends in one round trip.
+    fn write_before_read(&self) -> bool {
+        true
     }
 
     fn stores_extension_ops(&self) -> bool {
@@ -516,9 +625,21 @@ impl LogBackend for RedisBackend {
             return Ok(AppendOutcome::Appended { end: expected_end });
         }
         let key = self.log_number_key();
-        match self.run_append(expected_end, &values)? {
-            Ok((true, end)) => Ok(AppendOutcome::Appended { end }),
-            Ok((false, _)) => Ok(AppendOutcome::Moved),
+        let second_try = self.refusals.load(Ordering::Relaxed) > 0;
+        let reply = loop {
+            match self.run_append(expected_end, &values, second_try)? {
+                // Another writer lost twice and has its turn (until it appends, at most
+                // `turn_ms`): let it append first.
+                Ok(ScriptReply::Wait) => std::thread::sleep(TURN_POLL),
+                reply => break reply,
+            }
+        };
+        match reply {
+            Ok(ScriptReply::Appended(end)) => Ok(AppendOutcome::Appended { end }),
+            Ok(ScriptReply::Moved | ScriptReply::Wait) => {
+                self.refusals.fetch_add(1, Ordering::Relaxed);
+                Ok(AppendOutcome::Moved)
+            }
             Err(e) if lost_connection(&e) => {
                 // The reply may be lost after the server ran the script: look before reporting,
                 // so the caller never writes the same batch twice. Looking only reads, so it is

@@ -3,7 +3,9 @@
 //! A leader, holding the backend's write lock and then the writers' state:
 //!
 //! 1. reads what other writers appended into the writers' state and the committed one, and marks
-//!    the committed state *in flight* (readers stop reading the log past it);
+//!    the committed state *in flight* (readers stop reading the log past it); a backend that
+//!    checks the end on write (`LogBackend::write_before_read`: Redis) skips the read on the
+//!    first try, and reads only if the write is refused or there is nothing to write;
 //! 2. for each intent in arrival order: builds its operations against the writers' state (which
 //!    already holds the group's earlier intents), checks that the backend can store them, and
 //!    applies them; an intent that fails gets its own error and adds nothing;
@@ -194,9 +196,18 @@ impl<B: LogBackend> JournalStorage<B> {
         let guard = self.backend.lock()?;
         let mut working = self.working.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut moved_at = None;
+        // A backend whose `write_if` checks the end on the server is first tried at the end this
+        // handle last knew, without reading (one round trip when no one else wrote).
+        let mut unread = self.backend.write_before_read();
         let (in_flight, results, batches, end) = loop {
-            let (start, in_flight) = self.catch_up(&mut working)?;
-            if moved_at == Some(start) {
+            let resumed =
+                if std::mem::take(&mut unread) { self.resume(&mut working) } else { None };
+            let stale = resumed.is_some();
+            let (start, in_flight) = match resumed {
+                Some(resumed) => resumed,
+                None => self.catch_up(&mut working)?,
+            };
+            if !stale && moved_at == Some(start) {
                 // The log goes on past where replay stops, and replay cannot go further (a
                 // backend in a recovery mode that stopped): never spin, never write behind it.
                 return Err(self.backend.corrupt_at(
@@ -227,6 +238,13 @@ impl<B: LogBackend> JournalStorage<B> {
                 });
             }
             if batches.is_empty() {
+                if stale {
+                    // Nothing to write (or only refusals) against a state that may be behind the
+                    // log: decide again on the log's end. (When a write succeeds, the end was
+                    // `start`, so the state was current and each intent's refusal stands.)
+                    *working = None;
+                    continue;
+                }
                 return Ok(results.into_iter().map(|r| r.map(|_| nothing())).collect());
             }
             match self.backend.write_if(&guard, start, &batches) {
@@ -236,9 +254,11 @@ impl<B: LogBackend> JournalStorage<B> {
                 }
                 Ok(AppendOutcome::Moved) => {
                     // The group was applied to a state the log does not have: start again from
-                    // the committed one (which is at `start`).
+                    // the committed one (which is at `start`, or behind the log if `stale`).
                     *working = None;
-                    moved_at = Some(start);
+                    if !stale {
+                        moved_at = Some(start);
+                    }
                 }
                 Err(e) => {
                     *working = None;
@@ -278,6 +298,23 @@ impl<B: LogBackend> JournalStorage<B> {
                 None => Ok(nothing()),
             })
             .collect())
+    }
+
+    /// The writers' state at the end this handle last knew, without reading the log, and the
+    /// in-flight mark (as [`Self::catch_up`] returns them); `None` when the committed state is
+    /// ahead of it (a reader read further: read instead). Only for a backend whose `write_if`
+    /// checks the end ([`LogBackend::write_before_read`]). Call holding the write lock.
+    fn resume(&self, working: &mut Option<Inner>) -> Option<(u64, InFlight<'_, B>)> {
+        let mut committed = self.committed();
+        if working.as_ref().is_none_or(|w| w.pos > committed.log.pos) {
+            *working = Some(committed.log.clone());
+        }
+        let pos = working.as_ref().expect("just set").pos;
+        if pos != committed.log.pos {
+            return None;
+        }
+        committed.in_flight = true;
+        Some((pos, InFlight(self)))
     }
 
     /// Brings the writers' state (copying the committed one first if there is none) and the
