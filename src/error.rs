@@ -168,6 +168,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// The journal at `path` could not be compacted (nothing was changed): its state cannot be
+    /// written as a log, or the log built for it would not replay to the same state.
+    #[error("cannot compact {path}: {reason}; the journal was not changed", path = path.display())]
+    Compaction {
+        /// The journal.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// The file is not a trialog journal (bad magic or header).
     #[error("{path} is not a trialog journal: {reason}", path = path.display())]
     NotAJournal {
@@ -517,6 +526,9 @@ impl Error {
             }
             InvalidArgument(msg) => InvalidArgument(msg.clone()),
             Snapshot { path, reason } => Snapshot { path: path.clone(), reason: reason.clone() },
+            Compaction { path, reason } => {
+                Compaction { path: path.clone(), reason: reason.clone() }
+            }
             MultiObjectiveStudy { study_id, n_objectives } => {
                 MultiObjectiveStudy { study_id: *study_id, n_objectives: *n_objectives }
             }

@@ -72,6 +72,7 @@
 
 pub mod artifacts;
 pub mod backend;
+pub mod compact;
 pub mod convert;
 pub mod error;
 #[cfg(feature = "grpc")]

@@ -46,6 +46,8 @@ pub enum IoOp {
     SyncDir,
     /// `ftruncate` of the journal (the Optuna backend cutting off a partial line).
     Truncate,
+    /// Renaming a new journal over the old one (`trialog compact`).
+    Rename,
 }
 
 /// What a matching rule does to a call.

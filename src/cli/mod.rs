@@ -4,6 +4,7 @@ pub mod artifacts;
 pub mod backup;
 pub mod bench;
 pub mod best;
+pub mod compact;
 pub mod demo;
 pub mod dump;
 mod duration;
@@ -83,6 +84,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Check the header and every frame, replay, and report damage (exit 0 only when clean).
     Verify(verify::VerifyArgs),
+    /// Rewrite a journal as the shortest log with the same state (ids and numbers kept).
+    Compact(compact::CompactArgs),
     /// Write a clean journal from a damaged one, keeping the frames MODE keeps.
     Recover(recover::RecoverArgs),
     /// Write one self-contained HTML page of plots about a study (see docs/REPORT.md).
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Import(args) => import::run(&args),
         Command::Export(args) => export::run(&args),
         Command::Verify(args) => verify::run(&args),
+        Command::Compact(args) => compact::run(&args),
         Command::Recover(args) => recover::run(&args),
         Command::Report(args) => report::run(&args),
         Command::Serve(args) => serve::run(&args),

@@ -47,10 +47,20 @@ pub enum OptunaLockArg {
 
 impl OptunaLockArg {
     /// The library's default kind on this platform.
-    fn platform_default() -> Self {
+    pub(super) fn platform_default() -> Self {
         match OptunaLockKind::default() {
             OptunaLockKind::Symlink => OptunaLockArg::Symlink,
             OptunaLockKind::OpenFile => OptunaLockArg::OpenFile,
+        }
+    }
+}
+
+impl OptunaLockArg {
+    /// The library's lock kind.
+    pub(super) fn kind(self) -> OptunaLockKind {
+        match self {
+            OptunaLockArg::Symlink => OptunaLockKind::Symlink,
+            OptunaLockArg::OpenFile => OptunaLockKind::OpenFile,
         }
     }
 }
@@ -66,10 +76,7 @@ pub fn run(args: &RecoverArgs) -> Result<(), CliError> {
         path,
         "recover rewrites a damaged journal file; a Redis journal has no bytes to cut: `trialog verify` names a bad key, and `trialog export` copies what replays into a file",
     )?;
-    let optuna_kind = match args.optuna_lock {
-        OptunaLockArg::Symlink => OptunaLockKind::Symlink,
-        OptunaLockArg::OpenFile => OptunaLockKind::OpenFile,
-    };
+    let optuna_kind = args.optuna_lock.kind();
     let options = RecoverOptions {
         mode: args.mode,
         out: args.out.clone(),
