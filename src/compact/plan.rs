@@ -136,32 +136,9 @@ fn push_trial(out: &mut Batches, t: &Arc<FrozenTrial>, worker: Option<&str>) -> 
     Ok(())
 }
 
-/// The template that recreates `t` (parameters in internal representation), or why there is
-/// none (a value that does not map back to one replaying to it).
+/// The template that recreates `t`, or why there is none (naming the trial).
 fn template(t: &FrozenTrial) -> Result<TrialTemplate, String> {
-    let mut params = BTreeMap::new();
-    for (name, value) in t.params.iter() {
-        let dist = t.distributions.get(&**name).ok_or_else(|| {
-            format!("trial {}: parameter {name:?} has no distribution", t.trial_id)
-        })?;
-        let internal = dist.to_internal(value).map_err(|e| format!("trial {}: {e}", t.trial_id))?;
-        if dist.to_external(internal).as_ref() != Some(value) {
-            return Err(format!(
-                "trial {}: parameter {name:?} does not map back to the same value",
-                t.trial_id
-            ));
-        }
-        params.insert(name.to_string(), (internal, (**dist).clone()));
-    }
-    Ok(TrialTemplate {
-        state: t.state,
-        values: t.values.as_ref().map(|v| v.to_vec()),
-        datetime_complete: t.datetime_complete,
-        params,
-        user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
-    })
+    TrialTemplate::recreating(t).map_err(|e| format!("trial {}: {e}", t.trial_id))
 }
 
 /// Operations grouped into batches of one worker each, in order.

@@ -10,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    AttrValue, Distribution, ListMap, ParamValue, StudyDirection, Timestamp, TrialState,
+    AttrValue, Distribution, FrozenTrial, ListMap, ParamValue, StudyDirection, Timestamp,
+    TrialState,
 };
 
 /// The first operation code that old readers may skip (see the module docs).
@@ -134,6 +135,36 @@ pub struct TrialTemplate {
     pub system_attrs: BTreeMap<String, AttrValue>,
     /// Intermediate values by step.
     pub intermediate_values: BTreeMap<i64, f64>,
+}
+
+impl TrialTemplate {
+    /// The template that recreates `t` whole (state, values, completion time, parameters in
+    /// internal representation and in the trial's order, attributes, intermediate values), or
+    /// why there is none: a parameter without its distribution, or a value its distribution
+    /// does not map back to itself (replaying the template would then give another trial).
+    pub fn recreating(t: &FrozenTrial) -> Result<TrialTemplate, String> {
+        let mut params = ListMap::new();
+        for (name, value) in t.params.iter() {
+            let dist = t
+                .distributions
+                .get(&**name)
+                .ok_or_else(|| format!("parameter {name:?} has no distribution"))?;
+            let internal = dist.to_internal(value).map_err(|e| e.to_string())?;
+            if dist.to_external(internal).as_ref() != Some(value) {
+                return Err(format!("parameter {name:?} does not map back to the same value"));
+            }
+            params.insert(name.to_string(), (internal, (**dist).clone()));
+        }
+        Ok(TrialTemplate {
+            state: t.state,
+            values: t.values.as_ref().map(|v| v.to_vec()),
+            datetime_complete: t.datetime_complete,
+            params,
+            user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
+        })
+    }
 }
 
 /// One operation of the log. Ids refer to studies and trials created earlier in the same log.
