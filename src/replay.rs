@@ -731,12 +731,21 @@ pub(crate) struct Restore {
 
 impl Restore {
     /// Starts a state with these id counters and replay counters.
-    pub(crate) fn new(next_study_id: u64, study_ids: Vec<u64>, stats: ReplayStats) -> Self {
-        let state = ReplayState { next_study_id, stats, ..ReplayState::default() };
+    /// `trials` (the count the tables promise; at most a capacity hint) is reserved up front so
+    /// the trial table is not copied while it grows.
+    pub(crate) fn new(
+        next_study_id: u64,
+        study_ids: Vec<u64>,
+        stats: ReplayStats,
+        trials: u64,
+    ) -> Self {
+        let mut state = ReplayState { next_study_id, stats, ..ReplayState::default() };
+        state.trials.reserve(usize::try_from(trials).unwrap_or(0).min(1 << 22));
         Restore { state, study_ids: study_ids.into_iter(), dead_numbers: HashMap::new() }
     }
 
-    /// Applies one record: a live study (code 0) and its attributes (2, 3), or a trial (4).
+    /// Applies one study record: a live study (code 0) and its attributes (2, 3). Trials come
+    /// through [`Restore::push_trial`].
     pub(crate) fn apply(&mut self, op: Operation) -> std::result::Result<(), String> {
         let s = &mut self.state;
         match op {
@@ -760,63 +769,53 @@ impl Restore {
                 let entry = s.studies.get_mut(&study_id).ok_or("attribute of an unknown study")?;
                 entry.study.system_attrs.insert(key, value);
             }
-            Operation::CreateTrial { study_id, datetime_start, template: Some(t) } => {
-                if study_id >= s.next_study_id {
-                    return Err(format!("trial of study {study_id}, past the study ids"));
-                }
-                let t = *t;
-                let trial_id = s.trials.len() as u64;
-                let mut entry = s.studies.get_mut(&study_id);
-                let number = match entry.as_deref_mut() {
-                    Some(e) => {
-                        e.trial_ids.push(trial_id);
-                        if t.state == TrialState::Waiting {
-                            e.waiting.insert(trial_id);
-                        }
-                        e.trial_ids.len() as u64 - 1
-                    }
-                    // A deleted study's trial: hidden for good (study ids are never reused),
-                    // kept so that the trial ids count, with its content as it was.
-                    None => {
-                        let next = self.dead_numbers.entry(study_id).or_insert(0);
-                        *next += 1;
-                        *next - 1
-                    }
-                };
-                let mut trial = FrozenTrial::new(trial_id, number, study_id, t.state);
-                trial.datetime_start = datetime_start;
-                trial.datetime_complete = t.datetime_complete;
-                trial.values = t.values.map(Values::from);
-                for (name, (internal, dist)) in t.params {
-                    let external = dist
-                        .to_external(internal)
-                        .ok_or_else(|| format!("parameter {name:?} has no external value"))?;
-                    match entry.as_deref_mut() {
-                        Some(e) => {
-                            let (name, dist, interned) =
-                                intern(&mut e.param_reps, number, &name, &dist);
-                            trial.params.insert(Arc::clone(&name), external);
-                            e.layouts.set(&mut trial, name, dist, interned);
-                        }
-                        None => {
-                            let name: Arc<str> = Arc::from(name);
-                            trial.params.insert(Arc::clone(&name), external);
-                            trial.distributions.insert(name, Arc::new(dist));
-                        }
-                    }
-                }
-                // Empty attributes stay the one shared empty map, as replay leaves them.
-                if !t.user_attrs.is_empty() {
-                    trial.user_attrs = t.user_attrs.into_iter().collect();
-                }
-                if !t.system_attrs.is_empty() {
-                    trial.system_attrs = t.system_attrs.into_iter().collect();
-                }
-                trial.intermediate_values = t.intermediate_values.into_iter().collect();
-                s.trials.push(Arc::new(trial));
-            }
             other => return Err(format!("operation code {} in a snapshot", other.code())),
         }
+        Ok(())
+    }
+
+    /// Adds the next trial of a snapshot (its content built by the caller from its record): it
+    /// gets the next trial id and the next number of its study (its `trial_id` and `number` are
+    /// replaced). `new_layout` says whether its distribution map is one no earlier trial of its
+    /// study holds: only then are its parameters offered as the study's representatives (a
+    /// reused map's were offered by the earlier, lower-numbered trial that holds it).
+    pub(crate) fn push_trial(
+        &mut self,
+        mut trial: FrozenTrial,
+        new_layout: bool,
+    ) -> std::result::Result<(), String> {
+        let s = &mut self.state;
+        let study_id = trial.study_id;
+        if study_id >= s.next_study_id {
+            return Err(format!("trial of study {study_id}, past the study ids"));
+        }
+        trial.trial_id = s.trials.len() as u64;
+        match s.studies.get_mut(&study_id) {
+            Some(e) => {
+                e.trial_ids.push(trial.trial_id);
+                if trial.state == TrialState::Waiting {
+                    e.waiting.insert(trial.trial_id);
+                }
+                trial.number = e.trial_ids.len() as u64 - 1;
+                if new_layout {
+                    for (name, dist) in trial.distributions.iter() {
+                        if !e.param_reps.contains_key(name) {
+                            let rep =
+                                ParamRep { number: trial.number, distribution: Arc::clone(dist) };
+                            e.param_reps.insert(Arc::clone(name), rep);
+                        }
+                    }
+                }
+            }
+            // A deleted study's trial: hidden for good (study ids are never reused), kept so
+            // that the trial ids count, with its content as it was.
+            None => {
+                let next = self.dead_numbers.entry(study_id).or_insert(0);
+                trial.number = *next;
+                *next += 1;
+            }
+        }
+        s.trials.push(Arc::new(trial));
         Ok(())
     }
 

@@ -342,6 +342,37 @@ fn writers_take_a_snapshot_once_the_log_past_the_last_one_exceeds_the_threshold(
 }
 
 #[test]
+fn writers_take_snapshots_by_default_past_the_documented_threshold() {
+    for format in [Format::Trialog, Format::Optuna] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal_in(dir.path(), format);
+        // No threshold given: the default one.
+        let writer = || {
+            JournalStorage::new(match format {
+                Format::Trialog => AnyJournalFile::Trialog(FileBackend::open(&path).unwrap()),
+                Format::Optuna => AnyJournalFile::Optuna(OptunaJournalFile::open(&path).unwrap()),
+            })
+            .unwrap()
+        };
+        let half = "x".repeat(snapshot::AUTO_THRESHOLD_BYTES as usize / 2);
+        let s = writer();
+        let study = s.create_new_study(&[StudyDirection::Minimize], Some("big")).unwrap();
+        s.set_study_user_attr(study, "a", half.clone().into()).unwrap();
+        drop(s); // waits for a snapshot in progress, if any
+        assert!(!snapshot::path_for(&path).exists(), "{format:?}: a snapshot below the threshold");
+        let s = writer();
+        s.set_study_user_attr(study, "b", half.into()).unwrap();
+        s.set_study_user_attr(study, "c", "small".into()).unwrap();
+        drop(s); // waits for the snapshot in progress
+        assert!(snapshot::path_for(&path).exists(), "{format:?}: no automatic snapshot");
+        let s = open(&path);
+        let covered = s.opened_from_snapshot().expect("the automatic snapshot is valid");
+        assert!(covered >= snapshot::AUTO_THRESHOLD_BYTES, "{format:?}: {covered}");
+        assert_eq!(state(&s), full_replay(&path), "{format:?}");
+    }
+}
+
+#[test]
 fn logs_without_files_take_no_snapshot() {
     let s = JournalStorage::new(trialog::MemoryBackend::new()).unwrap();
     s.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();

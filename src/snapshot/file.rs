@@ -13,6 +13,7 @@ use crate::replay::{Heartbeats, Parts, ReplayState, ReplayStats, Restore};
 
 use super::JournalKind;
 use super::anchor::Record;
+use super::records::Records;
 
 /// The 8 magic bytes that open every snapshot.
 pub(crate) const MAGIC: [u8; 8] = *b"\x89TLSNAP\n";
@@ -201,7 +202,7 @@ fn next_frame<'a>(r: &mut impl Read, buf: &'a mut Vec<u8>) -> Result<&'a [u8], S
 /// Reads a snapshot: the header, the anchor (handed to `accept`, which refuses a snapshot of
 /// another journal before anything else is read), then the state. `Err` says why it is unusable.
 pub(crate) fn read(
-    r: &mut (impl Read + Send),
+    r: &mut impl Read,
     accept: impl FnOnce(&Anchor) -> Result<(), String>,
 ) -> Result<(ReplayState, Anchor), String> {
     let mut head = [0u8; HEADER_LEN];
@@ -235,39 +236,19 @@ pub(crate) fn read(
         return Err("operation kinds of another build".into());
     }
     stats.by_kind.copy_from_slice(&by_kind);
-    let mut restore = Restore::new(next_study_id, study_ids, stats);
-    // Two cores: this thread builds the state while a second one reads and decodes the next
-    // frames (at most `IN_FLIGHT` decoded frames wait, so the load holds no second copy).
-    const IN_FLIGHT: usize = 2;
-    std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<LogBatch, String>>(IN_FLIGHT);
-        scope.spawn(move || {
-            for _ in 0..frames {
-                let decoded = next_frame(r, &mut buf)
-                    .and_then(|p| codec::decode_batch(p).map_err(|e| e.to_string()));
-                let failed = decoded.is_err();
-                if tx.send(decoded).is_err() || failed {
-                    return;
-                }
-            }
-            let mut more = [0u8; 1];
-            let end = match r.read(&mut more) {
-                Ok(0) => Ok(LogBatch { worker_id: String::new(), ops: Vec::new() }),
-                Ok(_) => Err("bytes after the last frame".to_owned()),
-                Err(e) => Err(e.to_string()),
-            };
-            let _ = tx.send(end);
-        });
-        for _ in 0..frames {
-            let batch = rx.recv().map_err(|_| "the decoder stopped".to_owned())??;
-            for op in batch.ops {
-                restore.apply(op)?;
-            }
-        }
-        let end = rx.recv().map_err(|_| "the decoder stopped".to_owned())??;
-        debug_assert!(end.ops.is_empty());
-        Ok::<(), String>(())
-    })?;
+    let mut restore = Restore::new(next_study_id, study_ids, stats, trials);
+    // One thread, one frame at a time, each record decoded straight into its trial: the load
+    // holds the state and one frame's bytes, and frees nothing another thread allocated.
+    let mut records = Records::default();
+    for _ in 0..frames {
+        records.frame(next_frame(r, &mut buf)?, &mut restore)?;
+    }
+    let mut more = [0u8; 1];
+    match r.read(&mut more) {
+        Ok(0) => {}
+        Ok(_) => return Err("bytes after the last frame".to_owned()),
+        Err(e) => return Err(e.to_string()),
+    }
     let heartbeats = heartbeats
         .into_iter()
         .map(|(id, at, count)| (id, Heartbeats { latest: Timestamp(at), count }))

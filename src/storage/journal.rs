@@ -180,9 +180,8 @@ impl<B: LogBackend> JournalStorage<B> {
     }
 
     /// Sets how many bytes of log past the newest snapshot make a write of this handle take a
-    /// new one in the background (for example [`crate::snapshot::AUTO_THRESHOLD_BYTES`]; the
-    /// default is `u64::MAX`, never, until loading a snapshot is faster than replaying the log
-    /// it covers). Only file journals take snapshots.
+    /// new one in the background (default [`crate::snapshot::AUTO_THRESHOLD_BYTES`];
+    /// `u64::MAX`: never). Only file journals take snapshots.
     pub fn with_snapshot_threshold(mut self, bytes: u64) -> Self {
         self.snapshots.set_threshold(bytes);
         self

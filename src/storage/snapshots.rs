@@ -10,7 +10,7 @@ use std::thread::JoinHandle;
 use crate::backend::LogBackend;
 use crate::error::Result;
 use crate::replay::ReplayState;
-use crate::snapshot::{Taken, Target};
+use crate::snapshot::{AUTO_THRESHOLD_BYTES, Taken, Target};
 
 /// The snapshot state of one handle.
 #[derive(Debug)]
@@ -28,7 +28,8 @@ pub(super) struct Snapshots {
 }
 
 impl Snapshots {
-    /// The snapshots of `backend`'s journal; no automatic ones until a threshold is set.
+    /// The snapshots of `backend`'s journal, taken automatically past
+    /// [`AUTO_THRESHOLD_BYTES`] of log.
     pub(super) fn new(backend: &impl LogBackend) -> Self {
         let target =
             backend.snapshot_source().map(|(path, kind)| Target { journal: path.to_owned(), kind });
@@ -36,10 +37,7 @@ impl Snapshots {
             target,
             covered: AtomicU64::new(0),
             opened_at: None,
-            // Off by default for now: loading a snapshot still costs more CPU than replaying the
-            // W1-shape log it covers (bench/snapshot.sh; docs/FORMAT.md), so taking them
-            // automatically would slow opens down. `with_snapshot_threshold` turns it on.
-            threshold: u64::MAX,
+            threshold: AUTO_THRESHOLD_BYTES,
             job: Mutex::new(None),
         }
     }
