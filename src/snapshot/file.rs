@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::journal::frame::{self, FrameCheck};
 use crate::journal::{LogBatch, Operation, TrialTemplate, codec};
-use crate::model::{FrozenTrial, Timestamp};
+use crate::model::Timestamp;
 use crate::replay::{Heartbeats, Parts, ReplayState, ReplayStats, Restore};
 
 use super::JournalKind;
@@ -59,30 +59,6 @@ fn header() -> [u8; HEADER_LEN] {
 
 fn msgpack<T: Serialize>(value: &T) -> Vec<u8> {
     rmp_serde::to_vec(value).expect("encoding plain tuples into memory cannot fail")
-}
-
-/// The template that recreates `t` (parameters in internal representation), or why there is
-/// none (a value no distribution maps back: such a state is not snapshotted).
-fn template(t: &FrozenTrial) -> Result<TrialTemplate, String> {
-    // In the trial's order: the snapshot's template keeps it as the journal's does.
-    let mut params = crate::model::ListMap::new();
-    for (name, value) in t.params.iter() {
-        let dist = t.distributions.get(&**name).ok_or("a parameter without a distribution")?;
-        let internal = dist.to_internal(value).map_err(|e| e.to_string())?;
-        if dist.to_external(internal).as_ref() != Some(value) {
-            return Err(format!("parameter {name:?} does not round-trip"));
-        }
-        params.insert(name.to_string(), (internal, (**dist).clone()));
-    }
-    Ok(TrialTemplate {
-        state: t.state,
-        values: t.values.as_ref().map(|v| v.to_vec()),
-        datetime_complete: t.datetime_complete,
-        params,
-        user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
-    })
 }
 
 /// Writes the snapshot of `state` (which replayed the journal up to `last.end()`).
@@ -150,7 +126,7 @@ pub(crate) fn write<W: Write>(
         w.push(Operation::CreateTrial {
             study_id: trial.study_id,
             datetime_start: trial.datetime_start,
-            template: Some(Box::new(template(trial)?)),
+            template: Some(Box::new(TrialTemplate::recreating(trial)?)),
         })?;
     }
     w.flush()

@@ -79,7 +79,8 @@ impl BenchPath {
 }
 
 impl Drop for BenchPath {
-    /// Removes a scratch journal (and its lock file), whether the workload succeeded or not.
+    /// Removes a scratch journal (and its lock and snapshot files), whether the workload
+    /// succeeded or not.
     fn drop(&mut self) {
         if self.scratch {
             let _ = remove_journal(&self.path);
@@ -87,9 +88,10 @@ impl Drop for BenchPath {
     }
 }
 
-/// Removes `path` and `path.lock` if they exist.
+/// Removes `path`, `path.lock` and `path.snapshot` (writers take snapshots past 8 MiB of log)
+/// if they exist, so that a scratch run leaves nothing behind.
 pub fn remove_journal(path: &Path) -> Result<(), CliError> {
-    for p in [path.to_path_buf(), lock_path_for(path)] {
+    for p in [path.to_path_buf(), lock_path_for(path), trialog::snapshot::path_for(path)] {
         match std::fs::remove_file(&p) {
             Err(e) if e.kind() != ErrorKind::NotFound => return Err(CliError::at(&p, e)),
             _ => {}
@@ -144,3 +146,23 @@ pub fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// The Redis URL a `--journal` spells, if it is one.
 pub use crate::cli::journal::redis_url;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removing_a_scratch_journal_removes_its_lock_and_snapshot_too() {
+        let dir = std::env::temp_dir().join(format!("trialog-rm-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let journal = dir.join("w1.journal");
+        let others = [lock_path_for(&journal), trialog::snapshot::path_for(&journal)];
+        for p in std::iter::once(&journal).chain(&others) {
+            std::fs::write(p, b"x").unwrap();
+        }
+        remove_journal(&journal).unwrap();
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "left in {}", dir.display());
+        remove_journal(&journal).unwrap(); // nothing there: not an error
+        std::fs::remove_dir(&dir).unwrap();
+    }
+}
