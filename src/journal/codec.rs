@@ -334,23 +334,33 @@ impl Serialize for AttrValue {
 const MAX_DEPTH: usize = crate::model::MAX_ATTR_DEPTH;
 
 /// Boxed so that every small read returns a 16-byte `Result` (the error path is cold).
-type DecodeResult<T> = Result<T, Box<DecodeError>>;
+/// A decoded value, or why the payload is not a well-formed batch.
+pub(crate) type DecodeResult<T> = Result<T, Box<DecodeError>>;
 
+/// A `Malformed` error at payload byte `at`.
 #[cold]
 #[inline(never)]
-fn malformed<T>(at: usize, what: impl fmt::Display) -> DecodeResult<T> {
+pub(crate) fn malformed<T>(at: usize, what: impl fmt::Display) -> DecodeResult<T> {
     Err(Box::new(DecodeError::Malformed(format!("{what} at payload byte {at}"))))
 }
 
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// A position in one batch's MessagePack payload: every read is bounds-checked and gives an
+/// error, never a panic. The journal's decoder and the snapshot loader (which decodes trial
+/// records straight into trials) read with it, so both accept exactly the same encodings.
+pub(crate) struct Reader<'a> {
+    pub(crate) buf: &'a [u8],
+    pub(crate) pos: usize,
     /// Inside an extended operation (code 11): the later value encodings are allowed.
-    extended: bool,
+    pub(crate) extended: bool,
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
+    /// A reader at the start of `buf`, outside any extended operation.
+    pub(crate) fn new(buf: &'a [u8]) -> Self {
+        Reader { buf, pos: 0, extended: false }
+    }
+
+    pub(crate) fn take(&mut self, n: usize) -> DecodeResult<&'a [u8]> {
         match self.buf.get(self.pos..self.pos.saturating_add(n)) {
             Some(bytes) if self.pos.checked_add(n).is_some() => {
                 self.pos += n;
@@ -360,17 +370,17 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn byte(&mut self) -> DecodeResult<u8> {
+    pub(crate) fn byte(&mut self) -> DecodeResult<u8> {
         Ok(self.take(1)?[0])
     }
 
-    fn be<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
+    pub(crate) fn be<const N: usize>(&mut self) -> DecodeResult<[u8; N]> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)
     }
 
-    fn peek(&self) -> DecodeResult<u8> {
+    pub(crate) fn peek(&self) -> DecodeResult<u8> {
         match self.buf.get(self.pos) {
             Some(b) => Ok(*b),
             None => malformed(self.pos, "unexpected end of payload"),
@@ -378,7 +388,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Consumes a nil if one is next.
-    fn nil(&mut self) -> DecodeResult<bool> {
+    pub(crate) fn nil(&mut self) -> DecodeResult<bool> {
         if self.peek()? == 0xc0 {
             self.pos += 1;
             return Ok(true);
@@ -386,7 +396,7 @@ impl<'a> Reader<'a> {
         Ok(false)
     }
 
-    fn array_len(&mut self) -> DecodeResult<usize> {
+    pub(crate) fn array_len(&mut self) -> DecodeResult<usize> {
         // Fast path: almost every array in a journal is a fixarray (at most 15 elements).
         if let Some(&m @ 0x90..=0x9f) = self.buf.get(self.pos) {
             self.pos += 1;
@@ -401,7 +411,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn map_len(&mut self) -> DecodeResult<usize> {
+    pub(crate) fn map_len(&mut self) -> DecodeResult<usize> {
         let at = self.pos;
         Ok(match self.byte()? {
             m @ 0x80..=0x8f => usize::from(m & 0x0f),
@@ -412,7 +422,7 @@ impl<'a> Reader<'a> {
     }
 
     /// An array header that must announce exactly `n` elements.
-    fn array_of(&mut self, n: usize, what: &str) -> DecodeResult<()> {
+    pub(crate) fn array_of(&mut self, n: usize, what: &str) -> DecodeResult<()> {
         let at = self.pos;
         let len = self.array_len()?;
         if len != n {
@@ -422,7 +432,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Any integer, as i128 so that every MessagePack integer fits.
-    fn integer(&mut self) -> DecodeResult<i128> {
+    pub(crate) fn integer(&mut self) -> DecodeResult<i128> {
         let at = self.pos;
         Ok(match self.byte()? {
             m @ 0x00..=0x7f => i128::from(m),
@@ -439,7 +449,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn u64(&mut self) -> DecodeResult<u64> {
+    pub(crate) fn u64(&mut self) -> DecodeResult<u64> {
         // Fast path: positive fixint (operation codes, small ids).
         if let Some(&m @ 0x00..=0x7f) = self.buf.get(self.pos) {
             self.pos += 1;
@@ -449,13 +459,13 @@ impl<'a> Reader<'a> {
         u64::try_from(self.integer()?).or_else(|_| malformed(at, "integer out of u64 range"))
     }
 
-    fn i64(&mut self) -> DecodeResult<i64> {
+    pub(crate) fn i64(&mut self) -> DecodeResult<i64> {
         let at = self.pos;
         i64::try_from(self.integer()?).or_else(|_| malformed(at, "integer out of i64 range"))
     }
 
     /// A float (float64 or float32), or an integer converted to f64.
-    fn f64(&mut self) -> DecodeResult<f64> {
+    pub(crate) fn f64(&mut self) -> DecodeResult<f64> {
         match self.peek()? {
             0xcb => {
                 self.pos += 1;
@@ -469,7 +479,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn bool(&mut self) -> DecodeResult<bool> {
+    pub(crate) fn bool(&mut self) -> DecodeResult<bool> {
         let at = self.pos;
         match self.byte()? {
             0xc2 => Ok(false),
@@ -479,7 +489,7 @@ impl<'a> Reader<'a> {
     }
 
     /// The bytes of a string, not yet checked to be UTF-8.
-    fn str_bytes(&mut self) -> DecodeResult<&'a [u8]> {
+    pub(crate) fn str_bytes(&mut self) -> DecodeResult<&'a [u8]> {
         let at = self.pos;
         let len = match self.byte()? {
             m @ 0xa0..=0xbf => usize::from(m & 0x1f),
@@ -491,16 +501,16 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
-    fn str(&mut self) -> DecodeResult<&'a str> {
+    pub(crate) fn str(&mut self) -> DecodeResult<&'a str> {
         let at = self.pos;
         std::str::from_utf8(self.str_bytes()?).or_else(|_| malformed(at, "string is not UTF-8"))
     }
 
-    fn string(&mut self) -> DecodeResult<String> {
+    pub(crate) fn string(&mut self) -> DecodeResult<String> {
         self.str().map(str::to_owned)
     }
 
-    fn opt_f64s(&mut self) -> DecodeResult<Option<Vec<f64>>> {
+    pub(crate) fn opt_f64s(&mut self) -> DecodeResult<Option<Vec<f64>>> {
         if self.nil()? {
             return Ok(None);
         }
@@ -512,11 +522,11 @@ impl<'a> Reader<'a> {
         Ok(Some(out))
     }
 
-    fn opt_timestamp(&mut self) -> DecodeResult<Option<Timestamp>> {
+    pub(crate) fn opt_timestamp(&mut self) -> DecodeResult<Option<Timestamp>> {
         if self.nil()? { Ok(None) } else { Ok(Some(Timestamp(self.i64()?))) }
     }
 
-    fn state(&mut self) -> DecodeResult<TrialState> {
+    pub(crate) fn state(&mut self) -> DecodeResult<TrialState> {
         let at = self.pos;
         let code = self.u64()?;
         TrialState::from_code(code)
@@ -524,7 +534,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Any JSON-like value.
-    fn value(&mut self, depth: usize) -> DecodeResult<AttrValue> {
+    pub(crate) fn value(&mut self, depth: usize) -> DecodeResult<AttrValue> {
         let at = self.pos;
         if depth > MAX_DEPTH {
             return malformed(at, "attribute value nested too deeply");
@@ -555,7 +565,7 @@ impl<'a> Reader<'a> {
 
     /// An extension value: `ext 1`, the canonical decimal text of an integer outside the `i64`
     /// range, or `ext 2`, the UTF-16BE code units of a string with a lone surrogate.
-    fn ext(&mut self) -> DecodeResult<AttrValue> {
+    pub(crate) fn ext(&mut self) -> DecodeResult<AttrValue> {
         let at = self.pos;
         let len = match self.byte()? {
             m @ 0xd4..=0xd8 => 1usize << (m - 0xd4),
@@ -591,7 +601,7 @@ impl<'a> Reader<'a> {
 
     /// A map with string keys, its entries inserted in their encoded order (a repeated key
     /// keeps the last value).
-    fn str_map<M: Default + Extend<(String, V)>, V>(
+    pub(crate) fn str_map<M: Default + Extend<(String, V)>, V>(
         &mut self,
         mut value: impl FnMut(&mut Self) -> DecodeResult<V>,
     ) -> DecodeResult<M> {
@@ -605,7 +615,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
-    fn choice(&mut self) -> DecodeResult<ParamValue> {
+    pub(crate) fn choice(&mut self) -> DecodeResult<ParamValue> {
         let at = self.pos;
         Ok(match self.value(MAX_DEPTH)? {
             AttrValue::Null => ParamValue::Null,
@@ -622,7 +632,7 @@ impl<'a> Reader<'a> {
 
     /// A distribution, built with Optuna's constructor checks: one that fails them is malformed
     /// (Optuna's replay raises on it too), so an invalid distribution never leaves the decoder.
-    fn distribution(&mut self) -> DecodeResult<Distribution> {
+    pub(crate) fn distribution(&mut self) -> DecodeResult<Distribution> {
         let at = self.pos;
         let len = self.array_len()?;
         let kind = self.u64()?;
@@ -683,7 +693,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn template(&mut self) -> DecodeResult<TrialTemplate> {
+    pub(crate) fn template(&mut self) -> DecodeResult<TrialTemplate> {
         self.array_of(7, "trial template")?;
         let state = self.state()?;
         let values = self.opt_f64s()?;
@@ -712,7 +722,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Skips one value of any type.
-    fn skip(&mut self, depth: usize) -> DecodeResult<()> {
+    pub(crate) fn skip(&mut self, depth: usize) -> DecodeResult<()> {
         let at = self.pos;
         if depth > MAX_DEPTH {
             return malformed(at, "value nested too deeply");
@@ -759,7 +769,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn operation(&mut self) -> DecodeResult<Operation> {
+    pub(crate) fn operation(&mut self) -> DecodeResult<Operation> {
         let at = self.pos;
         let len = self.array_len()?;
         if len == 0 {

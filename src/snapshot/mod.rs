@@ -9,7 +9,6 @@
 
 mod anchor;
 mod file;
-mod reader;
 mod records;
 
 use std::fs::File;

@@ -1,7 +1,8 @@
 //! A snapshot's state frames decoded straight into the state (`docs/FORMAT.md`, "Snapshots"):
 //! each create-trial record (code 4, or 4 inside an extended operation 11) becomes its trial with
 //! no intermediate template, and the few study records (codes 0, 2, 3) go through the journal's
-//! codec. Decoding follows the codec's rules exactly (`super::reader`).
+//! codec. Decoding uses the codec's own reader (`crate::journal::codec::Reader`), so it accepts
+//! exactly what the journal accepts.
 //!
 //! What keeps a load cheap: a study's trials mostly have the same parameters with the same
 //! distributions, so each distinct (name, distribution bytes) is decoded once per study and its
@@ -12,12 +13,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::journal::codec;
 use crate::journal::operation::EXTENDED_CODE;
-use crate::model::{Distribution, Distributions, FrozenTrial, ParamValue, Values, VecMap};
+use crate::model::{
+    AttrValue, Distribution, Distributions, FrozenTrial, ParamValue, Values, VecMap,
+};
 use crate::replay::Restore;
 
-use super::reader::{Reader, Res, bad};
+use crate::journal::codec::{self, DecodeError, DecodeResult as Res, Reader, malformed as bad};
 
 /// The create-trial operation code.
 const CREATE_TRIAL: u64 = 4;
@@ -78,7 +80,11 @@ impl StudyCache {
 
 impl Records {
     /// Decodes one state frame's payload (`["", [record, ...]]`) into `restore`.
-    pub(super) fn frame(&mut self, payload: &[u8], restore: &mut Restore) -> Res<()> {
+    pub(super) fn frame(&mut self, payload: &[u8], restore: &mut Restore) -> Result<(), String> {
+        self.records(payload, restore).map_err(|e| e.to_string())
+    }
+
+    fn records(&mut self, payload: &[u8], restore: &mut Restore) -> Res<()> {
         let mut r = Reader::new(payload);
         r.array_of(2, "batch")?;
         r.str()?;
@@ -118,8 +124,11 @@ impl Records {
             let mut one = Vec::with_capacity(3 + r.pos - start);
             one.extend_from_slice(&[0x92, 0xa0, 0x91]);
             one.extend_from_slice(&r.buf[start..r.pos]);
-            let batch = codec::decode_batch(&one).map_err(|e| format!("at byte {start}: {e}"))?;
-            batch.ops.into_iter().try_for_each(|op| restore.apply(op))
+            let batch = match codec::decode_batch(&one) {
+                Ok(batch) => batch,
+                Err(e) => return bad(start, e),
+            };
+            restored(batch.ops.into_iter().try_for_each(|op| restore.apply(op)))
         };
         r.extended = false;
         done
@@ -146,11 +155,11 @@ impl Records {
         }
         trial.datetime_complete = r.opt_timestamp()?;
         let new_layout = self.params(r, &mut trial)?;
-        let user_attrs = r.str_map(|r| r.value(1))?;
+        let user_attrs: Vec<(String, AttrValue)> = r.str_map(|r| r.value(1))?;
         if !user_attrs.is_empty() {
             trial.user_attrs = user_attrs.into_iter().collect();
         }
-        let system_attrs = r.str_map(|r| r.value(1))?;
+        let system_attrs: Vec<(String, AttrValue)> = r.str_map(|r| r.value(1))?;
         if !system_attrs.is_empty() {
             trial.system_attrs = system_attrs.into_iter().collect();
         }
@@ -159,7 +168,7 @@ impl Records {
             trial.intermediate_values =
                 (0..n).map(|_| Ok((r.i64()?, r.f64()?))).collect::<Res<VecMap<i64, f64>>>()?;
         }
-        restore.push_trial(trial, new_layout)
+        restored(restore.push_trial(trial, new_layout))
     }
 
     /// The template's parameters into `trial` (values and a shared distribution map); returns
@@ -232,4 +241,9 @@ impl Records {
         trial.params = self.params.drain(..).map(|(n, _, v)| (n, v)).collect();
         Ok(new_layout)
     }
+}
+
+/// A restore step's refusal as a decoding error.
+fn restored(step: Result<(), String>) -> Res<()> {
+    step.map_err(|e| Box::new(DecodeError::Malformed(e)))
 }
