@@ -7,10 +7,11 @@ trial of one Optuna JSON-lines journal:
 
 * optuna: `optuna.artifacts.upload_artifact` / `download_artifact` with `FileSystemArtifactStore`
   and `Boto3ArtifactStore` (defaults), timed inside the Python process;
-* trialog: `trialog artifacts put` / `get` (release build), timed as whole processes (start-up,
-  journal replay and link included), which also hash the bytes (SHA-256 recorded in the link and
-  checked on download) and, on the filesystem, fsync the file and its directory (Optuna does
-  neither).
+* trialog: `trialog artifacts put` / `get` (release build, or `--trialog PATH`), timed as whole
+  processes (start-up, journal replay and link included). `put` also hashes the bytes (SHA-256
+  recorded in the link) and, on the filesystem, fsyncs the file and its directory (Optuna does
+  neither); `get` checks the recorded size, and with `--verify` (passed on to `get`) the
+  SHA-256 too (Optuna checks neither).
 
 Each rep runs both in rotated order, each timed operation starting after `os.sync()` (so one
 run's dirty pages are not written back during the next); the table shows medians (min-max) of
@@ -61,9 +62,13 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--work", default="/tmp/trialog-artifacts-bench")
+    ap.add_argument("--trialog", default=TRIALOG, help="the trialog binary to measure")
+    ap.add_argument("--verify", action="store_true", help="run `trialog artifacts get --verify`")
     args = ap.parse_args()
-    if not os.path.exists(TRIALOG):
-        raise SystemExit(f"{TRIALOG} is missing: run `cargo build --release` first")
+    if not os.path.exists(args.trialog):
+        raise SystemExit(f"{args.trialog} is missing: run `cargo build --release` first")
+    trialog = args.trialog
+    get_flags = ["--verify"] if args.verify else []
 
     os.environ.update(ENV)
     warnings.simplefilter("ignore")
@@ -128,13 +133,13 @@ def main() -> None:
             opts = stores[kind][1]
             os.sync()
             t0 = time.perf_counter()
-            aid = subprocess.run([TRIALOG, "artifacts", "put", journal, *opts, "--study", "bench",
+            aid = subprocess.run([trialog, "artifacts", "put", journal, *opts, "--study", "bench",
                                   "--trial", "0", src], check=True, capture_output=True,
                                  text=True, env=ENV).stdout.strip()
             up = time.perf_counter() - t0
             os.sync()
             t0 = time.perf_counter()
-            subprocess.run([TRIALOG, "artifacts", "get", journal, *opts, aid, "--out", out],
+            subprocess.run([trialog, "artifacts", "get", journal, *opts, aid, "--out", out, *get_flags],
                            check=True, capture_output=True, env=ENV)
             down = time.perf_counter() - t0
             assert os.path.getsize(out) == size
@@ -159,7 +164,8 @@ def main() -> None:
     def fmt(xs: list[float]) -> str:
         return f"{statistics.median(xs):,.0f} ({min(xs):,.0f}-{max(xs):,.0f})"
 
-    print(f"\n{args.mib} MiB, {args.reps} reps, MB/s median (min-max)\n")
+    print(f"\n{args.mib} MiB, {args.reps} reps, MB/s median (min-max), {trialog} "
+          f"{' '.join(get_flags)}, load average {os.getloadavg()[0]:.1f}\n")
     print("| store | direction | optuna | trialog | trialog/optuna |")
     print("|---|---|---|---|---|")
     for kind in stores:

@@ -69,6 +69,21 @@ fn put_list_get_verify_rm_round_trip_with_refusals() {
     assert!(err.contains("already exists; nothing was written (--force replaces it)"), "{err}");
     assert_eq!(fs::read(&out).unwrap(), b"mine");
     let got = trialog_ok(&["artifacts", "get", j, "--store", s, id, "--out", o, "--force"]);
+    assert_eq!(got, format!("{o}: 10 bytes\n"));
+    assert_eq!(fs::read(&out).unwrap(), b"0123456789");
+    let got = trialog_ok(&[
+        "artifacts",
+        "get",
+        j,
+        "--store",
+        s,
+        id,
+        "--out",
+        o,
+        "--force",
+        "--verify",
+        "--sync",
+    ]);
     assert!(got.starts_with(&format!("{o}: 10 bytes, sha256 84d89877")), "{got}");
     assert_eq!(fs::read(&out).unwrap(), b"0123456789");
 
@@ -87,11 +102,20 @@ fn put_list_get_verify_rm_round_trip_with_refusals() {
     assert!(
         trialog_ok(&["artifacts", "verify", j, "--store", s, "--quick"]).contains("all present")
     );
+    // get checks the size always and the SHA-256 with --verify.
     let fresh = dir.path().join("fresh.bin");
-    let (code, err) =
-        stderr_of(&["artifacts", "get", j, "--store", s, id, "--out", fresh.to_str().unwrap()]);
+    let f = fresh.to_str().unwrap();
+    let (code, err) = stderr_of(&["artifacts", "get", j, "--store", s, id, "--out", f, "--verify"]);
     assert_eq!(code, Some(1));
     assert!(err.contains("the stored bytes have SHA-256"), "{err}");
+    assert!(!fresh.exists());
+    trialog_ok(&["artifacts", "get", j, "--store", s, id, "--out", f]);
+    assert_eq!(fs::read(&fresh).unwrap(), b"0123456780");
+    fs::remove_file(&fresh).unwrap();
+    fs::write(sp.join(id), b"012345678").unwrap();
+    let (code, err) = stderr_of(&["artifacts", "get", j, "--store", s, id, "--out", f]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("size"), "{err}");
     assert!(!fresh.exists());
 
     // rm tombstones the link and removes the bytes; the id is then unknown.

@@ -155,6 +155,10 @@ impl<S: ArtifactStore> ArtifactStore for Backoff<S> {
         self.retry("download", id.as_str(), || Ok(()), || self.inner.get(id))
     }
 
+    fn get_file(&self, id: &ArtifactId) -> Result<Option<std::fs::File>> {
+        self.retry("download", id.as_str(), || Ok(()), || self.inner.get_file(id))
+    }
+
     fn remove(&self, id: &ArtifactId) -> Result<()> {
         self.retry("remove", id.as_str(), || Ok(()), || self.inner.remove(id))
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::backend::sync_dir;
 use crate::error::{Error, Result};
 
-use super::transfer::copy_durably;
+use super::transfer::copy_pipelined;
 
 use super::{
     ArtifactId, ArtifactReader, ArtifactSource, ArtifactStore, StoredEntry, StoredInfo, StoredKind,
@@ -72,7 +72,7 @@ impl FileSystemStore {
             .map_err(|e| Error::io("create", tmp, e))?;
         let dest = self.path_of(id);
         let read_error = |e| Error::io("read the upload's source for", &dest, e);
-        copy_durably(body, &file, tmp, &mut |_| {}, &read_error)
+        copy_pipelined(body, &file, tmp, &mut |_| {}, &read_error, true)
     }
 }
 
@@ -135,13 +135,11 @@ impl ArtifactStore for FileSystemStore {
     }
 
     fn get(&self, id: &ArtifactId) -> Result<ArtifactReader> {
-        let path = self.path_of(id);
-        let file = File::open(&path).map_err(|e| self.not_found_or(id, "open", &path, e))?;
-        let meta = file.metadata().map_err(|e| Error::io("stat", &path, e))?;
-        if !meta.is_file() {
-            return Err(Error::ArtifactNotFound { store: self.location(), id: id.to_string() });
-        }
-        Ok(Box::new(file))
+        Ok(Box::new(self.open(id)?))
+    }
+
+    fn get_file(&self, id: &ArtifactId) -> Result<Option<File>> {
+        self.open(id).map(Some)
     }
 
     fn remove(&self, id: &ArtifactId) -> Result<()> {
@@ -207,6 +205,17 @@ impl ArtifactStore for FileSystemStore {
 }
 
 impl FileSystemStore {
+    /// Opens artifact `id`'s file; not-found unless it is a plain file.
+    fn open(&self, id: &ArtifactId) -> Result<File> {
+        let path = self.path_of(id);
+        let file = File::open(&path).map_err(|e| self.not_found_or(id, "open", &path, e))?;
+        let meta = file.metadata().map_err(|e| Error::io("stat", &path, e))?;
+        if !meta.is_file() {
+            return Err(Error::ArtifactNotFound { store: self.location(), id: id.to_string() });
+        }
+        Ok(file)
+    }
+
     fn not_found_or(&self, id: &ArtifactId, op: &'static str, path: &Path, e: io::Error) -> Error {
         if e.kind() == ErrorKind::NotFound {
             Error::ArtifactNotFound { store: self.location(), id: id.to_string() }

@@ -42,7 +42,7 @@ pub use meta::ArtifactMeta;
 pub use mime::guess_type;
 #[cfg(feature = "s3")]
 pub use s3::{S3Config, S3Store};
-pub use transfer::{Digest, DownloadOptions, download_artifact};
+pub use transfer::{Digest, DownloadOptions, Downloaded, download_artifact};
 
 /// The body of an upload: readable, and seekable so that [`Backoff`] can send it again from
 /// where it started. A `File`, a `Cursor` or any `Read + Seek` value is one.
@@ -67,6 +67,14 @@ pub trait ArtifactStore: Send + Sync {
 
     /// Opens artifact `id` for reading.
     fn get(&self, id: &ArtifactId) -> Result<ArtifactReader>;
+
+    /// Opens artifact `id` as a local file, if this store keeps artifacts in local files
+    /// (`Ok(None)` otherwise, the default), so that a download can let the kernel copy it.
+    /// Errors as [`ArtifactStore::get`].
+    fn get_file(&self, id: &ArtifactId) -> Result<Option<std::fs::File>> {
+        let _ = id;
+        Ok(None)
+    }
 
     /// Removes artifact `id`; [`Error::ArtifactNotFound`](crate::Error::ArtifactNotFound) if
     /// there is none. Durable when it returns `Ok`.
@@ -100,6 +108,9 @@ impl<S: ArtifactStore + ?Sized> ArtifactStore for &S {
     fn get(&self, id: &ArtifactId) -> Result<ArtifactReader> {
         (**self).get(id)
     }
+    fn get_file(&self, id: &ArtifactId) -> Result<Option<std::fs::File>> {
+        (**self).get_file(id)
+    }
     fn remove(&self, id: &ArtifactId) -> Result<()> {
         (**self).remove(id)
     }
@@ -123,6 +134,9 @@ impl<S: ArtifactStore + ?Sized> ArtifactStore for Box<S> {
     }
     fn get(&self, id: &ArtifactId) -> Result<ArtifactReader> {
         (**self).get(id)
+    }
+    fn get_file(&self, id: &ArtifactId) -> Result<Option<std::fs::File>> {
+        (**self).get_file(id)
     }
     fn remove(&self, id: &ArtifactId) -> Result<()> {
         (**self).remove(id)

@@ -187,25 +187,29 @@ pub(crate) fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io:
 
 /// Bytes moved per read/write call.
 pub(crate) const CHUNK: usize = 1 << 20;
-/// Chunks queued between the reading thread and the writing thread of [`copy_durably`].
+/// Chunks queued between the reading thread and the writing thread of [`copy_pipelined`].
 const DEPTH: usize = 4;
-/// [`copy_durably`] makes the data durable in steps of this many bytes, so the disk writes while
-/// the copy goes on and the final fsync has little left to do.
+/// A durable [`copy_pipelined`] makes the data durable in steps of this many bytes, so the disk
+/// writes while the copy goes on and the final fsync has little left to do.
 const SYNC_EVERY: u64 = 32 << 20;
+/// Bytes a kernel-side copy of a local artifact moves between two progress reports.
+const LOCAL_SLICE: u64 = 16 << 20;
 
-/// Copies everything `reader` yields into `file` (at its current position) and fsyncs it
-/// (`sync_all`) before returning the byte count. Pipelined: this thread reads and shows each
-/// chunk to `seen` (hashing, progress) while a scoped writer thread writes, and a third one
-/// flushes (`sync_data`) every [`SYNC_EVERY`] bytes while writing goes on, so the disk works
-/// during the copy; at most `DEPTH + 2` chunks of [`CHUNK`] bytes exist at once. A read
-/// error is passed through `read_error`; a write or fsync error names `path`. On any error the
-/// file holds some prefix of the data and must be discarded.
-pub(crate) fn copy_durably<R: Read + ?Sized>(
+/// Copies everything `reader` yields into `file` (at its current position) and returns the byte
+/// count; with `durable`, the file is fsynced (`sync_all`) before it returns. Pipelined: this
+/// thread reads and shows each chunk to `seen` (hashing, progress) while a scoped writer thread
+/// writes, and (when durable) a third one flushes (`sync_data`) every [`SYNC_EVERY`] bytes
+/// while writing goes on, so the disk works during the copy; at most `DEPTH + 2` chunks of
+/// [`CHUNK`] bytes exist at once. A read error is passed through `read_error`; a write or fsync
+/// error names `path`. On any error the file holds some prefix of the data and must be
+/// discarded.
+pub(crate) fn copy_pipelined<R: Read + ?Sized>(
     reader: &mut R,
     file: &File,
     path: &Path,
     seen: &mut dyn FnMut(&[u8]),
     read_error: &dyn Fn(io::Error) -> Error,
+    durable: bool,
 ) -> Result<u64> {
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DEPTH);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -225,7 +229,7 @@ pub(crate) fn copy_durably<R: Read + ?Sized>(
                 out.write_all(&chunk).map_err(|e| Error::io("write", path, e))?;
                 written += chunk.len() as u64;
                 unsynced += chunk.len() as u64;
-                if unsynced >= SYNC_EVERY {
+                if durable && unsynced >= SYNC_EVERY {
                     let _ = sync_tx.try_send(()); // none if a flush is still pending
                     unsynced = 0;
                 }
@@ -233,7 +237,9 @@ pub(crate) fn copy_durably<R: Read + ?Sized>(
             }
             drop(sync_tx);
             syncer.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
-            file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
+            if durable {
+                file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
+            }
             Ok(written)
         });
         let mut allocated = 0;
@@ -283,27 +289,48 @@ pub struct DownloadOptions<'a> {
     /// never written through). Off: an existing destination is refused with
     /// [`Error::DestinationExists`], atomically (a file created meanwhile is not replaced either).
     pub overwrite: bool,
-    /// The artifact's link: its recorded size and SHA-256, when present, must match the bytes,
-    /// or the download fails with [`Error::ArtifactMismatch`] and writes nothing.
+    /// The artifact's link: its recorded size, when present, must match the bytes, or the
+    /// download fails with [`Error::ArtifactMismatch`] and writes nothing; with `verify`, so
+    /// must its recorded SHA-256.
     pub expected: Option<&'a ArtifactMeta>,
+    /// Also compute the SHA-256 of the bytes (on a thread of its own, beside the copy), return it,
+    /// and check it against `expected`'s. Off: no hashing (the store's bytes were hashed when
+    /// uploaded; `trialog artifacts verify` checks them again).
+    pub verify: bool,
+    /// Make the downloaded file durable before it gets its name: fsync it, and the directory
+    /// after. Off (as `cp`, `curl` and Optuna's `download_artifact`): the file is complete and
+    /// atomically named when the call returns, but a power cut soon after may lose it or leave
+    /// it empty; the store still holds the artifact.
+    pub durable: bool,
     /// Called with the number of bytes received so far, as they arrive.
     pub progress: Option<&'a mut dyn FnMut(u64)>,
 }
 
-/// Downloads artifact `id` from `store` to the file `path`, streaming, and returns the size and
-/// SHA-256 of what was written.
+/// What [`download_artifact`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Downloaded {
+    /// Bytes written.
+    pub size: u64,
+    /// Their size and SHA-256, when [`DownloadOptions::verify`] asked for it.
+    pub digest: Option<Digest>,
+}
+
+/// Downloads artifact `id` from `store` to the file `path`, streaming, and returns the size (and
+/// with [`DownloadOptions::verify`] the SHA-256) of what was written.
 ///
 /// Nothing is written anywhere but `path` and, while the download runs, a hidden temporary file
 /// beside it (`.<name>.trialog-download.<random>`, created new, so never through a link), which
-/// is fsynced and then renamed or linked to `path`; the directory is fsynced. On any failure the
-/// temporary file is removed and `path` is as it was. The artifact's filename recorded in its
-/// link is never used as a path.
+/// is then renamed or linked to `path` (fsynced first, and the directory after, with
+/// [`DownloadOptions::durable`]). On any failure the temporary file is removed and `path` is as
+/// it was. A store that keeps artifacts in local files ([`ArtifactStore::get_file`]) is copied
+/// by the kernel where the platform can (`copy_file_range` on Linux). The artifact's filename
+/// recorded in its link is never used as a path.
 pub fn download_artifact(
     store: &dyn ArtifactStore,
     id: &ArtifactId,
     path: &Path,
     mut options: DownloadOptions<'_>,
-) -> Result<Digest> {
+) -> Result<Downloaded> {
     let name = path.file_name().ok_or_else(|| {
         Error::invalid(format!("download destination {} does not name a file", path.display()))
     })?;
@@ -314,21 +341,26 @@ pub fn download_artifact(
     if !options.overwrite && fs::symlink_metadata(path).is_ok() {
         return Err(Error::DestinationExists { path: path.to_owned() });
     }
-    let mut reader = store.get(id)?;
+    let source = match store.get_file(id)? {
+        Some(file) => Source::Local(file),
+        None => Source::Stream(store.get(id)?),
+    };
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let tmp = dir.join(format!(".{}.trialog-download.{nonce}", name.to_string_lossy()));
-    let mut file = File::options()
+    let file = File::options()
         .write(true)
         .create_new(true)
         .open(&tmp)
         .map_err(|e| Error::io("create", &tmp, e))?;
-    let result = receive(&mut reader, &mut file, &tmp, id, path, &mut options)
-        .and_then(|digest| place(&tmp, path, options.overwrite).map(|()| digest));
+    let result = receive(store, source, &file, &tmp, id, path, &mut options)
+        .and_then(|done| place(&tmp, path, options.overwrite).map(|()| done));
     drop(file);
     match result {
-        Ok(digest) => {
-            sync_dir(&dir)?;
-            Ok(digest)
+        Ok(done) => {
+            if options.durable {
+                sync_dir(&dir)?;
+            }
+            Ok(done)
         }
         Err(e) => {
             let _ = fs::remove_file(&tmp);
@@ -337,30 +369,100 @@ pub fn download_artifact(
     }
 }
 
-/// Copies the artifact into the temporary file, checks it against the link, fsyncs it.
+/// Where a download reads from.
+enum Source {
+    /// A local file of the store, copied by the kernel.
+    Local(File),
+    /// A stream, copied through this process.
+    Stream(super::ArtifactReader),
+}
+
+/// Copies the artifact into the temporary file, checks it against the link, fsyncs it if asked.
 fn receive(
-    reader: &mut dyn Read,
-    file: &mut File,
+    store: &dyn ArtifactStore,
+    source: Source,
+    file: &File,
     tmp: &Path,
     id: &ArtifactId,
     path: &Path,
     options: &mut DownloadOptions<'_>,
-) -> Result<Digest> {
-    let mut hasher = BackgroundHasher::new();
-    let mut received = 0;
-    let mut seen = |chunk: &[u8]| {
-        hasher.update(chunk);
-        received += chunk.len() as u64;
+) -> Result<Downloaded> {
+    let mut progress = |n| {
         if let Some(progress) = options.progress.as_mut() {
-            progress(received);
+            progress(n);
         }
     };
-    copy_durably(reader, file, tmp, &mut seen, &|e| read_error(id, e))?;
-    let digest = hasher.finish();
+    let (size, digest) = match source {
+        Source::Local(src) if options.verify => {
+            // The kernel copies while this thread's twin hashes the same (immutable) artifact
+            // through a second handle of its own.
+            let second = store.get(id)?;
+            std::thread::scope(|scope| {
+                let hashing = scope.spawn(|| hash_stream(second, id));
+                let copied = copy_local(&src, file, tmp, &mut progress);
+                let digest = hashing.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+                Ok::<_, Error>((copied?, Some(digest?)))
+            })?
+        }
+        Source::Local(src) => (copy_local(&src, file, tmp, &mut progress)?, None),
+        Source::Stream(mut reader) => {
+            let mut hasher = options.verify.then(BackgroundHasher::new);
+            let mut received = 0;
+            let mut seen = |chunk: &[u8]| {
+                if let Some(h) = hasher.as_mut() {
+                    h.update(chunk);
+                }
+                received += chunk.len() as u64;
+                progress(received);
+            };
+            let size = copy_pipelined(
+                &mut reader,
+                file,
+                tmp,
+                &mut seen,
+                &|e| read_error(id, e),
+                options.durable,
+            )?;
+            (size, hasher.map(BackgroundHasher::finish))
+        }
+    };
     if let Some(meta) = options.expected {
-        check(meta, &digest, path)?;
+        check(meta, size, digest.as_ref(), path)?;
     }
-    Ok(digest)
+    if options.durable {
+        file.sync_all().map_err(|e| Error::io("fsync", tmp, e))?;
+    }
+    Ok(Downloaded { size, digest })
+}
+
+/// Copies all of the local file `src` (from its start) into `file`, [`LOCAL_SLICE`] bytes at a
+/// time between progress reports; `std::io::copy` between two files lets the kernel move the
+/// bytes where the platform can (`copy_file_range` on Linux, else a read-write loop).
+fn copy_local(src: &File, file: &File, tmp: &Path, progress: &mut dyn FnMut(u64)) -> Result<u64> {
+    let mut out = file;
+    let mut copied = 0;
+    loop {
+        let n = io::copy(&mut src.take(LOCAL_SLICE), &mut out)
+            .map_err(|e| Error::io("copy the artifact into", tmp, e))?;
+        if n == 0 {
+            return Ok(copied);
+        }
+        copied += n;
+        progress(copied);
+    }
+}
+
+/// The size and SHA-256 of everything `reader` yields.
+fn hash_stream(mut reader: super::ArtifactReader, id: &ArtifactId) -> Result<Digest> {
+    let mut hasher = Hasher::default();
+    let mut buf = vec![0u8; CHUNK];
+    loop {
+        match read_full(&mut reader, &mut buf) {
+            Ok(0) => return Ok(hasher.finish()),
+            Ok(n) => hasher.update(&buf[..n]),
+            Err(e) => return Err(read_error(id, e)),
+        }
+    }
 }
 
 /// A failed read of a download stream: the store's own error when it sent one (S3 wraps its
@@ -372,8 +474,14 @@ fn read_error(id: &ArtifactId, e: io::Error) -> Error {
     }
 }
 
-/// Fails with [`Error::ArtifactMismatch`] when `digest` differs from what `meta` records.
-pub(crate) fn check(meta: &ArtifactMeta, digest: &Digest, path: &Path) -> Result<()> {
+/// Fails with [`Error::ArtifactMismatch`] when `size` or (if known) `digest` differs from what
+/// `meta` records.
+pub(crate) fn check(
+    meta: &ArtifactMeta,
+    size: u64,
+    digest: Option<&Digest>,
+    path: &Path,
+) -> Result<()> {
     let mismatch = |what, expected: String, found: String| Error::ArtifactMismatch {
         id: meta.artifact_id.to_string(),
         what,
@@ -381,9 +489,10 @@ pub(crate) fn check(meta: &ArtifactMeta, digest: &Digest, path: &Path) -> Result
         found,
         path: path.to_owned(),
     };
-    if let Some(size) = meta.size.filter(|s| *s != digest.size) {
-        return Err(mismatch("size", size.to_string(), digest.size.to_string()));
+    if let Some(expected) = meta.size.filter(|s| *s != size) {
+        return Err(mismatch("size", expected.to_string(), size.to_string()));
     }
+    let Some(digest) = digest else { return Ok(()) };
     if let Some(sha) = meta.sha256.as_ref().filter(|s| **s != digest.sha256_hex()) {
         return Err(mismatch("SHA-256", sha.clone(), digest.sha256_hex()));
     }
@@ -479,37 +588,125 @@ mod tests {
         assert_eq!(names, ["link", "out", "store", "victim"]);
     }
 
-    #[test]
-    fn download_checks_the_recorded_size_and_hash_and_writes_nothing_on_mismatch() {
-        let (dir, store, id) = store_with(b"abc");
-        let meta = |size, sha: &str| ArtifactMeta {
+    /// The store's bytes as a stream only (as S3's): downloads take the pipelined path.
+    struct StreamOnly(FileSystemStore);
+    impl ArtifactStore for StreamOnly {
+        fn put(&self, id: &ArtifactId, body: &mut dyn super::super::ArtifactSource) -> Result<u64> {
+            self.0.put(id, body)
+        }
+        fn get(&self, id: &ArtifactId) -> Result<super::super::ArtifactReader> {
+            self.0.get(id)
+        }
+        fn remove(&self, id: &ArtifactId) -> Result<()> {
+            self.0.remove(id)
+        }
+        fn stat(&self, id: &ArtifactId) -> Result<Option<super::super::StoredInfo>> {
+            self.0.stat(id)
+        }
+        fn list(&self) -> Result<Vec<super::super::StoredEntry>> {
+            self.0.list()
+        }
+        fn remove_partial(&self, name: &str) -> Result<()> {
+            self.0.remove_partial(name)
+        }
+        fn location(&self) -> String {
+            self.0.location()
+        }
+    }
+
+    const ABC_SHA: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    fn meta_of(id: &ArtifactId, size: Option<u64>, sha: &str) -> ArtifactMeta {
+        ArtifactMeta {
             artifact_id: id.clone(),
             filename: "../../x".into(),
             mimetype: "text/plain".into(),
             encoding: None,
             size,
             sha256: Some(sha.to_owned()),
-        };
-        let good =
-            meta(Some(3), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        }
+    }
+
+    /// Checks one store: a good download (with progress, with and without hashing), a size
+    /// mismatch (always refused), a hash mismatch (refused only with `verify`).
+    fn checks_size_always_and_hash_when_asked(store: &dyn ArtifactStore, id: &ArtifactId) {
+        let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("out");
-        let mut seen = 0;
-        let mut progress = |n| seen = n;
-        let opts = DownloadOptions {
-            expected: Some(&good),
-            progress: Some(&mut progress),
-            ..Default::default()
-        };
-        download_artifact(&store, &id, &out, opts).unwrap();
-        assert_eq!(seen, 3);
-        fs::remove_file(&out).unwrap();
-        for bad in [meta(Some(4), &good.sha256.clone().unwrap()), meta(None, &"0".repeat(64))] {
-            let opts = DownloadOptions { expected: Some(&bad), ..Default::default() };
-            let err = download_artifact(&store, &id, &out, opts).unwrap_err();
-            assert!(matches!(err, Error::ArtifactMismatch { .. }), "{err}");
+        let good = meta_of(id, Some(3), ABC_SHA);
+        for verify in [false, true] {
+            let mut seen = 0;
+            let mut progress = |n| seen = n;
+            let opts = DownloadOptions {
+                expected: Some(&good),
+                verify,
+                durable: verify,
+                progress: Some(&mut progress),
+                ..Default::default()
+            };
+            let done = download_artifact(store, id, &out, opts).unwrap();
+            assert_eq!(seen, 3);
+            assert_eq!(done.size, 3);
+            assert_eq!(done.digest.map(|d| d.sha256_hex()), verify.then(|| ABC_SHA.to_owned()));
+            assert_eq!(fs::read(&out).unwrap(), b"abc");
+            fs::remove_file(&out).unwrap();
+        }
+        let bad_hash = meta_of(id, None, &"0".repeat(64));
+        for (bad, verify, refused) in [
+            (meta_of(id, Some(4), ABC_SHA), false, true),
+            (meta_of(id, Some(4), ABC_SHA), true, true),
+            (bad_hash.clone(), true, true),
+            (bad_hash, false, false),
+        ] {
+            let opts = DownloadOptions { expected: Some(&bad), verify, ..Default::default() };
+            let result = download_artifact(store, id, &out, opts);
+            if refused {
+                let err = result.unwrap_err();
+                assert!(matches!(err, Error::ArtifactMismatch { .. }), "{err}");
+                assert!(!out.exists());
+            } else {
+                assert_eq!(result.unwrap().size, 3);
+                fs::remove_file(&out).unwrap();
+            }
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "a temporary file was left");
+    }
+
+    #[test]
+    fn download_checks_the_recorded_size_always_and_the_hash_with_verify() {
+        let (_dir, store, id) = store_with(b"abc");
+        checks_size_always_and_hash_when_asked(&store, &id);
+        checks_size_always_and_hash_when_asked(&StreamOnly(store), &id);
+    }
+
+    #[test]
+    fn a_verified_download_detects_bytes_damaged_in_the_store_on_both_paths() {
+        let (dir, store, id) = store_with(b"abc");
+        fs::write(store.path_of(&id), b"abd").unwrap(); // same size, other bytes
+        let good = meta_of(&id, Some(3), ABC_SHA);
+        let out = dir.path().join("out");
+        let streamed = StreamOnly(store.clone());
+        for s in [&store as &dyn ArtifactStore, &streamed] {
+            let opts =
+                DownloadOptions { expected: Some(&good), verify: true, ..Default::default() };
+            let err = download_artifact(s, &id, &out, opts).unwrap_err();
+            assert!(matches!(err, Error::ArtifactMismatch { what: "SHA-256", .. }), "{err}");
             assert!(!out.exists());
         }
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "a temporary file was left");
+    }
+
+    #[test]
+    fn a_local_download_copies_more_than_one_slice() {
+        let bytes: Vec<u8> = (0..LOCAL_SLICE + 12_345).map(|i| (i % 251) as u8).collect();
+        let (dir, store, id) = store_with(&bytes);
+        let out = dir.path().join("out");
+        let mut reports = Vec::new();
+        let mut progress = |n| reports.push(n);
+        let opts =
+            DownloadOptions { verify: true, progress: Some(&mut progress), ..Default::default() };
+        let done = download_artifact(&store, &id, &out, opts).unwrap();
+        assert_eq!(reports, [LOCAL_SLICE, LOCAL_SLICE + 12_345]);
+        assert_eq!(done.digest.unwrap().size, bytes.len() as u64);
+        assert!(fs::read(&out).unwrap() == bytes);
     }
 
     #[test]

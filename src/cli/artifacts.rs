@@ -116,6 +116,12 @@ pub struct GetArgs {
     /// Replace PATH if it exists (a link at PATH is replaced, not written through).
     #[arg(long)]
     pub force: bool,
+    /// Also check the bytes against the SHA-256 the link records (the size is always checked).
+    #[arg(long)]
+    pub verify: bool,
+    /// Fsync PATH and its directory before returning, so the copy survives a power cut.
+    #[arg(long)]
+    pub sync: bool,
 }
 
 /// Arguments of `trialog artifacts rm`.
@@ -376,17 +382,15 @@ fn get(args: &GetArgs) -> Result<(), CliError> {
     let options = DownloadOptions {
         overwrite: args.force,
         expected: Some(&link.meta),
+        verify: args.verify,
+        durable: args.sync,
         progress: Some(&mut progress),
     };
-    let digest = artifacts::download_artifact(&*store, &args.id, &args.out, options)
+    let done = artifacts::download_artifact(&*store, &args.id, &args.out, options)
         .map_err(|e| error(path, e))?;
     bar.finish_and_clear();
-    emit(&format!(
-        "{}: {}, sha256 {}\n",
-        args.out.display(),
-        count(digest.size, "byte"),
-        digest.sha256_hex()
-    ))
+    let hash = done.digest.map(|d| format!(", sha256 {}", d.sha256_hex())).unwrap_or_default();
+    emit(&format!("{}: {}{hash}\n", args.out.display(), count(done.size, "byte")))
 }
 
 fn rm(args: &RmArgs) -> Result<(), CliError> {
