@@ -293,9 +293,16 @@ fn stream(store: &dyn ArtifactStore, len: u64, out: &Path) {
         None,
     )
     .unwrap();
-    let options = DownloadOptions { expected: Some(&meta), ..Default::default() };
-    let digest = artifacts::download_artifact(store, &meta.artifact_id, out, options).unwrap();
-    assert_eq!(digest.size, len);
+    // Hashing and fsyncing too: every buffer a download can hold is counted.
+    let options = DownloadOptions {
+        expected: Some(&meta),
+        verify: true,
+        durable: true,
+        ..Default::default()
+    };
+    let done = artifacts::download_artifact(store, &meta.artifact_id, out, options).unwrap();
+    assert_eq!(done.size, len);
+    assert_eq!(done.digest.map(|d| d.sha256_hex()), meta.sha256);
     report(&format!("peak_rss_kib={}", artifacts_common::peak_rss_kib()));
 }
 
