@@ -26,10 +26,12 @@ mod poison;
 mod recovery;
 #[cfg(feature = "redis")]
 mod redis;
+pub(crate) mod successor;
 mod survey;
 
 pub use detect::{AnyJournalFile, JournalFormat, detect_format, detect_head, writers_lock};
 pub use file::{FileBackend, FileOptions};
+pub(crate) use io::read_full;
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
@@ -152,6 +154,25 @@ pub trait LogBackend: Send + Sync {
     /// leave out records that a snapshot's state holds.
     fn snapshot_source(&self) -> Option<(&Path, JournalFormat)> {
         None
+    }
+
+    /// A second handle on the journal file this handle reads now (the one its positions are
+    /// offsets in), from which a snapshot of this handle's state takes its anchor records, so
+    /// that a snapshot is never anchored in a file that replaced it. `None` (the default) for
+    /// logs that take no snapshots, or when the handle cannot be duplicated.
+    fn snapshot_file(&self) -> Option<std::fs::File> {
+        None
+    }
+
+    /// Called after a read that ended at `end` (every record before it delivered): if the
+    /// journal this handle reads was replaced by a compaction that covered it exactly up to
+    /// `end` (`trialog compact`; `docs/FORMAT.md`, "Compacted journals"), switches this handle
+    /// to the new journal and returns the position in it whose state is the old journal's at
+    /// `end`; every later position is one in the new journal. `None` (the default) otherwise:
+    /// nothing changed. Costs nothing unless a look at the path found it replaced.
+    fn follow_compaction(&self, end: u64) -> Result<Option<u64>> {
+        let _ = end;
+        Ok(None)
     }
 
     /// The error for the record at position `at` (as `read_from` handed it to its sink) that
