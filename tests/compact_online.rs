@@ -92,6 +92,32 @@ fn appends_made_while_the_compaction_ran_unlocked_are_kept() {
 }
 
 #[test]
+fn a_handle_idle_through_several_compactions_replays_the_new_journal_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.journal");
+    let idle = JournalStorage::open(&path).unwrap();
+    let study = idle.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    let mine = idle.create_new_trial(study, None).unwrap(); // a long objective runs meanwhile
+    let busy = JournalStorage::open(&path).unwrap();
+    for round in 0..3 {
+        for i in 0..10 {
+            one_trial(&busy, study, f64::from(round * 10 + i));
+        }
+        compact(&path, &CompactOptions::default()).unwrap();
+    }
+    let record = std::fs::read(dir.path().join("j.journal.compacted")).unwrap();
+    assert_eq!(record.len(), 16 + 3 * 48, "the record remembers the three compactions");
+    // The idle handle finishes its trial: it replays the new journal, whose state extends its
+    // own, and writes there.
+    assert!(idle.set_trial_state_values(mine, TrialState::Complete, Some(&[0.5])).unwrap());
+    assert_eq!(view(&idle), view(&busy));
+    assert_eq!(view(&idle).len(), 31);
+    let fresh = JournalStorage::open(&path).unwrap();
+    assert_eq!(view(&fresh), view(&idle));
+    assert_eq!(fresh.get_trial(mine).unwrap().state, TrialState::Complete);
+}
+
+#[test]
 fn without_its_successor_record_a_replaced_journal_is_refused_as_before() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("j.journal");

@@ -241,7 +241,7 @@ impl LogBackend for AnyJournalFile {
         }
     }
 
-    fn follow_compaction(&self, end: u64) -> Result<Option<u64>> {
+    fn follow_compaction(&self, end: u64) -> Result<Option<super::Followed>> {
         match self {
             AnyJournalFile::Trialog(b) => b.follow_compaction(end),
             AnyJournalFile::Optuna(b) => b.follow_compaction(end),

@@ -522,29 +522,22 @@ impl LogBackend for FileBackend {
         self.current().file.file().try_clone().ok()
     }
 
-    /// Follows a compaction (see the trait) only in the default recovery mode (another mode may
-    /// have left out records that the compaction kept), and only when the successor record
-    /// names this handle's open file, ending at `end`, and the file the path names now. One
-    /// compaction at a time: a handle whose journal was compacted twice since it last looked
-    /// gets [`Error::JournalReplaced`] on its next write, as after `trialog recover`.
-    fn follow_compaction(&self, end: u64) -> Result<Option<u64>> {
+    /// Follows compactions (see the trait) only in the default recovery mode (another mode may
+    /// have left out records that a compaction kept), and only as far as the successor record
+    /// links this handle's open file to the file the path names now (`successor.rs`).
+    fn follow_compaction(&self, end: u64) -> Result<Option<super::Followed>> {
         if !self.replaced.load(Ordering::Acquire) || self.recovery.mode() != RecoveryMode::default()
         {
             return Ok(None);
         }
-        let Some(next) = successor::read(&self.path) else { return Ok(None) };
-        if next.old != self.current().id || next.old_end != end {
-            return Ok(None);
-        }
+        let Some(record) = successor::read(&self.path) else { return Ok(None) };
         let file = match fio::open_existing(&self.path) {
             Ok((file, _)) => file,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io("open", &self.path, e)),
         };
         let new = OpenFile::new(file, &self.path, &self.faults)?;
-        if new.id != next.new {
-            return Ok(None);
-        }
+        let Some(follow) = record.follow(self.current().id, end, new.id) else { return Ok(None) };
         let head = {
             let mut buf = vec![0u8; frame::HEADER_LEN];
             let n =
@@ -553,10 +546,14 @@ impl LogBackend for FileBackend {
             buf
         };
         header_start(&self.path, &head)?;
+        let followed = match follow {
+            successor::Follow::At(pos) => super::Followed::At(pos),
+            successor::Follow::Replay => super::Followed::FromStart,
+        };
         log::info!(
-            "{}: the journal was compacted; continuing in the new file at offset {} (was {end})",
-            self.path.display(),
-            next.new_end
+            "{}: the journal was compacted; this handle goes on in the new file ({followed:?}, \
+             was at offset {end})",
+            self.path.display()
         );
         *self.open.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(new);
         self.replaced.store(false, Ordering::Release);
@@ -566,7 +563,7 @@ impl LogBackend for FileBackend {
                 hold.seen = None; // look at the new file afresh
             }
         }
-        Ok(Some(next.new_end))
+        Ok(Some(followed))
     }
 }
 

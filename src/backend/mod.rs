@@ -165,12 +165,12 @@ pub trait LogBackend: Send + Sync {
     }
 
     /// Called after a read that ended at `end` (every record before it delivered): if the
-    /// journal this handle reads was replaced by a compaction that covered it exactly up to
-    /// `end` (`trialog compact`; `docs/FORMAT.md`, "Compacted journals"), switches this handle
-    /// to the new journal and returns the position in it whose state is the old journal's at
-    /// `end`; every later position is one in the new journal. `None` (the default) otherwise:
-    /// nothing changed. Costs nothing unless a look at the path found it replaced.
-    fn follow_compaction(&self, end: u64) -> Result<Option<u64>> {
+    /// journal this handle reads was replaced by compactions (`trialog compact`;
+    /// `docs/FORMAT.md`, "Compacted journals"), switches this handle to the new journal and
+    /// says where to go on in it; every later position is one in the new journal. `None` (the
+    /// default) otherwise: nothing changed. Costs nothing unless a look at the path found the
+    /// journal replaced.
+    fn follow_compaction(&self, end: u64) -> Result<Option<Followed>> {
         let _ = end;
         Ok(None)
     }
@@ -188,6 +188,18 @@ pub trait LogBackend: Send + Sync {
     fn recovery_report(&self) -> RecoveryReport {
         RecoveryReport::default()
     }
+}
+
+/// Where a handle goes on after [`LogBackend::follow_compaction`] switched it to the journal
+/// that replaced its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// At this position, with the state it has (one compaction, of the whole file it read).
+    At(u64),
+    /// From the start, into a fresh state: several compactions happened since the handle last
+    /// looked, and the new journal's state extends the one it has, at a position it cannot know
+    /// without replaying.
+    FromStart,
 }
 
 /// Regions at least this large are decoded on a second thread while this one applies.

@@ -159,7 +159,10 @@ fn finish(
     };
     write_successor(
         canonical,
-        &successor::Successor { old: prefix.id, old_end: end, new: new_id, new_end },
+        &successor::Successor::then(
+            successor::read(canonical),
+            successor::Hop { old: prefix.id, old_end: end, new: new_id, new_end },
+        ),
         faults,
     )?;
     // The snapshot describes the old bytes: removed before the rename, so no crash leaves it

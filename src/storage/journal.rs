@@ -290,18 +290,27 @@ impl<B: LogBackend> JournalStorage<B> {
                 Ok(())
             })?;
             match self.backend.follow_compaction(*pos)? {
-                Some(next) => self.followed(inner, next),
+                Some(how) => self.followed(inner, how),
                 None => return Ok(()),
             }
         }
     }
 
-    /// The committed state `log`, read to the end of a journal that a compaction replaced,
-    /// continues at `next` in the new journal (same state, new positions).
-    fn followed(&self, log: &mut Inner, next: u64) {
-        log.pos = next;
-        log.generation += 1;
-        self.snapshots.followed(next);
+    /// The committed state `log`, read to the end of a journal that compactions replaced,
+    /// goes on in the new journal: at a position with the same state, or from its start with a
+    /// fresh state that the replay then extends past the old one.
+    fn followed(&self, log: &mut Inner, how: crate::backend::Followed) {
+        let generation = log.generation + 1;
+        match how {
+            crate::backend::Followed::At(pos) => {
+                log.pos = pos;
+                log.generation = generation;
+            }
+            crate::backend::Followed::FromStart => {
+                *log = Inner { state: ReplayState::new(), pos: 0, generation };
+            }
+        }
+        self.snapshots.followed(log.pos);
     }
 
     /// The committed state, synced with what other writers appended (unless a group of ours is

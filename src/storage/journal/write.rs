@@ -343,10 +343,9 @@ impl<B: LogBackend> JournalStorage<B> {
             // Both states are at the journal's end now (the working one started at or behind
             // the committed one): if a compaction replaced it, both continue in the new file.
             match self.backend.follow_compaction(end)? {
-                Some(next) => {
-                    self.followed(log, next);
-                    inner.pos = next;
-                    inner.generation = log.generation;
+                Some(how) => {
+                    self.followed(log, how);
+                    *inner = log.clone();
                 }
                 None => break,
             }
