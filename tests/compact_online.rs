@@ -218,7 +218,7 @@ fn four_writer_processes_keep_writing_through_compactions() {
         let (status, rest) = child.finish(mp_common::CHILD_DEADLINE);
         assert!(status.success() && rest.is_empty(), "writer {w}: {status}, {rest:?}");
     }
-    assert!(compactions >= 10, "only {compactions} compactions ran during the writes");
+    assert!(compactions >= 3, "only {compactions} compactions ran during the writes");
 
     let mut acked: BTreeMap<u64, f64> = BTreeMap::new();
     for (w, reports) in lines.iter().enumerate() {
