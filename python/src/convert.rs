@@ -270,15 +270,15 @@ impl<'py> Builder<'py> {
         ];
         let class = self.optuna.frozen_trial.bind(py);
         match &self.optuna.trial_fields {
-            // What `__init__` would set, set directly (checked against this Optuna's
-            // `FrozenTrial` when it was imported).
+            // What `__init__` would set, set directly in its order (checked against this
+            // Optuna's `FrozenTrial` when it was imported). One attribute at a time, not a
+            // whole `__dict__`: so the instance keeps the class's shared-key layout, as one
+            // `__init__` built (about a third less memory per trial, and faster to build).
             Some(names) => {
-                let dict = PyDict::new(py);
-                for (name, value) in names.iter().zip(fields) {
-                    dict.set_item(name.bind(py), value)?;
-                }
                 let trial = self.optuna.object_new.bind(py).call1((class,))?;
-                trial.setattr(intern!(py, "__dict__"), dict)?;
+                for (name, value) in names.iter().zip(fields) {
+                    trial.setattr(name.bind(py), value)?;
+                }
                 Ok(trial)
             }
             None => {
