@@ -15,7 +15,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDateTime, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyDateTime, PyDict, PyList, PyString, PyTuple};
 use trialog::journal::optuna_codec::{
     attr_from_json, attr_to_json, distribution_from_json, distribution_to_json,
 };
@@ -127,8 +127,9 @@ fn local_offset(cache: &mut Option<(i64, i64)>, micros: i64) -> i64 {
 }
 
 /// A naive datetime in local time, as Optuna's storages hold trial datetimes.
-pub fn time_to_py<'py>(
+fn time_to_py<'py>(
     py: Python<'py>,
+    optuna: &Optuna,
     cache: &mut Option<(i64, i64)>,
     t: Option<Timestamp>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -138,21 +139,28 @@ pub fn time_to_py<'py>(
     let (year, month, day) = civil_from_days(days);
     // Months and days fit a u8 (1-12, 1-31).
     let (month, day) = (month as u8, day as u8);
-    let year = i32::try_from(year)
-        .map_err(|_| PyValueError::new_err(format!("datetime {t} is out of range")))?;
     let secs = micros / 1_000_000;
-    Ok(PyDateTime::new(
-        py,
-        year,
-        month,
-        day,
-        (secs / 3600) as u8,
-        (secs / 60 % 60) as u8,
-        (secs % 60) as u8,
-        (micros % 1_000_000) as u32,
-        None,
-    )?
-    .into_any())
+    let (hour, minute, second) = ((secs / 3600) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8);
+    let micro = (micros % 1_000_000) as u32;
+    match u16::try_from(year) {
+        // `datetime(state)` with the 10 bytes of its pickled state (year, month, day, hour,
+        // minute, second, microsecond, big-endian), the constructor's documented pickle path:
+        // the same object as `datetime(year, month, ...)`, without parsing seven arguments
+        // (the stable ABI has no C constructor). That path checks only the month, so the
+        // year is checked here.
+        Ok(year @ 1..=9999) => {
+            let [y1, y0] = year.to_be_bytes();
+            let [_, u2, u1, u0] = micro.to_be_bytes();
+            let state = [y1, y0, month, day, hour, minute, second, u2, u1, u0];
+            optuna.datetime.bind(py).call1((PyBytes::new(py, &state),))
+        }
+        // Out of datetime's range: its constructor raises its own error.
+        _ => {
+            let year = i32::try_from(year)
+                .map_err(|_| PyValueError::new_err(format!("datetime {t} is out of range")))?;
+            Ok(PyDateTime::new(py, year, month, day, hour, minute, second, micro, None)?.into_any())
+        }
+    }
 }
 
 /// Python's cyclic garbage collector paused while many objects are built (each collection
@@ -259,8 +267,8 @@ impl<'py> Builder<'py> {
             t.number.into_bound_py_any(py)?,
             self.state(t.state),
             values,
-            time_to_py(py, &mut self.offset, t.datetime_start)?,
-            time_to_py(py, &mut self.offset, t.datetime_complete)?,
+            time_to_py(py, self.optuna, &mut self.offset, t.datetime_start)?,
+            time_to_py(py, self.optuna, &mut self.offset, t.datetime_complete)?,
             params.into_any(),
             attrs_to_py(py, t.user_attrs.iter())?.into_any(),
             attrs_to_py(py, t.system_attrs.iter())?.into_any(),

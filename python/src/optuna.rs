@@ -30,6 +30,8 @@ pub struct Optuna {
     pub trial_fields: Option<Vec<Py<PyString>>>,
     /// `gc.disable`, `gc.enable` and `gc.isenabled`.
     pub gc: [Py<PyAny>; 3],
+    /// `datetime.datetime`.
+    pub datetime: Py<PyAny>,
 }
 
 /// The instance attributes of Optuna 5.0's `FrozenTrial`, as its `__init__` sets them.
@@ -80,6 +82,7 @@ impl Optuna {
             update_finished_trial_error: class("optuna.exceptions", "UpdateFinishedTrialError")?,
             object_new: attr("builtins", "object")?.getattr("__new__")?.unbind(),
             gc: [gc("disable")?, gc("enable")?, gc("isenabled")?],
+            datetime: attr("datetime", "datetime")?.unbind(),
         })
     }
 }

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import optuna
+import pytest
 from optuna.distributions import (
     CategoricalDistribution,
     FloatDistribution,
@@ -148,3 +149,40 @@ def test_mutating_a_returned_trial_changes_no_later_answer(journal: Path, fmt: s
                 t.values.append(5.0)
         after = storage.get_all_trials(sid, deepcopy=deepcopy)
         assert [_contents(t) for t in after] == expected
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime.datetime(2024, 2, 29, 23, 59, 59, 999999),
+        datetime.datetime(1999, 12, 31, 23, 59, 59),
+        datetime.datetime(2038, 1, 19, 3, 14, 8, 0x010203),
+        datetime.datetime(1970, 1, 1, 0, 0, 0, 1),
+        datetime.datetime(9000, 7, 4, 12, 30, 45, 500000),
+    ],
+)
+def test_datetimes_come_back_as_given(journal: Path, fmt: str, start: datetime.datetime) -> None:
+    """Every field of a trial's datetimes (the year's two bytes, the microsecond's three)
+    comes back as the template gave it, from the handle and from a fresh one."""
+    storage = trialog.JournalStorage(journal, format=fmt)
+    sid = storage.create_new_study([StudyDirection.MINIMIZE], "s")
+    complete = start + datetime.timedelta(days=1, microseconds=257)
+    template = FrozenTrial(
+        number=0,
+        state=TrialState.COMPLETE,
+        value=1.0,
+        datetime_start=start,
+        datetime_complete=complete,
+        params={},
+        distributions={},
+        user_attrs={},
+        system_attrs={},
+        intermediate_values={},
+        trial_id=0,
+    )
+    tid = storage.create_new_trial(sid, template)
+    for s in (storage, trialog.JournalStorage(journal, format=fmt)):
+        for t in (s.get_trial(tid), s.get_all_trials(sid)[0]):
+            assert type(t.datetime_start) is datetime.datetime
+            assert (t.datetime_start, t.datetime_complete) == (start, complete)
+            assert t.datetime_start.tzinfo is None and t.datetime_start.fold == 0
