@@ -9,6 +9,7 @@
 //! by the library's Optuna codec.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Arc, OnceLock};
 
 use pyo3::IntoPyObjectExt;
@@ -192,15 +193,41 @@ impl Drop for GcPause<'_> {
     }
 }
 
+/// Hashing of the builder's keys, which are addresses (each trial's parameters look up two, so
+/// SipHash, made for keys chosen by an adversary, cost more than the rest of the lookup).
+type ByAddress = BuildHasherDefault<AddrHasher>;
+
+/// Fibonacci hashing of each word written.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl Hasher for AddrHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        bytes.iter().for_each(|b| self.write_u64(u64::from(*b)));
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+}
+
 /// Builds Optuna objects for one call, sharing one distribution object between the trials of
 /// the answer that share the library's (as Optuna's own storage shares them).
 pub struct Builder<'py> {
     py: Python<'py>,
     optuna: &'py Optuna,
-    distributions: HashMap<*const Distribution, Bound<'py, PyAny>>,
+    distributions: HashMap<*const Distribution, Bound<'py, PyAny>, ByAddress>,
     /// The same by JSON text, for equal distributions the library holds apart.
     by_json: HashMap<String, Bound<'py, PyAny>>,
-    names: HashMap<*const str, Bound<'py, PyString>>,
+    names: HashMap<*const str, Bound<'py, PyString>, ByAddress>,
     /// The last hour's local offset (see `local_offset`).
     offset: Option<(i64, i64)>,
 }
@@ -211,9 +238,9 @@ impl<'py> Builder<'py> {
         Ok(Builder {
             py,
             optuna: Optuna::get(py)?,
-            distributions: HashMap::new(),
+            distributions: HashMap::default(),
             by_json: HashMap::new(),
-            names: HashMap::new(),
+            names: HashMap::default(),
             offset: None,
         })
     }
