@@ -10,7 +10,9 @@ one session. Each measurement runs in a fresh process with ../shared/bench/bench
 W2 replays the very JSON-lines file the peers replay (Optuna's writer built it) as
 trialog-py-optuna, and the same study imported into a trialog journal (`trialog import`) as
 trialog-py. Needs optuna==5.0.0, rustuna, the package installed (maturin build, pip install) and
-the CLI (`cargo build --release`, or $TRIALOG_BIN) for the import.
+the CLI (`cargo build --release`, or $TRIALOG_BIN) for the import. By default W2's files have no
+snapshot (every backend replays the whole log); `--w2-snapshots` gives them the one trialog's
+writers take past 8 MiB, and `--workloads w2` runs W2 alone.
 
     python bench/python_storage.py --reps 1 --w2-n 100000 --out /tmp/trialog-py-bench.jsonl
 
@@ -79,6 +81,14 @@ def session(a) -> None:
         run(["w2-build", "--n", str(a.w2_n), "--out", log])
     if "w2" in a.workloads and not os.path.exists(journal):
         subprocess.run([TRIALOG, "import", log, journal], check=True, capture_output=True)
+    # W2's files as trialog's writers leave a journal past 8 MiB (with `<file>.snapshot`, which
+    # only trialog reads), or, by default, without: every backend replays the whole log.
+    for path in (journal, log) if "w2" in a.workloads else ():
+        snapshot = path + ".snapshot"
+        if a.w2_snapshots:
+            subprocess.run([TRIALOG, "snapshot", path], check=True, capture_output=True)
+        elif os.path.exists(snapshot):
+            os.remove(snapshot)
     results = []
     load_before = os.getloadavg()
     workloads = a.workloads.split(",")
@@ -143,6 +153,9 @@ def main() -> None:
     ap.add_argument("--w3-n", type=int, default=300)
     ap.add_argument("--workdir", default="/tmp/trialog-py-bench")
     ap.add_argument("--out", default="")
+    ap.add_argument("--w2-snapshots", action="store_true",
+                    help="W2's files with the snapshot trialog's writers take past 8 MiB "
+                         "(`trialog snapshot`; only trialog's backends read it)")
     ap.add_argument("--workloads", default="w1,w2,w3",
                     help="the workloads to run, comma-separated (default: w1,w2,w3)")
     session(ap.parse_args())
