@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import datetime
+import subprocess
 import sys
 from pathlib import Path
 
@@ -186,3 +187,44 @@ def test_datetimes_come_back_as_given(journal: Path, fmt: str, start: datetime.d
             assert type(t.datetime_start) is datetime.datetime
             assert (t.datetime_start, t.datetime_complete) == (start, complete)
             assert t.datetime_start.tzinfo is None and t.datetime_start.fold == 0
+
+
+REORDERED = """
+import subprocess
+import sys
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial
+
+original = FrozenTrial.__init__
+
+
+def reordered(self, *args, **kwargs):  # the same attributes, set in the reverse order
+    original(self, *args, **kwargs)
+    fields = dict(vars(self))
+    for name in fields:
+        delattr(self, name)
+    for name in reversed(list(fields)):
+        setattr(self, name, fields[name])
+
+
+FrozenTrial.__init__ = reordered
+import trialog
+
+storage = trialog.JournalStorage(sys.argv[1], format=sys.argv[2])
+sid = storage.create_new_study([StudyDirection.MINIMIZE], "s")
+storage.create_new_trial(sid)
+t = storage.get_all_trials(sid)[0]
+ref = FrozenTrial(t.number, t.state, None, t.datetime_start, t.datetime_complete, t.params,
+                  t.distributions, t.user_attrs, t.system_attrs, t.intermediate_values,
+                  t._trial_id)
+assert list(vars(ref))[0] == "_trial_id", list(vars(ref))
+assert list(vars(t)) == list(vars(ref)), (list(vars(t)), list(vars(ref)))
+"""
+
+
+def test_an_optuna_setting_other_attributes_or_order_gets_its_own_constructor(
+    journal: Path, fmt: str
+) -> None:
+    """Trials are built without `FrozenTrial.__init__` only while it sets exactly the
+    attributes the bindings set, in their order; otherwise its own constructor builds them."""
+    subprocess.run([sys.executable, "-c", REORDERED, str(journal), fmt], check=True)
