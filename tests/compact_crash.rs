@@ -89,15 +89,50 @@ mod faults {
         }
     }
 
+    /// Online: a writer appends (through the lock, which the compaction does not hold yet)
+    /// while the compaction flushes its compacted copy; the compaction keeps the append, and
+    /// the writer's handle goes on in the new journal.
+    #[test]
+    fn a_write_while_the_compaction_runs_unlocked_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = journal(dir.path(), 30);
+        let writer = JournalStorage::open(&path).unwrap();
+        let study = writer.get_study_id_from_name("w1").unwrap();
+        let faults = FaultInjector::new();
+        faults.hold(IoOp::Sync); // the compacted copy's flush, before the lock is taken
+        let compactor = {
+            let (path, faults) = (path.clone(), faults.clone());
+            std::thread::spawn(move || {
+                compact_with_faults(&path, &CompactOptions::default(), faults)
+            })
+        };
+        let start = Instant::now();
+        while faults.waiting() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(60), "the compaction never got there");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let during = writer.create_new_trial(study, None).unwrap();
+        faults.release(IoOp::Sync);
+        let done = compactor.join().unwrap().unwrap();
+        assert_eq!(done.trials, 32, "{done:?}");
+        let after = writer.create_new_trial(study, None).unwrap();
+        assert_eq!(after, during + 1);
+        let fresh = JournalStorage::open(&path).unwrap();
+        assert_eq!(fresh.get_all_trials(study, None).unwrap().len(), 32);
+        assert_eq!(fresh.get_trial(during).unwrap().state, TrialState::Running);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
     /// A writer that ignores the lock (an Optuna waiter breaks a lock unchanged for its grace
-    /// period) appends while the compaction writes: the compaction gives up rather than rename
-    /// the append away, and the journal keeps it.
+    /// period) appends during the compaction's final step: the compaction gives up rather than
+    /// rename the append away, and the journal keeps it.
     #[test]
     fn a_journal_that_grew_under_the_lock_is_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = journal(dir.path(), 30);
         let faults = FaultInjector::new();
-        faults.hold(IoOp::Sync);
+        faults.hold(IoOp::Rename); // the successor record's, under the lock
+
         let compactor = {
             let (path, faults) = (path.clone(), faults.clone());
             std::thread::spawn(move || {
@@ -116,7 +151,7 @@ mod faults {
         grown.extend_from_slice(&last);
         let mut file = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
         std::io::Write::write_all(&mut file, &last).unwrap();
-        faults.release(IoOp::Sync);
+        faults.release(IoOp::Rename);
         match compactor.join().unwrap() {
             Err(Error::Compaction { reason, .. }) => assert!(reason.contains("grew"), "{reason}"),
             other => panic!("replaced a journal that grew meanwhile: {other:?}"),

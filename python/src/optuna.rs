@@ -25,11 +25,14 @@ pub struct Optuna {
     /// `object.__new__`.
     pub object_new: Py<PyAny>,
     /// The instance attributes `FrozenTrial.__init__` sets, in [`TRIAL_FIELDS`] order, if this
-    /// Optuna's `FrozenTrial` sets exactly those (then trials are built by filling their
-    /// `__dict__`, without running `__init__`); `None` otherwise (then `__init__` runs).
+    /// Optuna's `FrozenTrial` sets exactly those in that order (then trials are built by setting
+    /// them in that order on `object.__new__(FrozenTrial)`, without running `__init__`: the
+    /// same attributes in the same layout); `None` otherwise (then `__init__` runs).
     pub trial_fields: Option<Vec<Py<PyString>>>,
     /// `gc.disable`, `gc.enable` and `gc.isenabled`.
     pub gc: [Py<PyAny>; 3],
+    /// `datetime.datetime`.
+    pub datetime: Py<PyAny>,
 }
 
 /// The instance attributes of Optuna 5.0's `FrozenTrial`, as its `__init__` sets them.
@@ -80,12 +83,13 @@ impl Optuna {
             update_finished_trial_error: class("optuna.exceptions", "UpdateFinishedTrialError")?,
             object_new: attr("builtins", "object")?.getattr("__new__")?.unbind(),
             gc: [gc("disable")?, gc("enable")?, gc("isenabled")?],
+            datetime: attr("datetime", "datetime")?.unbind(),
         })
     }
 }
 
 /// [`TRIAL_FIELDS`] as Python strings, if a `FrozenTrial` built by its `__init__` has exactly
-/// those instance attributes.
+/// those instance attributes, set in that order (the order decides the instance's layout).
 fn trial_fields(class: &Bound<'_, PyType>) -> PyResult<Option<Vec<Py<PyString>>>> {
     let py = class.py();
     let none = || py.None().into_bound(py);
@@ -106,12 +110,8 @@ fn trial_fields(class: &Bound<'_, PyType>) -> PyResult<Option<Vec<Py<PyString>>>
         ],
     )?;
     let Ok(sample) = class.call1(args) else { return Ok(None) };
-    let mut keys: Vec<String> =
-        sample.getattr("__dict__")?.cast_into::<PyDict>()?.keys().extract()?;
-    let mut expected: Vec<String> = TRIAL_FIELDS.iter().map(|s| s.to_string()).collect();
-    keys.sort();
-    expected.sort();
-    if keys != expected {
+    let keys: Vec<String> = sample.getattr("__dict__")?.cast_into::<PyDict>()?.keys().extract()?;
+    if keys != TRIAL_FIELDS {
         return Ok(None);
     }
     Ok(Some(TRIAL_FIELDS.iter().map(|f| PyString::intern(py, f).unbind()).collect()))

@@ -233,4 +233,18 @@ impl LogBackend for AnyJournalFile {
             AnyJournalFile::Optuna(b) => b.snapshot_source(),
         }
     }
+
+    fn snapshot_file(&self) -> Option<std::fs::File> {
+        match self {
+            AnyJournalFile::Trialog(b) => b.snapshot_file(),
+            AnyJournalFile::Optuna(b) => b.snapshot_file(),
+        }
+    }
+
+    fn follow_compaction(&self, end: u64) -> Result<Option<super::Followed>> {
+        match self {
+            AnyJournalFile::Trialog(b) => b.follow_compaction(end),
+            AnyJournalFile::Optuna(b) => b.follow_compaction(end),
+        }
+    }
 }

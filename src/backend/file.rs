@@ -4,8 +4,9 @@
 //! synced first), `pwrite` the frames at the end (one per batch, all in one call), `fdatasync`,
 //! release. Reads never lock: a cold
 //! read maps the file (`memmap2`), later reads `pread` only the new bytes, each sync scanning
-//! exactly the bytes below one `fstat` size. The file never shrinks, so a reader that has it
-//! mapped never faults.
+//! exactly the bytes below the size one `stat` of the path gave (which also tells a reader that
+//! a compaction replaced the journal, so that it can follow it: `docs/RECOVERY.md`). The file
+//! never shrinks, so a reader that has it mapped never faults.
 //!
 //! What one append costs (advisory lock, nobody else appended): `flock`, a `pread` of the lock's
 //! owner record, one `stat` of the journal's path, `pwrite`, `fdatasync`, `flock`. The one
@@ -17,13 +18,14 @@
 use std::io::{self, ErrorKind};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 
 use super::io::{self as fio, Faults, JournalFile};
 use super::poison::Poison;
 use super::recovery::Recovery;
 use super::{
     AppendOutcome, AppendPlan, LogBackend, RecoveryMode, RecoveryReport, header_start, plan_append,
+    successor,
 };
 use crate::error::{Error, Result};
 use crate::journal::LogBatch;
@@ -69,9 +71,11 @@ impl Default for FileOptions {
 #[derive(Debug)]
 pub struct FileBackend {
     path: PathBuf,
-    file: JournalFile,
-    /// The open file's identity (device, inode), to tell whether the path still names it.
-    id: crate::sys::identity::FileId,
+    /// The journal file this handle reads and appends to: the one the path named at the open,
+    /// or the compacted successor it followed ([`LogBackend::follow_compaction`]).
+    open: RwLock<Arc<OpenFile>>,
+    /// A look at the path found that it no longer names the open file.
+    replaced: AtomicBool,
     faults: Faults,
     lock_options: LockOptions,
     lock: OnceLock<WriteLock>,
@@ -114,11 +118,10 @@ impl FileBackend {
         }
         // Read-only where the file cannot be written (a read-only mount): readers work.
         let (file, _) = fio::open_existing(&path).map_err(|e| Error::io("open", &path, e))?;
-        let id = fio::file_id(&file).map_err(|e| Error::io("stat", &path, e))?;
+        let file = OpenFile::new(file, &path, &faults)?;
         let backend = FileBackend {
-            file: JournalFile::new(file, &path, &faults)
-                .map_err(|e| Error::io("open", &path, e))?,
-            id,
+            open: RwLock::new(Arc::new(file)),
+            replaced: AtomicBool::new(false),
             path,
             faults,
             lock_options: options.lock.clone(),
@@ -130,6 +133,11 @@ impl FileBackend {
         let head = backend.pread(0, frame::HEADER_LEN)?;
         header_start(&backend.path, &head)?;
         Ok(backend)
+    }
+
+    /// The journal file this handle uses now.
+    fn current(&self) -> Arc<OpenFile> {
+        self.open.read().unwrap_or_else(PoisonError::into_inner).clone()
     }
 
     fn check_poisoned(&self) -> Result<()> {
@@ -145,7 +153,7 @@ impl FileBackend {
     /// poisons the handle on a write failure (a lost lock writes nothing and does not poison).
     fn write_at(&self, guard: &LockGuard<'_>, bytes: &[u8], offset: u64) -> Result<()> {
         guard.verify_held()?;
-        if let Err(e) = self.file.write_all_at(bytes, offset) {
+        if let Err(e) = self.current().file.write_all_at(bytes, offset) {
             return Err(self.poison("write", e));
         }
         Ok(())
@@ -176,12 +184,16 @@ impl FileBackend {
     /// Since the check is the same `stat` that tells the writer where the journal ends, it
     /// costs nothing extra: no append lands in a file nobody will read again.
     fn look_at_path(&self) -> Result<Seen> {
-        match fio::confirmed_stat(&self.path, &self.faults) {
-            Ok(look) if look.id == self.id => Ok(Seen::Len(look.len)),
-            Ok(_) => Ok(Seen::Replaced),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(Seen::Replaced),
-            Err(e) => Err(Error::io("stat", &self.path, e)),
+        let seen = match fio::confirmed_stat(&self.path, &self.faults) {
+            Ok(look) if look.id == self.current().id => Seen::Len(look.len),
+            Ok(_) => Seen::Replaced,
+            Err(e) if e.kind() == ErrorKind::NotFound => Seen::Replaced,
+            Err(e) => return Err(Error::io("stat", &self.path, e)),
+        };
+        if seen == Seen::Replaced {
+            self.replaced.store(true, Ordering::Release);
         }
+        Ok(seen)
     }
 
     /// While this handle holds the lock: what [`FileBackend::look_at_path`] saw, looked at once
@@ -214,23 +226,30 @@ impl FileBackend {
     }
 
     /// The length up to which `read_from` reads: while this handle holds the lock, the length
-    /// known under it (free after the first look); otherwise one `fstat` of the open file
-    /// (which a replaced journal's readers keep reading).
+    /// known under it (free after the first look); otherwise one look at the path, which gives
+    /// the length when the path still names the open file, and when it names another file (a
+    /// compaction or `trialog recover` replaced the journal) notes that, so the handle can
+    /// follow a compaction, and reads the open file to its end (one more `fstat`).
     fn read_len(&self) -> Result<u64> {
         match self.held_view()? {
             Some(Seen::Len(len)) => Ok(len),
-            Some(Seen::Replaced) | None => self.len(),
+            Some(Seen::Replaced) => self.len(),
+            None => match self.look_at_path()? {
+                Seen::Len(len) => Ok(len),
+                Seen::Replaced => self.len(),
+            },
         }
     }
 
     fn len(&self) -> Result<u64> {
-        self.file.len().map_err(|e| Error::io("stat", &self.path, e))
+        self.current().file.len().map_err(|e| Error::io("stat", &self.path, e))
     }
 
     /// Reads up to `len` bytes at `offset` (fewer at the end of the file).
     fn pread(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
         let mut buf = vec![0u8; len];
         let filled = self
+            .current()
             .file
             .read_full_at(&mut buf, offset)
             .map_err(|e| Error::io("read", &self.path, e))?;
@@ -254,6 +273,22 @@ impl FileBackend {
             std::fs::canonicalize(&self.path).map_err(|e| Error::io("resolve", &self.path, e))?;
         let lock = lock::open_lock(&canonical, &self.lock_options)?;
         Ok(self.lock.get_or_init(|| WriteLock { lock, hold: Mutex::default() }))
+    }
+}
+
+/// An open journal file and its identity.
+#[derive(Debug)]
+struct OpenFile {
+    file: JournalFile,
+    /// The file's identity (device, inode), to tell whether the path still names it.
+    id: crate::sys::identity::FileId,
+}
+
+impl OpenFile {
+    fn new(file: std::fs::File, path: &Path, faults: &Faults) -> Result<Self> {
+        let id = fio::file_id(&file).map_err(|e| Error::io("stat", path, e))?;
+        let file = JournalFile::new(file, path, faults).map_err(|e| Error::io("open", path, e))?;
+        Ok(OpenFile { file, id })
     }
 }
 
@@ -395,7 +430,7 @@ impl LogBackend for FileBackend {
         let map;
         let copied;
         let bytes: &[u8] = if len - from >= MMAP_THRESHOLD {
-            map = crate::sys::map::map_readonly(self.file.file())
+            map = crate::sys::map::map_readonly(self.current().file.file())
                 .map_err(|e| Error::io("map", &self.path, e))?;
             let start = usize::try_from(from).unwrap_or(usize::MAX).min(map.len());
             &map[start..start.saturating_add(want).min(map.len())]
@@ -468,7 +503,7 @@ impl LogBackend for FileBackend {
 
     fn sync_written(&self, _guard: &LockGuard<'_>) -> Result<()> {
         self.check_poisoned()?;
-        if let Err(e) = self.file.sync_data() {
+        if let Err(e) = self.current().file.sync_data() {
             return Err(self.poison("fsync", e));
         }
         Ok(())
@@ -481,6 +516,54 @@ impl LogBackend for FileBackend {
     fn snapshot_source(&self) -> Option<(&Path, super::JournalFormat)> {
         (self.recovery.mode() == super::RecoveryMode::default())
             .then_some((self.path.as_path(), super::JournalFormat::Trialog))
+    }
+
+    fn snapshot_file(&self) -> Option<std::fs::File> {
+        self.current().file.file().try_clone().ok()
+    }
+
+    /// Follows compactions (see the trait) only in the default recovery mode (another mode may
+    /// have left out records that a compaction kept), and only as far as the successor record
+    /// links this handle's open file to the file the path names now (`successor.rs`).
+    fn follow_compaction(&self, end: u64) -> Result<Option<super::Followed>> {
+        if !self.replaced.load(Ordering::Acquire) || self.recovery.mode() != RecoveryMode::default()
+        {
+            return Ok(None);
+        }
+        let Some(record) = successor::read(&self.path) else { return Ok(None) };
+        let file = match fio::open_existing(&self.path) {
+            Ok((file, _)) => file,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open", &self.path, e)),
+        };
+        let new = OpenFile::new(file, &self.path, &self.faults)?;
+        let Some(follow) = record.follow(self.current().id, end, new.id) else { return Ok(None) };
+        let head = {
+            let mut buf = vec![0u8; frame::HEADER_LEN];
+            let n =
+                new.file.read_full_at(&mut buf, 0).map_err(|e| Error::io("read", &self.path, e))?;
+            buf.truncate(n);
+            buf
+        };
+        header_start(&self.path, &head)?;
+        let followed = match follow {
+            successor::Follow::At(pos) => super::Followed::At(pos),
+            successor::Follow::Replay => super::Followed::FromStart,
+        };
+        log::info!(
+            "{}: the journal was compacted; this handle goes on in the new file ({followed:?}, \
+             was at offset {end})",
+            self.path.display()
+        );
+        *self.open.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(new);
+        self.replaced.store(false, Ordering::Release);
+        if let Some(lock) = self.lock.get() {
+            let mut hold = lock.hold();
+            if hold.held {
+                hold.seen = None; // look at the new file afresh
+            }
+        }
+        Ok(Some(followed))
     }
 }
 

@@ -26,10 +26,12 @@ mod poison;
 mod recovery;
 #[cfg(feature = "redis")]
 mod redis;
+pub(crate) mod successor;
 mod survey;
 
 pub use detect::{AnyJournalFile, JournalFormat, detect_format, detect_head, writers_lock};
 pub use file::{FileBackend, FileOptions};
+pub(crate) use io::read_full;
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};
@@ -154,6 +156,25 @@ pub trait LogBackend: Send + Sync {
         None
     }
 
+    /// A second handle on the journal file this handle reads now (the one its positions are
+    /// offsets in), from which a snapshot of this handle's state takes its anchor records, so
+    /// that a snapshot is never anchored in a file that replaced it. `None` (the default) for
+    /// logs that take no snapshots, or when the handle cannot be duplicated.
+    fn snapshot_file(&self) -> Option<std::fs::File> {
+        None
+    }
+
+    /// Called after a read that ended at `end` (every record before it delivered): if the
+    /// journal this handle reads was replaced by compactions (`trialog compact`;
+    /// `docs/FORMAT.md`, "Compacted journals"), switches this handle to the new journal and
+    /// says where to go on in it; every later position is one in the new journal. `None` (the
+    /// default) otherwise: nothing changed. Costs nothing unless a look at the path found the
+    /// journal replaced.
+    fn follow_compaction(&self, end: u64) -> Result<Option<Followed>> {
+        let _ = end;
+        Ok(None)
+    }
+
     /// The error for the record at position `at` (as `read_from` handed it to its sink) that
     /// cannot be used, for `reason`: it names the record the way this backend's positions do.
     /// Default: [`Error::Corruption`] at byte offset `at`; Redis names the key of log number
@@ -167,6 +188,18 @@ pub trait LogBackend: Send + Sync {
     fn recovery_report(&self) -> RecoveryReport {
         RecoveryReport::default()
     }
+}
+
+/// Where a handle goes on after [`LogBackend::follow_compaction`] switched it to the journal
+/// that replaced its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Followed {
+    /// At this position, with the state it has (one compaction, of the whole file it read).
+    At(u64),
+    /// From the start, into a fresh state: several compactions happened since the handle last
+    /// looked, and the new journal's state extends the one it has, at a position it cannot know
+    /// without replaying.
+    FromStart,
 }
 
 /// Regions at least this large are decoded on a second thread while this one applies.

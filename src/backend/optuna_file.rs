@@ -322,6 +322,10 @@ impl LogBackend for OptunaJournalFile {
             .then_some((self.path.as_path(), super::JournalFormat::Optuna))
     }
 
+    fn snapshot_file(&self) -> Option<std::fs::File> {
+        self.file.file().try_clone().ok()
+    }
+
     fn lock(&self) -> Result<LockGuard<'_>> {
         self.check_poisoned()?;
         if let Some(e) = &self.read_only {

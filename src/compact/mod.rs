@@ -59,16 +59,18 @@ pub struct Compacted {
     pub trials: u64,
 }
 
-/// Compacts the journal at `path` in place, holding its writers' lock (trialog's lock on a
-/// trialog journal, Optuna's lock protocol on an Optuna journal) for the whole operation.
+/// Compacts the journal at `path` in place: a trialog journal online (its writers' lock held
+/// only for the final step, see `online.rs`), an Optuna journal holding Optuna's lock protocol
+/// for the whole operation.
 ///
 /// Guarantees: the new journal replays to the same state (checked before anything is written);
 /// on any error the journal is unchanged; once this returns, the new journal is durable. The
 /// journal's snapshot (`<journal>.snapshot`, which describes the old bytes) is removed before
 /// the rename. Refuses a journal that does not replay cleanly (a corrupt record in the middle:
 /// [`Error::Corruption`]; run `trialog recover` first). A torn tail left by a crashed writer
-/// (never acknowledged) is dropped. Handles that have the old file open keep reading it and
-/// fail their next write with [`Error::JournalReplaced`]: reopen them.
+/// (never acknowledged) is dropped. Handles of a trialog journal that have the old file open
+/// continue in the new one (the successor record, `docs/FORMAT.md`); handles of an Optuna
+/// journal fail their next write with [`Error::JournalReplaced`]: reopen them.
 pub fn compact(path: &Path, options: &CompactOptions) -> Result<Compacted> {
     compact_inner(path, options, &Faults::default())
 }
@@ -111,6 +113,8 @@ macro_rules! step {
     }};
 }
 
+mod online;
+
 fn compact_inner(path: &Path, options: &CompactOptions, faults: &Faults) -> Result<Compacted> {
     let canonical = fs::canonicalize(path).map_err(|e| Error::io("open", path, e))?;
     for _attempt in 0..3 {
@@ -119,6 +123,12 @@ fn compact_inner(path: &Path, options: &CompactOptions, faults: &Faults) -> Resu
         else {
             return Ok(empty(None));
         };
+        if format == JournalFormat::Trialog {
+            match online::compact(path, &canonical, lock.as_ref(), faults)? {
+                Some(done) => return Ok(done),
+                None => continue, // replaced meanwhile (another compaction): start again
+            }
+        }
         let guard = lock.acquire()?;
         // Under its format's lock a journal keeps its format; an empty file had no lock and
         // may have been given a format since we looked: look again.
@@ -265,7 +275,7 @@ fn compact_locked(
         }
         _ => {}
     }
-    remove_leftovers(canonical);
+    remove_leftovers(canonical, None);
     // Right before the rename: still ours, and nobody wrote meanwhile (a writer that broke the
     // lock, e.g. an Optuna waiter after its grace period): then give up instead of dropping it.
     let unchanged = || {
@@ -290,7 +300,7 @@ fn compact_locked(
 /// Removes the temporary files a killed compaction of this journal left beside it
 /// (`.<name>.<uuid>.compacting`). Only called holding the writers' lock, which every compaction
 /// holds while its temporary file exists. Failures are ignored: the files are never read.
-fn remove_leftovers(journal: &Path) {
+fn remove_leftovers(journal: &Path, keep: Option<&Path>) {
     let (Some(dir), Some(name)) = (journal.parent(), journal.file_name()) else { return };
     let prefix = format!(".{}.", name.to_string_lossy());
     let Ok(entries) = fs::read_dir(dir) else { return };
@@ -298,7 +308,10 @@ fn remove_leftovers(journal: &Path) {
         let file = entry.file_name().to_string_lossy().into_owned();
         if let Some(rest) = file.strip_prefix(&prefix) {
             let uuid = rest.strip_suffix(".compacting").unwrap_or_default();
-            if uuid.len() == 32 && uuid.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if uuid.len() == 32
+                && uuid.bytes().all(|b| b.is_ascii_hexdigit())
+                && keep.is_none_or(|k| k.file_name() != Some(entry.file_name().as_os_str()))
+            {
                 let _ = fs::remove_file(entry.path());
             }
         }

@@ -2,7 +2,7 @@
 //! and checked by reading the journal's bytes (`docs/FORMAT.md`, "Snapshots").
 
 use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 
 use crate::journal::frame::{self, FrameCheck};
 
@@ -26,14 +26,14 @@ impl Record {
     }
 }
 
-/// Reads `len` bytes at `offset`; `None` if the file ends before.
+/// Reads `len` bytes at `offset` (positional reads: the file's offset, which duplicated handles
+/// share, is not touched); `None` if the file ends before.
 fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Option<Vec<u8>>> {
     let Ok(len) = usize::try_from(len) else { return Ok(None) };
-    let mut f = file;
-    f.seek(SeekFrom::Start(offset))?;
-    let mut buf = Vec::new();
-    f.take(len as u64).read_to_end(&mut buf)?;
-    Ok((buf.len() == len).then_some(buf))
+    let mut buf = vec![0u8; len];
+    let filled =
+        crate::backend::read_full(|b, at| crate::sys::pio::read_at(file, b, at), &mut buf, offset)?;
+    Ok((filled == len).then_some(buf))
 }
 
 fn record(offset: u64, bytes: &[u8]) -> Record {

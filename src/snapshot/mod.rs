@@ -63,11 +63,31 @@ impl Target {
     /// old one. Holds no lock: the journal's bytes before `end` never change. On error nothing
     /// changed (the old snapshot stays) and the error names the journal.
     pub fn take(&self, state: &ReplayState, end: u64) -> Result<Taken> {
+        self.take_from(None, state, end)
+    }
+
+    /// [`Target::take`], with the anchor records read from `journal` when given: the journal
+    /// file `state` was replayed from, opened before (the path may name a newer file by now,
+    /// if a compaction replaced it, in which `end` means something else).
+    pub(crate) fn take_from(
+        &self,
+        journal: Option<&File>,
+        state: &ReplayState,
+        end: u64,
+    ) -> Result<Taken> {
         let fail = |reason: String| Error::Snapshot { path: self.journal.clone(), reason };
-        let journal = File::open(&self.journal).map_err(|e| Error::io("open", &self.journal, e))?;
+        let opened;
+        let journal = match journal {
+            Some(file) => file,
+            None => {
+                opened =
+                    File::open(&self.journal).map_err(|e| Error::io("open", &self.journal, e))?;
+                &opened
+            }
+        };
         let io = |e| Error::io("read", &self.journal, e);
-        let first = anchor::first(self.kind, &journal, end).map_err(io)?;
-        let last = anchor::last(self.kind, &journal, end).map_err(io)?;
+        let first = anchor::first(self.kind, journal, end).map_err(io)?;
+        let last = anchor::last(self.kind, journal, end).map_err(io)?;
         let (Some(first), Some(last)) = (first, last) else {
             return Err(fail(format!("the journal holds no whole record ending at {end}")));
         };

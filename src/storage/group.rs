@@ -29,6 +29,9 @@ struct QueueState<I, O> {
     done: HashMap<u64, O>,
     /// A leader is running a group.
     leading: bool,
+    /// Callers sleeping on `turn`: a finished group wakes them only if there are any (a wake
+    /// is a system call, and the lone writer of a handle would pay one per write).
+    sleeping: usize,
 }
 
 impl<I, O> Default for WriteQueue<I, O> {
@@ -39,6 +42,7 @@ impl<I, O> Default for WriteQueue<I, O> {
                 pending: VecDeque::new(),
                 done: HashMap::new(),
                 leading: false,
+                sleeping: 0,
             }),
             turn: Condvar::new(),
         }
@@ -76,7 +80,9 @@ impl<I, O> WriteQueue<I, O> {
                 return result;
             }
             if state.leading {
+                state.sleeping += 1;
                 state = self.turn.wait(state).unwrap_or_else(PoisonError::into_inner);
+                state.sleeping -= 1;
                 continue;
             }
             state.leading = true;
@@ -110,8 +116,12 @@ impl<I, O, F: Fn() -> O> Leader<'_, I, O, F> {
         let mut state = self.queue.state();
         state.done.extend(results);
         state.leading = false;
+        // Whoever sleeps counted itself under this mutex before sleeping, so none is missed.
+        let wake = state.sleeping > 0;
         drop(state);
-        self.queue.turn.notify_all();
+        if wake {
+            self.queue.turn.notify_all();
+        }
     }
 }
 

@@ -87,6 +87,10 @@ struct Inner {
     state: ReplayState,
     /// Backend position up to which `state` has applied the log.
     pos: u64,
+    /// How many compactions of the journal this handle had followed when `pos` was set:
+    /// positions of different generations are offsets in different files
+    /// ([`LogBackend::follow_compaction`]).
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
@@ -161,7 +165,7 @@ impl<B: LogBackend> JournalStorage<B> {
     pub fn new(backend: B) -> Result<Self> {
         let mut snapshots = super::snapshots::Snapshots::new(&backend);
         let log = match snapshots.load() {
-            Some((state, pos)) => Inner { state, pos },
+            Some((state, pos)) => Inner { state, pos, generation: 0 },
             None => Inner::default(),
         };
         let storage = JournalStorage {
@@ -197,11 +201,11 @@ impl<B: LogBackend> JournalStorage<B> {
     /// snapshot`), durably, in place of the old one. `Ok(None)` for logs that take no snapshots
     /// (memory, Redis, a file in a non-default recovery mode). Holds no lock while it writes.
     pub fn take_snapshot(&self) -> Result<Option<crate::snapshot::Taken>> {
-        let (state, pos) = {
+        let (state, pos, file) = {
             let committed = self.synced()?;
-            (committed.log.state.clone(), committed.log.pos)
+            (committed.log.state.clone(), committed.log.pos, self.backend.snapshot_file())
         };
-        self.snapshots.take(&state, pos)
+        self.snapshots.take(&state, pos, file)
     }
 
     /// After a write: starts a background snapshot if the log grew past the threshold since the
@@ -212,14 +216,16 @@ impl<B: LogBackend> JournalStorage<B> {
         if !self.snapshots.due(pos) {
             return;
         }
-        let (state, pos) = {
+        let (state, pos, file) = {
             let committed = self.committed();
             if committed.in_flight {
                 return; // the next group's leader comes back here
             }
-            (committed.log.state.clone(), committed.log.pos)
+            // The file the state's position is an offset in, taken under the same lock as the
+            // state (a compaction that is followed later must not move the snapshot's anchor).
+            (committed.log.state.clone(), committed.log.pos, self.backend.snapshot_file())
         };
-        self.snapshots.start(state, pos);
+        self.snapshots.start(state, pos, file);
     }
 
     /// The backend.
@@ -274,14 +280,37 @@ impl<B: LogBackend> JournalStorage<B> {
         self.committed.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads and applies to `inner` what the log holds past its position.
+    /// Reads and applies to `inner` (the committed state) what the log holds past its
+    /// position, following the journal into its compacted successor if it was replaced by one.
     fn sync_into(&self, inner: &mut Inner) -> Result<()> {
-        let Inner { state, pos } = inner;
-        *pos = self.backend.read_from(*pos, &mut |at, batch| {
-            state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
-            Ok(())
-        })?;
-        Ok(())
+        loop {
+            let Inner { state, pos, .. } = inner;
+            *pos = self.backend.read_from(*pos, &mut |at, batch| {
+                state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
+                Ok(())
+            })?;
+            match self.backend.follow_compaction(*pos)? {
+                Some(how) => self.followed(inner, how),
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The committed state `log`, read to the end of a journal that compactions replaced,
+    /// goes on in the new journal: at a position with the same state, or from its start with a
+    /// fresh state that the replay then extends past the old one.
+    fn followed(&self, log: &mut Inner, how: crate::backend::Followed) {
+        let generation = log.generation + 1;
+        match how {
+            crate::backend::Followed::At(pos) => {
+                log.pos = pos;
+                log.generation = generation;
+            }
+            crate::backend::Followed::FromStart => {
+                *log = Inner { state: ReplayState::new(), pos: 0, generation };
+            }
+        }
+        self.snapshots.followed(log.pos);
     }
 
     /// The committed state, synced with what other writers appended (unless a group of ours is

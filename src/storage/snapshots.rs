@@ -72,9 +72,16 @@ impl Snapshots {
         self.job.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Takes a snapshot of `state` (at `pos`) on a background thread. A failure is logged as a
+    /// The handle followed a compaction: the journal now read continues at `pos`, and no
+    /// snapshot of it exists yet (the compaction removed the old journal's).
+    pub(super) fn followed(&self, pos: u64) {
+        self.covered.store(pos, Ordering::Relaxed);
+    }
+
+    /// Takes a snapshot of `state` (at `pos`, an offset in `file` when given: the journal file
+    /// the state was read from) on a background thread. A failure is logged as a
     /// warning: snapshots are never needed for correctness.
-    pub(super) fn start(&self, state: ReplayState, pos: u64) {
+    pub(super) fn start(&self, state: ReplayState, pos: u64, file: Option<std::fs::File>) {
         let Some(target) = self.target.clone() else { return };
         let mut job = self.lock_job();
         if job.as_ref().is_some_and(|h| !h.is_finished()) {
@@ -84,7 +91,7 @@ impl Snapshots {
         self.covered.fetch_max(pos, Ordering::Relaxed);
         let spawned =
             std::thread::Builder::new().name("trialog-snapshot".into()).spawn(move || {
-                if let Err(e) = target.take(&state, pos) {
+                if let Err(e) = target.take_from(file.as_ref(), &state, pos) {
                     log::warn!("{e}; the next open replays more of the log");
                 }
             });
@@ -94,10 +101,15 @@ impl Snapshots {
         }
     }
 
-    /// Takes a snapshot of `state` (at `pos`) now.
-    pub(super) fn take(&self, state: &ReplayState, pos: u64) -> Result<Option<Taken>> {
+    /// Takes a snapshot of `state` (at `pos`, an offset in `file` when given) now.
+    pub(super) fn take(
+        &self,
+        state: &ReplayState,
+        pos: u64,
+        file: Option<std::fs::File>,
+    ) -> Result<Option<Taken>> {
         let Some(target) = &self.target else { return Ok(None) };
-        let taken = target.take(state, pos)?;
+        let taken = target.take_from(file.as_ref(), state, pos)?;
         self.covered.fetch_max(taken.covered_end, Ordering::Relaxed);
         Ok(Some(taken))
     }

@@ -25,6 +25,19 @@ pub(crate) struct FileId {
     index: u64,
 }
 
+impl FileId {
+    /// The two numbers that make the identity (device or volume, inode or file index), for
+    /// records that name a file (the successor record of a compaction).
+    pub(crate) fn to_parts(self) -> (u64, u64) {
+        (self.volume, self.index)
+    }
+
+    /// The identity [`FileId::to_parts`] gave.
+    pub(crate) fn from_parts(volume: u64, index: u64) -> Self {
+        FileId { volume, index }
+    }
+}
+
 /// One look at a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Look {

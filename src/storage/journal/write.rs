@@ -306,7 +306,7 @@ impl<B: LogBackend> JournalStorage<B> {
     /// checks the end ([`LogBackend::write_before_read`]). Call holding the write lock.
     fn resume(&self, working: &mut Option<Inner>) -> Option<(u64, InFlight<'_, B>)> {
         let mut committed = self.committed();
-        if working.as_ref().is_none_or(|w| w.pos > committed.log.pos) {
+        if working.as_ref().is_none_or(|w| behind_or_ahead(w, &committed.log)) {
             *working = Some(committed.log.clone());
         }
         let pos = working.as_ref().expect("just set").pos;
@@ -322,24 +322,44 @@ impl<B: LogBackend> JournalStorage<B> {
     /// the end, and the mark (ended when dropped). Call holding the backend's write lock.
     fn catch_up(&self, working: &mut Option<Inner>) -> Result<(u64, InFlight<'_, B>)> {
         let mut committed = self.committed();
-        if working.as_ref().is_none_or(|w| w.pos > committed.log.pos) {
+        if working.as_ref().is_none_or(|w| behind_or_ahead(w, &committed.log)) {
             *working = Some(committed.log.clone());
         }
         let inner = working.as_mut().expect("just set");
         let Committed { log, .. } = &mut *committed;
-        let committed_pos = log.pos;
-        let end = self.backend.read_from(inner.pos, &mut |at, batch| {
-            inner.state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
-            if at >= committed_pos {
-                log.state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
+        loop {
+            let committed_pos = log.pos;
+            let end = self.backend.read_from(inner.pos, &mut |at, batch| {
+                inner.state.replay_batch(batch).map_err(|u| unreplayable(&self.backend, at, u))?;
+                if at >= committed_pos {
+                    log.state
+                        .replay_batch(batch)
+                        .map_err(|u| unreplayable(&self.backend, at, u))?;
+                }
+                Ok(())
+            })?;
+            inner.pos = end;
+            log.pos = log.pos.max(end);
+            // Both states are at the journal's end now (the working one started at or behind
+            // the committed one): if a compaction replaced it, both continue in the new file.
+            match self.backend.follow_compaction(end)? {
+                Some(how) => {
+                    self.followed(log, how);
+                    *inner = log.clone();
+                }
+                None => break,
             }
-            Ok(())
-        })?;
-        inner.pos = end;
-        log.pos = log.pos.max(end);
+        }
         committed.in_flight = true;
-        Ok((end, InFlight(self)))
+        Ok((inner.pos, InFlight(self)))
     }
+}
+
+/// Whether the writers' state `working` cannot be brought to the log's end by reading on from
+/// its position: it is ahead of the committed state (a failed write left the group in it) or
+/// its position is in a journal file the handle no longer reads (a compaction was followed).
+fn behind_or_ahead(working: &Inner, committed: &Inner) -> bool {
+    working.generation != committed.generation || working.pos > committed.pos
 }
 
 /// The result of an intent that had nothing to write.

@@ -1,0 +1,245 @@
+//! Online compaction (`trialog compact` while other handles read and write the journal,
+//! docs/FORMAT.md "Compacted journals"): open handles follow the compacted journal with no
+//! error, no lost and no duplicated operation, and the journal shrinks.
+
+mod mp_common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mp_common::{ChildEnv, ChildProc, Spawn, report, value_of, x_of};
+use trialog::compact::{CompactOptions, compact};
+use trialog::{Error, JournalStorage, LockKind, ParamValue, StudyDirection, TrialState};
+
+const STUDY: &str = "online-compaction";
+
+/// One W1-like trial: create, a parameter, complete.
+fn one_trial(s: &JournalStorage, study: u64, x: f64) -> u64 {
+    let dist = mp_common::x_distribution();
+    let id = s.create_new_trial(study, None).unwrap();
+    s.set_trial_param(id, "x", x, &dist).unwrap();
+    s.set_trial_state_values(id, TrialState::Complete, Some(&[value_of(x)])).unwrap();
+    id
+}
+
+/// One trial as a handle shows it: trial id, number, state, x, value.
+type Seen = (u64, u64, TrialState, Option<ParamValue>, Option<f64>);
+
+/// What a handle shows of the study.
+fn view(s: &JournalStorage) -> Vec<Seen> {
+    let study = s.get_study_id_from_name(STUDY).unwrap();
+    s.get_all_trials(study, None)
+        .unwrap()
+        .iter()
+        .map(|t| (t.trial_id, t.number, t.state, t.params.get("x").cloned(), t.value()))
+        .collect()
+}
+
+#[test]
+fn a_writer_and_a_reader_open_across_a_compaction_go_on_in_the_new_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.journal");
+    let writer = JournalStorage::open(&path).unwrap();
+    let reader = JournalStorage::open(&path).unwrap();
+    let study = writer.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    for i in 0..40 {
+        one_trial(&writer, study, f64::from(i));
+    }
+    let running = writer.create_new_trial(study, None).unwrap();
+    assert_eq!(view(&reader), view(&writer));
+    let before = std::fs::metadata(&path).unwrap().len();
+
+    let done = compact(&path, &CompactOptions::default()).unwrap();
+    let after = std::fs::metadata(&path).unwrap().len();
+    assert_eq!((done.bytes_before, done.bytes_after), (before, after));
+    assert!(after < before / 2, "{after} of {before} bytes");
+
+    // The writer's next writes land in the new journal (no JournalReplaced), the RUNNING
+    // trial it created before the compaction is still its to finish, and the reader follows.
+    writer.set_trial_state_values(running, TrialState::Complete, Some(&[1.0])).unwrap();
+    let next = one_trial(&writer, study, 99.0);
+    assert_eq!(next, running + 1, "ids go on where they were");
+    assert_eq!(view(&reader), view(&writer));
+    assert_eq!(view(&reader).len(), 42);
+    // The reader writes too, and the writer sees it.
+    one_trial(&reader, study, 7.0);
+    assert_eq!(view(&writer), view(&reader));
+    // Nothing was appended to the old file: a fresh open of the path sees all of it.
+    let fresh = JournalStorage::open(&path).unwrap();
+    assert_eq!(view(&fresh), view(&writer));
+    assert!(std::fs::metadata(&path).unwrap().len() > after);
+}
+
+#[test]
+fn appends_made_while_the_compaction_ran_unlocked_are_kept() {
+    // A handle that writes between the compaction's replay and its final step: its frames are
+    // copied into the new journal. Simulated by compacting twice with writes in between and a
+    // handle that only writes (never reads) between them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.journal");
+    let writer = JournalStorage::open(&path).unwrap();
+    let study = writer.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    for round in 0..3 {
+        for i in 0..20 {
+            one_trial(&writer, study, f64::from(round * 100 + i));
+        }
+        compact(&path, &CompactOptions::default()).unwrap();
+    }
+    one_trial(&writer, study, -1.0);
+    let fresh = JournalStorage::open(&path).unwrap();
+    assert_eq!(view(&fresh), view(&writer));
+    assert_eq!(view(&fresh).len(), 61);
+}
+
+#[test]
+fn a_handle_idle_through_several_compactions_replays_the_new_journal_and_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.journal");
+    let idle = JournalStorage::open(&path).unwrap();
+    let study = idle.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    let mine = idle.create_new_trial(study, None).unwrap(); // a long objective runs meanwhile
+    let busy = JournalStorage::open(&path).unwrap();
+    for round in 0..3 {
+        for i in 0..10 {
+            one_trial(&busy, study, f64::from(round * 10 + i));
+        }
+        compact(&path, &CompactOptions::default()).unwrap();
+    }
+    let record = std::fs::read(dir.path().join("j.journal.compacted")).unwrap();
+    assert_eq!(record.len(), 16 + 3 * 48, "the record remembers the three compactions");
+    // The idle handle finishes its trial: it replays the new journal, whose state extends its
+    // own, and writes there.
+    assert!(idle.set_trial_state_values(mine, TrialState::Complete, Some(&[0.5])).unwrap());
+    assert_eq!(view(&idle), view(&busy));
+    assert_eq!(view(&idle).len(), 31);
+    let fresh = JournalStorage::open(&path).unwrap();
+    assert_eq!(view(&fresh), view(&idle));
+    assert_eq!(fresh.get_trial(mine).unwrap().state, TrialState::Complete);
+}
+
+#[test]
+fn without_its_successor_record_a_replaced_journal_is_refused_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.journal");
+    let writer = JournalStorage::open(&path).unwrap();
+    let study = writer.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    for i in 0..10 {
+        one_trial(&writer, study, f64::from(i));
+    }
+    compact(&path, &CompactOptions::default()).unwrap();
+    let record = dir.path().join("j.journal.compacted");
+    assert!(record.exists(), "the compaction leaves its successor record");
+    std::fs::remove_file(&record).unwrap();
+    match writer.create_new_trial(study, None) {
+        Err(Error::JournalReplaced { .. }) => {}
+        other => panic!("wrote after an unexplained replacement: {other:?}"),
+    }
+    // A damaged record is not used either.
+    let writer = JournalStorage::open(&path).unwrap();
+    one_trial(&writer, study, 1.0);
+    compact(&path, &CompactOptions::default()).unwrap();
+    let mut bytes = std::fs::read(&record).unwrap();
+    bytes[20] ^= 1;
+    std::fs::write(&record, &bytes).unwrap();
+    assert!(matches!(writer.create_new_trial(study, None), Err(Error::JournalReplaced { .. })));
+}
+
+const PROCESSES: u64 = 4;
+const TRIALS_PER_PROCESS: u64 = 120;
+const WORKER_VAR: &str = "TRIALOG_MP_WORKER";
+
+/// Child: writes trials and reports `<trial id> <x>` after each one it completed.
+fn writer(env: &ChildEnv) {
+    let worker = ChildEnv::parsed(WORKER_VAR);
+    let storage = env.open();
+    let study = storage.get_study_id_from_name(STUDY).expect("study exists");
+    for i in 0..TRIALS_PER_PROCESS {
+        let x = x_of(worker, i);
+        let id = one_trial(&storage, study, x);
+        report(&format!("{id} {x}"));
+    }
+    mp_common::report_done();
+}
+
+/// Four writer processes run while the test compacts the journal again and again (each time
+/// after every writer has completed a trial since the last compaction, so that each follows
+/// every compaction): every acknowledged trial is in the final journal exactly once, numbers
+/// and ids are gapless, no writer saw an error, and a reader handle held open throughout
+/// ends with the same view as a fresh open.
+#[test]
+fn four_writer_processes_keep_writing_through_compactions() {
+    if let Some(env) = ChildEnv::get() {
+        return writer(&env);
+    }
+    let test = mp_common::test_name!();
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("study.journal");
+    let kind = LockKind::Advisory;
+    let reader = mp_common::open_storage(&journal, kind, Duration::from_secs(2));
+    reader.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    let mut children: Vec<ChildProc> = (0..PROCESSES)
+        .map(|w| {
+            Spawn::new(test, "writer", &journal, kind)
+                .var(WORKER_VAR, &w)
+                .spawn(format!("writer {w}"))
+        })
+        .collect();
+    let mut lines: Vec<Vec<String>> = vec![Vec::new(); PROCESSES as usize];
+    let mut done = vec![false; PROCESSES as usize];
+    let mut compactions = 0;
+    loop {
+        // Wait until every running writer completed a trial since the last compaction: a
+        // report line that arrives after the ones already there.
+        for (w, child) in children.iter_mut().enumerate() {
+            let mut fresh = child.drain();
+            if !done[w] && !fresh.iter().any(|l| l == "done") {
+                match child.next_line(mp_common::CHILD_DEADLINE) {
+                    Some(line) => fresh.push(line),
+                    None => panic!("writer {w} exited without its done report"),
+                }
+            }
+            for line in fresh {
+                if line == "done" {
+                    done[w] = true;
+                } else {
+                    lines[w].push(line);
+                }
+            }
+        }
+        if done.iter().all(|d| *d) {
+            break;
+        }
+        compact(&journal, &CompactOptions::default()).unwrap();
+        compactions += 1;
+        // The reader follows, too.
+        reader.sync().unwrap();
+    }
+    for (w, child) in children.iter_mut().enumerate() {
+        let (status, rest) = child.finish(mp_common::CHILD_DEADLINE);
+        assert!(status.success() && rest.is_empty(), "writer {w}: {status}, {rest:?}");
+    }
+    assert!(compactions >= 3, "only {compactions} compactions ran during the writes");
+
+    let mut acked: BTreeMap<u64, f64> = BTreeMap::new();
+    for (w, reports) in lines.iter().enumerate() {
+        assert_eq!(reports.len() as u64, TRIALS_PER_PROCESS, "writer {w} acknowledged trials");
+        for line in reports {
+            let (id, x) = line.split_once(' ').expect("`<id> <x>` report");
+            let earlier = acked.insert(id.parse().unwrap(), x.parse().unwrap());
+            assert!(earlier.is_none(), "trial {id} acknowledged twice");
+        }
+    }
+    let fresh = mp_common::open_storage(&journal, kind, Duration::from_secs(2));
+    let trials = view(&fresh);
+    let total = PROCESSES * TRIALS_PER_PROCESS;
+    assert_eq!(trials.len() as u64, total);
+    for (i, (id, number, state, x, value)) in trials.iter().enumerate() {
+        assert_eq!((*id, *number), (i as u64, i as u64), "ids and numbers are gapless");
+        assert_eq!(*state, TrialState::Complete);
+        let acked_x = acked[id];
+        assert_eq!(x, &Some(ParamValue::Float(acked_x)), "trial {id}");
+        assert_eq!(*value, Some(value_of(acked_x)), "trial {id}");
+    }
+    assert_eq!(view(&reader), trials, "the reader held open throughout sees the same");
+    eprintln!("{compactions} compactions while {PROCESSES} processes wrote {total} trials");
+}
