@@ -44,12 +44,8 @@ pub const OUTCOME_UNKNOWN: &str = "append to (reply lost, not known whether appl
 /// How long to connect, and to wait for a reply, before a call fails with [`Error::Redis`].
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The first pause between tries of a writer waiting while another writer has its turn: about
-/// one round trip, since the holder appends in its next one. Doubled after each refusal, up to
-/// [`TURN_POLL_MAX`] (a holder that died holds the others up to its key's expiry).
-const TURN_POLL_FIRST: Duration = Duration::from_micros(50);
-/// The longest pause between tries of a waiting writer.
-const TURN_POLL_MAX: Duration = Duration::from_millis(2);
+/// The pause between tries of a writer waiting while another writer has its turn.
+const TURN_POLL: Duration = Duration::from_millis(1);
 
 /// The conditional append. KEYS[1] is `P:log_number`, KEYS[2] `P:trialog:turn`; ARGV[1] the
 /// prefix, ARGV[2] the log number the caller read up to (-1 for none), ARGV[3] the caller's
@@ -630,15 +626,11 @@ impl LogBackend for RedisBackend {
         }
         let key = self.log_number_key();
         let second_try = self.refusals.load(Ordering::Relaxed) > 0;
-        let mut pause = TURN_POLL_FIRST;
         let reply = loop {
             match self.run_append(expected_end, &values, second_try)? {
                 // Another writer lost twice and has its turn (until it appends, at most
                 // `turn_ms`): let it append first.
-                Ok(ScriptReply::Wait) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(TURN_POLL_MAX);
-                }
+                Ok(ScriptReply::Wait) => std::thread::sleep(TURN_POLL),
                 reply => break reply,
             }
         };
