@@ -59,9 +59,31 @@ mod faults {
     use trialog::Error;
     use trialog::backend::fault::{Action, FaultInjector, IoOp, Rule};
 
-    use trialog::compact::compact_with_faults;
+    use trialog::compact::{Compacted, compact_with_faults};
 
     use super::*;
+
+    /// A compaction of `path` on a thread, held at its first `op` (returned once it waits
+    /// there; `faults.release(op)` lets it go on).
+    fn compaction_held_at(
+        path: &Path,
+        op: IoOp,
+    ) -> (std::thread::JoinHandle<trialog::Result<Compacted>>, std::sync::Arc<FaultInjector>) {
+        let faults = FaultInjector::new();
+        faults.hold(op);
+        let compactor = {
+            let (path, faults) = (path.to_owned(), faults.clone());
+            std::thread::spawn(move || {
+                compact_with_faults(&path, &CompactOptions::default(), faults)
+            })
+        };
+        let start = Instant::now();
+        while faults.waiting() == 0 {
+            assert!(start.elapsed() < Duration::from_secs(60), "the compaction never got there");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        (compactor, faults)
+    }
 
     #[test]
     fn a_failing_step_leaves_the_old_journal_or_the_new_one_complete() {
@@ -98,19 +120,8 @@ mod faults {
         let path = journal(dir.path(), 30);
         let writer = JournalStorage::open(&path).unwrap();
         let study = writer.get_study_id_from_name("w1").unwrap();
-        let faults = FaultInjector::new();
-        faults.hold(IoOp::Sync); // the compacted copy's flush, before the lock is taken
-        let compactor = {
-            let (path, faults) = (path.clone(), faults.clone());
-            std::thread::spawn(move || {
-                compact_with_faults(&path, &CompactOptions::default(), faults)
-            })
-        };
-        let start = Instant::now();
-        while faults.waiting() == 0 {
-            assert!(start.elapsed() < Duration::from_secs(60), "the compaction never got there");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // Held at the compacted copy's flush, before the lock is taken.
+        let (compactor, faults) = compaction_held_at(&path, IoOp::Sync);
         let during = writer.create_new_trial(study, None).unwrap();
         faults.release(IoOp::Sync);
         let done = compactor.join().unwrap().unwrap();
@@ -130,20 +141,8 @@ mod faults {
     fn a_journal_that_grew_under_the_lock_is_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let path = journal(dir.path(), 30);
-        let faults = FaultInjector::new();
-        faults.hold(IoOp::Rename); // the successor record's, under the lock
-
-        let compactor = {
-            let (path, faults) = (path.clone(), faults.clone());
-            std::thread::spawn(move || {
-                compact_with_faults(&path, &CompactOptions::default(), faults)
-            })
-        };
-        let start = Instant::now();
-        while faults.waiting() == 0 {
-            assert!(start.elapsed() < Duration::from_secs(60), "the compaction never got there");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        // Held at the successor record's rename, under the lock.
+        let (compactor, faults) = compaction_held_at(&path, IoOp::Rename);
         // A whole frame (a copy of the last one), appended without the lock.
         let mut grown = std::fs::read(&path).unwrap();
         let ends = common::frame_boundaries(&grown);
@@ -168,25 +167,13 @@ mod faults {
         let path = journal(dir.path(), 30);
         let old = std::fs::read(&path).unwrap();
         let new = compacted_bytes(&path);
-        let faults = FaultInjector::new();
-        faults.hold(IoOp::Rename);
-        let compactor = {
-            let (path, faults) = (path.clone(), faults.clone());
-            std::thread::spawn(move || {
-                compact_with_faults(&path, &CompactOptions::default(), faults).unwrap()
-            })
-        };
-        let start = Instant::now();
-        while faults.waiting() == 0 {
-            assert!(start.elapsed() < Duration::from_secs(60), "the compaction never got there");
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let (compactor, faults) = compaction_held_at(&path, IoOp::Rename);
         assert!(std::fs::read(&path).unwrap() == old);
         let tmp = leftovers(dir.path());
         assert_eq!(tmp.len(), 1);
         assert!(std::fs::read(dir.path().join(&tmp[0])).unwrap() == new);
         faults.release(IoOp::Rename);
-        let done = compactor.join().unwrap();
+        let done = compactor.join().unwrap().unwrap();
         assert_eq!(done.bytes_after, new.len() as u64);
         assert!(std::fs::read(&path).unwrap() == new);
         assert!(leftovers(dir.path()).is_empty());

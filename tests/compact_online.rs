@@ -38,13 +38,8 @@ fn view(s: &JournalStorage) -> Vec<Seen> {
 #[test]
 fn a_writer_and_a_reader_open_across_a_compaction_go_on_in_the_new_journal() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.journal");
-    let writer = JournalStorage::open(&path).unwrap();
+    let (path, writer, study) = journal_with(dir.path(), 40);
     let reader = JournalStorage::open(&path).unwrap();
-    let study = writer.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
-    for i in 0..40 {
-        one_trial(&writer, study, f64::from(i));
-    }
     let running = writer.create_new_trial(study, None).unwrap();
     assert_eq!(view(&reader), view(&writer));
     let before = std::fs::metadata(&path).unwrap().len();
@@ -70,15 +65,24 @@ fn a_writer_and_a_reader_open_across_a_compaction_go_on_in_the_new_journal() {
     assert!(std::fs::metadata(&path).unwrap().len() > after);
 }
 
-#[test]
-fn appends_made_while_the_compaction_ran_unlocked_are_kept() {
-    // A handle that writes between the compaction's replay and its final step: its frames are
-    // copied into the new journal. Simulated by compacting twice with writes in between and a
-    // handle that only writes (never reads) between them.
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.journal");
+/// A new journal at `dir/j.journal` with the study and `trials` complete trials, and the
+/// handle that wrote them.
+fn journal_with(dir: &std::path::Path, trials: u32) -> (std::path::PathBuf, JournalStorage, u64) {
+    let path = dir.join("j.journal");
     let writer = JournalStorage::open(&path).unwrap();
     let study = writer.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    for i in 0..trials {
+        one_trial(&writer, study, f64::from(i));
+    }
+    (path, writer, study)
+}
+
+#[test]
+fn a_writer_goes_on_through_compactions_between_its_writes() {
+    // The writer only writes between compactions (each write follows the one compaction
+    // before it); `compact_crash.rs` checks a write made while a compaction runs unlocked.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, writer, study) = journal_with(dir.path(), 0);
     for round in 0..3 {
         for i in 0..20 {
             one_trial(&writer, study, f64::from(round * 100 + i));
@@ -94,9 +98,7 @@ fn appends_made_while_the_compaction_ran_unlocked_are_kept() {
 #[test]
 fn a_handle_idle_through_several_compactions_replays_the_new_journal_and_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.journal");
-    let idle = JournalStorage::open(&path).unwrap();
-    let study = idle.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
+    let (path, idle, study) = journal_with(dir.path(), 0);
     let mine = idle.create_new_trial(study, None).unwrap(); // a long objective runs meanwhile
     let busy = JournalStorage::open(&path).unwrap();
     for round in 0..3 {
@@ -120,12 +122,7 @@ fn a_handle_idle_through_several_compactions_replays_the_new_journal_and_goes_on
 #[test]
 fn without_its_successor_record_a_replaced_journal_is_refused_as_before() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("j.journal");
-    let writer = JournalStorage::open(&path).unwrap();
-    let study = writer.create_new_study(&[StudyDirection::Minimize], Some(STUDY)).unwrap();
-    for i in 0..10 {
-        one_trial(&writer, study, f64::from(i));
-    }
+    let (path, writer, study) = journal_with(dir.path(), 10);
     compact(&path, &CompactOptions::default()).unwrap();
     let record = dir.path().join("j.journal.compacted");
     assert!(record.exists(), "the compaction leaves its successor record");
