@@ -10,7 +10,7 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::backend::{
     AnyJournalFile, AppendOutcome, LogBackend, MemoryBackend, OptunaFileOptions, OptunaJournalFile,
@@ -145,12 +145,8 @@ pub fn export_optuna_from<B: LogBackend>(source: &B, dst: &Path) -> Result<Conve
 /// temporary name, given the name `path` (failing if it exists: [`durable::place_new`]),
 /// directory synced.
 fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.converting", uuid::Uuid::new_v4().simple()));
+    let dir = durable::dir_of(path);
+    let tmp = durable::temp_beside(path, "converting");
     let result = (|| {
         let file = File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
         pio::write_all_at(&file, bytes, 0).map_err(|e| Error::io("write", path, e))?;

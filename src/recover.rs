@@ -507,12 +507,8 @@ fn write_new(
     permissions: &fs::Permissions,
     replace: bool,
 ) -> Result<()> {
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.recovering", uuid::Uuid::new_v4().simple()));
+    let dir = durable::dir_of(target);
+    let tmp = durable::temp_beside(target, "recovering");
     let result = (|| {
         let mut file = OpenOptions::new()
             .write(true)

@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::journal::LogBatch;
 use crate::journal::frame;
 use crate::lock::{self, JournalLock, LockGuard, LockOptions};
+use crate::sys::durable;
 
 /// Reads of at least this many new bytes go through a memory map instead of `pread`.
 const MMAP_THRESHOLD: u64 = 1 << 20;
@@ -167,7 +168,7 @@ impl FileBackend {
         if self.dir_synced.load(Ordering::Acquire) {
             return Ok(());
         }
-        if let Err(e) = fio::sync_dir(&journal_dir(&self.path), &self.faults) {
+        if let Err(e) = fio::sync_dir(&durable::dir_of(&self.path), &self.faults) {
             return Err(self.poison("fsync directory", e));
         }
         self.dir_synced.store(true, Ordering::Release);
@@ -360,8 +361,8 @@ impl JournalLock for WriteLock {
 /// temporary file that is then hard-linked to `path` (which fails harmlessly if another process
 /// created the journal first), and the directory is synced.
 fn create_journal(path: &Path, faults: &Faults) -> Result<()> {
-    let dir = journal_dir(path);
-    let tmp = tempfile_in(&dir, path)?;
+    let dir = durable::dir_of(path);
+    let tmp = durable::temp_beside(path, "creating");
     let result = (|| {
         // Errors name the journal the caller asked for, not the temporary file.
         let file = fio::create(&tmp, faults).map_err(|e| Error::io("create", path, e))?;
@@ -376,19 +377,6 @@ fn create_journal(path: &Path, faults: &Faults) -> Result<()> {
     })();
     let _ = std::fs::remove_file(&tmp);
     result
-}
-
-/// The directory holding the journal at `path`.
-fn journal_dir(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
-}
-
-fn tempfile_in(dir: &Path, path: &Path) -> Result<PathBuf> {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok(dir.join(format!(".{name}.{}.creating", uuid::Uuid::new_v4().simple())))
 }
 
 impl LogBackend for FileBackend {

@@ -14,7 +14,7 @@ mod same;
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::backend::{
     self, AnyJournalFile, JournalFormat, LogBackend, MemoryBackend, OptunaFileOptions,
@@ -331,12 +331,8 @@ fn replace_durably(
     before_rename: &dyn Fn() -> Result<()>,
     faults: &Faults,
 ) -> Result<()> {
-    let dir = match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.compacting", uuid::Uuid::new_v4().simple()));
+    let dir = durable::dir_of(target);
+    let tmp = durable::temp_beside(target, "compacting");
     let result = (|| {
         let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
         let mut file = step!(faults, Create, create()).map_err(|e| Error::io("create", &tmp, e))?;

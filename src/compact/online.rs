@@ -91,7 +91,7 @@ fn write_prefix(path: &Path, canonical: &Path, faults: &Faults) -> Result<Prefix
             reason: format!("the compacted log would not replay to the same state: {why}"),
         });
     }
-    let tmp = temporary(canonical, "compacting");
+    let tmp = durable::temp_beside(canonical, "compacting");
     let written = (|| {
         let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
         let mut file = step!(faults, Create, create()).map_err(|e| Error::io("create", &tmp, e))?;
@@ -201,7 +201,7 @@ fn finish(
             Error::io("rename", canonical, e)
         }
     })?;
-    let dir = parent(canonical);
+    let dir = durable::dir_of(canonical);
     step!(faults, SyncDir, durable::sync_dir(&dir))
         .map_err(|e| Error::io("fsync directory", &dir, e))?;
     let parts = state.parts();
@@ -222,7 +222,7 @@ fn finish(
 /// rename; the directory is synced with the journal's rename that follows).
 fn write_successor(journal: &Path, record: &successor::Successor, faults: &Faults) -> Result<()> {
     let target = successor::path_for(journal);
-    let tmp = temporary(&target, "tmp");
+    let tmp = durable::temp_beside(&target, "tmp");
     let written = (|| {
         let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
         let mut file = step!(faults, Create, create()).map_err(|e| Error::io("create", &tmp, e))?;
@@ -252,17 +252,4 @@ fn read_range(file: &File, from: u64, to: u64) -> std::io::Result<Vec<u8>> {
         ));
     }
     Ok(buf)
-}
-
-/// A temporary file beside `target`: `.<name>.<uuid>.<suffix>`.
-fn temporary(target: &Path, suffix: &str) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    parent(target).join(format!(".{name}.{}.{suffix}", uuid::Uuid::new_v4().simple()))
-}
-
-fn parent(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
 }

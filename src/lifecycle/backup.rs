@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::journal::frame::{self, ScanEnd};
 use crate::lock::{LockOptions, OptunaLockOptions};
 use crate::recover::{self, Verdict, VerifyReport};
+use crate::sys::durable;
 
 /// Bytes read at a time while scanning and copying.
 const CHUNK: usize = 8 << 20;
@@ -478,12 +479,8 @@ fn copy_range(
 /// Creates `dest` holding the journal's first `cut` bytes: written and synced under a temporary
 /// name beside it, linked into place (never over an existing file), directory synced.
 fn create(source: &mut File, journal: &Path, dest: &Path, cut: u64) -> Result<()> {
-    let dir = match dest.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}.backup", uuid::Uuid::new_v4().simple()));
+    let dir = durable::dir_of(dest);
+    let tmp = durable::temp_beside(dest, "backup");
     let result = (|| {
         let mut out = OpenOptions::new()
             .write(true)

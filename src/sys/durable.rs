@@ -20,7 +20,23 @@
 //! say which operation needs the file closed.
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// The directory holding `path` (`.` for a bare file name): the one [`sync_dir`] must sync.
+pub(crate) fn dir_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// A fresh temporary name beside `target` for the recipe's first step:
+/// `.<name>.<uuid>.<suffix>` in `target`'s directory (the suffix says which operation left it,
+/// so leftovers can be recognised and removed).
+pub(crate) fn temp_beside(target: &Path, suffix: &str) -> PathBuf {
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir_of(target).join(format!(".{name}.{}.{suffix}", uuid::Uuid::new_v4().simple()))
+}
 
 /// Makes the entries created or renamed in `dir` durable (see the module docs).
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
