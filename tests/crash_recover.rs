@@ -14,9 +14,7 @@ use std::time::Duration;
 use common::{FileJournal, state_of};
 use trialog::lock::{self, LockOptions};
 use trialog::recover::{self, RecoverOptions, Verdict};
-use trialog::{
-    Error, FileOptions, JournalStorage, MemoryBackend, RecoveryMode, StudyDirection, TrialState,
-};
+use trialog::{Error, FileOptions, JournalStorage, MemoryBackend, RecoveryMode, StudyDirection};
 
 /// A journal with three studies (one frame each) and its bytes, with one flipped byte in the
 /// middle frame.
@@ -70,6 +68,7 @@ fn point_in_time_stops_and_never_appends_behind_ignored_bytes() {
 #[cfg(unix)]
 #[test]
 fn recover_in_place_keeps_a_backup_and_stops_writers_of_the_old_file() {
+    use trialog::TrialState;
     let j = FileJournal::new();
     let writer = j.open();
     let study = writer.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
