@@ -40,6 +40,9 @@ pub struct ServeBenchArgs {
     /// HTTP/2 connections the callers are spread over (round robin).
     #[arg(long, default_value_t = 8)]
     pub connections: usize,
+    /// The server's `--threads` (its default if not given).
+    #[arg(long)]
+    pub server_threads: Option<u16>,
 }
 
 type Client = StorageServiceClient<Channel>;
@@ -72,11 +75,12 @@ impl Drop for Server {
 }
 
 /// Starts `trialog serve` on a free port for `journal`; returns it and its `http://` address.
-fn start_server(journal: &Path) -> Result<(Server, String), CliError> {
+fn start_server(journal: &Path, threads: Option<u16>) -> Result<(Server, String), CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::msg(format!("bench serve: {e}")))?;
     let mut child = Command::new(exe)
         .args(["serve", "--port", "0", "--journal"])
         .arg(journal)
+        .args(threads.map(|n| format!("--threads={n}")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -253,7 +257,7 @@ pub fn run(a: &ServeBenchArgs) -> Result<(), CliError> {
         .num("single_writer_fdatasync_per_s", disk)
         .print();
 
-    let (server, url) = start_server(&work.0.join("load.journal"))?;
+    let (server, url) = start_server(&work.0.join("load.journal"), a.server_threads)?;
     let server_pid = server.0.id();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The callers share one thread: the load client takes at most one core, and its calls hop
