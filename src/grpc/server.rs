@@ -2,7 +2,9 @@
 //!
 //! Each call runs the storage call on tokio's blocking pool, so calls of many clients reach the
 //! storage at once (a [`crate::JournalStorage`] then shares `fdatasync`s among them, and answers
-//! reads while a write is synced). Errors map to the status Optuna's servicer gives: not found
+//! reads while a write is synced); `GetTrial` is answered on the calling task instead when the
+//! storage can answer at once ([`Storage::try_get_trial_now`]), and finished trials' wire form
+//! is kept ([`super::wire_cache`]). Errors map to the status Optuna's servicer gives: not found
 //! -> `NOT_FOUND`, duplicate study name -> `ALREADY_EXISTS`, finished trial ->
 //! `FAILED_PRECONDITION`, invalid argument (also an attribute that is not JSON, a distribution
 //! that does not parse) -> `INVALID_ARGUMENT`, each with a message naming the id or name; a
