@@ -776,14 +776,17 @@ impl Restore {
 
     /// Adds the next trial of a snapshot (its content built by the caller from its record): it
     /// gets the next trial id and the next number of its study (its `trial_id` and `number` are
-    /// replaced). `new_layout` says whether its distribution map is one no earlier trial of its
-    /// study holds: only then are its parameters offered as the study's representatives (a
-    /// reused map's were offered by the earlier, lower-numbered trial that holds it).
+    /// replaced; `trial` is not shared yet, so that costs no copy). `new_layout` is false only
+    /// if an earlier trial of its study holds the same distribution map: only the first trial
+    /// with a map offers its parameters as the study's representatives (the earlier,
+    /// lower-numbered trial offered a reused map's). Decoders on several threads keep that rule
+    /// each for the trials they decode, which keeps it overall, as trials are added in order.
     pub(crate) fn push_trial(
         &mut self,
-        mut trial: FrozenTrial,
+        mut shared: Arc<FrozenTrial>,
         new_layout: bool,
     ) -> std::result::Result<(), String> {
+        let trial = Arc::make_mut(&mut shared);
         let s = &mut self.state;
         let study_id = trial.study_id;
         if study_id >= s.next_study_id {
@@ -815,7 +818,7 @@ impl Restore {
                 *next += 1;
             }
         }
-        s.trials.push(Arc::new(trial));
+        s.trials.push(shared);
         Ok(())
     }
 

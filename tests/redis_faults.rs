@@ -28,14 +28,17 @@ struct Writes {
     errors: Vec<Error>,
 }
 
+/// The pause before a writer retries after an error.
+const RETRY_PAUSE: Duration = Duration::from_millis(5);
+
 /// Writes trials (create, then complete with a value unique to this writer) until `enough` says
-/// so, retrying after every error. A completion whose call failed counts as acknowledged only
+/// so, retrying after every error (after [`RETRY_PAUSE`]). A completion whose call failed counts as acknowledged only
 /// if a later read shows it applied (the call may have failed after the server applied it).
 fn write_until(url: &str, study: u64, writer: usize, enough: impl Fn(usize) -> bool) -> Writes {
     let storage = loop {
         match RedisStorage::open_url(url) {
             Ok(s) => break s,
-            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            Err(_) => std::thread::sleep(RETRY_PAUSE),
         }
     };
     let mut w = Writes::default();
@@ -45,7 +48,7 @@ fn write_until(url: &str, study: u64, writer: usize, enough: impl Fn(usize) -> b
             Ok(t) => t,
             Err(e) => {
                 w.errors.push(e);
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(RETRY_PAUSE);
                 continue;
             }
         };
@@ -60,7 +63,7 @@ fn write_until(url: &str, study: u64, writer: usize, enough: impl Fn(usize) -> b
                 }
                 Err(e) => {
                     w.errors.push(e);
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(RETRY_PAUSE);
                     match storage.get_trial(trial) {
                         Ok(t) if t.state == TrialState::Complete => {
                             assert_eq!(t.values.as_deref(), Some(&[value][..]));

@@ -422,3 +422,69 @@ fn a_loaded_state_shares_distribution_maps_and_empty_attributes_as_replay_does()
         assert!(Shared::ptr_eq(&t(0).user_attrs, &t(id).system_attrs), "trial {id}");
     }
 }
+
+/// A trialog journal whose snapshot has many state frames (more than 4,096 records each):
+/// varied content, then 13,000 trials of two studies whose parameters change as the log goes on
+/// (a new name every 3,000 trials, one of them left out of every third trial, so layouts recur
+/// across frames; that one has another distribution in the second study), then more varied
+/// content. Written at memory speed.
+fn journal_with_a_many_frame_snapshot(dir: &Path) -> PathBuf {
+    let path = journal_in(dir, Format::Trialog);
+    let mem = JournalStorage::new(trialog::MemoryBackend::new()).unwrap().with_heartbeat(
+        HeartbeatOptions {
+            interval: Duration::from_secs(60),
+            grace_period: Duration::from_secs(600),
+        },
+    );
+    fill(&mem, &mem, 0, true);
+    let studies = ["many", "many-log"]
+        .map(|name| mem.create_new_study(&[StudyDirection::Minimize], Some(name)).unwrap());
+    let wide = Distribution::float(-1.0, 1.0, false, None).unwrap();
+    let log = Distribution::float(0.01, 1.0, true, None).unwrap();
+    for i in 0..13_000u64 {
+        let second = i % 2 == 1;
+        let t = mem.create_new_trial(studies[usize::from(second)], None).unwrap();
+        for (k, name) in ["a", "b", "c", "d", "e"].into_iter().enumerate() {
+            if k as u64 <= i / 3000 && !(k == 1 && i % 3 == 0) {
+                let d = if k == 1 && second { &log } else { &wide };
+                mem.set_trial_param(t, name, 0.5, d).unwrap();
+            }
+        }
+        if i % 5 != 4 {
+            mem.set_trial_state_values(t, TrialState::Complete, Some(&[i as f64])).unwrap();
+        }
+    }
+    fill(&mem, &mem, 1, true);
+    std::fs::write(&path, mem.backend().to_bytes()).unwrap();
+    let taken = open(&path).take_snapshot().unwrap().expect("file journals take snapshots");
+    let state_frames = frames(&std::fs::read(&taken.path).unwrap()).len() - 2;
+    assert!(state_frames >= 4, "{state_frames} state frames");
+    path
+}
+
+#[test]
+fn a_snapshot_of_many_frames_gives_the_full_replays_state() {
+    // Its frames are decoded on one thread per core and applied in order: still exactly the
+    // state of a full replay, including each parameter's first trial and the waiting trials.
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_with_a_many_frame_snapshot(dir.path());
+    let full = full_replay(&path);
+    let fast = open(&path);
+    assert!(fast.opened_from_snapshot().is_some());
+    assert_eq!(state(&fast), full);
+}
+
+#[test]
+fn a_malformed_record_in_a_middle_frame_means_a_full_replay() {
+    // A CRC-valid frame whose records cannot be decoded, among frames decoded in parallel.
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_with_a_many_frame_snapshot(dir.path());
+    rewrite(&snapshot::path_for(&path), |b| {
+        let (at, len) = frames(b)[4];
+        // ["", [<0xc1: never used in MessagePack>]]
+        let mut frame = Vec::new();
+        trialog::journal::frame::encode_frame(&[0x92, 0xa0, 0x91, 0xc1], &mut frame);
+        b.splice(at..at + len, frame);
+    });
+    ignored_with_one_warning(&path, "a malformed record in frame 4");
+}

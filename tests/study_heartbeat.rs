@@ -279,3 +279,25 @@ fn an_optuna_format_journal_never_gets_heartbeats() {
     assert_eq!(text.lines().count(), 3, "{text}");
     assert!(text.lines().all(|l| !l.contains("\"op_code\": 128")), "{text}");
 }
+
+#[test]
+fn a_fresh_sweeper_stops_waiting_once_the_trials_it_watches_finish() {
+    // A sweeper that has just started (`trialog run`, `trialog study resume`) must watch a
+    // RUNNING trial with a fresh heartbeat for a grace period before it may call it stale; if
+    // the trial finishes first there is nothing left to judge, and the sweeper goes on at once
+    // instead of waiting out the rest of the (here hour-long) grace period.
+    let (plain, beating, backend) = memory_storages();
+    let study = plain.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    let trial = beating.create_new_trial(study, None).unwrap();
+    let grace = Duration::from_secs(3600);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sweeper = JournalStorage::new(backend).unwrap();
+    std::thread::spawn(move || {
+        let _ = tx.send(trialog::storage::fail_stale_after_watching(&sweeper, study, grace));
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    beating.set_trial_state_values(trial, TrialState::Complete, Some(&[1.0])).unwrap();
+    let failed = rx.recv_timeout(Duration::from_secs(60)).expect("the sweeper waited on");
+    assert_eq!(failed.unwrap(), Vec::<u64>::new());
+    assert_eq!(plain.get_trial(trial).unwrap().state, TrialState::Complete);
+}

@@ -104,13 +104,11 @@ impl Liveness {
             }
             Liveness::Attr(o) => {
                 // Settle the RUNNING trials before this runner counts its budget: those not
-                // stale yet get one grace period to show a heartbeat.
-                let mut failed = reap_attr(storage, study_id, o.grace_period)?;
-                if storage.get_n_trials(study_id, Some(&[TrialState::Running]))? > 0 {
-                    let g = o.grace_period;
-                    std::thread::sleep(g + g / 10 + Duration::from_millis(5));
-                    failed.extend(reap_attr(storage, study_id, g)?);
-                }
+                // stale yet get one grace period to show a heartbeat (or to finish).
+                let g = o.grace_period;
+                let mut failed = reap_attr(storage, study_id, g)?;
+                crate::storage::wait_while_running(storage, study_id, g, |_| true)?;
+                failed.extend(reap_attr(storage, study_id, g)?);
                 Ok(failed)
             }
         }

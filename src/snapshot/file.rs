@@ -1,8 +1,9 @@
 //! The bytes of a snapshot file (`docs/FORMAT.md`, "Snapshots"): a header like the journal's,
 //! then the journal's frames holding the anchor, the tables and the state's records.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
-use std::sync::Arc;
+use std::sync::{Arc, mpsc};
 
 use serde::Serialize;
 
@@ -13,7 +14,7 @@ use crate::replay::{Heartbeats, Parts, ReplayState, ReplayStats, Restore};
 
 use super::JournalKind;
 use super::anchor::Record;
-use super::records::Records;
+use super::records::{Records, Step};
 
 /// The 8 magic bytes that open every snapshot.
 pub(crate) const MAGIC: [u8; 8] = *b"\x89TLSNAP\n";
@@ -213,12 +214,7 @@ pub(crate) fn read(
     }
     stats.by_kind.copy_from_slice(&by_kind);
     let mut restore = Restore::new(next_study_id, study_ids, stats, trials);
-    // One thread, one frame at a time, each record decoded straight into its trial: the load
-    // holds the state and one frame's bytes, and frees nothing another thread allocated.
-    let mut records = Records::default();
-    for _ in 0..frames {
-        records.frame(next_frame(r, &mut buf)?, &mut restore)?;
-    }
+    state_frames(r, frames, &mut restore)?;
     let mut more = [0u8; 1];
     match r.read(&mut more) {
         Ok(0) => {}
@@ -230,4 +226,104 @@ pub(crate) fn read(
         .map(|(id, at, count)| (id, Heartbeats { latest: Timestamp(at), count }))
         .collect();
     Ok((restore.finish(trials, heartbeats, workers, runs)?, anchor))
+}
+
+/// Most threads that decode a snapshot's state frames.
+const MAX_DECODERS: usize = 4;
+/// Frames read ahead of the decoders, per decoder.
+const READ_AHEAD: usize = 2;
+
+/// Reads `frames` state frames from `r` and applies their records to `restore` in order.
+///
+/// The frames are decoded on up to [`MAX_DECODERS`] threads (one per core), the frames taken in
+/// turn, while this thread reads the frames and applies the decoded records in frame order; with
+/// one core, or one frame, it decodes them itself. What a load holds besides the state stays
+/// small: at most [`READ_AHEAD`] frames' bytes per decoder wait to be decoded, and decoded
+/// records move into the state without a copy. The first error (a frame cut short or failing
+/// its CRC, a malformed record, a record the restore refuses) ends the load.
+fn state_frames(r: &mut impl Read, frames: u64, restore: &mut Restore) -> Result<(), String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let decoders = cores.min(MAX_DECODERS).min(usize::try_from(frames).unwrap_or(usize::MAX));
+    if decoders < 2 {
+        let (mut records, mut buf) = (Records::default(), Vec::new());
+        for _ in 0..frames {
+            for step in records.frame(next_frame(r, &mut buf)?)? {
+                step.apply(restore)?;
+            }
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let (done_tx, done) = mpsc::channel::<Decoded>();
+        // Frame buffers go round: read into, decoded from, handed back.
+        let (spare_tx, spare) = mpsc::channel::<Vec<u8>>();
+        let mut inputs = Vec::with_capacity(decoders);
+        for _ in 0..decoders {
+            let (tx, rx) = mpsc::sync_channel::<(u64, Vec<u8>)>(READ_AHEAD);
+            let (done_tx, spare_tx) = (done_tx.clone(), spare_tx.clone());
+            scope.spawn(move || {
+                let mut records = Records::default();
+                for (index, frame) in rx {
+                    let steps = records.frame(payload(&frame));
+                    let _ = spare_tx.send(frame);
+                    let failed = steps.is_err();
+                    if done_tx.send((index, steps)).is_err() || failed {
+                        return;
+                    }
+                }
+            });
+            inputs.push(tx);
+        }
+        drop((done_tx, spare_tx));
+        let mut applier = InOrder { next: 0, waiting: BTreeMap::new() };
+        for index in 0..frames {
+            let mut buf = spare.try_recv().unwrap_or_default();
+            next_frame(r, &mut buf)?;
+            let decoder = &inputs[(index % decoders as u64) as usize];
+            // A decoder that stopped has sent its error: it is applied below.
+            if decoder.send((index, buf)).is_err() {
+                break;
+            }
+            while let Ok((i, steps)) = done.try_recv() {
+                applier.take(i, steps, restore)?;
+            }
+        }
+        drop(inputs);
+        for (i, steps) in done {
+            applier.take(i, steps, restore)?;
+        }
+        if applier.next == frames { Ok(()) } else { Err("a decoder stopped early".to_owned()) }
+    })
+}
+
+/// A decoded frame: its index and its records' steps, or why it could not be decoded.
+type Decoded = (u64, Result<Vec<Step>, String>);
+
+/// The payload of a whole frame that [`next_frame`] checked.
+fn payload(frame: &[u8]) -> &[u8] {
+    &frame[frame::FRAME_HEADER_LEN..]
+}
+
+/// Applies decoded frames to a [`Restore`] in frame order, holding those that arrive early.
+struct InOrder {
+    next: u64,
+    waiting: BTreeMap<u64, Vec<Step>>,
+}
+
+impl InOrder {
+    fn take(
+        &mut self,
+        index: u64,
+        steps: Result<Vec<Step>, String>,
+        restore: &mut Restore,
+    ) -> Result<(), String> {
+        self.waiting.insert(index, steps?);
+        while let Some(steps) = self.waiting.remove(&self.next) {
+            for step in steps {
+                step.apply(restore)?;
+            }
+            self.next += 1;
+        }
+        Ok(())
+    }
 }

@@ -1,8 +1,9 @@
-//! A snapshot's state frames decoded straight into the state (`docs/FORMAT.md`, "Snapshots"):
-//! each create-trial record (code 4, or 4 inside an extended operation 11) becomes its trial with
-//! no intermediate template, and the few study records (codes 0, 2, 3) go through the journal's
-//! codec. Decoding uses the codec's own reader (`crate::journal::codec::Reader`), so it accepts
-//! exactly what the journal accepts.
+//! A snapshot's state frames decoded straight into restore steps (`docs/FORMAT.md`,
+//! "Snapshots"): each create-trial record (code 4, or 4 inside an extended operation 11) becomes
+//! its trial with no intermediate template, and the few study records (codes 0, 2, 3) go through
+//! the journal's codec. Decoding uses the codec's own reader (`crate::journal::codec::Reader`), so
+//! it accepts exactly what the journal accepts. Decoding touches no shared state, so frames can be
+//! decoded on several threads; the steps are applied to the [`Restore`] in frame order.
 //!
 //! What keeps a load cheap: a study's trials mostly have the same parameters with the same
 //! distributions, so each distinct (name, distribution bytes) is decoded once per study and its
@@ -13,13 +14,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::journal::Operation;
 use crate::journal::operation::EXTENDED_CODE;
 use crate::model::{
     AttrValue, Distribution, Distributions, FrozenTrial, ParamValue, Values, VecMap,
 };
 use crate::replay::Restore;
 
-use crate::journal::codec::{self, DecodeError, DecodeResult as Res, Reader, malformed as bad};
+use crate::journal::codec::{self, DecodeResult as Res, Reader, malformed as bad};
 
 /// The create-trial operation code.
 const CREATE_TRIAL: u64 = 4;
@@ -27,7 +29,27 @@ const CREATE_TRIAL: u64 = 4;
 /// each time they appear).
 const MAX_VARIANTS: usize = 16;
 
-/// Decodes state frames into a [`Restore`], keeping per-study caches between frames.
+/// One decoded record of a state frame, to apply to a [`Restore`] in order.
+pub(super) enum Step {
+    /// The operations of a study record (codes 0, 2, 3; the codec may decode a record to
+    /// none), for [`Restore::apply`].
+    Study(Vec<Operation>),
+    /// A trial (ids and number set when applied) and whether its distribution map is new to its
+    /// study on the thread that decoded it, for [`Restore::push_trial`].
+    Trial(Arc<FrozenTrial>, bool),
+}
+
+impl Step {
+    /// Applies this step to `restore`.
+    pub(super) fn apply(self, restore: &mut Restore) -> Result<(), String> {
+        match self {
+            Step::Study(ops) => ops.into_iter().try_for_each(|op| restore.apply(op)),
+            Step::Trial(trial, new_layout) => restore.push_trial(trial, new_layout),
+        }
+    }
+}
+
+/// Decodes state frames into [`Step`]s, keeping per-study caches between the frames it decodes.
 #[derive(Default)]
 pub(super) struct Records {
     studies: HashMap<u64, StudyCache>,
@@ -79,26 +101,28 @@ impl StudyCache {
 }
 
 impl Records {
-    /// Decodes one state frame's payload (`["", [record, ...]]`) into `restore`.
-    pub(super) fn frame(&mut self, payload: &[u8], restore: &mut Restore) -> Result<(), String> {
-        self.records(payload, restore).map_err(|e| e.to_string())
+    /// Decodes one state frame's payload (`["", [record, ...]]`) into its steps, in order.
+    pub(super) fn frame(&mut self, payload: &[u8]) -> Result<Vec<Step>, String> {
+        self.records(payload).map_err(|e| e.to_string())
     }
 
-    fn records(&mut self, payload: &[u8], restore: &mut Restore) -> Res<()> {
+    fn records(&mut self, payload: &[u8]) -> Res<Vec<Step>> {
         let mut r = Reader::new(payload);
         r.array_of(2, "batch")?;
         r.str()?;
         let n = r.array_len()?;
+        // Each record takes at least one byte: a hostile count cannot reserve more than that.
+        let mut steps = Vec::with_capacity(n.min(payload.len()));
         for _ in 0..n {
-            self.record(&mut r, restore)?;
+            steps.push(self.record(&mut r)?);
         }
         if r.pos != payload.len() {
             return bad(r.pos, "trailing bytes after the batch");
         }
-        Ok(())
+        Ok(steps)
     }
 
-    fn record(&mut self, r: &mut Reader<'_>, restore: &mut Restore) -> Res<()> {
+    fn record(&mut self, r: &mut Reader<'_>) -> Res<Step> {
         let start = r.pos;
         let mut len = r.array_len()?;
         let mut code = if len == 0 { return bad(start, "empty operation") } else { r.u64()? };
@@ -114,7 +138,7 @@ impl Records {
             if len != 4 {
                 return bad(start, format_args!("operation 4 has {len} fields, expected 4"));
             }
-            self.trial(r, restore)
+            self.trial(r)
         } else {
             // A study record (or anything else, which the restore rules refuse): the codec
             // decodes the one operation, wrapped as a batch of its own.
@@ -124,18 +148,17 @@ impl Records {
             let mut one = Vec::with_capacity(3 + r.pos - start);
             one.extend_from_slice(&[0x92, 0xa0, 0x91]);
             one.extend_from_slice(&r.buf[start..r.pos]);
-            let batch = match codec::decode_batch(&one) {
-                Ok(batch) => batch,
-                Err(e) => return bad(start, e),
-            };
-            restored(batch.ops.into_iter().try_for_each(|op| restore.apply(op)))
+            match codec::decode_batch(&one) {
+                Ok(batch) => Ok(Step::Study(batch.ops)),
+                Err(e) => bad(start, e),
+            }
         };
         r.extended = false;
         done
     }
 
     /// A create-trial record's fields after its code, straight into the restored trial.
-    fn trial(&mut self, r: &mut Reader<'_>, restore: &mut Restore) -> Res<()> {
+    fn trial(&mut self, r: &mut Reader<'_>) -> Res<Step> {
         let study_id = r.u64()?;
         let datetime_start = r.opt_timestamp()?;
         if r.nil()? {
@@ -168,7 +191,7 @@ impl Records {
             trial.intermediate_values =
                 (0..n).map(|_| Ok((r.i64()?, r.f64()?))).collect::<Res<VecMap<i64, f64>>>()?;
         }
-        restored(restore.push_trial(trial, new_layout))
+        Ok(Step::Trial(Arc::new(trial), new_layout))
     }
 
     /// The template's parameters into `trial` (values and a shared distribution map); returns
@@ -241,9 +264,4 @@ impl Records {
         trial.params = self.params.drain(..).map(|(n, _, v)| (n, v)).collect();
         Ok(new_layout)
     }
-}
-
-/// A restore step's refusal as a decoding error.
-fn restored(step: Result<(), String>) -> Res<()> {
-    step.map_err(|e| Box::new(DecodeError::Malformed(e)))
 }

@@ -48,19 +48,44 @@ pub(crate) fn new_study_name(
 /// watching its heartbeats stand still for `grace` on its own clock, unless they are older than
 /// `grace` plus [`MAX_CLOCK_SKEW`] by this host's clock (docs/LOCKING.md, "Heartbeats across
 /// hosts"). So this looks once and, when RUNNING trials remain that are not stale yet, waits
-/// one grace period (and a little) before sweeping: a trial whose worker beat meanwhile is left
-/// alone. Returns the ids failed, as [`Storage::fail_stale_trials`].
+/// one grace period (and a little) before sweeping, or less if every one of them finishes
+/// meanwhile ([`wait_while_running`]): a trial whose worker beat meanwhile is left alone.
+/// Returns the ids failed, as [`Storage::fail_stale_trials`].
 pub fn fail_stale_after_watching<S: Storage + ?Sized>(
     storage: &S,
     study_id: u64,
     grace: Duration,
 ) -> Result<Vec<u64>> {
-    let stale_now = storage.stale_trial_ids(study_id, grace)?.len();
-    let running = storage.get_n_trials(study_id, Some(&[TrialState::Running]))?;
-    if running > stale_now {
-        std::thread::sleep(grace + grace / 10 + Duration::from_millis(5));
-    }
+    let stale: std::collections::HashSet<u64> =
+        storage.stale_trial_ids(study_id, grace)?.into_iter().collect();
+    wait_while_running(storage, study_id, grace, |id| !stale.contains(&id))?;
     storage.fail_stale_trials(study_id, grace)
+}
+
+/// Waits one grace period (and a little: `grace + grace / 10 + 5 ms`) for a judgement of the
+/// study's RUNNING trials that `watch` picks, or until none of them is RUNNING any more (each
+/// finished: nothing is left to judge), looking every `grace / 50` (at least 20 ms, at most
+/// 1 s). Returns at once when `watch` picks none.
+pub fn wait_while_running<S: Storage + ?Sized>(
+    storage: &S,
+    study_id: u64,
+    grace: Duration,
+    watch: impl Fn(u64) -> bool,
+) -> Result<()> {
+    let running = |storage: &S| -> Result<Vec<u64>> {
+        let trials = storage.get_all_trials(study_id, Some(&[TrialState::Running]))?;
+        Ok(trials.iter().map(|t| t.trial_id).collect())
+    };
+    let mut watched: Vec<u64> = running(storage)?.into_iter().filter(|&id| watch(id)).collect();
+    let until = std::time::Instant::now() + grace + grace / 10 + Duration::from_millis(5);
+    let poll = (grace / 50).clamp(Duration::from_millis(20), Duration::from_secs(1));
+    while !watched.is_empty() {
+        let Some(left) = until.checked_duration_since(std::time::Instant::now()) else { break };
+        std::thread::sleep(poll.min(left));
+        let still: std::collections::HashSet<u64> = running(storage)?.into_iter().collect();
+        watched.retain(|id| still.contains(id));
+    }
+    Ok(())
 }
 
 /// Trial system attribute holding why a trial FAILed (an objective error, a panic message, a
