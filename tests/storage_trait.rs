@@ -205,3 +205,32 @@ fn the_study_api_runs_over_a_dyn_storage() {
     assert_eq!(loaded.best_value().unwrap(), 0.0);
     assert_eq!(loaded.trials(None).unwrap().len(), 16);
 }
+
+#[test]
+fn try_get_trial_now_answers_as_get_trial_or_not_at_all() {
+    // The default body never answers.
+    let required = RequiredOnly(JournalStorage::new(MemoryBackend::new()).unwrap());
+    let study = required.create_new_study(&[StudyDirection::Minimize], None).unwrap();
+    let trial = required.create_new_trial(study, None).unwrap();
+    assert!(required.try_get_trial_now(trial).is_none());
+
+    // A journal file: answered at once (nobody holds the lock), synced with what another handle
+    // wrote, exactly as `get_trial`.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j");
+    let open = || JournalStorage::new(trialog::FileBackend::open(&path).unwrap()).unwrap();
+    let (reader, writer) = (open(), open());
+    let study = writer.create_new_study(&[StudyDirection::Minimize], None).unwrap();
+    let trial = writer.create_new_trial(study, None).unwrap();
+    let now = |id| Storage::try_get_trial_now(&reader, id).expect("answered at once");
+    assert_eq!(now(trial).unwrap(), reader.get_trial(trial).unwrap());
+    writer.set_trial_intermediate_value(trial, 3, 0.5).unwrap();
+    assert_eq!(now(trial).unwrap().intermediate_values.get(&3), Some(&0.5));
+    writer.set_trial_state_values(trial, TrialState::Complete, Some(&[2.0])).unwrap();
+    let finished = now(trial).unwrap();
+    assert_eq!(finished.state, TrialState::Complete);
+    assert_eq!(finished, reader.get_trial(trial).unwrap());
+    assert!(matches!(now(trial + 1), Err(Error::TrialNotFound { .. })));
+    writer.delete_study(study).unwrap();
+    assert!(matches!(now(trial), Err(Error::TrialNotFound { .. })));
+}

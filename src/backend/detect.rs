@@ -194,6 +194,13 @@ impl LogBackend for AnyJournalFile {
         }
     }
 
+    fn reads_stay_local(&self) -> bool {
+        match self {
+            AnyJournalFile::Trialog(b) => b.reads_stay_local(),
+            AnyJournalFile::Optuna(b) => b.reads_stay_local(),
+        }
+    }
+
     fn stores_extension_ops(&self) -> bool {
         match self {
             AnyJournalFile::Trialog(b) => b.stores_extension_ops(),

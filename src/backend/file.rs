@@ -386,6 +386,10 @@ impl LogBackend for FileBackend {
         &self.path
     }
 
+    fn reads_stay_local(&self) -> bool {
+        true
+    }
+
     fn read_from(
         &self,
         from: u64,

@@ -82,6 +82,10 @@ impl LogBackend for MemoryBackend {
         Path::new(MEMORY_PATH)
     }
 
+    fn reads_stay_local(&self) -> bool {
+        true
+    }
+
     fn read_from(
         &self,
         from: u64,

@@ -92,6 +92,16 @@ pub trait LogBackend: Send + Sync {
     /// its guard only orders the threads of one handle.
     fn lock(&self) -> Result<Self::WriteGuard<'_>>;
 
+    /// Whether [`LogBackend::read_from`] and [`LogBackend::follow_compaction`] stay on this
+    /// machine: system calls on a file (`stat`, `pread`, `open`) or memory, never a round trip to
+    /// a server of the backend's own (Redis says false). A reader may then run them on an async
+    /// worker thread instead of handing them to a thread that may block. (A file on a network
+    /// file system says true too: its `stat` may wait for the file server, as every read of it
+    /// does.) Default: false.
+    fn reads_stay_local(&self) -> bool {
+        false
+    }
+
     /// Whether this log can hold trialog's extension operations (codes >= 128, such as
     /// heartbeats). An Optuna-format file cannot: Optuna stops at codes it does not know.
     fn stores_extension_ops(&self) -> bool {

@@ -295,6 +295,10 @@ impl LogBackend for OptunaJournalFile {
         &self.path
     }
 
+    fn reads_stay_local(&self) -> bool {
+        true
+    }
+
     fn read_from(
         &self,
         from: u64,

@@ -1,5 +1,6 @@
 //! `trialog serve --journal PATH [--host 127.0.0.1] [--port 13000] [--lock KIND]
-//! [--format optuna]`: Optuna's gRPC storage server over one journal (docs/SERVER.md).
+//! [--format optuna] [--threads N]`: Optuna's gRPC storage server over one journal
+//! (docs/SERVER.md).
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -41,6 +42,11 @@ pub struct ServeArgs {
     /// The format of a journal that does not exist yet.
     #[arg(long, value_enum, default_value_t = NewFormat::Trialog)]
     pub format: NewFormat,
+    /// Threads answering HTTP/2 (and the reads that need no waiting); storage calls that may
+    /// block run on a separate pool either way. 1 spends the least CPU per call; more spread
+    /// many connections over more cores.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: u16,
 }
 
 /// Opens (or creates) the journal.
@@ -94,7 +100,16 @@ struct ArgsView<'a> {
 pub fn run(args: &ServeArgs) -> Result<(), CliError> {
     let storage = open(&ArgsView { journal: &args.journal, lock: args.lock, format: args.format })?;
     let addr = SocketAddr::new(args.host, args.port);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // One thread: no wake-ups between worker threads (docs/SERVER.md, "Benchmarks").
+    let mut builder = match args.threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        n => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads(usize::from(n));
+            b
+        }
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .map_err(|e| CliError::msg(format!("starting the server's runtime: {e}")))?;

@@ -8,6 +8,7 @@
 //! `%Y-%m-%d %H:%M:%S.%f` in the server's local time, `""` for none.
 
 pub mod server;
+pub mod wire_cache;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;

@@ -2,7 +2,9 @@
 //!
 //! Each call runs the storage call on tokio's blocking pool, so calls of many clients reach the
 //! storage at once (a [`crate::JournalStorage`] then shares `fdatasync`s among them, and answers
-//! reads while a write is synced). Errors map to the status Optuna's servicer gives: not found
+//! reads while a write is synced); `GetTrial` is answered on the calling task instead when the
+//! storage can answer at once ([`Storage::try_get_trial_now`]), and finished trials' wire form
+//! is kept ([`super::wire_cache`]). Errors map to the status Optuna's servicer gives: not found
 //! -> `NOT_FOUND`, duplicate study name -> `ALREADY_EXISTS`, finished trial ->
 //! `FAILED_PRECONDITION`, invalid argument (also an attribute that is not JSON, a distribution
 //! that does not parse) -> `INVALID_ARGUMENT`, each with a message naming the id or name; a
@@ -19,9 +21,10 @@ use tonic::{Code, Request, Response, Status};
 
 use super::proto::storage_service_server::{StorageService, StorageServiceServer};
 use super::proto::*;
+use super::wire_cache::WireCache;
 use super::{
     attr_from_wire, attr_to_wire, direction_from_proto, direction_to_proto, state_from_proto,
-    study_to_proto, trial_from_proto, trial_to_proto,
+    study_to_proto, trial_from_proto,
 };
 use crate::error::Error;
 use crate::journal::optuna_codec::distribution_from_json;
@@ -53,6 +56,7 @@ pub fn status_of(e: &Error) -> Status {
 /// The service over `storage`.
 pub struct Service {
     storage: Arc<dyn Storage>,
+    wire: Arc<WireCache>,
 }
 
 impl std::fmt::Debug for Service {
@@ -64,7 +68,7 @@ impl std::fmt::Debug for Service {
 impl Service {
     /// A service answering from `storage`.
     pub fn new(storage: Arc<dyn Storage>) -> Self {
-        Service { storage }
+        Service { storage, wire: Arc::new(WireCache::new()) }
     }
 
     /// The tonic service, with the request size limit.
@@ -316,8 +320,15 @@ impl StorageService for Service {
         r: Request<GetTrialRequest>,
     ) -> Result<Response<GetTrialReply>, Status> {
         let r = r.into_inner();
-        let t = self.run(move |s| s.get_trial(trial_id(r.trial_id)?)).await?;
-        reply(GetTrialReply { trial: Some(trial_to_proto(&t)) })
+        // The one read Optuna's workers make in a loop: answered on this task when the storage
+        // can do it at once (no hop to the blocking pool, whose thread wake-ups cost more than
+        // the read), on the blocking pool otherwise.
+        let id = trial_id(r.trial_id).map_err(|e| status_of(&e))?;
+        let t = match self.storage.try_get_trial_now(id) {
+            Some(t) => t.map_err(|e| status_of(&e))?,
+            None => self.run(move |s| s.get_trial(id)).await?,
+        };
+        reply(GetTrialReply { trial: Some(self.wire.to_proto(&t)) })
     }
 
     async fn get_trials(
@@ -325,6 +336,7 @@ impl StorageService for Service {
         r: Request<GetTrialsRequest>,
     ) -> Result<Response<GetTrialsReply>, Status> {
         let r = r.into_inner();
+        let wire = Arc::clone(&self.wire);
         let trials = self
             .run(move |s| {
                 let all = s.get_all_trials(study_id(r.study_id)?, None)?;
@@ -336,7 +348,7 @@ impl StorageService for Service {
                         let id = t.trial_id as i64;
                         id > r.trial_id_greater_than || included.contains(&id)
                     })
-                    .map(|t| trial_to_proto(t))
+                    .map(|t| wire.to_proto(t))
                     .collect())
             })
             .await?;

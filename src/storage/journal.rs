@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 use crate::backend::{FileBackend, FileOptions, LogBackend};
@@ -581,6 +581,26 @@ impl<B: LogBackend> JournalStorage<B> {
         self.read(|s| s.trial(trial_id).cloned())
     }
 
+    /// [`Self::get_trial`], answered only if the committed state's lock is free and the backend's
+    /// reads stay on this machine ([`LogBackend::reads_stay_local`]): then it syncs and reads
+    /// exactly as `get_trial` does. `None` otherwise (see [`Storage::try_get_trial_now`]).
+    pub fn try_get_trial_now(&self, trial_id: u64) -> Option<Result<Arc<FrozenTrial>>> {
+        if !self.backend.reads_stay_local() {
+            return None;
+        }
+        let mut committed = match self.committed.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(), // as `committed()` recovers
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        if !committed.in_flight
+            && let Err(e) = self.sync_into(&mut committed.log)
+        {
+            return Some(Err(e));
+        }
+        Some(committed.log.state.trial(trial_id).cloned())
+    }
+
     /// Snapshots of a study's trials by number, optionally only those in `states`.
     pub fn get_all_trials(
         &self,
@@ -768,6 +788,9 @@ impl<B: LogBackend> Storage for JournalStorage<B> {
     }
     fn get_trial(&self, trial_id: u64) -> Result<Arc<FrozenTrial>> {
         JournalStorage::get_trial(self, trial_id)
+    }
+    fn try_get_trial_now(&self, trial_id: u64) -> Option<Result<Arc<FrozenTrial>>> {
+        JournalStorage::try_get_trial_now(self, trial_id)
     }
     fn get_all_trials(
         &self,

@@ -226,6 +226,15 @@ pub trait Storage: Send + Sync {
     /// A snapshot of one trial.
     fn get_trial(&self, trial_id: u64) -> Result<Arc<FrozenTrial>>;
 
+    /// [`Self::get_trial`]'s answer if this store can give it at once: without waiting for a
+    /// lock another thread holds and without a round trip to a server, so that an async task
+    /// may call it on its own thread. `None` means "not now": call [`Self::get_trial`] on a
+    /// thread that may block. `Some` is exactly what `get_trial` would have answered at that
+    /// moment. Default: always `None`.
+    fn try_get_trial_now(&self, _trial_id: u64) -> Option<Result<Arc<FrozenTrial>>> {
+        None
+    }
+
     /// Snapshots of a study's trials by number, optionally only those in `states`.
     fn get_all_trials(
         &self,

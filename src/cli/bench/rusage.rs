@@ -101,9 +101,54 @@ pub fn cpu_seconds() -> f64 {
     }
 }
 
+/// CPU time (user + system, all threads) another process of this machine has used so far, in
+/// seconds: `utime + stime` of `/proc/<pid>/stat` over `sysconf(_SC_CLK_TCK)`. `None` where
+/// there is no `/proc` (not Linux) or the process is gone.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks = utime_plus_stime(&stat)?;
+    // SAFETY: sysconf only reads a configuration value.
+    let per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    (per_s > 0).then(|| ticks as f64 / per_s as f64)
+}
+
+/// See the Linux `cpu_seconds_of`: `None` elsewhere.
+#[cfg(not(target_os = "linux"))]
+pub fn cpu_seconds_of(_pid: u32) -> Option<f64> {
+    None
+}
+
+/// Fields 14 and 15 (`utime`, `stime`, in clock ticks) of a `/proc/<pid>/stat` text, summed.
+/// The command name (field 2) is in parentheses and may hold spaces: count after its `)`.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn utime_plus_stime(stat: &str) -> Option<u64> {
+    let mut rest = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    // After the name come field 3 (state) .. : utime is the 12th of them, stime the 13th.
+    let utime: u64 = rest.nth(11)?.parse().ok()?;
+    let stime: u64 = rest.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_utime_and_stime_from_a_stat_text() {
+        let stat = "4242 (trialog (x) y) S 1 4242 4242 0 -1 4194560 500 0 0 0 731 80 0 0 20 0 9 0";
+        assert_eq!(utime_plus_stime(stat), Some(811));
+        assert_eq!(utime_plus_stime("4242 (trialog) S 1 2"), None);
+        assert_eq!(utime_plus_stime("garbage"), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cpu_seconds_of_this_process_is_there_and_a_missing_one_is_not() {
+        assert!(cpu_seconds_of(std::process::id()).is_some_and(|s| s >= 0.0));
+        assert_eq!(cpu_seconds_of(u32::MAX), None);
+    }
 
     #[test]
     fn reads_vm_hwm_from_a_status_text() {

@@ -6,7 +6,9 @@
 //! each: durable writes (`SetTrialIntermediateValue` on the caller's own trial, each durable
 //! before its reply) and reads (`GetTrial` of W1-shape trials). One JSON line per phase: calls/s,
 //! p50/p99 latency, and for the writes their ratio to the single-writer `fdatasync` rate (which
-//! only group commit can exceed).
+//! only group commit can exceed). Where the server's CPU time can be read (Linux), each phase
+//! also reports the CPU time per call of the server and of this load client, and the calls/s
+//! the server's CPU time bounds it to with all the machine's cores to itself.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use trialog::grpc::proto::storage_service_client::StorageServiceClient;
 use trialog::grpc::proto::*;
 
 use super::json::JsonLine;
+use super::rusage::{cpu_seconds, cpu_seconds_of};
 use crate::cli::CliError;
 
 /// Arguments of `trialog bench serve`.
@@ -37,6 +40,9 @@ pub struct ServeBenchArgs {
     /// HTTP/2 connections the callers are spread over (round robin).
     #[arg(long, default_value_t = 8)]
     pub connections: usize,
+    /// The server's `--threads` (its default if not given).
+    #[arg(long)]
+    pub server_threads: Option<u16>,
 }
 
 type Client = StorageServiceClient<Channel>;
@@ -69,11 +75,12 @@ impl Drop for Server {
 }
 
 /// Starts `trialog serve` on a free port for `journal`; returns it and its `http://` address.
-fn start_server(journal: &Path) -> Result<(Server, String), CliError> {
+fn start_server(journal: &Path, threads: Option<u16>) -> Result<(Server, String), CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::msg(format!("bench serve: {e}")))?;
     let mut child = Command::new(exe)
         .args(["serve", "--port", "0", "--journal"])
         .arg(journal)
+        .args(threads.map(|n| format!("--threads={n}")))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -250,7 +257,9 @@ pub fn run(a: &ServeBenchArgs) -> Result<(), CliError> {
         .num("single_writer_fdatasync_per_s", disk)
         .print();
 
-    let (_server, url) = start_server(&work.0.join("load.journal"))?;
+    let (server, url) = start_server(&work.0.join("load.journal"), a.server_threads)?;
+    let server_pid = server.0.id();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     // The callers share one thread: the load client takes at most one core, and its calls hop
     // between tasks without waking other threads (the server gets the rest of the machine).
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -271,8 +280,11 @@ pub fn run(a: &ServeBenchArgs) -> Result<(), CliError> {
         }
         let (running, finished) = prepare(&mut clients[0], a.callers).await?;
         for which in [Phase::DurableWrites, Phase::GetTrialReads] {
+            let (server0, client0) = (cpu_seconds_of(server_pid), cpu_seconds());
             let (lat, elapsed) = phase(&clients, &running, &finished, which, a.seconds).await?;
+            let (server1, client1) = (cpu_seconds_of(server_pid), cpu_seconds());
             let rate = lat.len() as f64 / elapsed;
+            let calls = lat.len().max(1) as f64;
             let mut line = JsonLine::new()
                 .str("w", "serve")
                 .int("callers", a.callers as u64)
@@ -281,6 +293,14 @@ pub fn run(a: &ServeBenchArgs) -> Result<(), CliError> {
                 .num("per_s", rate)
                 .num("p50_ms", millis(&lat, 0.5))
                 .num("p99_ms", millis(&lat, 0.99));
+            if let (Some(s0), Some(s1)) = (server0, server1) {
+                let per_call = (s1 - s0) / calls;
+                line = line
+                    .num("server_cpu_us_per_call", per_call * 1e6)
+                    .num("client_cpu_us_per_call", (client1 - client0) / calls * 1e6)
+                    .int("cores", cores as u64)
+                    .num("server_cpu_bound_per_s", cores as f64 / per_call);
+            }
             line = match which {
                 Phase::DurableWrites => line
                     .str("phase", "durable_writes")
