@@ -14,7 +14,9 @@ mod cli;
 /// default on Linux). An open builds its whole state in fresh memory, and on the 2-core machine
 /// faulting in and zeroing that memory was a third of an open from a snapshot; mimalloc also
 /// allocates a trial's small parts faster than glibc's allocator (`docs/FORMAT.md`, "What a
-/// snapshot saves"). The library leaves the choice to the program that embeds it.
+/// snapshot saves"). The library leaves the choice to the program that embeds it. Unix only:
+/// nothing was measured on Windows, where the system's allocator stays.
+#[cfg(unix)]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
