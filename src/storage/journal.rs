@@ -318,10 +318,14 @@ impl<B: LogBackend> JournalStorage<B> {
     /// appended).
     fn synced(&self) -> Result<MutexGuard<'_, Committed>> {
         let mut committed = self.committed();
-        if !committed.in_flight {
-            self.sync_into(&mut committed.log)?;
-        }
+        self.sync_unless_in_flight(&mut committed)?;
         Ok(committed)
+    }
+
+    /// Brings the locked committed state to the end of the log, unless a group of this handle
+    /// is being synced (readers then see the state before it: only durable operations).
+    fn sync_unless_in_flight(&self, committed: &mut Committed) -> Result<()> {
+        if committed.in_flight { Ok(()) } else { self.sync_into(&mut committed.log) }
     }
 
     /// Reads and applies whatever other writers appended since the last call.
@@ -593,12 +597,10 @@ impl<B: LogBackend> JournalStorage<B> {
             Err(TryLockError::Poisoned(p)) => p.into_inner(), // as `committed()` recovers
             Err(TryLockError::WouldBlock) => return None,
         };
-        if !committed.in_flight
-            && let Err(e) = self.sync_into(&mut committed.log)
-        {
-            return Some(Err(e));
-        }
-        Some(committed.log.state.trial(trial_id).cloned())
+        Some(
+            self.sync_unless_in_flight(&mut committed)
+                .and_then(|()| committed.log.state.trial(trial_id).cloned()),
+        )
     }
 
     /// Snapshots of a study's trials by number, optionally only those in `states`.
