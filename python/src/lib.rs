@@ -279,7 +279,7 @@ impl Engine {
         let study_id = study_id_of(study_id)?;
         let states = self::states(states)?;
         let trials = self.run(py, |s| s.get_all_trials(study_id, states.as_deref()))?;
-        let mut b = Builder::new(py)?;
+        let mut b = Builder::untracking(py)?;
         let _pause = convert::GcPause::new(py)?;
         let items: Vec<_> = trials.iter().map(|t| b.trial(t)).collect::<PyResult<_>>()?;
         PyList::new(py, items)
