@@ -8,10 +8,9 @@
 //! [`Converted::dropped`]). The output is written to a temporary file, synced, and linked into
 //! place, so it appears complete or not at all; an existing output file is never overwritten.
 
-use std::fs::File;
-use std::io::ErrorKind;
 use std::path::Path;
 
+use crate::backend::new_file::NewFile;
 use crate::backend::{
     AnyJournalFile, AppendOutcome, LogBackend, MemoryBackend, OptunaFileOptions, OptunaJournalFile,
     RecoveryMode, SkippedRange,
@@ -20,7 +19,6 @@ use crate::error::{Error, Result};
 use crate::journal::optuna_codec::{encode_line, is_optuna_op};
 use crate::journal::{LogBatch, frame};
 use crate::replay::ReplayState;
-use crate::sys::{durable, pio};
 
 /// What a conversion copied.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -102,7 +100,7 @@ pub fn import_optuna(src: &Path, dst: &Path, skip_corrupt_lines: bool) -> Result
     if bytes.is_empty() {
         bytes = frame::encode_header().to_vec();
     }
-    write_new_file(dst, &bytes)?;
+    NewFile::new(dst, "converting").write(&bytes)?;
     Ok(done)
 }
 
@@ -137,30 +135,6 @@ pub fn export_optuna_from<B: LogBackend>(source: &B, dst: &Path) -> Result<Conve
         }
         Ok(())
     })?;
-    write_new_file(dst, text.as_bytes())?;
+    NewFile::new(dst, "converting").write(text.as_bytes())?;
     Ok(done)
-}
-
-/// Creates `path` holding exactly `bytes`, durably and atomically: written and synced under a
-/// temporary name, given the name `path` (failing if it exists: [`durable::place_new`]),
-/// directory synced.
-fn write_new_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = durable::dir_of(path);
-    let tmp = durable::temp_beside(path, "converting");
-    let result = (|| {
-        let file = File::create(&tmp).map_err(|e| Error::io("create", path, e))?;
-        pio::write_all_at(&file, bytes, 0).map_err(|e| Error::io("write", path, e))?;
-        file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
-        durable::place_new(&tmp, path).map_err(|e| {
-            let op = if e.kind() == ErrorKind::AlreadyExists {
-                "refusing to overwrite"
-            } else {
-                "create"
-            };
-            Error::io(op, path, e)
-        })?;
-        durable::sync_dir(&dir).map_err(|e| Error::io("fsync directory", &dir, e))
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    result
 }

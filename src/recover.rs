@@ -7,16 +7,15 @@
 //! which report every record and every invalid region; this module only decides what to count,
 //! keep and drop. An empty file is an empty journal of no format yet: clean, nothing to recover.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 
+use crate::backend::new_file::{NewFile, Place};
 use crate::backend::{self, HeaderState, JournalFormat, RecoveryMode, Segment};
 use crate::error::{Error, Result};
 use crate::journal::frame;
 use crate::lock::{LockGuard, LockOptions, OptunaLockOptions};
 use crate::replay::ReplayState;
-use crate::sys::durable;
 
 /// A region of bytes and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -497,53 +496,24 @@ fn backup_path(journal: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `bytes` to a temporary file beside `target`, syncs it, moves it to `target` (replacing
-/// it if `replace`, else failing if it exists) and syncs the directory ([`durable`]). A replace
-/// that Windows refuses because another process has `target` open is
-/// [`Error::JournalInUse`].
+/// Writes `bytes` durably as `target` ([`NewFile`]): a new file (failing if it exists), or if
+/// `replace` in place of the journal, a refusal because another process has it open (Windows)
+/// being [`Error::JournalInUse`].
 fn write_new(
     target: &Path,
     bytes: &[u8],
     permissions: &fs::Permissions,
     replace: bool,
 ) -> Result<()> {
-    let dir = durable::dir_of(target);
-    let tmp = durable::temp_beside(target, "recovering");
-    let result = (|| {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io("create", target, e))?;
-        file.write_all(bytes).map_err(|e| Error::io("write", target, e))?;
-        file.set_permissions(permissions.clone()).map_err(|e| Error::io("chmod", target, e))?;
-        file.sync_all().map_err(|e| Error::io("fsync", target, e))?;
-        drop(file);
-        if replace {
-            durable::replace(&tmp, target).map_err(|e| {
-                if durable::open_elsewhere(target) {
-                    Error::JournalInUse {
-                        path: target.to_owned(),
-                        operation: "replace (trialog recover in place)",
-                        hint: ", or write the clean journal to a new file with `trialog recover --out NEW` (RecoverOptions::out)",
-                    }
-                } else {
-                    Error::io("rename", target, e)
-                }
-            })?;
-        } else {
-            // Fails if `target` exists, so an existing file is never clobbered.
-            durable::place_new(&tmp, target).map_err(|e| {
-                let op = if e.kind() == std::io::ErrorKind::AlreadyExists {
-                    "refusing to overwrite"
-                } else {
-                    "create"
-                };
-                Error::io(op, target, e)
-            })?;
+    let place = if replace {
+        Place::Replace {
+            path: target,
+            operation: "replace (trialog recover in place)",
+            hint: ", or write the clean journal to a new file with `trialog recover --out NEW` (RecoverOptions::out)",
         }
-        backend::sync_dir(&dir)
-    })();
-    let _ = fs::remove_file(&tmp); // gone after a move; the extra link after a hard link
-    result
+    } else {
+        Place::New
+    };
+    NewFile { permissions: Some(permissions), place, ..NewFile::new(target, "recovering") }
+        .write(bytes)
 }

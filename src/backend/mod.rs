@@ -21,6 +21,7 @@ mod lines;
 mod memory;
 #[cfg(feature = "fault-injection")]
 pub mod netfs;
+pub(crate) mod new_file;
 mod optuna_file;
 mod poison;
 mod recovery;
@@ -31,7 +32,7 @@ mod survey;
 
 pub use detect::{AnyJournalFile, JournalFormat, detect_format, detect_head, writers_lock};
 pub use file::{FileBackend, FileOptions};
-pub(crate) use io::read_full;
+pub(crate) use io::{Faults, read_full};
 pub use memory::MemoryBackend;
 pub use optuna_file::{OptunaFileOptions, OptunaJournalFile};
 pub use recovery::{RecoveryMode, RecoveryReport, SkippedRange};

@@ -12,12 +12,12 @@
 mod plan;
 mod same;
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::Path;
 
+use crate::backend::new_file::{NewFile, Place, step};
 use crate::backend::{
-    self, AnyJournalFile, JournalFormat, LogBackend, MemoryBackend, OptunaFileOptions,
+    self, AnyJournalFile, Faults, JournalFormat, LogBackend, MemoryBackend, OptunaFileOptions,
     OptunaJournalFile,
 };
 use crate::error::{Error, Result};
@@ -25,7 +25,6 @@ use crate::journal::optuna_codec::{decode_line, encode_line};
 use crate::journal::{LogBatch, frame};
 use crate::lock::{LockGuard, LockOptions, OptunaLockOptions};
 use crate::replay::ReplayState;
-use crate::sys::durable;
 
 /// How to compact.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -86,31 +85,6 @@ pub fn compact_with_faults(
     faults: std::sync::Arc<crate::backend::fault::FaultInjector>,
 ) -> Result<Compacted> {
     compact_inner(path, options, &Some(faults))
-}
-
-/// The fault injector the steps of a compaction ask (nothing without the feature).
-#[cfg(feature = "fault-injection")]
-type Faults = Option<std::sync::Arc<crate::backend::fault::FaultInjector>>;
-#[cfg(not(feature = "fault-injection"))]
-type Faults = ();
-
-/// Runs one step of writing the new journal, after asking the fault injector.
-macro_rules! step {
-    ($faults:expr, $op:ident, $body:expr) => {{
-        #[cfg(feature = "fault-injection")]
-        let injected = crate::backend::fault::fail_or_limit(
-            $faults.as_ref(),
-            crate::backend::fault::IoOp::$op,
-            0,
-        )
-        .map(drop);
-        #[cfg(not(feature = "fault-injection"))]
-        let injected: std::io::Result<()> = {
-            let _: &Faults = $faults;
-            Ok(())
-        };
-        injected.and_then(|()| $body)
-    }};
 }
 
 mod online;
@@ -293,7 +267,16 @@ fn compact_locked(
         }
         Ok(())
     };
-    replace_durably(path, canonical, &bytes, &permissions, &unchanged, faults)?;
+    // Errors before the rename name the temporary file; on any of them the journal is unchanged.
+    NewFile {
+        permissions: Some(&permissions),
+        place: Place::Replace { path, operation: "replace (trialog compact)", hint: "" },
+        errors_name_temp: true,
+        faults: Some(faults),
+        before_move: Some(&unchanged),
+        ..NewFile::new(canonical, "compacting")
+    }
+    .write(&bytes)?;
     Ok(report)
 }
 
@@ -316,49 +299,4 @@ fn remove_leftovers(journal: &Path, keep: Option<&Path>) {
             }
         }
     }
-}
-
-/// Writes `bytes` to a temporary file beside `target`, flushes it, renames it over `target` and
-/// syncs the directory ([`durable`]), calling `before_rename` right before the rename (its error
-/// stops it). On an error before the rename the temporary file is
-/// removed and `target` is unchanged; after it (the directory sync) `target` is the new file.
-/// `path` is the journal as the caller named it, for errors.
-fn replace_durably(
-    path: &Path,
-    target: &Path,
-    bytes: &[u8],
-    permissions: &fs::Permissions,
-    before_rename: &dyn Fn() -> Result<()>,
-    faults: &Faults,
-) -> Result<()> {
-    let dir = durable::dir_of(target);
-    let tmp = durable::temp_beside(target, "compacting");
-    let result = (|| {
-        let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
-        let mut file = step!(faults, Create, create()).map_err(|e| Error::io("create", &tmp, e))?;
-        step!(faults, Write, file.write_all(bytes)).map_err(|e| Error::io("write", &tmp, e))?;
-        file.set_permissions(permissions.clone()).map_err(|e| Error::io("chmod", &tmp, e))?;
-        step!(faults, Sync, file.sync_all()).map_err(|e| Error::io("fsync", &tmp, e))?;
-        drop(file);
-        before_rename()?;
-        step!(faults, Rename, durable::replace(&tmp, target)).map_err(|e| {
-            if durable::open_elsewhere(target) {
-                Error::JournalInUse {
-                    path: path.to_owned(),
-                    operation: "replace (trialog compact)",
-                    hint: "",
-                }
-            } else {
-                Error::io("rename", target, e)
-            }
-        })
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-        return result;
-    }
-    // The rename happened: the journal is the new file. A failed directory sync means the
-    // rename may not survive a power loss (the old journal would be back, as complete).
-    step!(faults, SyncDir, durable::sync_dir(&dir))
-        .map_err(|e| Error::io("fsync directory", &dir, e))
 }

@@ -21,7 +21,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Compacted, Faults, encode, remove_leftovers, replay_bytes, same};
+use super::{Compacted, Faults, encode, remove_leftovers, replay_bytes, same, step};
 use crate::backend::{FileBackend, FileOptions, JournalFormat, LogBackend, successor};
 use crate::error::{Error, Result};
 use crate::lock::{JournalLock, LockGuard};

@@ -15,12 +15,12 @@ use std::io::{ErrorKind, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::backend::new_file::NewFile;
 use crate::backend::{self, JournalFormat, Segment};
 use crate::error::{Error, Result};
 use crate::journal::frame::{self, ScanEnd};
 use crate::lock::{LockOptions, OptunaLockOptions};
 use crate::recover::{self, Verdict, VerifyReport};
-use crate::sys::durable;
 
 /// Bytes read at a time while scanning and copying.
 const CHUNK: usize = 8 << 20;
@@ -476,32 +476,11 @@ fn copy_range(
     Ok(())
 }
 
-/// Creates `dest` holding the journal's first `cut` bytes: written and synced under a temporary
-/// name beside it, linked into place (never over an existing file), directory synced.
+/// Creates `dest` holding the journal's first `cut` bytes, durably, never over an existing file
+/// ([`NewFile`]).
 fn create(source: &mut File, journal: &Path, dest: &Path, cut: u64) -> Result<()> {
-    let dir = durable::dir_of(dest);
-    let tmp = durable::temp_beside(dest, "backup");
-    let result = (|| {
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io("create", dest))?;
-        copy_range(source, journal, &mut out, dest, 0, cut)?;
-        out.sync_all().map_err(io("fsync", dest))?;
-        drop(out);
-        fs::hard_link(&tmp, dest).map_err(|e| {
-            let op = if e.kind() == ErrorKind::AlreadyExists {
-                "refusing to overwrite"
-            } else {
-                "create"
-            };
-            Error::io(op, dest, e)
-        })?;
-        backend::sync_dir(&dir)
-    })();
-    let _ = fs::remove_file(&tmp);
-    result
+    NewFile::new(dest, "backup")
+        .write_with(&mut |out, _, _| copy_range(source, journal, out, dest, 0, cut))
 }
 
 /// Appends the journal's bytes `[len, cut)` to the backup `dest` of `len` bytes, then syncs it.
