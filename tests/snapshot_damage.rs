@@ -488,3 +488,101 @@ fn a_malformed_record_in_a_middle_frame_means_a_full_replay() {
     });
     ignored_with_one_warning(&path, "a malformed record in frame 4");
 }
+
+/// xorshift64*: the mutations below, reproducible from the seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One mutation of a frame's payload, as hostile or buggy writers might leave it: CRC-valid
+/// (the frame is re-encoded), so only the decoder and the state's own checks stand in the way.
+fn mutate(payload: &mut Vec<u8>, rng: &mut Rng) {
+    const BYTES: [u8; 12] =
+        [0x00, 0x7f, 0x80, 0x90, 0xc0, 0xc1, 0xc5, 0xcf, 0xd3, 0xdc, 0xdd, 0xff];
+    if payload.is_empty() {
+        payload.push(0xc1);
+    }
+    let at = rng.below(payload.len());
+    match rng.below(6) {
+        0 => payload[at] ^= 1 << rng.below(8),
+        1 => payload[at] = BYTES[rng.below(BYTES.len())],
+        // A huge collection or string length.
+        2 => {
+            let huge = [0xdd, 0xff, 0xff, 0xff, 0xf0];
+            payload.splice(at..at, huge);
+        }
+        3 => payload.truncate(at),
+        4 => {
+            let end = (at + 1 + rng.below(16)).min(payload.len());
+            let copy = payload[at..end].to_vec();
+            let to = rng.below(payload.len());
+            payload.splice(to..to, copy);
+        }
+        _ => {
+            let v = rng.next().to_le_bytes();
+            let end = (at + 8).min(payload.len());
+            payload[at..end].copy_from_slice(&v[..end - at]);
+        }
+    }
+}
+
+#[test]
+fn crc_valid_nonsense_in_any_frame_never_panics_the_open_or_the_reads() {
+    for format in [Format::Trialog, Format::Optuna] {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = journal_with_snapshot(dir.path(), format);
+        let snap = snapshot::path_for(&path);
+        let good = std::fs::read(&snap).unwrap();
+        let spans = frames(&good);
+        let mut rng = Rng(0x1234_5678_9abc_def1 ^ format as u64);
+        for round in 0..1000 {
+            let (at, len) = spans[rng.below(spans.len())];
+            let mut payload = good[at + 8..at + len].to_vec();
+            for _ in 0..1 + rng.below(3) {
+                mutate(&mut payload, &mut rng);
+            }
+            if payload.is_empty() {
+                payload.push(0xc1);
+            }
+            let mut frame = Vec::new();
+            trialog::journal::frame::encode_frame(&payload, &mut frame);
+            let mut bytes = good.clone();
+            bytes.splice(at..at + len, frame);
+            // A copy of the journal per round: the round also writes to it.
+            let round_dir = tempfile::tempdir().unwrap();
+            let copy = round_dir.path().join(path.file_name().unwrap());
+            std::fs::copy(&path, &copy).unwrap();
+            std::fs::write(snapshot::path_for(&copy), &bytes).unwrap();
+            let what = format!("{format:?} round {round}, frame at {at}");
+            let opened = std::panic::catch_unwind(|| {
+                let s = JournalStorage::new(AnyJournalFile::open_existing(&copy).unwrap());
+                if let Ok(s) = s {
+                    for study in s.get_all_studies().unwrap_or_default() {
+                        let _ = s.get_all_trials(study.study_id, None);
+                        let _ = s.get_n_trials(study.study_id, None);
+                        let _ = s.get_best_trial(study.study_id);
+                        let _ = s.get_trial_id_from_study_id_trial_number(study.study_id, 1);
+                        if let Ok(t) = s.create_new_trial(study.study_id, None) {
+                            let x = Distribution::float(-10.0, 10.0, false, None).unwrap();
+                            let _ = s.set_trial_param(t, "x", 1.0, &x);
+                            let _ = s.set_trial_state_values(t, TrialState::Complete, Some(&[1.0]));
+                        }
+                    }
+                    let _ = s.create_new_study(&[StudyDirection::Minimize], Some("new"));
+                }
+            });
+            assert!(opened.is_ok(), "{what}: panicked");
+        }
+    }
+}
