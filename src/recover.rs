@@ -447,13 +447,13 @@ fn recover_locked(
         fs::metadata(canonical).map_err(|e| Error::io("stat", path, e))?.permissions();
     match &options.out {
         Some(out) => {
-            write_new(out, &clean, &permissions, false)?;
+            write_new(out, &clean, &permissions, Place::New)?;
             report.written = Some(out.clone());
         }
         None if report.dropped.is_empty() => {}
         None => {
             let backup = backup_path(canonical);
-            write_new(&backup, bytes, &permissions, false)?;
+            write_new(&backup, bytes, &permissions, Place::New)?;
             report.backup = Some(backup);
             if let Some(guard) = guard {
                 guard.verify_held()?;
@@ -468,7 +468,10 @@ fn recover_locked(
                 }
                 _ => {}
             }
-            if let Err(e) = write_new(canonical, &clean, &permissions, true) {
+            let hint = ", or write the clean journal to a new file with `trialog recover --out NEW` (RecoverOptions::out)";
+            let place =
+                Place::ReplaceJournal(canonical, "replace (trialog recover in place)", hint);
+            if let Err(e) = write_new(canonical, &clean, &permissions, place) {
                 let Error::JournalInUse { operation, hint, .. } = e else { return Err(e) };
                 // Nothing was replaced: leave the directory as it was, without a backup of an
                 // untouched journal; name the journal as the caller did.
@@ -496,24 +499,13 @@ fn backup_path(journal: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Writes `bytes` durably as `target` ([`NewFile`]): a new file (failing if it exists), or if
-/// `replace` in place of the journal, a refusal because another process has it open (Windows)
-/// being [`Error::JournalInUse`].
+/// Writes `bytes` durably as `target`, with the journal's `permissions` ([`NewFile`]).
 fn write_new(
     target: &Path,
     bytes: &[u8],
     permissions: &fs::Permissions,
-    replace: bool,
+    place: Place,
 ) -> Result<()> {
-    let place = if replace {
-        Place::Replace {
-            path: target,
-            operation: "replace (trialog recover in place)",
-            hint: ", or write the clean journal to a new file with `trialog recover --out NEW` (RecoverOptions::out)",
-        }
-    } else {
-        Place::New
-    };
     NewFile { permissions: Some(permissions), place, ..NewFile::new(target, "recovering") }
         .write(bytes)
 }

@@ -10,9 +10,8 @@ use super::io::Faults;
 use crate::error::{Error, Result};
 use crate::sys::durable;
 
-/// Runs one step of writing a file, after asking the fault injector `$faults` (a `&Faults`)
-/// about `IoOp::$op`: an injected failure is returned instead of running `$body` (an
-/// `io::Result`). Without the feature `fault-injection` it just runs `$body`.
+/// Runs `$body` (an `io::Result`) unless the fault injector `$faults` (a `&Faults`) fails
+/// `IoOp::$op` (nothing is asked without the feature `fault-injection`).
 macro_rules! step {
     ($faults:expr, $op:ident, $body:expr) => {{
         #[cfg(feature = "fault-injection")]
@@ -35,36 +34,31 @@ pub(crate) use step;
 /// How [`NewFile`] gives the written file the target's name.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Place<'a> {
-    /// Never over an existing file ([`durable::place_new`]): if the target exists, the error is
-    /// `Error::io("refusing to overwrite", target, _)`; any other failure `"create"`.
+    /// Never over an existing file ([`durable::place_new`]): the error is "refusing to
+    /// overwrite" if the target exists, "create" otherwise.
     New,
-    /// Atomically replacing the target ([`durable::replace`]). If that fails while another
-    /// handle has the target open (Windows refuses then: [`durable::open_elsewhere`]), the error
-    /// is [`Error::JournalInUse`] with these fields; any other failure is
-    /// `Error::io("rename", target, _)`.
-    Replace {
-        /// The journal as the caller named it.
-        path: &'a Path,
-        /// The operation that needs the file closed.
-        operation: &'static str,
-        /// What else the user can do.
-        hint: &'static str,
-    },
+    /// Atomically replacing the target ([`durable::replace`]); a failure is a "rename" error.
+    Replace,
+    /// [`Place::Replace`], except that a failure while another handle has the target open
+    /// (Windows refuses then: [`durable::open_elsewhere`]) is [`Error::JournalInUse`] with the
+    /// journal as the caller named it, the operation and the hint.
+    ReplaceJournal(&'a Path, &'static str, &'static str),
 }
 
-/// One file to write durably: see [`NewFile::write`].
+/// One file to write durably, and how: see [`NewFile::write_with`].
 pub(crate) struct NewFile<'a> {
     /// The file to create or replace.
     pub(crate) target: &'a Path,
     /// The temporary file's suffix ([`durable::temp_beside`]), naming the operation.
     pub(crate) temp_suffix: &'static str,
-    /// Permissions given to the new file (`None`: the defaults of a created file).
+    /// Given to the new file (`None`: a created file's defaults).
     pub(crate) permissions: Option<&'a fs::Permissions>,
     /// Create or replace.
     pub(crate) place: Place<'a>,
-    /// Whether errors of creating, writing, chmod-ing and flushing name the temporary file
-    /// (else the target).
+    /// Whether errors before the move name the temporary file (else the target).
     pub(crate) errors_name_temp: bool,
+    /// Whether the directory is synced after the move (`false`: a later move there syncs it).
+    pub(crate) sync_dir: bool,
     /// Asked before the steps `Create`, `Write`, `Sync`, `Rename` (or `Link`) and `SyncDir`.
     pub(crate) faults: Option<&'a Faults>,
     /// Called after the flush, right before the move; its error stops the write.
@@ -72,8 +66,8 @@ pub(crate) struct NewFile<'a> {
 }
 
 impl<'a> NewFile<'a> {
-    /// A file to create at `target` ([`Place::New`]), with default permissions, errors naming
-    /// `target`, no faults and no hook.
+    /// A new file at `target` ([`Place::New`]), created with default permissions, the directory
+    /// synced, errors naming `target`; no faults, no hook.
     pub(crate) fn new(target: &'a Path, temp_suffix: &'static str) -> Self {
         NewFile {
             target,
@@ -81,6 +75,7 @@ impl<'a> NewFile<'a> {
             permissions: None,
             place: Place::New,
             errors_name_temp: false,
+            sync_dir: true,
             faults: None,
             before_move: None,
         }
@@ -93,11 +88,11 @@ impl<'a> NewFile<'a> {
         })
     }
 
-    /// Makes `target` hold what `fill` writes into a fresh file (given with the path errors
-    /// should name and the fault injector), durably: written into a temporary file beside
-    /// `target`, flushed, moved into place as [`Place`] says and the directory synced. On an
-    /// error before the move `target` is unchanged and the temporary file removed; after it
-    /// (the directory sync failed) `target` is the new file, which may not survive a power loss.
+    /// Makes `target` hold what `fill` writes into a fresh file (given the path its errors
+    /// name, and the faults), durably: into a temporary file beside `target`, flushed, moved
+    /// into place as [`Place`] says, the directory synced. On an error before the move `target`
+    /// is unchanged; after it (the directory sync) `target` is the new file. The temporary file
+    /// is removed either way.
     pub(crate) fn write_with(
         &self,
         fill: &mut dyn FnMut(&mut File, &Path, &Faults) -> Result<()>,
@@ -121,26 +116,25 @@ impl<'a> NewFile<'a> {
             if let Some(before_move) = self.before_move {
                 before_move()?;
             }
-            match self.place {
-                Place::New => {
-                    step!(faults, Link, durable::place_new(&tmp, target)).map_err(|e| {
-                        let op = if e.kind() == ErrorKind::AlreadyExists {
-                            "refusing to overwrite"
-                        } else {
-                            "create"
-                        };
-                        Error::io(op, target, e)
-                    })?
-                }
-                Place::Replace { path, operation, hint } => {
-                    step!(faults, Rename, durable::replace(&tmp, target)).map_err(|e| {
-                        if durable::open_elsewhere(target) {
+            if let Place::New = self.place {
+                step!(faults, Link, durable::place_new(&tmp, target)).map_err(|e| {
+                    let exists = e.kind() == ErrorKind::AlreadyExists;
+                    Error::io(if exists { "refusing to overwrite" } else { "create" }, target, e)
+                })?;
+            } else {
+                step!(faults, Rename, durable::replace(&tmp, target)).map_err(|e| {
+                    match self.place {
+                        Place::ReplaceJournal(path, operation, hint)
+                            if durable::open_elsewhere(target) =>
+                        {
                             Error::JournalInUse { path: path.to_owned(), operation, hint }
-                        } else {
-                            Error::io("rename", target, e)
                         }
-                    })?
-                }
+                        _ => Error::io("rename", target, e),
+                    }
+                })?;
+            }
+            if !self.sync_dir {
+                return Ok(());
             }
             step!(faults, SyncDir, durable::sync_dir(&dir))
                 .map_err(|e| Error::io("fsync directory", &dir, e))

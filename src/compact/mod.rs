@@ -270,7 +270,7 @@ fn compact_locked(
     // Errors before the rename name the temporary file; on any of them the journal is unchanged.
     NewFile {
         permissions: Some(&permissions),
-        place: Place::Replace { path, operation: "replace (trialog compact)", hint: "" },
+        place: Place::ReplaceJournal(path, "replace (trialog compact)", ""),
         errors_name_temp: true,
         faults: Some(faults),
         before_move: Some(&unchanged),

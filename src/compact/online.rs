@@ -21,7 +21,9 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{Compacted, Faults, encode, remove_leftovers, replay_bytes, same, step};
+use super::{
+    Compacted, Faults, NewFile, Place, encode, remove_leftovers, replay_bytes, same, step,
+};
 use crate::backend::{FileBackend, FileOptions, JournalFormat, LogBackend, successor};
 use crate::error::{Error, Result};
 use crate::lock::{JournalLock, LockGuard};
@@ -222,21 +224,14 @@ fn finish(
 /// rename; the directory is synced with the journal's rename that follows).
 fn write_successor(journal: &Path, record: &successor::Successor, faults: &Faults) -> Result<()> {
     let target = successor::path_for(journal);
-    let tmp = durable::temp_beside(&target, "tmp");
-    let written = (|| {
-        let create = || OpenOptions::new().write(true).create_new(true).open(&tmp);
-        let mut file = step!(faults, Create, create()).map_err(|e| Error::io("create", &tmp, e))?;
-        step!(faults, Write, file.write_all(&successor::encode(record)))
-            .map_err(|e| Error::io("write", &tmp, e))?;
-        step!(faults, Sync, file.sync_all()).map_err(|e| Error::io("fsync", &tmp, e))?;
-        drop(file);
-        step!(faults, Rename, durable::replace(&tmp, &target))
-            .map_err(|e| Error::io("rename", &target, e))
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
+    NewFile {
+        place: Place::Replace,
+        errors_name_temp: true,
+        sync_dir: false,
+        faults: Some(faults),
+        ..NewFile::new(&target, "tmp")
     }
-    written
+    .write(&successor::encode(record))
 }
 
 /// Reads the bytes `from..to` of `file`.
