@@ -1,6 +1,11 @@
 //! Online compaction (`trialog compact` while other handles read and write the journal,
 //! docs/FORMAT.md "Compacted journals"): open handles follow the compacted journal with no
 //! error, no lost and no duplicated operation, and the journal shrinks.
+//!
+//! Unix only: every test here compacts while another handle has the journal open, which Windows
+//! refuses (`tests/compact.rs`, `compacting_needs_the_journal_closed_on_windows`, checks what it
+//! does there instead).
+#![cfg(unix)]
 
 mod mp_common;
 

@@ -56,19 +56,22 @@ pub(super) fn compact(
     faults: &Faults,
 ) -> Result<Option<Compacted>> {
     let prefix = write_prefix(path, canonical, faults)?;
+    let tmp = prefix.tmp.clone();
     let result = (|| {
         let guard = lock.acquire()?;
-        finish(path, canonical, &prefix, &guard, faults)
+        finish(path, canonical, prefix, &guard, faults)
     })();
     if !matches!(result, Ok(Some(_))) {
-        let _ = fs::remove_file(&prefix.tmp);
+        let _ = fs::remove_file(&tmp);
     }
     result
 }
 
 fn write_prefix(path: &Path, canonical: &Path, faults: &Faults) -> Result<Prefix> {
+    // Opened by the caller's path, which its errors name (the same file as `canonical`, whose
+    // identity the final step checks again).
     let journal =
-        FileBackend::open_with(canonical, &FileOptions { create: false, ..Default::default() })?;
+        FileBackend::open_with(path, &FileOptions { create: false, ..Default::default() })?;
     let id = journal
         .snapshot_file()
         .and_then(|f| identity::of_file(&f).ok())
@@ -124,7 +127,7 @@ fn write_prefix(path: &Path, canonical: &Path, faults: &Faults) -> Result<Prefix
 fn finish(
     path: &Path,
     canonical: &Path,
-    prefix: &Prefix,
+    prefix: Prefix,
     guard: &LockGuard<'_>,
     faults: &Faults,
 ) -> Result<Option<Compacted>> {
@@ -149,6 +152,10 @@ fn finish(
         Error::io("read", path, std::io::Error::other("cannot open the journal again"))
     })?;
     let tail = read_range(&old, prefix.end, end).map_err(|e| Error::io("read", path, e))?;
+    // Our own handles on the old file closed before the rename: Windows refuses to replace a
+    // file that any handle has open, this one's included.
+    drop(old);
+    drop(prefix.journal);
     let tail_operations = operations - prefix.operations;
     let new_end = prefix.compacted + tail.len() as u64;
     let tmp = &prefix.tmp;
@@ -159,6 +166,11 @@ fn finish(
         step!(faults, Sync, file.sync_all()).map_err(|e| Error::io("fsync", tmp, e))?;
         identity::of_file(&file).map_err(|e| Error::io("stat", tmp, e))?.id
     };
+    // Windows refuses to replace a file other handles have open: say so before writing
+    // anything (the rename below still maps a handle opened since to the same error).
+    if durable::open_elsewhere(canonical) {
+        return Err(in_use(path));
+    }
     write_successor(
         canonical,
         &successor::Successor::then(
@@ -193,12 +205,7 @@ fn finish(
     }
     step!(faults, Rename, durable::replace(tmp, canonical)).map_err(|e| {
         if durable::open_elsewhere(canonical) {
-            Error::JournalInUse {
-                path: path.to_owned(),
-                operation: "replace (trialog compact)",
-                hint: " (on Windows a journal that other handles have open cannot be replaced: \
-                       stop them first)",
-            }
+            in_use(path)
         } else {
             Error::io("rename", canonical, e)
         }
@@ -218,6 +225,16 @@ fn finish(
         deleted_studies: parts.next_study_id - studies,
         trials: parts.trials.len() as u64,
     }))
+}
+
+/// The error of a compaction that Windows does not let replace the journal `path`.
+fn in_use(path: &Path) -> Error {
+    Error::JournalInUse {
+        path: path.to_owned(),
+        operation: "replace (trialog compact)",
+        hint: " (on Windows a journal that other handles have open cannot be replaced: stop them \
+               first)",
+    }
 }
 
 /// Writes the successor record durably in place of an older one (temporary file, flush,
