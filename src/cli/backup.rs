@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use trialog::LockOptions;
 use trialog::lifecycle::{self, BackupOptions};
-use trialog::lock::{OptunaLockKind, OptunaLockOptions};
+use trialog::lock::OptunaLockOptions;
 
 use super::CliError;
 use super::bench::LockArg;
@@ -36,8 +36,9 @@ pub struct BackupArgs {
     /// For a trialog journal: the lock its writers use.
     #[arg(long, value_enum, default_value_t = LockArg::Advisory)]
     pub lock: LockArg,
-    /// For an Optuna journal: which of Optuna's locks its writers use.
-    #[arg(long, value_enum, default_value_t = OptunaLockArg::Symlink)]
+    /// For an Optuna journal: which of Optuna's locks its writers use. Default: symlink on
+    /// Unix, open-file on Windows (as the library's `OptunaLockKind::default()`).
+    #[arg(long, value_enum, default_value_t = OptunaLockArg::platform_default())]
     pub optuna_lock: OptunaLockArg,
 }
 
@@ -47,10 +48,7 @@ pub fn run(args: &BackupArgs) -> Result<(), CliError> {
         &args.journal,
         "backup copies a journal file's bytes; back a Redis journal up with Redis (BGSAVE, the append-only file) or `trialog export` it into a file",
     )?;
-    let optuna_kind = match args.optuna_lock {
-        OptunaLockArg::Symlink => OptunaLockKind::Symlink,
-        OptunaLockArg::OpenFile => OptunaLockKind::OpenFile,
-    };
+    let optuna_kind = args.optuna_lock.kind();
     let options = BackupOptions {
         lock: !args.no_lock,
         trialog_lock: LockOptions { kind: args.lock.kind(), ..LockOptions::default() },
