@@ -1,6 +1,9 @@
 //! `trialog run` with two runners of three workers each on one journal: the shared trial budget
 //! is met exactly, every parameter lies in the space, and every child saw its parameters on all
 //! three channels (placeholders, environment, JSON file) with the values the journal records.
+// Unix only: the commands run are Unix tools (`sh`, `true`, `echo`), which Windows lacks; `trialog
+// run`'s process tree is tested on both platforms in `sys::proctree`.
+#![cfg(unix)]
 
 mod run_common;
 

@@ -1,6 +1,9 @@
 //! `trialog enqueue` and `trialog top` with `trialog run`: enqueued trials run first, each once; in
 //! a finite space a parameter set that already ran is not run again, and the run stops once
 //! every point has run; `top` prints the best trials as a table or JSON.
+// Unix only: the commands run are Unix tools (`sh`, `true`, `echo`), which Windows lacks; `trialog
+// run`'s process tree is tested on both platforms in `sys::proctree`.
+#![cfg(unix)]
 
 mod run_common;
 

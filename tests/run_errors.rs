@@ -1,5 +1,8 @@
 //! `trialog run` and `trialog enqueue` refuse bad input with a clear one-line error before any
 //! trial starts, leaving the journal exactly as it was (or not creating it).
+// Unix only: the commands run are Unix tools (`sh`, `true`, `echo`), which Windows lacks; `trialog
+// run`'s process tree is tested on both platforms in `sys::proctree`.
+#![cfg(unix)]
 
 mod run_common;
 
