@@ -162,14 +162,7 @@ fn compacting_needs_the_journal_closed_on_windows() {
     let path = dir.path().join("open.journal");
     varied_journal(&path);
     let before = dump(&path);
-    let names = || {
-        let mut names: Vec<String> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let names = || common::names_in(dir.path());
     let reader = JournalStorage::open(&path).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let files = names();

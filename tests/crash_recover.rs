@@ -114,14 +114,7 @@ fn recover_in_place_needs_the_journal_closed_on_windows() {
     let mut original = j.bytes();
     original.extend_from_slice(&[0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 0, 1]); // a torn tail
     std::fs::write(j.path(), &original).unwrap();
-    let names = || {
-        let mut names: Vec<String> = std::fs::read_dir(j.dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
-    };
+    let names = || common::names_in(j.dir());
     let before = names();
     let options = RecoverOptions {
         mode: RecoveryMode::TolerateCorruptedTail,

@@ -162,6 +162,16 @@ pub fn encode_frame(payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The names of the entries of `dir`, sorted (to check what an operation left there).
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// `FloatDistribution(low, high)`.
 pub fn float(low: f64, high: f64) -> Distribution {
     Distribution::float(low, high, false, None).expect("valid float distribution")
