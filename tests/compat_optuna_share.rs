@@ -4,8 +4,10 @@
 //! take the lock again at once: Python's writers finished 0.1-17% of the trials (median 0.4%,
 //! debug build, both lock kinds, load 6 on 2 cores). With trialog's polite mode
 //! (`src/lock/polite.rs`) they must finish at least 20% with each kind (the same runs: 36-57%),
-//! and trialog at least 10%: neither side may starve the other. Needs Python Optuna (see
-//! `py_common`).
+//! and trialog at least 10%: neither side may starve the other. A slow disk makes it harder:
+//! trialog fsyncs inside its turns, and in CI, beside a build writing to the same disk, Python
+//! finished 13% (trialog now leaves a gap after each turn; docs/LOCKING.md). Needs Python Optuna
+//! (see `py_common`).
 
 mod py_common;
 

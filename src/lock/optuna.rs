@@ -34,7 +34,7 @@ use super::polite::{Holder, Manners};
 use super::{JournalLock, LockGuard};
 use crate::error::{Error, Result};
 use crate::sys::identity::{self, Look};
-use crate::sys::{link, nofollow};
+use crate::sys::{link, mode, nofollow};
 
 /// Which of Optuna's two lock classes to speak.
 ///
@@ -115,8 +115,9 @@ pub struct OptunaLock {
     options: OptunaLockOptions,
     held: Mutex<Option<FileId>>,
     manners: Manners,
-    /// An empty open-file lock seen once (its identity): foreign if it is still empty next time
-    /// (trialog writes its marker right after creating the file).
+    /// An empty open-file lock seen once (its identity), where files carry no execute bit
+    /// (Windows): foreign if it is still empty next time (trialog writes its marker right after
+    /// creating the file).
     empty_seen: Mutex<Option<FileId>>,
 }
 
@@ -155,12 +156,21 @@ impl OptunaLock {
                 let read = nofollow::open(&self.path, fs::OpenOptions::new().read(true)).and_then(
                     |mut f| {
                         let id = file_id(&identity::of_file(&f)?);
-                        Ok((id, f.read(&mut content)?))
+                        let n = f.read(&mut content)?;
+                        let executable =
+                            if n == 0 { mode::owner_may_execute(&f.metadata()?) } else { None };
+                        Ok((id, n, executable))
                     },
                 );
                 match read {
-                    Ok((_, n)) if &content[..n] == OPEN_LOCK_MARKER => Holder::Trialog,
-                    Ok((id, 0)) => {
+                    Ok((_, n, _)) if &content[..n] == OPEN_LOCK_MARKER => Holder::Trialog,
+                    // Python's `os.open` creates its lock with mode 0o777 less the umask;
+                    // trialog creates its own without the execute bit.
+                    Ok((_, 0, Some(true))) => Holder::Foreign,
+                    // Mostly trialog's between creating it and writing its marker (a writer
+                    // preempted there can leave it empty for milliseconds).
+                    Ok((_, 0, Some(false))) => Holder::Unknown,
+                    Ok((id, 0, None)) => {
                         let mut seen =
                             self.empty_seen.lock().unwrap_or_else(PoisonError::into_inner);
                         if seen.replace(id) == Some(id) { Holder::Foreign } else { Holder::Unknown }
@@ -265,14 +275,16 @@ impl JournalLock for OptunaLock {
     fn acquire(&self) -> Result<LockGuard<'_>> {
         let start = Instant::now();
         let deadline = self.options.timeout.and_then(|t| start.checked_add(t));
-        self.manners.before_acquire(|| self.journal_len(), || self.holder(), deadline);
         let mut sleep = Duration::from_millis(1);
         let mut watched: Option<(FileId, SystemTime)> = None;
         let mut last_change = Instant::now();
         loop {
+            let looked =
+                self.manners.before_attempt(|| self.journal_len(), || self.holder(), deadline);
             if self.try_create().map_err(|e| self.create_error(e))? {
                 let id = self.id().map_err(|e| Error::io("stat", &self.path, e))?;
                 *self.held.lock().unwrap_or_else(PoisonError::into_inner) = id;
+                self.manners.acquired();
                 return Ok(LockGuard::new(self));
             }
             self.manners.saw_holder(self.holder());
@@ -308,8 +320,10 @@ impl JournalLock for OptunaLock {
                     continue;
                 }
             }
-            std::thread::sleep(sleep);
-            sleep = (sleep * 2).min(self.manners.backoff_cap(self.options.max_backoff));
+            if !looked {
+                std::thread::sleep(sleep);
+                sleep = (sleep * 2).min(self.manners.backoff_cap(self.options.max_backoff));
+            }
         }
     }
 
@@ -421,6 +435,16 @@ mod tests {
         }
     }
 
+    /// Creates `path` as Python's `os.open(path, O_CREAT | O_EXCL | O_WRONLY)` does (mode 0o777
+    /// less the umask).
+    fn create_like_python(path: &Path) -> fs::File {
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o777);
+        options.open(path).unwrap()
+    }
+
     #[test]
     fn a_waiter_tells_trialog_holders_from_foreign_ones() {
         let dir = tempfile::tempdir().unwrap();
@@ -434,17 +458,32 @@ mod tests {
             assert_eq!(waiter.holder(), Holder::Trialog, "{kind:?}");
             drop(guard);
             // Python's locks: a link to the journal path as the Python process got it, or an
-            // empty file (which a trialog writer fills right after creating: foreign only if it
-            // is still empty at the next look).
+            // empty file created with mode 0o777 less the umask. Where files carry no execute
+            // bit (Windows), an empty file (which a trialog writer fills right after creating)
+            // is foreign only if it is still empty at the next look.
             match kind {
                 OptunaLockKind::Symlink => {
                     link::symlink(&journal, waiter.path()).unwrap();
                     assert_eq!(waiter.holder(), Holder::Foreign);
                 }
                 OptunaLockKind::OpenFile => {
+                    let python = create_like_python(waiter.path());
+                    match mode::owner_may_execute(&python.metadata().unwrap()) {
+                        Some(true) => assert_eq!(waiter.holder(), Holder::Foreign),
+                        Some(false) => panic!("Python's mode lost its execute bit"),
+                        None => {
+                            assert_eq!(waiter.holder(), Holder::Unknown);
+                            assert_eq!(waiter.holder(), Holder::Foreign);
+                        }
+                    }
+                    drop(python);
+                    fs::remove_file(waiter.path()).unwrap();
+                    // trialog's own, seen before its marker: never taken for Python's.
                     fs::write(waiter.path(), b"").unwrap();
-                    assert_eq!(waiter.holder(), Holder::Unknown);
-                    assert_eq!(waiter.holder(), Holder::Foreign);
+                    if mode::owner_may_execute(&fs::metadata(waiter.path()).unwrap()).is_some() {
+                        assert_eq!(waiter.holder(), Holder::Unknown);
+                        assert_eq!(waiter.holder(), Holder::Unknown);
+                    }
                 }
             }
             fs::remove_file(waiter.path()).unwrap();

@@ -16,6 +16,7 @@
 //! | [`filelock`] | the advisory lock on a lock file |
 //! | [`durable`] | creating and replacing files durably, directory sync |
 //! | [`map`] | read-only memory maps |
+//! | [`mode`] | permission bits a file's creator chose (Python's lock file from trialog's) |
 //! | [`host`] | this host's name, for owner records |
 //! | [`process`] | whether a process of this host still runs, for owner records |
 //! | [`proctree`] | a child process and its descendants as one unit to stop (the runner's commands) |
@@ -29,6 +30,7 @@ pub(crate) mod host;
 pub(crate) mod identity;
 pub(crate) mod link;
 pub(crate) mod map;
+pub(crate) mod mode;
 pub(crate) mod nofollow;
 pub(crate) mod pio;
 pub(crate) mod process;
