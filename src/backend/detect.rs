@@ -116,6 +116,10 @@ impl JournalFormat {
 
 /// An existing journal file of either format.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per open journal, never in a collection: boxing would only add an indirection"
+)]
 pub enum AnyJournalFile {
     /// A trialog journal.
     Trialog(FileBackend),
