@@ -247,8 +247,9 @@ impl Manners {
         let Some((released_at, len_then)) = self.state().released else {
             return false;
         };
-        let grown = || matches!((journal_len(), len_then), (Some(now), Some(then)) if now > then);
-        if grown() {
+        let grown =
+            |len: Option<u64>| matches!((len, len_then), (Some(now), Some(then)) if now > then);
+        if grown(journal_len()) {
             self.state().others = Some(Instant::now());
         }
         let jitter = self.state().next_jitter();
@@ -289,7 +290,7 @@ impl Manners {
                     }
                 };
                 let waited = match mode {
-                    Mode::HandOff => grown() || now >= released_at + HANDOFF_MAX,
+                    Mode::HandOff => grown(len) || now >= released_at + HANDOFF_MAX,
                     _ => now >= released_at + YIELD_MAX,
                 };
                 if waited && free_for >= gap_after(mode, self.state().typical_hold, jitter) {
