@@ -76,15 +76,21 @@ impl Gate {
     }
 }
 
+/// A gate's key: the fork generation of the process ([`crate::sys::fork`]) and the lock path.
+type GateKey = (u64, PathBuf);
+
 /// The gate shared by every lock object of this process whose lock file is `path` (after
 /// resolving symlinks in its directory and making it absolute), so that two objects on one lock
 /// file exclude each other even where the file lock does not.
 ///
 /// Does not see through hard links or bind mounts: two different paths to one file get two
 /// gates (the file lock still excludes them where it works).
+///
+/// Gates are per process: a `fork` child that asks gets a new gate, not the copy of its parent's
+/// (which may say "held" by a parent thread that does not exist in the child).
 pub(crate) fn shared_gate(path: &Path) -> Arc<Gate> {
-    static GATES: Mutex<Option<HashMap<PathBuf, Weak<Gate>>>> = Mutex::new(None);
-    let key = gate_key(path);
+    static GATES: Mutex<Option<HashMap<GateKey, Weak<Gate>>>> = Mutex::new(None);
+    let key = (crate::sys::fork::generation(), gate_key(path));
     let mut gates = GATES.lock().unwrap_or_else(PoisonError::into_inner);
     let gates = gates.get_or_insert_with(HashMap::new);
     if let Some(gate) = gates.get(&key).and_then(Weak::upgrade) {

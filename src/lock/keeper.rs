@@ -50,7 +50,9 @@ impl<H> Shared<H> {
 /// kernel delays the next one, and then `end_lease`).
 pub(crate) struct Keeper<P: LeaseProtocol> {
     shared: Arc<Shared<P::Handle>>,
-    started: Mutex<bool>,
+    /// The fork generation ([`crate::sys::fork`]) whose process runs the thread, if any: a
+    /// `fork` child has a copy of this object but not the thread, and starts its own.
+    started: Mutex<Option<u64>>,
     path: PathBuf,
     interval: Duration,
     protocol: PhantomData<fn() -> P>,
@@ -65,24 +67,25 @@ impl<P: LeaseProtocol> Keeper<P> {
                 state: Mutex::new(State { shutdown: false, lease: None, refreshing: false }),
                 changed: Condvar::new(),
             }),
-            started: Mutex::new(false),
+            started: Mutex::new(None),
             path: path.to_path_buf(),
             interval: interval.max(Duration::from_millis(1)),
             protocol: PhantomData,
         }
     }
 
-    /// Starts the thread unless it runs already.
+    /// Starts the thread unless it runs already in this process.
     pub(crate) fn ensure_started(&self) -> std::io::Result<()> {
         let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
-        if *started {
+        let generation = crate::sys::fork::generation();
+        if *started == Some(generation) {
             return Ok(());
         }
         let (shared, path, interval) = (self.shared.clone(), self.path.clone(), self.interval);
         std::thread::Builder::new()
             .name("trialog-lock-keeper".into())
             .spawn(move || run::<P>(&shared, &path, interval))?;
-        *started = true;
+        *started = Some(generation);
         Ok(())
     }
 

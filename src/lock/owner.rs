@@ -203,7 +203,7 @@ fn unknown_holder(text: &str) -> String {
 
 /// This host's name, sanitised so it fits in a record (no whitespace, `=` or control characters,
 /// at most 64 bytes). `"unknown-host"` when `gethostname` fails.
-fn this_host() -> String {
+pub(crate) fn this_host() -> String {
     let Some(name) = crate::sys::host::hostname() else {
         return "unknown-host".to_owned();
     };

@@ -23,8 +23,9 @@ pub(super) struct Snapshots {
     opened_at: Option<u64>,
     /// Log bytes past `covered` after which a write takes a snapshot (`u64::MAX`: never).
     threshold: u64,
-    /// The background snapshot in progress, if any.
-    job: Mutex<Option<JoinHandle<()>>>,
+    /// The background snapshot in progress, if any, and the fork generation
+    /// ([`crate::sys::fork`]) of the process that started it.
+    job: Mutex<Option<(u64, JoinHandle<()>)>>,
 }
 
 impl Snapshots {
@@ -65,11 +66,19 @@ impl Snapshots {
     pub(super) fn due(&self, pos: u64) -> bool {
         self.target.is_some()
             && pos.saturating_sub(self.covered.load(Ordering::Relaxed)) >= self.threshold
-            && self.lock_job().as_ref().is_none_or(JoinHandle::is_finished)
+            && self.lock_job().as_ref().is_none_or(|(_, h)| h.is_finished())
     }
 
-    fn lock_job(&self) -> std::sync::MutexGuard<'_, Option<JoinHandle<()>>> {
-        self.job.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The job slot, emptied of a job started before a `fork`: in the child that thread does not
+    /// exist, so its handle is forgotten (joining or detaching it would act on the parent's
+    /// thread id), and a new snapshot may start.
+    fn lock_job(&self) -> std::sync::MutexGuard<'_, Option<(u64, JoinHandle<()>)>> {
+        let mut job = self.job.lock().unwrap_or_else(PoisonError::into_inner);
+        if job.as_ref().is_some_and(|(generation, _)| *generation != crate::sys::fork::generation())
+        {
+            std::mem::forget(job.take());
+        }
+        job
     }
 
     /// The handle followed a compaction: the journal now read continues at `pos`, and no
@@ -84,7 +93,7 @@ impl Snapshots {
     pub(super) fn start(&self, state: ReplayState, pos: u64, file: Option<std::fs::File>) {
         let Some(target) = self.target.clone() else { return };
         let mut job = self.lock_job();
-        if job.as_ref().is_some_and(|h| !h.is_finished()) {
+        if job.as_ref().is_some_and(|(_, h)| !h.is_finished()) {
             return;
         }
         // Claim this position now, so the next writes do not start another one meanwhile.
@@ -96,7 +105,7 @@ impl Snapshots {
                 }
             });
         match spawned {
-            Ok(handle) => *job = Some(handle),
+            Ok(handle) => *job = Some((crate::sys::fork::generation(), handle)),
             Err(e) => log::warn!("cannot start a snapshot thread: {e}"),
         }
     }
@@ -119,7 +128,7 @@ impl Drop for Snapshots {
     /// Waits for a snapshot in progress, so a handle dropped at exit leaves a whole snapshot
     /// (or the old one), not a stray temporary file.
     fn drop(&mut self) {
-        if let Some(job) = self.lock_job().take() {
+        if let Some((_, job)) = self.lock_job().take() {
             let _ = job.join();
         }
     }

@@ -14,6 +14,7 @@
 //! | [`nofollow`] | opening a path without following a link at its last component |
 //! | [`link`] | symbolic links: create (and why it cannot), read, touch |
 //! | [`filelock`] | the advisory lock on a lock file |
+//! | [`fork`] | which process an object was made in (a `fork` child gets copies of its parent's objects) |
 //! | [`durable`] | creating and replacing files durably, directory sync |
 //! | [`map`] | read-only memory maps |
 //! | [`mode`] | permission bits a file's creator chose (Python's lock file from trialog's) |
@@ -26,6 +27,7 @@
 
 pub(crate) mod durable;
 pub(crate) mod filelock;
+pub(crate) mod fork;
 pub(crate) mod host;
 pub(crate) mod identity;
 pub(crate) mod link;
