@@ -44,38 +44,6 @@ fn register_once() {
     });
 }
 
-/// A child of this process started by [`fork_running`].
-#[cfg(all(test, unix))]
-pub(crate) struct ForkedChild(libc::pid_t);
-
-/// Forks this process; the child runs `check` and exits 0 if it returned `true` (1 if it
-/// returned `false` or panicked). For tests of objects used across `fork`: the child runs Rust
-/// code after forking a multi-threaded test process, which is fine as long as no other thread
-/// holds a lock `check` needs (the test harness's threads hold none of ours).
-#[cfg(all(test, unix))]
-pub(crate) fn fork_running(check: impl FnOnce() -> bool) -> ForkedChild {
-    // SAFETY: fork has no memory-safety preconditions; the child leaves with `_exit`, so it
-    // never unwinds into the parent's test harness nor runs its exit handlers.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(check)).unwrap_or(false);
-        unsafe { libc::_exit(if ok { 0 } else { 1 }) };
-    }
-    ForkedChild(pid)
-}
-
-#[cfg(all(test, unix))]
-impl ForkedChild {
-    /// Waits for the child: whether its `check` returned `true`.
-    pub(crate) fn succeeded(self) -> bool {
-        let mut status = 0;
-        // SAFETY: waits for our own child; `status` is a valid out pointer.
-        let waited = unsafe { libc::waitpid(self.0, &mut status, 0) };
-        waited == self.0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
-    }
-}
-
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;
