@@ -7,9 +7,8 @@
 //! exactly-sized allocation while small, the same as [`super::VecMap`].
 
 use std::borrow::Borrow;
-use std::fmt;
 
-use super::slots::Slots;
+use super::slots::{Slots, slot_map_common};
 
 /// A map with unique keys stored in one slice, in the order they were first inserted (a
 /// `dict`'s order). Equality compares the entries in order: the same entries in another order
@@ -19,51 +18,12 @@ pub struct ListMap<K, V> {
     entries: Slots<(K, V)>,
 }
 
-impl<K, V> Default for ListMap<K, V> {
-    fn default() -> Self {
-        ListMap { entries: Slots::default() }
-    }
-}
-
-impl<K: PartialEq, V: PartialEq> PartialEq for ListMap<K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        self.slice() == other.slice()
-    }
-}
+slot_map_common!(ListMap, "insertion order");
 
 impl<K, V> ListMap<K, V> {
     /// An empty map (no allocation).
     pub fn new() -> Self {
         Self::default()
-    }
-
-    fn slice(&self) -> &[(K, V)] {
-        self.entries.as_slice()
-    }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.slice().len()
-    }
-
-    /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.slice().is_empty()
-    }
-
-    /// Entries in insertion order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
-        self.slice().iter().map(|(k, v)| (k, v))
-    }
-
-    /// Keys in insertion order.
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
-        self.slice().iter().map(|(k, _)| k)
-    }
-
-    /// Values in insertion order.
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
-        self.slice().iter().map(|(_, v)| v)
     }
 }
 
@@ -166,28 +126,6 @@ impl<K: Eq, V> Extend<(K, V)> for ListMap<K, V> {
 impl<K: Eq, V, const N: usize> From<[(K, V); N]> for ListMap<K, V> {
     fn from(entries: [(K, V); N]) -> Self {
         entries.into_iter().collect()
-    }
-}
-
-impl<K, V> IntoIterator for ListMap<K, V> {
-    type Item = (K, V);
-    type IntoIter = std::vec::IntoIter<(K, V)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_vec().into_iter()
-    }
-}
-
-impl<'a, K, V> IntoIterator for &'a ListMap<K, V> {
-    type Item = (&'a K, &'a V);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.slice().iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for ListMap<K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.slice().iter().map(|(k, v)| (k, v))).finish()
     }
 }
 

@@ -94,3 +94,79 @@ impl<T> Slots<T> {
         }
     }
 }
+
+/// The part of a map stored as a [`Slots`] of `(key, value)` entries that does not depend on
+/// how the entries are ordered: `Default`, `PartialEq` (entries compared in order), `len`,
+/// `is_empty`, `iter`, `keys`, `values` (in the map's `$order`), `IntoIterator` by value and by
+/// reference, and `Debug` (as a map). Used by [`super::ListMap`] (insertion order) and
+/// [`super::VecMap`] (key order), which differ only in where an entry goes and how it is found.
+macro_rules! slot_map_common {
+    ($map:ident, $order:literal) => {
+        impl<K, V> Default for $map<K, V> {
+            fn default() -> Self {
+                $map { entries: Slots::default() }
+            }
+        }
+
+        impl<K: PartialEq, V: PartialEq> PartialEq for $map<K, V> {
+            fn eq(&self, other: &Self) -> bool {
+                self.slice() == other.slice()
+            }
+        }
+
+        impl<K, V> $map<K, V> {
+            fn slice(&self) -> &[(K, V)] {
+                self.entries.as_slice()
+            }
+
+            /// Number of entries.
+            pub fn len(&self) -> usize {
+                self.slice().len()
+            }
+
+            /// Whether the map is empty.
+            pub fn is_empty(&self) -> bool {
+                self.slice().is_empty()
+            }
+
+            #[doc = concat!("Entries in ", $order, ".")]
+            pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
+                self.slice().iter().map(|(k, v)| (k, v))
+            }
+
+            #[doc = concat!("Keys in ", $order, ".")]
+            pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
+                self.slice().iter().map(|(k, _)| k)
+            }
+
+            #[doc = concat!("Values in ", $order, ".")]
+            pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
+                self.slice().iter().map(|(_, v)| v)
+            }
+        }
+
+        impl<K, V> IntoIterator for $map<K, V> {
+            type Item = (K, V);
+            type IntoIter = std::vec::IntoIter<(K, V)>;
+            fn into_iter(self) -> Self::IntoIter {
+                self.entries.into_vec().into_iter()
+            }
+        }
+
+        impl<'a, K, V> IntoIterator for &'a $map<K, V> {
+            type Item = (&'a K, &'a V);
+            type IntoIter =
+                std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
+            fn into_iter(self) -> Self::IntoIter {
+                self.slice().iter().map(|(k, v)| (k, v))
+            }
+        }
+
+        impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for $map<K, V> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_map().entries(self.slice().iter().map(|(k, v)| (k, v))).finish()
+            }
+        }
+    };
+}
+pub(super) use slot_map_common;

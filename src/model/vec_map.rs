@@ -5,9 +5,8 @@
 //! appends. The storage is [`Slots`]: two words, one exactly-sized allocation while small.
 
 use std::borrow::Borrow;
-use std::fmt;
 
-use super::slots::Slots;
+use super::slots::{Slots, slot_map_common};
 
 /// A map with sorted, unique keys stored in one slice. Iteration is in key order.
 #[derive(Clone)]
@@ -15,23 +14,7 @@ pub struct VecMap<K, V> {
     entries: Slots<(K, V)>,
 }
 
-impl<K, V> Default for VecMap<K, V> {
-    fn default() -> Self {
-        VecMap { entries: Slots::default() }
-    }
-}
-
-impl<K: PartialEq, V: PartialEq> PartialEq for VecMap<K, V> {
-    fn eq(&self, other: &Self) -> bool {
-        self.slice() == other.slice()
-    }
-}
-
-impl<K, V> VecMap<K, V> {
-    fn slice(&self) -> &[(K, V)] {
-        self.entries.as_slice()
-    }
-}
+slot_map_common!(VecMap, "key order");
 
 impl<K: Ord, V> VecMap<K, V> {
     /// An empty map (no allocation).
@@ -97,31 +80,6 @@ impl<K: Ord, V> VecMap<K, V> {
         let i = self.find(key).ok()?;
         Some(self.entries.remove(i).1)
     }
-
-    /// Number of entries.
-    pub fn len(&self) -> usize {
-        self.slice().len()
-    }
-
-    /// Whether the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.slice().is_empty()
-    }
-
-    /// Entries in key order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&K, &V)> + ExactSizeIterator {
-        self.slice().iter().map(|(k, v)| (k, v))
-    }
-
-    /// Keys in order.
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &K> + ExactSizeIterator {
-        self.slice().iter().map(|(k, _)| k)
-    }
-
-    /// Values in key order.
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &V> + ExactSizeIterator {
-        self.slice().iter().map(|(_, v)| v)
-    }
 }
 
 impl<K: Ord, V, Q: Ord + ?Sized> std::ops::Index<&Q> for VecMap<K, V>
@@ -157,28 +115,6 @@ impl<K: Ord, V> FromIterator<(K, V)> for VecMap<K, V> {
 impl<K: Ord, V, const N: usize> From<[(K, V); N]> for VecMap<K, V> {
     fn from(entries: [(K, V); N]) -> Self {
         entries.into_iter().collect()
-    }
-}
-
-impl<K, V> IntoIterator for VecMap<K, V> {
-    type Item = (K, V);
-    type IntoIter = std::vec::IntoIter<(K, V)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.entries.into_vec().into_iter()
-    }
-}
-
-impl<'a, K, V> IntoIterator for &'a VecMap<K, V> {
-    type Item = (&'a K, &'a V);
-    type IntoIter = std::iter::Map<std::slice::Iter<'a, (K, V)>, fn(&'a (K, V)) -> (&'a K, &'a V)>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.slice().iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl<K: fmt::Debug, V: fmt::Debug> fmt::Debug for VecMap<K, V> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.slice().iter().map(|(k, v)| (k, v))).finish()
     }
 }
 
