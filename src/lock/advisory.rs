@@ -72,14 +72,12 @@ struct Incarnation {
 impl Incarnation {
     /// Opens (creating it if needed) the lock file at `path` for this process.
     fn open(path: &Path) -> Result<Self> {
-        let file = super::lock_file::open_or_create(path)?;
-        let template = owner::OwnerRecord::new_for_this_process();
         Ok(Incarnation {
             generation: fork::generation(),
-            file,
+            file: super::lock_file::open_or_create(path)?,
             gate: gate::shared_gate(path),
-            pid: template.pid,
-            nonce: template.nonce,
+            pid: std::process::id(),
+            nonce: owner::new_nonce(),
             written: Mutex::new(None),
         })
     }

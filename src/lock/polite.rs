@@ -27,10 +27,9 @@
 //! lock only once it has seen it free for a **gap** (see [`gap_after`]): about a typical trialog
 //! hold while yielding, half of one while handing off (none there while the typical hold is under
 //! [`HANDOFF_GAP_FROM`]: such short turns leave free moments anyway), stretched at random. A
-//! waiting Python
-//! writer, whose attempts come at moments that have nothing to do with trialog's turns, then
-//! finds the lock free at about every other attempt (one in three while handing off), however
-//! long the turns are. This is what lets a Python writer in the first time (it is invisible until
+//! waiting Python writer, whose attempts come at moments that have nothing to do with trialog's
+//! turns, then finds the lock free at about every other attempt (one in three while handing
+//! off), however long the turns are. This is what lets a Python writer in the first time (it is invisible until
 //! it holds the lock once), and what keeps a Python writer whose sleeps have grown long in the
 //! game. Without it, trialog writers took turns back to back (each one's wait used up while
 //! another held the lock), and with 5-15 ms fsyncs in each turn the Python writers finished 2-7%
@@ -83,10 +82,11 @@ pub(crate) const POLITE_BACKOFF: Duration = Duration::from_millis(1);
 
 /// How long the lock must have looked free before a polite writer takes it: about a typical
 /// hold while yielding (then at most half of the time is spent in turns), half of it while
-/// handing off (none below [`HANDOFF_GAP_FROM`]), at least one look ([`HANDOFF_POLL`]) and at most [`GAP_MAX`]. `jitter` (in
-/// `0..1`) stretches it by 0.5-1.5x: with gaps of a fixed length, trialog's turns came at a
-/// steady period, and a Python waiter sleeping its 1 s between attempts could meet a turn at
-/// every attempt (both Python writers finished nothing for 3 s in about one run of 16).
+/// handing off (none below [`HANDOFF_GAP_FROM`]), at least one look ([`HANDOFF_POLL`]) and at
+/// most [`GAP_MAX`]. `jitter` (in `0..1`) stretches it by 0.5-1.5x: with gaps of a fixed
+/// length, trialog's turns came at a steady period, and a Python waiter sleeping its 1 s between
+/// attempts could meet a turn at every attempt (both Python writers finished nothing for 3 s in
+/// about one run of 16).
 fn gap_after(mode: Mode, typical_hold: Duration, jitter: f64) -> Duration {
     let gap = match mode {
         Mode::Yield => typical_hold,
