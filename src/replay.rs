@@ -616,7 +616,12 @@ impl ReplayState {
 
     /// The latest heartbeat of a RUNNING trial, if it has had one.
     pub fn last_heartbeat(&self, trial_id: u64) -> Option<Timestamp> {
-        self.heartbeats.get(&trial_id).map(|h| h.latest)
+        self.heartbeats(trial_id).map(|h| h.latest)
+    }
+
+    /// The heartbeats of a RUNNING trial, if it has had one.
+    pub fn heartbeats(&self, trial_id: u64) -> Option<Heartbeats> {
+        self.heartbeats.get(&trial_id).copied()
     }
 
     /// The RUNNING trials of a live study that have had a heartbeat, with their heartbeats, in

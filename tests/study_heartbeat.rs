@@ -147,6 +147,28 @@ fn fail_stale_trials_fails_only_running_trials_with_an_old_heartbeat() {
 }
 
 #[test]
+fn a_handle_sees_the_trials_it_sent_heartbeats_for_go_stale_at_its_first_look() {
+    // Optuna's own heartbeat tests do this: send a heartbeat, wait past the grace period, sweep
+    // once through the same storage object, expect the trial failed.
+    let (plain, beating, _) = memory_storages();
+    let study = plain.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+    let created = beating.create_new_trial(study, None).unwrap(); // first heartbeat in the create
+    let recorded = plain.create_new_trial(study, None).unwrap();
+    plain.record_heartbeat(recorded).unwrap();
+    let grace = Duration::from_millis(100);
+    std::thread::sleep(grace * 3);
+    assert_eq!(beating.stale_trial_ids(study, grace).unwrap(), vec![created]);
+    assert_eq!(plain.stale_trial_ids(study, grace).unwrap(), vec![recorded]);
+    // A third handle never saw either heartbeat: at first sight only the wall-clock fallback
+    // applies, and these heartbeats are recent.
+    let fresh = JournalStorage::new(plain.backend().clone()).unwrap();
+    assert!(fresh.stale_trial_ids(study, grace).unwrap().is_empty());
+    assert_eq!(plain.fail_stale_trials(study, grace).unwrap(), vec![recorded]);
+    assert_eq!(plain.get_trial(recorded).unwrap().state, TrialState::Fail);
+    assert_eq!(plain.get_trial(created).unwrap().state, TrialState::Running);
+}
+
+#[test]
 fn with_heartbeats_refreshes_the_heartbeat_while_the_objective_runs() {
     let backend = MemoryBackend::new();
     let options = HeartbeatOptions {

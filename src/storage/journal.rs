@@ -676,12 +676,18 @@ impl<B: LogBackend> JournalStorage<B> {
     /// Records that the worker running `trial_id` is alive now (one durable operation of code
     /// 128, which readers without heartbeat support skip). Fails with [`Error::TrialFinished`]
     /// once the trial is finished, and with `InvalidArgument` if it is not RUNNING.
+    ///
+    /// Like every heartbeat this handle writes (also the first one, in the batch that makes a
+    /// trial RUNNING), it starts the handle's watch of the trial (see
+    /// [`JournalStorage::stale_trial_ids`]): a handle that sweeps the trials it sent heartbeats
+    /// for needs no earlier look to see one go stale, as with Optuna's storages.
     pub fn record_heartbeat(&self, trial_id: u64) -> Result<()> {
         self.write(Operation::TrialHeartbeat { trial_id, at: self.now() }).map(drop)
     }
 
     /// The RUNNING trials of a study that are stale: whose heartbeat count this handle has seen
-    /// unchanged for longer than `grace_period` on its own monotonic clock, or, seen for the
+    /// (by looking here or by sending that heartbeat itself) unchanged for longer than
+    /// `grace_period` on its own monotonic clock, or, seen for the
     /// first time, whose latest heartbeat is older than `grace_period` plus
     /// [`MAX_CLOCK_SKEW`](crate::storage::MAX_CLOCK_SKEW) by this host's wall clock (the
     /// fallback for a handle that just started; `docs/LOCKING.md`, "Heartbeats across hosts").

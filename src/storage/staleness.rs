@@ -2,8 +2,9 @@
 //!
 //! A heartbeat carries the wall-clock time of the host that wrote it; the sweeper runs on
 //! another host whose clock may be minutes off. So a storage handle watches instead: it notes
-//! when, on its own monotonic clock, it first saw each trial's current heartbeat count, and a
-//! trial is stale once that count has not changed for the grace period. A live worker's
+//! when, on its own monotonic clock, it first saw each trial's current heartbeat count (looking
+//! for stale trials, or writing that heartbeat itself), and a trial is stale once that count
+//! has not changed for the grace period. A live worker's
 //! heartbeats change the count whatever their timestamps say; a dead worker's count stops,
 //! whatever its clock said.
 //!
@@ -45,6 +46,17 @@ struct Sighting {
 }
 
 impl HeartbeatWatch {
+    /// Notes that the trial's heartbeat count was `count` at `mono` (this handle wrote that
+    /// heartbeat, or a later one): a count already watched keeps its earlier sighting.
+    pub(crate) fn saw(&mut self, trial_id: u64, count: u64, mono: Instant) {
+        match self.seen.get(&trial_id) {
+            Some(s) if s.count == count => {}
+            _ => {
+                self.seen.insert(trial_id, Sighting { count, since: mono, stale_at_sight: false });
+            }
+        }
+    }
+
     /// The RUNNING trials of `study_id` that are stale in `state` by the rules above, in id
     /// order, given the sweeper's wall clock `wall` and monotonic clock `mono`. Remembers what
     /// it saw and forgets trials that stopped running.
@@ -128,6 +140,27 @@ mod tests {
         assert!(w.stale(&s, 0, wall, t0 + grace * 3, grace).unwrap().is_empty());
         assert!(w.stale(&s, 0, wall, t0 + grace * 4, grace).unwrap().is_empty());
         assert_eq!(w.stale(&s, 0, wall, t0 + grace * 5, grace).unwrap(), vec![0]);
+    }
+
+    #[test]
+    fn a_heartbeat_the_handle_wrote_is_watched_from_its_writing() {
+        let grace = Duration::from_secs(5);
+        let t0 = Instant::now();
+        let wall = Timestamp(1_000_000_000_000);
+        let mut s = state_with_running_trial();
+        beat(&mut s, wall.0);
+        let mut w = HeartbeatWatch::default();
+        w.saw(0, 1, t0);
+        // The first look comes after the grace period: stale, no second look needed.
+        assert_eq!(w.stale(&s, 0, wall, t0 + grace * 2, grace).unwrap(), vec![0]);
+        // Seeing the same count again later keeps the earlier sighting.
+        w.saw(0, 1, t0 + grace * 2);
+        assert_eq!(w.stale(&s, 0, wall, t0 + grace * 2, grace).unwrap(), vec![0]);
+        // A newer count restarts the watch.
+        beat(&mut s, wall.0);
+        w.saw(0, 2, t0 + grace * 2);
+        assert!(w.stale(&s, 0, wall, t0 + grace * 3, grace).unwrap().is_empty());
+        assert_eq!(w.stale(&s, 0, wall, t0 + grace * 4, grace).unwrap(), vec![0]);
     }
 
     #[test]

@@ -282,6 +282,7 @@ impl<B: LogBackend> JournalStorage<B> {
         for batch in &batches {
             committed.log.state.apply_batch(batch);
         }
+        self.watch_own_heartbeats(&committed.log.state, &batches);
         committed.log.pos = end;
         committed.in_flight = false;
         drop(committed);
@@ -298,6 +299,22 @@ impl<B: LogBackend> JournalStorage<B> {
                 None => Ok(nothing()),
             })
             .collect())
+    }
+
+    /// Starts the staleness watch of each trial this group sent a heartbeat for at the count
+    /// `state` (the committed state, just past the group) holds: this handle saw it now.
+    fn watch_own_heartbeats(&self, state: &ReplayState, batches: &[LogBatch]) {
+        let beaten = batches.iter().flat_map(|b| &b.ops).filter_map(|op| match op {
+            Operation::TrialHeartbeat { trial_id, .. } => Some(*trial_id),
+            _ => None,
+        });
+        let mut watch = None;
+        for trial_id in beaten {
+            if let Some(beats) = state.heartbeats(trial_id) {
+                let watch = watch.get_or_insert_with(|| self.watch());
+                watch.saw(trial_id, beats.count, Instant::now());
+            }
+        }
     }
 
     /// The writers' state at the end this handle last knew, without reading the log, and the

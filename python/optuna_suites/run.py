@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Runs Optuna's own test suites against `trialog.JournalStorage`, in both journal formats.
+
+Optuna's PyPI source distribution ships its `tests/` directory. This script takes the one of the
+Optuna version installed beside trialog (downloaded with `pip download --no-binary`, unless
+`--optuna-tests` names an unpacked `tests/` directory), and runs with pytest every Optuna test
+file that takes its storages from `optuna.testing.storages`, with `trialog_optuna_plugin`
+loaded so those storages are trialog's (the plugin's docstring says how). Tests that check an
+implementation detail of another storage rather than storage behaviour are deselected below,
+each with the reason. Exits with pytest's status.
+
+    python python/optuna_suites/run.py                 # needs pytest, fakeredis, pandas, cmaes
+    python python/optuna_suites/run.py -- -k heartbeat # extra pytest arguments after --
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+# Optuna's test files that take their storages from `optuna.testing.storages`, less those about
+# one storage's internals (journal_tests: Optuna's JournalStorage; test_grpc, test_cli: servers
+# and URLs of Optuna's own storages).
+SUITES = [
+    "storages_tests/test_storages.py",
+    "storages_tests/test_heartbeat.py",
+    "storages_tests/test_callbacks.py",
+    "study_tests/test_study.py",
+    "study_tests/test_optimize.py",
+    "study_tests/test_dataframe.py",
+    "trial_tests/test_trial.py",
+    "trial_tests/test_frozen.py",
+    "samplers_tests/test_grid.py",
+    "samplers_tests/test_cmaes.py",
+    "search_space_tests/test_intersection.py",
+    "search_space_tests/test_group_decomposed.py",
+]
+
+# Test -> why it does not apply to trialog. (pytest deselects by prefix: each id ends with its
+# parameters' "[", so that no other test whose name starts alike is left out.)
+DESELECTED = {
+    "study_tests/test_study.py::test_get_trials[": (
+        "asserts that get_trials(deepcopy=True) calls copy.deepcopy; trialog builds new "
+        "objects on every call, so there is nothing to copy (Optuna skips its gRPC proxy for "
+        "the same reason)"
+    ),
+    "storages_tests/test_heartbeat.py::test_heartbeat_experimental_warnings[": (
+        "asserts RDBStorage's ExperimentalWarning for heartbeat_interval; trialog's heartbeats "
+        "are not an experimental feature"
+    ),
+}
+
+
+def optuna_version(python: str) -> str:
+    return subprocess.run(
+        [python, "-c", "import optuna; print(optuna.__version__)"],
+        check=True, capture_output=True, text=True).stdout.strip()
+
+
+def fetch_tests(python: str, into: Path) -> Path:
+    """Optuna's `tests/` from the source distribution of the installed version, under `into`."""
+    version = optuna_version(python)
+    subprocess.run(
+        [python, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+         f"optuna=={version}", "-d", str(into)],
+        check=True)
+    archive = into / f"optuna-{version}.tar.gz"
+    prefix = f"optuna-{version}/tests/"
+    with tarfile.open(archive) as tar:
+        members = [m for m in tar.getmembers() if m.name.startswith(prefix)]
+        if not members:
+            sys.exit(f"run.py: {archive} holds no {prefix}")
+        for m in members:
+            m.name = m.name[len(f"optuna-{version}/"):]
+        tar.extractall(into, members=members, filter="data")
+    return into / "tests"
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--optuna-tests", type=Path,
+                   help="an unpacked Optuna tests/ directory (default: download the sdist)")
+    p.add_argument("--python", default=sys.executable,
+                   help="the interpreter with optuna and trialog installed")
+    p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory(prefix="trialog-optuna-suites-") as scratch:
+        tests = a.optuna_tests or fetch_tests(a.python, Path(scratch))
+        tests = tests.resolve()
+        cmd = [a.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               "-p", "trialog_optuna_plugin", "--rootdir", str(tests.parent)]
+        cmd += [str(tests / s) for s in SUITES]
+        for test, reason in DESELECTED.items():
+            print(f"deselected {test}: {reason}")
+            # Node ids are relative to the root directory.
+            cmd += ["--deselect", f"{tests.name}/{test}"]
+        cmd += a.pytest_args
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+        # From the scratch directory: `import optuna` must find the installed package, never a
+        # source tree beside the tests.
+        return subprocess.run(cmd, cwd=tests.parent, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())
