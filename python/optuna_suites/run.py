@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
-"""Runs Optuna's own test suites against `trialog.JournalStorage`, in both journal formats.
+"""Runs Optuna's own test suites against trialog: `trialog.JournalStorage` and `trialog serve`.
 
 Optuna's PyPI source distribution ships its `tests/` directory. This script takes the one of the
 Optuna version installed beside trialog (downloaded with `pip download --no-binary`, unless
 `--optuna-tests` names an unpacked `tests/` directory), and runs with pytest every Optuna test
 file that takes its storages from `optuna.testing.storages`, with `trialog_optuna_plugin`
-loaded so those storages are trialog's (the plugin's docstring says how). Tests that check an
+loaded so those storages are trialog's: the Python package's storage and `trialog serve` behind
+Optuna's GrpcStorageProxy, each in both journal formats (the plugin's docstring says how; the
+serve modes need the CLI, by default this checkout's debug build). Tests that check an
 implementation detail of another storage rather than storage behaviour are deselected below,
 each with the reason. Exits with pytest's status.
 
     python python/optuna_suites/run.py                 # needs pytest, fakeredis, pandas, cmaes
+    python python/optuna_suites/run.py --modes trialog,trialog_optuna   # no server
     python python/optuna_suites/run.py -- -k heartbeat # extra pytest arguments after --
 """
 
@@ -24,6 +27,11 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+
+# The storage modes of trialog_optuna_plugin: the Python package in each format, and `trialog
+# serve` in each format through Optuna's own GrpcStorageProxy.
+ALL_MODES = ["trialog", "trialog_optuna", "trialog_serve", "trialog_serve_optuna"]
 
 # Optuna's test files that take their storages from `optuna.testing.storages`, less those about
 # one storage's internals (journal_tests: Optuna's JournalStorage; test_grpc, test_cli: servers
@@ -89,8 +97,16 @@ def main() -> int:
                    help="an unpacked Optuna tests/ directory (default: download the sdist)")
     p.add_argument("--python", default=sys.executable,
                    help="the interpreter with optuna and trialog installed")
+    p.add_argument("--modes", default=",".join(ALL_MODES),
+                   help="storage modes, comma-separated (default: all of them)")
+    p.add_argument("--trialog-bin", type=Path, default=ROOT / "target" / "debug" / "trialog",
+                   help="the trialog CLI for the serve modes (default: the debug build)")
     p.add_argument("pytest_args", nargs="*", help="more pytest arguments (after --)")
     a = p.parse_args()
+    modes = a.modes.split(",")
+    if any(m.startswith("trialog_serve") for m in modes) and not a.trialog_bin.is_file():
+        sys.exit(f"run.py: {a.trialog_bin} not found: build it (cargo build) or pass "
+                 "--trialog-bin, or leave out the trialog_serve modes")
     with tempfile.TemporaryDirectory(prefix="trialog-optuna-suites-") as scratch:
         tests = a.optuna_tests or fetch_tests(a.python, Path(scratch))
         tests = tests.resolve()
@@ -104,6 +120,8 @@ def main() -> int:
         cmd += a.pytest_args
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
+        env["TRIALOG_MODES"] = ",".join(modes)
+        env["TRIALOG_BIN"] = str(a.trialog_bin.resolve())
         # From the scratch directory: `import optuna` must find the installed package, never a
         # source tree beside the tests.
         return subprocess.run(cmd, cwd=tests.parent, env=env).returncode

@@ -6,32 +6,69 @@ Optuna's tests take their storages from `optuna.testing.storages`: the list `STO
 this plugin replaces both lists, in place (test modules import the list objects), with trialog's
 modes and teaches `StorageSupplier` to open them:
 
-  trialog         trialog.JournalStorage(<temp file>)                   trialog's format
-  trialog_optuna  trialog.JournalStorage(<temp file>, format="optuna")  Optuna's JSON lines
+  trialog               trialog.JournalStorage(<temp file>)                   trialog's format
+  trialog_optuna        trialog.JournalStorage(<temp file>, format="optuna")  Optuna's JSON lines
+  trialog_serve         GrpcStorageProxy to `trialog serve` on <temp file>     trialog's format
+  trialog_serve_optuna  GrpcStorageProxy to `trialog serve --format optuna`    Optuna's JSON lines
 
 The keyword arguments a test passes to `StorageSupplier` (heartbeat_interval, grace_period,
 heartbeat_stale_trial_callback, failed_trial_callback) go to `trialog.JournalStorage` as they
-would to `RDBStorage`. The heartbeat tests run on the trialog format only: an Optuna-format
-journal cannot hold heartbeats (docs/PYTHON.md). `TRIALOG_MODES` (comma-separated) narrows the
-modes.
+would to `RDBStorage`. The heartbeat tests run on `trialog` only: an Optuna-format journal
+cannot hold heartbeats (docs/PYTHON.md), and Optuna's gRPC protocol has none. `TRIALOG_MODES`
+(comma-separated; default `trialog,trialog_optuna`) chooses the modes; the serve modes start
+`$TRIALOG_BIN serve` (default `trialog` on the PATH) on a free port of 127.0.0.1 for each
+storage and stop it with the storage.
 """
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import tempfile
+import time
 
+import optuna
 import optuna.testing.storages as storages
 from optuna.testing.tempfile_pool import NamedTemporaryFilePool
 
 import trialog
 
-MODES = {"trialog": "trialog", "trialog_optuna": "optuna"}
-_chosen = os.environ.get("TRIALOG_MODES", ",".join(MODES)).split(",")
+MODES = {
+    "trialog": "trialog",
+    "trialog_optuna": "optuna",
+    "trialog_serve": "trialog",
+    "trialog_serve_optuna": "optuna",
+}
+_chosen = os.environ.get("TRIALOG_MODES", "trialog,trialog_optuna").split(",")
 unknown = [m for m in _chosen if m not in MODES]
 if unknown:
     raise ValueError(f"TRIALOG_MODES: unknown modes {unknown} (known: {sorted(MODES)})")
 
 _optuna_enter = storages.StorageSupplier.__enter__
+_optuna_exit = storages.StorageSupplier.__exit__
+
+
+def _serve(journal: str, fmt: str):
+    """`trialog serve` on `journal` at a free port of 127.0.0.1, once it listens."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = tempfile.TemporaryFile()
+    args = [os.environ.get("TRIALOG_BIN", "trialog"), "serve", "--journal", journal,
+            "--port", str(port), "--format", fmt]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        log.seek(0)
+        if b"listening on" in log.read():
+            return proc, port
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(f"trialog serve exited: {log.read().decode(errors='replace')}")
+        time.sleep(0.01)
+    proc.kill()
+    raise RuntimeError("trialog serve did not start within 30 s")
 
 
 def _enter(self):
@@ -40,11 +77,27 @@ def _enter(self):
         return _optuna_enter(self)
     # As Optuna's own journal mode: a temporary file that the supplier's __exit__ closes.
     self.tempfile = self.extra_args.get("file", NamedTemporaryFilePool().tempfile())
+    if self.storage_specifier.startswith("trialog_serve"):
+        self.trialog_server, port = _serve(self.tempfile.name, fmt)
+        self.storage = optuna.storages.GrpcStorageProxy(host="127.0.0.1", port=port)
+        return self.storage
     kwargs = {k: v for k, v in self.extra_args.items() if k != "file"}
     self.storage = trialog.JournalStorage(self.tempfile.name, format=fmt, **kwargs)
     return self.storage
 
 
+def _exit(self, *exc):
+    server = getattr(self, "trialog_server", None)
+    if server is not None:
+        self.storage.close()
+        server.terminate()
+        server.wait(timeout=15)
+        self.trialog_server = None
+    return _optuna_exit(self, *exc)
+
+
 storages.StorageSupplier.__enter__ = _enter
+storages.StorageSupplier.__exit__ = _exit
 storages.STORAGE_MODES[:] = _chosen
-storages.STORAGE_MODES_HEARTBEAT[:] = [m for m in _chosen if MODES[m] == "trialog"]
+# Heartbeats need the trialog format, and Optuna's gRPC protocol has none.
+storages.STORAGE_MODES_HEARTBEAT[:] = [m for m in _chosen if m == "trialog"]
