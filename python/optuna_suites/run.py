@@ -7,7 +7,9 @@ Optuna version installed beside trialog (downloaded with `pip download --no-bina
 file that takes its storages from `optuna.testing.storages`, with `trialog_optuna_plugin`
 loaded so those storages are trialog's: the Python package's storage and `trialog serve` behind
 Optuna's GrpcStorageProxy, each in both journal formats (the plugin's docstring says how; the
-serve modes need the CLI, by default this checkout's debug build). Tests that check an
+serve modes need the CLI, by default this checkout's debug build). Then Optuna's tests of a
+storage shared through a server (`test_with_server.py`: threads, 8 worker processes, pickling)
+run on one trialog journal of each format. Tests that check an
 implementation detail of another storage rather than storage behaviour are deselected below,
 each with the reason. Exits with pytest's status.
 
@@ -50,6 +52,9 @@ SUITES = [
     "search_space_tests/test_intersection.py",
     "search_space_tests/test_group_decomposed.py",
 ]
+
+# Optuna's tests of a storage behind a database server (TEST_DB_URL), here one journal file.
+WITH_SERVER = "storages_tests/test_with_server.py"
 
 # Test -> why it does not apply to trialog. (pytest deselects by prefix: each id ends with its
 # parameters' "[", so that no other test whose name starts alike is left out.)
@@ -114,7 +119,7 @@ def main() -> int:
                "-p", "trialog_optuna_plugin", "--rootdir", str(tests.parent)]
         cmd += [str(tests / s) for s in SUITES]
         for test, reason in DESELECTED.items():
-            print(f"deselected {test}: {reason}")
+            print(f"deselected {test}: {reason}", flush=True)
             # Node ids are relative to the root directory.
             cmd += ["--deselect", f"{tests.name}/{test}"]
         cmd += a.pytest_args
@@ -124,7 +129,19 @@ def main() -> int:
         env["TRIALOG_BIN"] = str(a.trialog_bin.resolve())
         # From the scratch directory: `import optuna` must find the installed package, never a
         # source tree beside the tests.
-        return subprocess.run(cmd, cwd=tests.parent, env=env).returncode
+        status = subprocess.run(cmd, cwd=scratch, env=env).returncode
+        # test_with_server.py: one long-lived journal per format that its tests share, written
+        # by threads and by 8 worker processes.
+        for fmt in [f for m, f in (("trialog", "trialog"), ("trialog_optuna", "optuna"))
+                    if m in modes]:
+            print(f"{WITH_SERVER} on one {fmt}-format journal", flush=True)
+            journal = Path(scratch) / f"with-server.{fmt}"
+            with_server = cmd[:cmd.index("--rootdir") + 2] + [str(tests / WITH_SERVER)]
+            with_server += a.pytest_args
+            env_fmt = dict(env, TRIALOG_WITH_SERVER_JOURNAL=str(journal),
+                           TRIALOG_WITH_SERVER_FORMAT=fmt)
+            status = max(status, subprocess.run(with_server, cwd=scratch, env=env_fmt).returncode)
+        return status
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ storage and stop it with the storage.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -101,3 +102,23 @@ storages.StorageSupplier.__exit__ = _exit
 storages.STORAGE_MODES[:] = _chosen
 # Heartbeats need the trialog format, and Optuna's gRPC protocol has none.
 storages.STORAGE_MODES_HEARTBEAT[:] = [m for m in _chosen if m == "trialog"]
+
+
+# Optuna's tests/storages_tests/test_with_server.py takes one long-lived storage from its own
+# `get_storage()` (a database server named by TEST_DB_URL): with TRIALOG_WITH_SERVER_JOURNAL set,
+# that storage is `trialog.JournalStorage` on that journal, in TRIALOG_WITH_SERVER_FORMAT
+# (`trialog` or `optuna`). Its worker processes (forked) call the replaced function too.
+@contextlib.contextmanager
+def _with_server_storage():
+    path = os.environ["TRIALOG_WITH_SERVER_JOURNAL"]
+    fmt = os.environ.get("TRIALOG_WITH_SERVER_FORMAT", "trialog")
+    yield trialog.JournalStorage(path, format=fmt)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    if "TRIALOG_WITH_SERVER_JOURNAL" not in os.environ:
+        return
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.endswith("test_with_server"):
+            module.get_storage = _with_server_storage
