@@ -1,5 +1,6 @@
 //! Optuna's value model, type for type: every journal of the corpus in `tests/corpus/` (written by
-//! Optuna 5.0 itself, `tests/python/write_corpus.py`) dumps in trialog exactly as Optuna's own
+//! Optuna 5.0 itself, `tests/python/write_corpus.py`, and `optuna-VERSION.log` by older Optuna
+//! releases, `tests/python/write_legacy_journal.py`) dumps in trialog exactly as Optuna 5.0's own
 //! replay dumps it (`tests/python/dump.py`), in UTC and in a zone with DST, and survives
 //! `import` and `export` unchanged.
 //!
@@ -64,7 +65,19 @@ fn every_corpus_journal_dumps_as_optunas_own_replay_in_every_zone() {
     let dir = corpus_dir();
     let journals = journals(&dir);
     let names: Vec<&str> = journals.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["attrs", "datetimes", "distributions", "ops"]);
+    assert_eq!(
+        names,
+        [
+            "attrs",
+            "datetimes",
+            "distributions",
+            "ops",
+            "optuna-3.1.0",
+            "optuna-3.6.1",
+            "optuna-4.0.0",
+            "optuna-4.3.0"
+        ]
+    );
     let live = have_optuna("every_corpus_journal_dumps_as_optunas_own_replay_in_every_zone");
     for (name, path) in &journals {
         for zone in ZONES {
@@ -112,6 +125,12 @@ fn the_corpus_covers_the_value_space() {
     let ops = text("ops");
     for code in 0..=10 {
         assert!(ops.contains(&format!("{{\"op_code\":{code},")), "no op code {code} in ops.log");
+    }
+    // Journals of older releases: `", "` separators before Optuna 4, compact ones after.
+    for release in ["3.1.0", "3.6.1", "4.0.0", "4.3.0"] {
+        let log = text(&format!("optuna-{release}"));
+        let spaced = log.contains(r#"{"op_code": 0, "#);
+        assert_eq!(spaced, release.starts_with('3'), "separators of optuna-{release}.log");
     }
     let dump = expected(&dir, "attrs", "UTC");
     for typed in [r#""one": 1,"#, r#""f_one": 1.0,"#, r#""u64_past": 18446744073709551616,"#] {
@@ -165,7 +184,9 @@ fn committed_trialog_journals_of_the_corpus_still_read_the_same() {
         let bytes = std::fs::read(&path).unwrap();
         // [worker, [[11, op]]]: an extended operation holds the values added after version 1.
         let extended = bytes.windows(2).any(|w| w == [0x92, 0x0b]);
-        assert_eq!(extended, name == "attrs" || name == "distributions", "{name}");
+        // Big integers (attrs, the older releases' journals) and legacy classes need them.
+        let needs = name == "attrs" || name == "distributions" || name.starts_with("optuna-");
+        assert_eq!(extended, needs, "{name}");
         // Instants were fixed at import: the same dump in every zone.
         for zone in ZONES {
             let want = expected(&dir, &name, "UTC");
