@@ -72,18 +72,25 @@ pub fn wait_while_running<S: Storage + ?Sized>(
     grace: Duration,
     watch: impl Fn(u64) -> bool,
 ) -> Result<()> {
-    let running = |storage: &S| -> Result<Vec<u64>> {
-        let trials = storage.get_all_trials(study_id, Some(&[TrialState::Running]))?;
-        Ok(trials.iter().map(|t| t.trial_id).collect())
-    };
-    let mut watched: Vec<u64> = running(storage)?.into_iter().filter(|&id| watch(id)).collect();
+    let running = storage.get_all_trials(study_id, Some(&[TrialState::Running]))?;
+    let mut watched: Vec<u64> =
+        running.iter().map(|t| t.trial_id).filter(|&id| watch(id)).collect();
+    drop(running);
     let until = std::time::Instant::now() + grace + grace / 10 + Duration::from_millis(5);
     let poll = (grace / 50).clamp(Duration::from_millis(20), Duration::from_secs(1));
     while !watched.is_empty() {
         let Some(left) = until.checked_duration_since(std::time::Instant::now()) else { break };
         std::thread::sleep(poll.min(left));
-        let still: std::collections::HashSet<u64> = running(storage)?.into_iter().collect();
-        watched.retain(|id| still.contains(id));
+        // Each poll looks at the watched trials only, not at every RUNNING trial of the study.
+        let mut still = Vec::with_capacity(watched.len());
+        for id in watched {
+            match storage.get_trial(id) {
+                Ok(t) if t.state == TrialState::Running => still.push(id),
+                Ok(_) | Err(Error::TrialNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        watched = still;
     }
     Ok(())
 }
