@@ -233,7 +233,7 @@ impl<'a> Rmp<'a> {
             },
             7 => Operation::SetTrialIntermediateValue {
                 trial_id: self.u64()?,
-                step: self.i64()?,
+                step: self.i64()?.into(),
                 value: self.f64()?,
             },
             _ => Operation::SetTrialUserAttr {

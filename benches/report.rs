@@ -51,7 +51,7 @@ fn trials(n: u64, objectives: usize) -> Vec<Arc<FrozenTrial>> {
             t.distributions.insert("optimizer".into(), opt.clone());
             let v = x * x + (l.log10() + 3.0).powi(2) + o as f64;
             for step in 0..10 {
-                t.intermediate_values.insert(step, v + 10.0 / (step + 1) as f64);
+                t.intermediate_values.insert(step.into(), v + 10.0 / (step + 1) as f64);
             }
             if !pruned {
                 t.values = Some((0..objectives).map(|k| v + k as f64 * r() * 10.0).collect());

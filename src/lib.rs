@@ -103,8 +103,8 @@ pub use backend::{RedisBackend, RedisOptions};
 pub use error::{Error, Result};
 pub use lock::{LockKind, LockOptions};
 pub use model::{
-    AttrValue, Distribution, FrozenStudy, FrozenTrial, ListMap, ParamValue, StudyDirection,
-    Timestamp, TrialState, VecMap,
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, Integer, ListMap, ParamValue,
+    StudyDirection, Timestamp, TrialState, VecMap,
 };
 pub use storage::{HeartbeatOptions, JournalStorage, Storage};
 pub use study::{Study, TellResult, Trial};

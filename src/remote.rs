@@ -272,7 +272,7 @@ impl Storage for GrpcStorage {
     fn create_new_trial(&self, study_id: u64, template: Option<&FrozenTrial>) -> Result<u64> {
         let request = CreateNewTrialRequest {
             study_id: study_id as i64,
-            template_trial: template.map(trial_to_proto),
+            template_trial: template.map(trial_to_proto).transpose()?,
             template_trial_is_none: template.is_none(),
         };
         let id = self

@@ -376,7 +376,7 @@ impl ReplayState {
                 Applied::Updated
             }
             Operation::SetTrialIntermediateValue { trial_id, step, value } => {
-                self.trial_mut(*trial_id).intermediate_values.insert(*step, *value);
+                self.trial_mut(*trial_id).intermediate_values.insert(step.clone(), *value);
                 Applied::Updated
             }
             Operation::SetTrialUserAttr { trial_id, key, value } => {
@@ -522,7 +522,7 @@ impl ReplayState {
             trial.system_attrs =
                 t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
             trial.intermediate_values =
-                t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect();
+                t.intermediate_values.iter().map(|(k, v)| (k.clone(), *v)).collect();
         }
         self.trials.push(Arc::new(trial));
         Applied::TrialCreated(trial_id)

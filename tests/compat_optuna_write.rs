@@ -87,8 +87,8 @@ fn write_coverage(s: &JournalStorage<OptunaJournalFile>) {
         added.params.insert(Arc::clone(&name), d.to_external(*v).unwrap());
         added.distributions.insert(name, Arc::new(d.clone()));
     }
-    added.intermediate_values.insert(3, f64::INFINITY);
-    added.intermediate_values.insert(11, 2.0);
+    added.intermediate_values.insert(3.into(), f64::INFINITY);
+    added.intermediate_values.insert(11.into(), 2.0);
     added.user_attrs.insert("k".into(), AttrValue::from("v"));
     s.create_new_trial(single, Some(&added)).unwrap();
 

@@ -197,9 +197,9 @@ fn nan_and_infinite_values_render_without_invalid_numbers() {
         .map(|(n, v)| trial(n as u64, TrialState::Complete, Some(vec![*v])))
         .collect();
     let mut with_iv = (*ts[3]).clone();
-    with_iv.intermediate_values.insert(0, f64::NAN);
-    with_iv.intermediate_values.insert(1, f64::INFINITY);
-    with_iv.intermediate_values.insert(2, 0.5);
+    with_iv.intermediate_values.insert(0.into(), f64::NAN);
+    with_iv.intermediate_values.insert(1.into(), f64::INFINITY);
+    with_iv.intermediate_values.insert(2.into(), 0.5);
     let mut ts = ts;
     ts[3] = Arc::new(with_iv);
     let html =
@@ -275,7 +275,7 @@ fn a_hundred_thousand_trials_render_under_the_size_limit() {
             );
             t.params.insert("x".into(), ParamValue::Float(x));
             t.distributions.insert("x".into(), dist.clone());
-            t.intermediate_values.insert(0, x * x + 1.0);
+            t.intermediate_values.insert(0.into(), x * x + 1.0);
             if t.state == TrialState::Complete {
                 t.values = Some(vec![x * x].into());
             }

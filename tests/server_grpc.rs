@@ -165,3 +165,32 @@ fn bad_requests_get_optunas_status_write_nothing_and_never_take_the_server_down(
     assert_eq!(storage.get_trial_param(running, "x").unwrap(), 0.25);
     assert!(server.stop().success());
 }
+
+#[test]
+fn a_trial_with_a_step_outside_64_bits_is_an_error_on_the_wire_never_a_wrong_trial() {
+    // Python's Optuna writes such steps (`trial.report(v, 2**64)`); its gRPC protocol has
+    // `int64` steps, so neither Optuna's server nor trialog's can send that trial.
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j");
+    let big = trialog::Integer::parse("18446744073709551616").unwrap();
+    let (plain, stepped) = {
+        let local = trialog::JournalStorage::open(&journal).unwrap();
+        let study = local.create_new_study(&[StudyDirection::Minimize], Some("s")).unwrap();
+        let plain = local.create_new_trial(study, None).unwrap();
+        let stepped = local.create_new_trial(study, None).unwrap();
+        local.set_trial_intermediate_value_at(stepped, big.clone(), 0.5).unwrap();
+        (plain, stepped)
+    };
+    let server = Server::start(&journal, &[]);
+    let remote = GrpcStorage::connect(&server.url).unwrap();
+    assert_eq!(remote.get_trial(plain).unwrap().trial_id, plain);
+    let e = remote.get_trial(stepped).unwrap_err();
+    assert!(e.to_string().contains("18446744073709551616"), "{e}");
+    assert!(remote.get_all_trials(0, None).is_err());
+    // A write of such a step through the protocol is refused before anything is sent.
+    let refused = remote.set_trial_intermediate_value_at(plain, big, 1.0).unwrap_err();
+    assert!(matches!(refused, trialog::Error::NotSupported { .. }), "{refused}");
+    assert!(server.stop().success());
+    let local = trialog::JournalStorage::open(&journal).unwrap();
+    assert!(local.get_trial(plain).unwrap().intermediate_values.is_empty());
+}

@@ -60,7 +60,7 @@ fn client(url: &str, study: u64, me: usize, acked: &AtomicUsize) -> (Vec<Ack>, E
             assert_eq!(t.state, TrialState::Complete, "trial {id}");
             assert_eq!(t.values.as_deref(), Some(&[v][..]), "trial {id}");
             assert_eq!(t.params.get("x"), Some(&v.into()), "trial {id}");
-            assert_eq!(t.intermediate_values.get(&0), Some(&v), "trial {id}");
+            assert_eq!(t.intermediate_value(0), Some(v), "trial {id}");
             Ok(())
         };
         if let Err(e) = step() {
@@ -79,7 +79,7 @@ fn check(s: &GrpcStorage, log: &[Ack], me: usize) {
             }
             Ack::Param(id, v) => assert_eq!(s.get_trial_param(id, "x").unwrap(), v, "{a:?}"),
             Ack::Intermediate(id, v) => {
-                assert_eq!(s.get_trial(id).unwrap().intermediate_values.get(&0), Some(&v), "{a:?}")
+                assert_eq!(s.get_trial(id).unwrap().intermediate_value(0), Some(v), "{a:?}")
             }
             Ack::UserAttr(id, c) => assert_eq!(
                 s.get_trial(id).unwrap().user_attrs.get("client"),

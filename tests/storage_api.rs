@@ -323,9 +323,9 @@ fn complete_template_copies_everything<B: LogBackend + JournalBytes>(
     t = with_param(t, "mixed", ParamValue::Float(f64::NAN), mixed);
     t.user_attrs.insert("nested".into(), nested_attr());
     t.system_attrs.insert("sys".into(), AttrValue::Int(-1));
-    t.intermediate_values.insert(0, f64::NAN);
-    t.intermediate_values.insert(1, f64::INFINITY);
-    t.intermediate_values.insert(-5, 0.5);
+    t.intermediate_values.insert((0i64).into(), f64::NAN);
+    t.intermediate_values.insert((1i64).into(), f64::INFINITY);
+    t.intermediate_values.insert((-5i64).into(), 0.5);
     let id = s.create_new_trial(study, Some(&t)).unwrap();
     let expected = FrozenTrial { trial_id: 1, number: 1, study_id: study, ..t.clone() };
     for handle in [&s, &make()] {
@@ -657,7 +657,7 @@ fn intermediate_values_keep_non_finite_values_exactly<B: LogBackend + JournalByt
     for handle in [&s, &make()] {
         let t = handle.get_trial(trial).unwrap();
         let got: Vec<(i64, u64)> =
-            t.intermediate_values.iter().map(|(k, v)| (*k, bits(*v))).collect();
+            t.intermediate_values.iter().map(|(k, v)| (k.as_i64().unwrap(), bits(*v))).collect();
         let mut want: Vec<(i64, u64)> = values.iter().map(|(k, v)| (*k, bits(*v))).collect();
         want.insert(0, (-1, 2.0f64.to_bits()));
         assert_eq!(got, want);
@@ -857,7 +857,7 @@ fn second_handle_sees_writes_on_its_next_call<B: LogBackend + JournalBytes>(
     let seen = b.get_trial(t0).unwrap();
     assert_eq!(seen.state, TrialState::Complete);
     assert_eq!(seen.params["x"], ParamValue::Float(0.5));
-    assert_eq!(seen.intermediate_values.get(&0), Some(&0.9));
+    assert_eq!(seen.intermediate_value(0), Some(0.9));
     // A snapshot returned earlier never changes.
     assert_eq!(snapshot.state, TrialState::Running);
     assert!(snapshot.params.is_empty() && snapshot.intermediate_values.is_empty());

@@ -293,7 +293,7 @@ fn build_template(spec: &TemplateSpec) -> FrozenTrial {
             .map(|(k, v)| (ATTR_KEYS[*k].to_owned(), v.clone()))
             .collect(),
         system_attrs: VecMap::new().into(),
-        intermediate_values: spec.intermediate.iter().copied().collect(),
+        intermediate_values: spec.intermediate.iter().map(|&(s, v)| (s.into(), v)).collect(),
     }
 }
 

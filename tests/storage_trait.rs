@@ -225,7 +225,7 @@ fn try_get_trial_now_answers_as_get_trial_or_not_at_all() {
     let now = |id| Storage::try_get_trial_now(&reader, id).expect("answered at once");
     assert_eq!(now(trial).unwrap(), reader.get_trial(trial).unwrap());
     writer.set_trial_intermediate_value(trial, 3, 0.5).unwrap();
-    assert_eq!(now(trial).unwrap().intermediate_values.get(&3), Some(&0.5));
+    assert_eq!(now(trial).unwrap().intermediate_value(3), Some(0.5));
     writer.set_trial_state_values(trial, TrialState::Complete, Some(&[2.0])).unwrap();
     let finished = now(trial).unwrap();
     assert_eq!(finished.state, TrialState::Complete);

@@ -103,7 +103,7 @@ fn pruned_keeps_its_last_intermediate_value_and_fail_has_none() {
     assert_eq!(f.state, TrialState::Pruned);
     // As Optuna: the value at the last (largest) step, not the last reported.
     assert_eq!(f.values.as_deref(), Some(&[2.0][..]));
-    assert_eq!(f.intermediate_values.get(&1), Some(&2.0));
+    assert_eq!(f.intermediate_value(1), Some(2.0));
     assert_eq!(f.user_attrs.get("note"), Some(&AttrValue::String("hello".into())));
     assert!(matches!(study.tell(&t, TellResult::Pruned), Err(Error::TrialFinished { .. })));
 

@@ -70,7 +70,7 @@ fn optimize_records_pruned_trials_with_their_last_value() {
     for t in s.trials(Some(&[TrialState::Pruned])).unwrap() {
         // Pruned at step 0, which is its only and last value.
         assert_eq!(t.intermediate_values.len(), 1);
-        assert_eq!(t.values.as_deref(), Some(&[*t.intermediate_values.get(&0).unwrap()][..]));
+        assert_eq!(t.values.as_deref(), Some(&[t.intermediate_value(0).unwrap()][..]));
     }
 }
 

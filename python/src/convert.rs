@@ -21,8 +21,8 @@ use trialog::journal::optuna_codec::{
     attr_from_json, attr_to_json, distribution_from_json, distribution_to_json,
 };
 use trialog::model::{
-    AttrValue, Distribution, FrozenStudy, FrozenTrial, ParamValue, Timestamp, TrialState,
-    civil_from_days,
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, Integer, MAX_INT_DIGITS, ParamValue,
+    Timestamp, TrialState, civil_from_days,
 };
 
 use crate::optuna::Optuna;
@@ -41,6 +41,34 @@ pub fn param_to_py<'py>(py: Python<'py>, v: &ParamValue) -> PyResult<Bound<'py, 
 
 fn big_int<'py>(py: Python<'py>, digits: &str) -> PyResult<Bound<'py, PyAny>> {
     py.get_type::<pyo3::types::PyInt>().call1((digits,))
+}
+
+/// A Python `int` of an [`Integer`] (an intermediate step).
+pub fn integer_to_py<'py>(py: Python<'py>, i: &Integer) -> PyResult<Bound<'py, PyAny>> {
+    match i {
+        Integer::Small(v) => v.into_bound_py_any(py),
+        Integer::Big(b) => big_int(py, b.as_str()),
+    }
+}
+
+/// A Python `int` of any size as an [`Integer`] (an intermediate step); `TypeError` for any
+/// other type, `ValueError` past the digits Python itself converts.
+pub fn integer_from_py(obj: &Bound<'_, PyAny>) -> PyResult<Integer> {
+    if !obj.is_instance_of::<pyo3::types::PyInt>() {
+        let kind = obj.get_type().name()?;
+        return Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "an intermediate step must be an int, not {kind}"
+        )));
+    }
+    if let Ok(v) = obj.extract::<i64>() {
+        return Ok(Integer::Small(v));
+    }
+    let text = obj.str()?.to_string();
+    Integer::parse(&text).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "intermediate step {text} has more than {MAX_INT_DIGITS} digits"
+        ))
+    })
 }
 
 /// An attribute value as Optuna's journal reads it back (`json.loads` of what it wrote).
@@ -313,7 +341,7 @@ impl<'py> Builder<'py> {
         }
         let intermediate = PyDict::new(py);
         for (step, v) in &t.intermediate_values {
-            intermediate.set_item(step, v)?;
+            intermediate.set_item(integer_to_py(py, step)?, v)?;
         }
         let values = match &t.values {
             Some(v) => PyList::new(py, v.iter())?.into_any(),
@@ -426,11 +454,11 @@ pub type TemplateArgs = (
     Vec<(String, String, f64)>,
     Vec<(String, String)>,
     Vec<(String, String)>,
-    Vec<(i64, f64)>,
+    Vec<(Py<PyAny>, f64)>,
 );
 
 /// The library's template of study `study_id` from [`TemplateArgs`].
-pub fn template_from_py(study_id: u64, t: TemplateArgs) -> PyResult<FrozenTrial> {
+pub fn template_from_py(py: Python<'_>, study_id: u64, t: TemplateArgs) -> PyResult<FrozenTrial> {
     let (state, values, start, complete, params, user_attrs, system_attrs, intermediate) = t;
     let mut trial = FrozenTrial::new(0, 0, study_id, state_from_code(state)?);
     trial.values = values.map(|v| v.as_slice().into());
@@ -452,6 +480,9 @@ pub fn template_from_py(study_id: u64, t: TemplateArgs) -> PyResult<FrozenTrial>
     };
     trial.user_attrs = attrs(user_attrs)?.into_iter().collect();
     trial.system_attrs = attrs(system_attrs)?.into_iter().collect();
-    trial.intermediate_values = intermediate.into_iter().collect();
+    trial.intermediate_values = intermediate
+        .into_iter()
+        .map(|(step, v)| Ok((integer_from_py(step.bind(py))?, v)))
+        .collect::<PyResult<_>>()?;
     Ok(trial)
 }

@@ -196,7 +196,7 @@ impl Engine {
         template: Option<TemplateArgs>,
     ) -> PyResult<u64> {
         let study_id = study_id_of(study_id)?;
-        let template = template.map(|t| convert::template_from_py(study_id, t)).transpose()?;
+        let template = template.map(|t| convert::template_from_py(py, study_id, t)).transpose()?;
         self.run(py, |s| s.create_new_trial(study_id, template.as_ref()))
     }
 
@@ -251,11 +251,12 @@ impl Engine {
         &self,
         py: Python<'_>,
         trial_id: i64,
-        step: i64,
+        step: &Bound<'_, PyAny>,
         value: f64,
     ) -> PyResult<()> {
         let trial_id = trial_id_of(trial_id)?;
-        self.run(py, |s| s.set_trial_intermediate_value(trial_id, step, value))
+        let step = convert::integer_from_py(step)?;
+        self.run(py, |s| s.set_trial_intermediate_value_at(trial_id, step, value))
     }
 
     fn set_trial_attr(

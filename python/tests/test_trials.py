@@ -28,7 +28,7 @@ import trialog
 
 def _fill(storage: optuna.storages.BaseStorage) -> int:
     """The same calls on any storage: trials in every state, with parameters of several
-    distributions, attributes, intermediate values and values."""
+    distributions, attributes, intermediate values (some at steps outside 64 bits) and values."""
     sid = storage.create_new_study([StudyDirection.MINIMIZE], "s")
     dists = {
         "x": FloatDistribution(-10.0, 10.0),
@@ -44,6 +44,10 @@ def _fill(storage: optuna.storages.BaseStorage) -> int:
         storage.set_trial_system_attr(tid, "s", i)
         for step in range(i):
             storage.set_trial_intermediate_value(tid, step, step * 0.5)
+        if i == 1:
+            # Python's ints have no size limit: steps outside 64 bits are Optuna data too.
+            storage.set_trial_intermediate_value(tid, 2**64, 0.25)
+            storage.set_trial_intermediate_value(tid, -(2**63) - 1, 0.5)
         state = [TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING][
             i % 4
         ]
@@ -62,7 +66,7 @@ def _fill(storage: optuna.storages.BaseStorage) -> int:
             distributions={"x": dists["x"]},
             user_attrs={},
             system_attrs={"fixed_params": {"x": 1.5}},
-            intermediate_values={},
+            intermediate_values={10**30: 1.0},
             trial_id=0,
         ),
     )

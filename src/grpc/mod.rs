@@ -17,7 +17,9 @@ use crate::error::{Error, Result};
 use crate::journal::optuna_codec::{
     attr_from_json, attr_to_json, distribution_from_json, distribution_to_json, parse_time,
 };
-use crate::model::{AttrValue, FrozenStudy, FrozenTrial, StudyDirection, Timestamp, TrialState};
+use crate::model::{
+    AttrValue, FrozenStudy, FrozenTrial, Integer, StudyDirection, Timestamp, TrialState,
+};
 
 /// The messages and service stubs generated from `proto/optuna_api.proto`.
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
@@ -139,15 +141,28 @@ pub fn study_from_proto(s: &proto::Study) -> Result<FrozenStudy> {
     })
 }
 
-/// A trial on the wire (parameters in internal representation).
-pub fn trial_to_proto(t: &FrozenTrial) -> proto::Trial {
+/// A trial on the wire (parameters in internal representation). `InvalidArgument` naming the
+/// trial for an intermediate step outside the 64-bit range, which Optuna's protocol (`int64`
+/// steps) cannot carry (Optuna's own server fails such a trial too).
+pub fn trial_to_proto(t: &FrozenTrial) -> Result<proto::Trial> {
+    let mut intermediate_values = HashMap::with_capacity(t.intermediate_values.len());
+    for (step, v) in &t.intermediate_values {
+        let Some(step) = step.as_i64() else {
+            return Err(Error::invalid(format_args!(
+                "trial {} has the intermediate step {step}, outside the 64-bit range of Optuna's \
+                 gRPC protocol",
+                t.trial_id
+            )));
+        };
+        intermediate_values.insert(step, *v);
+    }
     let mut params = HashMap::with_capacity(t.params.len());
     for (name, value) in &t.params {
         if let Some(internal) = t.distributions.get(name).and_then(|d| d.to_internal(value).ok()) {
             params.insert(name.to_string(), internal);
         }
     }
-    proto::Trial {
+    Ok(proto::Trial {
         trial_id: t.trial_id as i64,
         number: t.number as i64,
         state: state_to_proto(t.state),
@@ -166,8 +181,8 @@ pub fn trial_to_proto(t: &FrozenTrial) -> proto::Trial {
             .iter()
             .map(|(k, v)| (k.clone(), attr_to_wire(v)))
             .collect(),
-        intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
-    }
+        intermediate_values,
+    })
 }
 
 /// A trial of study `study_id` from the wire. `InvalidArgument` (naming the field) for a
@@ -211,7 +226,8 @@ pub fn trial_from_proto(study_id: u64, t: &proto::Trial) -> Result<FrozenTrial> 
     };
     trial.user_attrs = sorted(&t.user_attributes)?.into_iter().collect();
     trial.system_attrs = sorted(&t.system_attributes)?.into_iter().collect();
-    trial.intermediate_values = t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect();
+    trial.intermediate_values =
+        t.intermediate_values.iter().map(|(k, v)| (Integer::Small(*k), *v)).collect();
     Ok(trial)
 }
 

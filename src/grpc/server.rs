@@ -328,7 +328,8 @@ impl StorageService for Service {
             Some(t) => t.map_err(|e| status_of(&e))?,
             None => self.run(move |s| s.get_trial(id)).await?,
         };
-        reply(GetTrialReply { trial: Some(self.wire.to_proto(&t)) })
+        let wire = self.wire.to_proto(&t).map_err(|e| status_of(&e))?;
+        reply(GetTrialReply { trial: Some(wire) })
     }
 
     async fn get_trials(
@@ -342,14 +343,13 @@ impl StorageService for Service {
                 let all = s.get_all_trials(study_id(r.study_id)?, None)?;
                 let included: std::collections::HashSet<i64> =
                     r.included_trial_ids.iter().copied().collect();
-                Ok(all
-                    .iter()
+                all.iter()
                     .filter(|t| {
                         let id = t.trial_id as i64;
                         id > r.trial_id_greater_than || included.contains(&id)
                     })
                     .map(|t| wire.to_proto(t))
-                    .collect())
+                    .collect::<crate::Result<Vec<_>>>()
             })
             .await?;
         reply(GetTrialsReply { trials })

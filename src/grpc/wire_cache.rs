@@ -41,7 +41,7 @@ impl WireCache {
 
     /// `trial_to_proto(t)`: from the cache if it holds this very snapshot, converted (and kept
     /// if the trial is finished) otherwise.
-    pub fn to_proto(&self, t: &Arc<FrozenTrial>) -> proto::Trial {
+    pub fn to_proto(&self, t: &Arc<FrozenTrial>) -> crate::Result<proto::Trial> {
         if !t.state.is_finished() {
             return trial_to_proto(t);
         }
@@ -51,15 +51,15 @@ impl WireCache {
             .filter(|e| Arc::ptr_eq(&e.snapshot, t))
             .map(|e| Arc::clone(&e.wire));
         if let Some(wire) = hit {
-            return (*wire).clone();
+            return Ok((*wire).clone());
         }
-        let wire = trial_to_proto(t);
+        let wire = trial_to_proto(t)?;
         let mut entries = self.lock();
         if entries.len() >= CAPACITY && !entries.contains_key(&t.trial_id) {
             entries.clear();
         }
         entries.insert(t.trial_id, Entry { snapshot: Arc::clone(t), wire: Arc::new(wire.clone()) });
-        wire
+        Ok(wire)
     }
 
     /// How many trials are kept.
@@ -93,14 +93,14 @@ mod tests {
     fn a_kept_trial_is_answered_only_for_the_same_snapshot() {
         let cache = WireCache::new();
         let first = finished(3, 1.0);
-        assert_eq!(cache.to_proto(&first).values, vec![1.0]);
+        assert_eq!(cache.to_proto(&first).unwrap().values, vec![1.0]);
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.to_proto(&first), trial_to_proto(&first));
+        assert_eq!(cache.to_proto(&first).unwrap(), trial_to_proto(&first).unwrap());
         // Another snapshot under the same id (a state rebuilt after a compaction, say): its own
         // content, never the kept one.
         let other = finished(3, 2.0);
-        assert_eq!(cache.to_proto(&other).values, vec![2.0]);
-        assert_eq!(cache.to_proto(&other).values, vec![2.0]);
+        assert_eq!(cache.to_proto(&other).unwrap().values, vec![2.0]);
+        assert_eq!(cache.to_proto(&other).unwrap().values, vec![2.0]);
         assert_eq!(cache.len(), 1);
     }
 
@@ -109,10 +109,10 @@ mod tests {
         let cache = WireCache::new();
         let mut t = FrozenTrial::new(5, 5, 0, TrialState::Running);
         let running = Arc::new(t.clone());
-        assert_eq!(cache.to_proto(&running), trial_to_proto(&running));
+        assert_eq!(cache.to_proto(&running).unwrap(), trial_to_proto(&running).unwrap());
         assert!(cache.is_empty());
-        t.intermediate_values.insert(0, 0.5);
-        assert_eq!(cache.to_proto(&Arc::new(t)).intermediate_values.get(&0), Some(&0.5));
+        t.intermediate_values.insert(0.into(), 0.5);
+        assert_eq!(cache.to_proto(&Arc::new(t)).unwrap().intermediate_values.get(&0), Some(&0.5));
         assert!(cache.is_empty());
     }
 
@@ -121,7 +121,7 @@ mod tests {
         let cache = WireCache::new();
         let trials: Vec<_> = (0..CAPACITY as u64 + 10).map(|i| finished(i, i as f64)).collect();
         for t in &trials {
-            assert_eq!(cache.to_proto(t).values, vec![t.trial_id as f64]);
+            assert_eq!(cache.to_proto(t).unwrap().values, vec![t.trial_id as f64]);
             assert!(cache.len() <= CAPACITY);
         }
         assert!(!cache.is_empty());

@@ -287,6 +287,16 @@ impl Serialize for Ext<'_> {
 /// An integer outside 64 bits: `ext 1` holding its decimal text.
 struct BigIntRef<'a>(&'a crate::model::BigInt);
 
+/// An intermediate step: an int, or a `big` (inside an extended operation only).
+impl Serialize for Integer {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Integer::Small(v) => s.serialize_i64(*v),
+            Integer::Big(b) => BigIntRef(b).serialize(s),
+        }
+    }
+}
+
 impl Serialize for BigIntRef<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         Ext(EXT_BIG_INT, self.0.as_str().as_bytes()).serialize(s)
@@ -462,6 +472,18 @@ impl<'a> Reader<'a> {
     pub(crate) fn i64(&mut self) -> DecodeResult<i64> {
         let at = self.pos;
         i64::try_from(self.integer()?).or_else(|_| malformed(at, "integer out of i64 range"))
+    }
+
+    /// An intermediate step: an integer, or inside an extended operation also a `big`.
+    pub(crate) fn step(&mut self) -> DecodeResult<Integer> {
+        let at = self.pos;
+        match self.peek()? {
+            0xc7..=0xc9 | 0xd4..=0xd8 if self.extended => match self.ext()? {
+                AttrValue::BigInt(b) => Ok(Integer::Big(b)),
+                _ => malformed(at, "a step that is not an integer"),
+            },
+            _ => Ok(Integer::Small(self.i64()?)),
+        }
     }
 
     /// A float (float64 or float32), or an integer converted to f64.
@@ -707,7 +729,7 @@ impl<'a> Reader<'a> {
         let n = self.map_len()?;
         let mut intermediate_values = BTreeMap::new();
         for _ in 0..n {
-            let step = self.i64()?;
+            let step = self.step()?;
             intermediate_values.insert(step, self.f64()?);
         }
         Ok(TrialTemplate {
@@ -858,7 +880,7 @@ impl<'a> Reader<'a> {
             },
             OpCode::SetTrialIntermediateValue => Operation::SetTrialIntermediateValue {
                 trial_id: self.u64()?,
-                step: self.i64()?,
+                step: self.step()?,
                 value: self.f64()?,
             },
             OpCode::SetTrialUserAttr => Operation::SetTrialUserAttr {
@@ -934,7 +956,7 @@ mod tests {
                     .into(),
                     user_attrs: attrs.clone(),
                     system_attrs: BTreeMap::new(),
-                    intermediate_values: [(-1, 0.5), (7, f64::NAN)].into(),
+                    intermediate_values: [(Integer::Small(-1), 0.5), (7.into(), f64::NAN)].into(),
                 })),
             },
             Operation::SetTrialParam {
@@ -961,7 +983,7 @@ mod tests {
                 values: Some(vec![f64::NEG_INFINITY]),
                 datetime: Some(Timestamp(1)),
             },
-            Operation::SetTrialIntermediateValue { trial_id: 9, step: 3, value: f64::NAN },
+            Operation::SetTrialIntermediateValue { trial_id: 9, step: 3.into(), value: f64::NAN },
             Operation::SetTrialUserAttr {
                 trial_id: 9,
                 key: "u".into(),
@@ -1037,7 +1059,45 @@ mod tests {
                     intermediate_values: BTreeMap::new(),
                 })),
             },
+            // Steps outside 64 bits (Optuna's `report` takes any int).
+            Operation::SetTrialIntermediateValue {
+                trial_id: 1,
+                step: Integer::Big(big("18446744073709551616")),
+                value: 0.5,
+            },
+            Operation::CreateTrial {
+                study_id: 0,
+                datetime_start: None,
+                template: Some(Box::new(TrialTemplate {
+                    state: TrialState::Complete,
+                    values: Some(vec![1.0]),
+                    datetime_complete: Some(Timestamp(5)),
+                    params: ListMap::new(),
+                    user_attrs: BTreeMap::new(),
+                    system_attrs: BTreeMap::new(),
+                    intermediate_values: [
+                        (Integer::Big(big("-9223372036854775809")), 1.0),
+                        (Integer::Small(3), 2.0),
+                        (Integer::Big(big("100000000000000000000000")), f64::NAN),
+                    ]
+                    .into(),
+                })),
+            },
         ]
+    }
+
+    #[test]
+    fn a_big_step_outside_an_extended_operation_is_malformed() {
+        let op = Operation::SetTrialIntermediateValue {
+            trial_id: 1,
+            step: Integer::Big(big("18446744073709551616")),
+            value: 0.5,
+        };
+        let mut payload = encode_batch(&LogBatch { worker_id: "w".into(), ops: vec![op] });
+        // ["w", [[11, [7, ...]]]] -> ["w", [[7, ...] ...]]: strip the wrapper's header and code.
+        assert_eq!(&payload[4..7], &[0x92, 0x0b, 0x94]);
+        payload.drain(4..6);
+        assert!(decode_batch(&payload).is_err());
     }
 
     /// A template's parameters are written in the trial's order and read back in the encoded

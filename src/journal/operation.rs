@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{
-    AttrValue, Distribution, FrozenTrial, ListMap, ParamValue, StudyDirection, Timestamp,
+    AttrValue, Distribution, FrozenTrial, Integer, ListMap, ParamValue, StudyDirection, Timestamp,
     TrialState,
 };
 
@@ -133,8 +133,8 @@ pub struct TrialTemplate {
     pub user_attrs: BTreeMap<String, AttrValue>,
     /// System attributes.
     pub system_attrs: BTreeMap<String, AttrValue>,
-    /// Intermediate values by step.
-    pub intermediate_values: BTreeMap<i64, f64>,
+    /// Intermediate values by step (any integer, see [`FrozenTrial::intermediate_values`]).
+    pub intermediate_values: BTreeMap<Integer, f64>,
 }
 
 impl TrialTemplate {
@@ -162,7 +162,11 @@ impl TrialTemplate {
             params,
             user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
+            intermediate_values: t
+                .intermediate_values
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         })
     }
 }
@@ -236,8 +240,8 @@ pub enum Operation {
     SetTrialIntermediateValue {
         /// The trial.
         trial_id: u64,
-        /// Step.
-        step: i64,
+        /// Step: any integer (one outside the 64-bit range needs an extended operation).
+        step: Integer,
         /// Value (may be non-finite).
         value: f64,
     },
@@ -307,7 +311,8 @@ pub enum Target {
 
 impl Operation {
     /// Whether the operation holds a value that format version 1 cannot encode (an integer
-    /// outside 64 bits, a legacy distribution class), so trialog's format writes it wrapped in an
+    /// outside 64 bits, as an attribute value, a categorical choice or an intermediate step; a
+    /// legacy distribution class), so trialog's format writes it wrapped in an
     /// extended operation ([`EXTENDED_CODE`]).
     pub fn needs_extension(&self) -> bool {
         fn dist(d: &Distribution) -> bool {
@@ -321,8 +326,10 @@ impl Operation {
             | Operation::SetTrialUserAttr { value, .. }
             | Operation::SetTrialSystemAttr { value, .. } => value.needs_extension(),
             Operation::SetTrialParam { distribution, .. } => dist(distribution),
+            Operation::SetTrialIntermediateValue { step, .. } => matches!(step, Integer::Big(_)),
             Operation::CreateTrial { template: Some(t), .. } => {
                 t.params.values().any(|(_, d)| dist(d))
+                    || t.intermediate_values.keys().any(|s| matches!(s, Integer::Big(_)))
                     || t.user_attrs
                         .values()
                         .chain(t.system_attrs.values())

@@ -248,7 +248,7 @@ fn decode_body(
         }
         OpCode::SetTrialIntermediateValue => Operation::SetTrialIntermediateValue {
             trial_id: f.id(Key::TrialId)?,
-            step: f.int(Key::Step)?,
+            step: f.integer(Key::Step)?,
             value: f.float(Key::IntermediateValue)?,
         },
         OpCode::SetTrialUserAttr => {
@@ -344,9 +344,14 @@ fn decode_create_trial(
     };
     let mut intermediate_values = BTreeMap::new();
     for (step, v) in f.object_or_empty(Key::IntermediateValues)? {
-        let step = step.to_text();
-        let step: i64 =
-            step.trim().parse().map_err(|_| bad(format!("intermediate step {step:?}")))?;
+        // Optuna's replay takes `int(key)`.
+        let text = step.to_text();
+        let trimmed = text.trim();
+        let step = match trimmed.parse::<i64>() {
+            Ok(v) => Integer::Small(v),
+            Err(_) => Integer::parse(trimmed.strip_prefix('+').unwrap_or(trimmed))
+                .ok_or_else(|| bad(format!("intermediate step {text:?}")))?,
+        };
         let v = v.as_f64().ok_or_else(|| bad(format!("intermediate value of step {step}")))?;
         intermediate_values.insert(step, v);
     }
@@ -497,9 +502,12 @@ impl<'s, 't> Fields<'s, 't> {
         }
     }
 
-    fn int(&self, key: Key) -> Result<i64, LineError> {
+    /// An integer of any size (Python's): an intermediate step.
+    fn integer(&self, key: Key) -> Result<Integer, LineError> {
         match self.get(key)?.kind() {
-            Kind::Int(i) => Ok(i),
+            Kind::Int(i) => Ok(Integer::Small(i)),
+            Kind::BigInt(text) => Integer::parse(text)
+                .ok_or_else(|| bad(format!("{:?} is not an integer", key.name()))),
             _ => Err(bad(format!("{:?} is not an integer", key.name()))),
         }
     }
@@ -1170,6 +1178,14 @@ fn internal_json(internal: f64, d: &Distribution) -> JsonValue {
     }
 }
 
+/// A Python int of any size.
+fn integer_json(i: &Integer) -> JsonValue {
+    match i {
+        Integer::Small(v) => JsonValue::Int(*v),
+        Integer::Big(b) => JsonValue::BigInt(b.clone()),
+    }
+}
+
 fn floats(v: Option<&[f64]>) -> JsonValue {
     v.map_or(JsonValue::Null, |v| {
         JsonValue::Array(v.iter().map(|x| JsonValue::Float(*x)).collect())
@@ -1252,7 +1268,7 @@ pub fn encode_object(
         }
         Operation::SetTrialIntermediateValue { trial_id, step, value } => {
             fields.push(id("trial_id", *trial_id));
-            fields.push(("step", JsonValue::Int(*step)));
+            fields.push(("step", integer_json(step)));
             fields.push(("intermediate_value", JsonValue::Float(*value)));
         }
         Operation::SetTrialUserAttr { trial_id, key, value } => {
@@ -1342,7 +1358,12 @@ mod tests {
             params: ListMap::new(),
             user_attrs: BTreeMap::new(),
             system_attrs: BTreeMap::new(),
-            intermediate_values: BTreeMap::from([(-1, f64::NEG_INFINITY), (10, 0.5)]),
+            intermediate_values: BTreeMap::from([
+                (Integer::Small(-1), f64::NEG_INFINITY),
+                (10.into(), 0.5),
+                (Integer::parse("18446744073709551616").unwrap(), 0.25),
+                (Integer::parse("-9223372036854775809").unwrap(), 0.125),
+            ]),
         };
         template.params.insert("i".into(), (3.0, Distribution::int(1, 9, false, 2).unwrap()));
         template.params.insert("c".into(), (4.0, cat.clone()));
@@ -1401,7 +1422,13 @@ mod tests {
                 values: None,
                 datetime: None,
             },
-            Operation::SetTrialIntermediateValue { trial_id: 1, step: 3, value: f64::NAN },
+            Operation::SetTrialIntermediateValue { trial_id: 1, step: 3.into(), value: f64::NAN },
+            // Python's ints have no size limit, and Optuna's `report` takes any of them.
+            Operation::SetTrialIntermediateValue {
+                trial_id: 1,
+                step: Integer::parse("100000000000000000000").unwrap(),
+                value: 1.0,
+            },
             Operation::SetTrialUserAttr { trial_id: 1, key: "\n".into(), value: "x".into() },
             Operation::SetTrialSystemAttr { trial_id: 1, key: "s".into(), value: 2i64.into() },
             Operation::DiscardTrials { trial_ids: vec![1, 2] },
@@ -1713,7 +1740,10 @@ mod tests {
         let line = br#"{"op_code":7,"worker_id":"a","trial_id":1,"step":2,"intermediate_value":0.5,"worker_id":"b\u00e9"}"#;
         let (worker, op) = decode_line(line).unwrap();
         assert_eq!(worker, "bé");
-        assert_eq!(op, Operation::SetTrialIntermediateValue { trial_id: 1, step: 2, value: 0.5 });
+        assert_eq!(
+            op,
+            Operation::SetTrialIntermediateValue { trial_id: 1, step: 2.into(), value: 0.5 }
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Integers outside the 64-bit range, as Python (and so Optuna) keeps them.
 
+use std::cmp::Ordering;
 use std::fmt;
 
 /// Most decimal digits of an integer Python converts to or from text by default
@@ -83,6 +84,77 @@ impl BigInt {
     }
 }
 
+impl Integer {
+    /// The value as an `i64`, if it is one.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Integer::Small(v) => Some(*v),
+            Integer::Big(_) => None,
+        }
+    }
+
+    /// `float(n)`: the nearest double (an infinity past `f64::MAX`, where Python raises).
+    pub fn to_f64(&self) -> f64 {
+        match self {
+            Integer::Small(v) => *v as f64,
+            Integer::Big(b) => b.to_f64(),
+        }
+    }
+}
+
+impl From<i64> for Integer {
+    fn from(v: i64) -> Self {
+        Integer::Small(v)
+    }
+}
+
+/// Numeric order (as Python compares its integers).
+impl Ord for Integer {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (Integer::Small(a), Integer::Small(b)) => a.cmp(b),
+            // A big integer lies outside the i64 range: below it if negative, above it if not.
+            (Integer::Small(_), Integer::Big(b)) => {
+                if b.is_negative() {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
+            (Integer::Big(a), Integer::Small(_)) => {
+                if a.is_negative() {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (Integer::Big(a), Integer::Big(b)) => a.numeric_cmp(b),
+        }
+    }
+}
+
+impl PartialOrd for Integer {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl BigInt {
+    /// Numeric order of two canonical decimal texts: by sign, then by magnitude (more digits is
+    /// larger, then digit by digit), reversed for negatives.
+    fn numeric_cmp(&self, other: &BigInt) -> Ordering {
+        match (self.is_negative(), other.is_negative()) {
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+            (negative, _) => {
+                let (a, b) = (self.0.trim_start_matches('-'), other.0.trim_start_matches('-'));
+                let magnitude = a.len().cmp(&b.len()).then_with(|| a.cmp(b));
+                if negative { magnitude.reverse() } else { magnitude }
+            }
+        }
+    }
+}
+
 impl fmt::Display for BigInt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -120,6 +192,32 @@ mod tests {
         }
         assert!(Integer::parse(&"9".repeat(MAX_INT_DIGITS)).is_some());
         assert_eq!(Integer::parse(&"9".repeat(MAX_INT_DIGITS + 1)), None);
+    }
+
+    #[test]
+    fn orders_numerically_across_both_forms() {
+        let sorted: Vec<Integer> = [
+            "-100000000000000000000",
+            "-9223372036854775809",
+            "-9223372036854775808",
+            "-1",
+            "0",
+            "9223372036854775807",
+            "9223372036854775808",
+            "9223372036854775809",
+            "10000000000000000000",
+            "100000000000000000000",
+        ]
+        .iter()
+        .map(|t| Integer::parse(t).unwrap())
+        .collect();
+        for (i, a) in sorted.iter().enumerate() {
+            for (j, b) in sorted.iter().enumerate() {
+                assert_eq!(a.cmp(b), i.cmp(&j), "{a} vs {b}");
+            }
+        }
+        assert_eq!(Integer::from(7).as_i64(), Some(7));
+        assert_eq!(sorted[0].as_i64(), None);
     }
 
     #[test]

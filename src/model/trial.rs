@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, LazyLock};
 
 use super::{
-    AttrValue, Distribution, ListMap, ParamValue, Shared, StudyDirection, Timestamp, TrialState,
-    Values, VecMap,
+    AttrValue, Distribution, Integer, ListMap, ParamValue, Shared, StudyDirection, Timestamp,
+    TrialState, Values, VecMap,
 };
 
 /// A trial's parameter distributions by name, in the order of its parameters (shared between
@@ -52,8 +52,9 @@ pub struct FrozenTrial {
     pub user_attrs: Attrs,
     /// System attributes.
     pub system_attrs: Attrs,
-    /// Intermediate values by step.
-    pub intermediate_values: VecMap<i64, f64>,
+    /// Intermediate values by step, in step order. A step is any integer, as in Python: those
+    /// outside the 64-bit range (which Optuna's `report` accepts) are kept exactly.
+    pub intermediate_values: VecMap<Integer, f64>,
 }
 
 impl FrozenTrial {
@@ -80,6 +81,11 @@ impl FrozenTrial {
     /// The empty distribution map every trial of [`FrozenTrial::new`] starts with (one copy).
     pub(crate) fn no_distributions() -> &'static Distributions {
         &NO_DISTRIBUTIONS
+    }
+
+    /// The intermediate value reported at `step`, if any.
+    pub fn intermediate_value(&self, step: i64) -> Option<f64> {
+        self.intermediate_values.get(&Integer::Small(step)).copied()
     }
 
     /// The single objective value, if the trial has exactly one.

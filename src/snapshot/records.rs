@@ -17,7 +17,7 @@ use std::sync::Arc;
 use crate::journal::Operation;
 use crate::journal::operation::EXTENDED_CODE;
 use crate::model::{
-    AttrValue, Distribution, Distributions, FrozenTrial, ParamValue, Values, VecMap,
+    AttrValue, Distribution, Distributions, FrozenTrial, Integer, ParamValue, Values, VecMap,
 };
 use crate::replay::Restore;
 
@@ -189,7 +189,7 @@ impl Records {
         let n = r.map_len()?;
         if n > 0 {
             trial.intermediate_values =
-                (0..n).map(|_| Ok((r.i64()?, r.f64()?))).collect::<Res<VecMap<i64, f64>>>()?;
+                (0..n).map(|_| Ok((r.step()?, r.f64()?))).collect::<Res<VecMap<Integer, f64>>>()?;
         }
         Ok(Step::Trial(Arc::new(trial), new_layout))
     }

@@ -22,8 +22,8 @@ use crate::backend::{FileBackend, FileOptions, LogBackend};
 use crate::error::{Error, Result};
 use crate::journal::{Operation, TrialTemplate};
 use crate::model::{
-    AttrValue, Distribution, FrozenStudy, FrozenTrial, ListMap, ParamValue, StudyDirection,
-    Timestamp, TrialState, VecMap,
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, Integer, ListMap, ParamValue,
+    StudyDirection, Timestamp, TrialState, VecMap,
 };
 use crate::replay::{Applied, ReplayState};
 
@@ -471,7 +471,11 @@ impl<B: LogBackend> JournalStorage<B> {
             params,
             user_attrs: t.user_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             system_attrs: t.system_attrs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            intermediate_values: t.intermediate_values.iter().map(|(k, v)| (*k, *v)).collect(),
+            intermediate_values: t
+                .intermediate_values
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         })
     }
 
@@ -555,6 +559,17 @@ impl<B: LogBackend> JournalStorage<B> {
 
     /// Records the intermediate value of `step` (NaN and infinities are kept exactly).
     pub fn set_trial_intermediate_value(&self, trial_id: u64, step: i64, value: f64) -> Result<()> {
+        self.set_trial_intermediate_value_at(trial_id, Integer::Small(step), value)
+    }
+
+    /// [`JournalStorage::set_trial_intermediate_value`] at a step of any size, as Python's
+    /// Optuna accepts (`trial.report(v, 2**64)`): both journal formats keep it exactly.
+    pub fn set_trial_intermediate_value_at(
+        &self,
+        trial_id: u64,
+        step: Integer,
+        value: f64,
+    ) -> Result<()> {
         self.write(Operation::SetTrialIntermediateValue { trial_id, step, value }).map(drop)
     }
 
@@ -787,6 +802,14 @@ impl<B: LogBackend> Storage for JournalStorage<B> {
     }
     fn set_trial_intermediate_value(&self, trial_id: u64, step: i64, value: f64) -> Result<()> {
         JournalStorage::set_trial_intermediate_value(self, trial_id, step, value)
+    }
+    fn set_trial_intermediate_value_at(
+        &self,
+        trial_id: u64,
+        step: Integer,
+        value: f64,
+    ) -> Result<()> {
+        JournalStorage::set_trial_intermediate_value_at(self, trial_id, step, value)
     }
     fn set_trial_user_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()> {
         JournalStorage::set_trial_user_attr(self, trial_id, key, value)

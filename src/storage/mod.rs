@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::model::{
-    AttrValue, Distribution, FrozenStudy, FrozenTrial, ListMap, ParamValue, StudyDirection,
-    TrialState, VecMap,
+    AttrValue, Distribution, FrozenStudy, FrozenTrial, Integer, ListMap, ParamValue,
+    StudyDirection, TrialState, VecMap,
 };
 
 mod group;
@@ -223,6 +223,23 @@ pub trait Storage: Send + Sync {
 
     /// Records the intermediate value of `step` (NaN and infinities are kept exactly).
     fn set_trial_intermediate_value(&self, trial_id: u64, step: i64, value: f64) -> Result<()>;
+
+    /// [`Storage::set_trial_intermediate_value`] at a step of any size, as Python's Optuna
+    /// accepts. By default a step outside 64 bits is `NotSupported` (nothing written): journal
+    /// storages keep it, Optuna's gRPC protocol (`int64` steps) cannot carry it.
+    fn set_trial_intermediate_value_at(
+        &self,
+        trial_id: u64,
+        step: Integer,
+        value: f64,
+    ) -> Result<()> {
+        match step {
+            Integer::Small(step) => self.set_trial_intermediate_value(trial_id, step, value),
+            Integer::Big(_) => {
+                Err(Error::NotSupported { what: "intermediate steps outside the 64-bit range" })
+            }
+        }
+    }
 
     /// Sets a trial user attribute.
     fn set_trial_user_attr(&self, trial_id: u64, key: &str, value: AttrValue) -> Result<()>;

@@ -109,7 +109,7 @@ mod tests {
         t.distributions.insert(name, Arc::new(Distribution::float(0.0, 1.0, false, None).unwrap()));
         t.user_attrs.insert("u".into(), AttrValue::Int(1));
         t.system_attrs.insert("fail_reason".into(), AttrValue::String("gone".into()));
-        t.intermediate_values.insert(0, 0.25);
+        t.intermediate_values.insert(0.into(), 0.25);
         t
     }
 

@@ -285,6 +285,10 @@ def ops(path):
     storage.set_trial_intermediate_value(t._trial_id, 0, 0.5)  # op 7
     storage.set_trial_intermediate_value(t._trial_id, -1, float("inf"))
     storage.set_trial_intermediate_value(t._trial_id, 2**40, float("nan"))
+    # Python ints have no size limit, and `Trial.report` takes any (this study has two
+    # objectives, where `report` refuses, so the storage call it makes).
+    storage.set_trial_intermediate_value(t._trial_id, 2**64, 0.25)
+    storage.set_trial_intermediate_value(t._trial_id, -(2**63) - 1, 0.125)
     t.set_user_attr("a", 1)  # op 8
     storage.set_trial_system_attr(t._trial_id, "b", 2)  # op 9
     try_(storage.set_trial_param, t._trial_id, "x", 1.0, D.IntDistribution(0, 3))  # incompatible
@@ -339,7 +343,7 @@ def ops(path):
     raw(path, {"op_code": 6, "worker_id": "w", "trial_id": floaty_trial, "state": 2.0,
                "values": None, "datetime_complete": "2026-01-01T00:00:01.000000+00:00"})
     s.add_trial(create_trial(values=[float("inf"), float("-inf")],
-                             intermediate_values={0: 1.0, -3: float("nan")}))
+                             intermediate_values={0: 1.0, -3: float("nan"), 10**30: 2.0}))
     running = s.ask()
     running.suggest_int("n", 0, 5)
     storage.set_trial_state_values(running._trial_id, TrialState.WAITING)  # back to WAITING

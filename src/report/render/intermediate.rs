@@ -23,7 +23,7 @@ pub fn intermediate(s: &StudyStats) -> Figure {
         return Figure::empty(title, "No trial has reported an intermediate value.");
     }
     let steps =
-        with.iter().flat_map(|&i| s.trials[i].intermediate_values.keys().map(|k| *k as f64));
+        with.iter().flat_map(|&i| s.trials[i].intermediate_values.keys().map(|k| k.to_f64()));
     let (lo, hi) = steps.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), k| (l.min(k), h.max(k)));
     let values = || with.iter().flat_map(|&i| s.trials[i].intermediate_values.values().copied());
     let log = Scale::spans_decades(values());
@@ -36,7 +36,7 @@ pub fn intermediate(s: &StudyStats) -> Figure {
     for &k in &chosen {
         let t = &s.trials[with[k]];
         let iv: Vec<(f64, f64)> =
-            t.intermediate_values.iter().map(|(st, v)| (*st as f64, *v)).collect();
+            t.intermediate_values.iter().map(|(st, v)| (st.to_f64(), *v)).collect();
         let keep = pick(iv.len(), VERTICES, |j| j + 1 == iv.len());
         let mut d = String::new();
         let mut last = None;

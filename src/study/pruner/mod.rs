@@ -52,9 +52,10 @@ impl Pruner for NopPruner {
     }
 }
 
-/// The last (largest) step a trial reported, if any.
+/// The last (largest) step within 64 bits a trial reported, if any (pruners judge those steps
+/// only: a step beyond them, which only Python writers can report, is kept but never judged).
 pub(crate) fn last_step(trial: &FrozenTrial) -> Option<i64> {
-    trial.intermediate_values.keys().next_back().copied()
+    trial.intermediate_values.keys().rev().find_map(|s| s.as_i64())
 }
 
 #[cfg(test)]
@@ -94,7 +95,7 @@ pub(crate) mod testing {
     pub(crate) fn trial(number: u64, state: TrialState, steps: &[(i64, f64)]) -> FrozenTrial {
         let mut t = FrozenTrial::new(number, number, 0, state);
         for (s, v) in steps {
-            t.intermediate_values.insert(*s, *v);
+            t.intermediate_values.insert((*s).into(), *v);
         }
         t
     }

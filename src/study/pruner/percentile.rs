@@ -57,8 +57,13 @@ impl PercentilePruner {
         let nearest_lower_pruning_step =
             (step - self.n_warmup_steps).div_euclid(self.interval_steps) * self.interval_steps
                 + self.n_warmup_steps;
-        let second_last_step =
-            trial.intermediate_values.keys().copied().filter(|s| *s != step).max().unwrap_or(-1);
+        let second_last_step = trial
+            .intermediate_values
+            .keys()
+            .filter_map(|s| s.as_i64())
+            .filter(|s| *s != step)
+            .max();
+        let second_last_step = second_last_step.unwrap_or(-1);
         second_last_step < nearest_lower_pruning_step
     }
 }
@@ -100,7 +105,7 @@ impl Pruner for PercentilePruner {
             return Ok(PruneDecision::of(true));
         };
         let at_step: Vec<f64> =
-            completed.iter().filter_map(|t| t.intermediate_values.get(&step).copied()).collect();
+            completed.iter().filter_map(|t| t.intermediate_value(step)).collect();
         if at_step.len() < self.n_min_trials {
             return Ok(PruneDecision::of(false));
         }

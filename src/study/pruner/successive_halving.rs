@@ -129,7 +129,7 @@ impl Pruner for SuccessiveHalvingPruner {
         while trial.system_attrs.contains_key(&completed_rung_key(rung)) {
             rung += 1;
         }
-        let value = trial.intermediate_values.get(&step).copied().unwrap_or(f64::NAN);
+        let value = trial.intermediate_value(step).unwrap_or(f64::NAN);
         let maximize = ctx.directions.first() == Some(&StudyDirection::Maximize);
         let trials = ctx.trials(None)?;
         let mut writes = AttrWrites::default();

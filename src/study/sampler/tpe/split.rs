@@ -119,7 +119,7 @@ fn pruned_score(t: &FrozenTrial, direction: StudyDirection) -> (f64, f64) {
             } else {
                 *value
             };
-            (-(*step as f64), v)
+            (-step.to_f64(), v)
         }
         None => (1.0, 0.0),
     }
@@ -201,7 +201,7 @@ mod tests {
                     let JsonValue::Array(iv) = tj.get("intermediate").unwrap() else { panic!() };
                     for pair in iv {
                         let p = floats(pair);
-                        t.intermediate_values.insert(p[0] as i64, p[1]);
+                        t.intermediate_values.insert((p[0] as i64).into(), p[1]);
                     }
                     Arc::new(t)
                 })
