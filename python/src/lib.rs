@@ -25,9 +25,9 @@ mod optuna;
 
 use std::sync::Arc;
 
-use pyo3::exceptions::PyKeyError;
+use pyo3::exceptions::{PyKeyError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::PyList;
+use pyo3::types::{PyInt, PyList};
 use trialog::Storage;
 use trialog::model::{StudyDirection, TrialState};
 
@@ -53,20 +53,39 @@ impl Engine {
     }
 }
 
-/// A study id from Python: a negative one names no study (`KeyError`, as Optuna's storages).
-fn study_id_of(id: i64) -> PyResult<u64> {
-    u64::try_from(id).map_err(|_| PyKeyError::new_err(format!("study {id} not found")))
+/// A study id, trial id or trial number from Python: any `int`. One that is negative or past
+/// 64 bits names nothing, as such a key finds nothing in Optuna's dicts: the `*_of` helpers
+/// below then raise `KeyError`, never `OverflowError`. Anything but an `int` is a `TypeError`.
+struct PyId(Result<u64, String>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for PyId {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(v) = obj.extract::<u64>() {
+            return Ok(PyId(Ok(v)));
+        }
+        if obj.is_instance_of::<PyInt>() {
+            return Ok(PyId(Err(obj.str()?.to_string())));
+        }
+        obj.extract::<i64>()?; // the TypeError of a non-int
+        Err(PyTypeError::new_err("an id must be an int"))
+    }
 }
 
-/// A trial id from Python: a negative one names no trial (`KeyError`).
-fn trial_id_of(id: i64) -> PyResult<u64> {
-    u64::try_from(id).map_err(|_| PyKeyError::new_err(format!("trial {id} not found")))
+/// A study id from Python (`KeyError` for one that names no study, as Optuna's storages).
+fn study_id_of(id: PyId) -> PyResult<u64> {
+    id.0.map_err(|id| PyKeyError::new_err(format!("study {id} not found")))
 }
 
-/// A trial number from Python: a negative one names no trial (`KeyError`).
-fn trial_number_of(study_id: u64, number: i64) -> PyResult<u64> {
-    u64::try_from(number)
-        .map_err(|_| PyKeyError::new_err(format!("study {study_id} has no trial number {number}")))
+/// A trial id from Python (`KeyError` for one that names no trial).
+fn trial_id_of(id: PyId) -> PyResult<u64> {
+    id.0.map_err(|id| PyKeyError::new_err(format!("trial {id} not found")))
+}
+
+/// A trial number from Python (`KeyError` for one that names no trial).
+fn trial_number_of(study_id: u64, number: PyId) -> PyResult<u64> {
+    number.0.map_err(|n| PyKeyError::new_err(format!("study {study_id} has no trial number {n}")))
 }
 
 fn direction(code: u8) -> PyResult<StudyDirection> {
@@ -126,7 +145,7 @@ impl Engine {
         self.run(py, |s| s.create_new_study(&directions, study_name.as_deref()))
     }
 
-    fn delete_study(&self, py: Python<'_>, study_id: i64) -> PyResult<()> {
+    fn delete_study(&self, py: Python<'_>, study_id: PyId) -> PyResult<()> {
         let study_id = study_id_of(study_id)?;
         self.run(py, |s| s.delete_study(study_id))
     }
@@ -134,7 +153,7 @@ impl Engine {
     fn set_study_attr(
         &self,
         py: Python<'_>,
-        study_id: i64,
+        study_id: PyId,
         system: bool,
         key: String,
         json: &str,
@@ -151,7 +170,7 @@ impl Engine {
         self.run(py, |s| s.get_study_id_from_name(&study_name))
     }
 
-    fn get_study_name_from_id(&self, py: Python<'_>, study_id: i64) -> PyResult<String> {
+    fn get_study_name_from_id(&self, py: Python<'_>, study_id: PyId) -> PyResult<String> {
         let study_id = study_id_of(study_id)?;
         self.run(py, |s| s.get_study_name_from_id(study_id))
     }
@@ -159,7 +178,7 @@ impl Engine {
     fn get_study_directions<'py>(
         &self,
         py: Python<'py>,
-        study_id: i64,
+        study_id: PyId,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let study_id = study_id_of(study_id)?;
         let d = self.run(py, |s| s.get_study_directions(study_id))?;
@@ -170,7 +189,7 @@ impl Engine {
     fn get_study_attrs<'py>(
         &self,
         py: Python<'py>,
-        study_id: i64,
+        study_id: PyId,
         system: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let study_id = study_id_of(study_id)?;
@@ -192,7 +211,7 @@ impl Engine {
     fn create_new_trial(
         &self,
         py: Python<'_>,
-        study_id: i64,
+        study_id: PyId,
         template: Option<TemplateArgs>,
     ) -> PyResult<u64> {
         let study_id = study_id_of(study_id)?;
@@ -203,7 +222,7 @@ impl Engine {
     fn set_trial_param(
         &self,
         py: Python<'_>,
-        trial_id: i64,
+        trial_id: PyId,
         param_name: String,
         param_value_internal: f64,
         distribution_json: &str,
@@ -216,20 +235,20 @@ impl Engine {
     fn get_trial_id_from_study_id_trial_number(
         &self,
         py: Python<'_>,
-        study_id: i64,
-        trial_number: i64,
+        study_id: PyId,
+        trial_number: PyId,
     ) -> PyResult<u64> {
         let study_id = study_id_of(study_id)?;
         let trial_number = trial_number_of(study_id, trial_number)?;
         self.run(py, |s| s.get_trial_id_from_study_id_trial_number(study_id, trial_number))
     }
 
-    fn get_trial_number_from_id(&self, py: Python<'_>, trial_id: i64) -> PyResult<u64> {
+    fn get_trial_number_from_id(&self, py: Python<'_>, trial_id: PyId) -> PyResult<u64> {
         let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.get_trial_number_from_id(trial_id))
     }
 
-    fn get_trial_param(&self, py: Python<'_>, trial_id: i64, param_name: String) -> PyResult<f64> {
+    fn get_trial_param(&self, py: Python<'_>, trial_id: PyId, param_name: String) -> PyResult<f64> {
         let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.get_trial_param(trial_id, &param_name))
     }
@@ -238,7 +257,7 @@ impl Engine {
     fn set_trial_state_values(
         &self,
         py: Python<'_>,
-        trial_id: i64,
+        trial_id: PyId,
         state: u8,
         values: Option<Vec<f64>>,
     ) -> PyResult<bool> {
@@ -250,7 +269,7 @@ impl Engine {
     fn set_trial_intermediate_value(
         &self,
         py: Python<'_>,
-        trial_id: i64,
+        trial_id: PyId,
         step: &Bound<'_, PyAny>,
         value: f64,
     ) -> PyResult<()> {
@@ -262,7 +281,7 @@ impl Engine {
     fn set_trial_attr(
         &self,
         py: Python<'_>,
-        trial_id: i64,
+        trial_id: PyId,
         system: bool,
         key: String,
         json: &str,
@@ -275,7 +294,7 @@ impl Engine {
         })
     }
 
-    fn get_trial<'py>(&self, py: Python<'py>, trial_id: i64) -> PyResult<Bound<'py, PyAny>> {
+    fn get_trial<'py>(&self, py: Python<'py>, trial_id: PyId) -> PyResult<Bound<'py, PyAny>> {
         let trial_id = trial_id_of(trial_id)?;
         let t = self.run(py, |s| s.get_trial(trial_id))?;
         Builder::new(py)?.trial(&t)
@@ -285,7 +304,7 @@ impl Engine {
     fn get_all_trials<'py>(
         &self,
         py: Python<'py>,
-        study_id: i64,
+        study_id: PyId,
         states: Option<Vec<u8>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let study_id = study_id_of(study_id)?;
@@ -301,7 +320,7 @@ impl Engine {
     fn get_n_trials(
         &self,
         py: Python<'_>,
-        study_id: i64,
+        study_id: PyId,
         states: Option<Vec<u8>>,
     ) -> PyResult<usize> {
         let study_id = study_id_of(study_id)?;
@@ -309,7 +328,7 @@ impl Engine {
         self.run(py, |s| s.get_n_trials(study_id, states.as_deref()))
     }
 
-    fn get_best_trial<'py>(&self, py: Python<'py>, study_id: i64) -> PyResult<Bound<'py, PyAny>> {
+    fn get_best_trial<'py>(&self, py: Python<'py>, study_id: PyId) -> PyResult<Bound<'py, PyAny>> {
         let study_id = study_id_of(study_id)?;
         let t = self.run(py, |s| s.get_best_trial(study_id))?;
         Builder::new(py)?.trial(&t)
@@ -320,21 +339,21 @@ impl Engine {
         self.storage.heartbeat().map(|h| h.interval.as_secs_f64())
     }
 
-    fn record_heartbeat(&self, py: Python<'_>, trial_id: i64) -> PyResult<()> {
+    fn record_heartbeat(&self, py: Python<'_>, trial_id: PyId) -> PyResult<()> {
         let trial_id = trial_id_of(trial_id)?;
         self.run(py, |s| s.record_heartbeat(trial_id))
     }
 
     /// The RUNNING trials whose heartbeats stood still for the grace period (empty when
     /// heartbeats are off).
-    fn stale_trial_ids(&self, py: Python<'_>, study_id: i64) -> PyResult<Vec<u64>> {
+    fn stale_trial_ids(&self, py: Python<'_>, study_id: PyId) -> PyResult<Vec<u64>> {
         let study_id = study_id_of(study_id)?;
         let Some(h) = self.storage.heartbeat() else { return Ok(Vec::new()) };
         self.run(py, |s| s.stale_trial_ids(study_id, h.grace_period))
     }
 
     /// Fails the stale trials as the engine does (recording why) and returns their ids.
-    fn fail_stale_trials(&self, py: Python<'_>, study_id: i64) -> PyResult<Vec<u64>> {
+    fn fail_stale_trials(&self, py: Python<'_>, study_id: PyId) -> PyResult<Vec<u64>> {
         let study_id = study_id_of(study_id)?;
         let Some(h) = self.storage.heartbeat() else { return Ok(Vec::new()) };
         self.run(py, |s| s.fail_stale_trials(study_id, h.grace_period))

@@ -138,3 +138,22 @@ def test_negative_ids_are_key_errors(tmp_path: Path) -> None:
                  lambda: storage.set_trial_user_attr(-1, "k", 1)):
         with pytest.raises(KeyError):
             call()
+
+
+@pytest.mark.parametrize("bad", [-1, 2**63, 2**64, 2**200])
+def test_ids_of_any_size_that_name_nothing_are_key_errors(
+    journal: Path, fmt: str, bad: int
+) -> None:
+    # As Optuna's storages (a dict lookup that finds nothing), never OverflowError.
+    s = trialog.JournalStorage(journal, format=fmt)
+    sid = s.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+    with pytest.raises(KeyError, match=str(bad)):
+        s.get_trial(bad)
+    with pytest.raises(KeyError, match=str(bad)):
+        s.get_all_trials(bad)
+    with pytest.raises(KeyError, match=str(bad)):
+        s.get_trial_id_from_study_id_trial_number(sid, bad)
+    with pytest.raises(KeyError, match=str(bad)):
+        s.set_trial_user_attr(bad, "k", 1)
+    with pytest.raises(TypeError):
+        s.get_trial("0")
