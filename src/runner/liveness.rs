@@ -84,7 +84,7 @@ impl Liveness {
     pub fn reap<S: Storage + ?Sized>(&self, storage: &S, study_id: u64) -> Result<Vec<u64>> {
         match self {
             Liveness::Native(o) => storage.fail_stale_trials(study_id, o.grace_period),
-            Liveness::Attr(o) => reap_attr(storage, study_id, o.grace_period),
+            Liveness::Attr(o) => Ok(reap_attr(storage, study_id, o.grace_period)?.0),
         }
     }
 
@@ -106,22 +106,31 @@ impl Liveness {
                 // Settle the RUNNING trials before this runner counts its budget: those not
                 // stale yet get one grace period to show a heartbeat (or to finish).
                 let g = o.grace_period;
-                let mut failed = reap_attr(storage, study_id, g)?;
-                crate::storage::wait_while_running(storage, study_id, g, |_| true)?;
-                failed.extend(reap_attr(storage, study_id, g)?);
+                let (mut failed, running) = reap_attr(storage, study_id, g)?;
+                crate::storage::wait_until_finished(storage, running, g)?;
+                failed.extend(reap_attr(storage, study_id, g)?.0);
                 Ok(failed)
             }
         }
     }
 }
 
-fn reap_attr<S: Storage + ?Sized>(storage: &S, study_id: u64, grace: Duration) -> Result<Vec<u64>> {
+/// Fails the study's RUNNING trials whose heartbeat attribute is older than `grace`; returns
+/// the ids this call failed and those of the RUNNING trials it left alone.
+fn reap_attr<S: Storage + ?Sized>(
+    storage: &S,
+    study_id: u64,
+    grace: Duration,
+) -> Result<(Vec<u64>, Vec<u64>)> {
     let now = now_secs();
-    let mut failed = Vec::new();
+    let (mut failed, mut running) = (Vec::new(), Vec::new());
     for t in storage.get_all_trials(study_id, Some(&[TrialState::Running]))? {
-        let Some(AttrValue::Float(last)) = t.system_attrs.get(HEARTBEAT_ATTR) else { continue };
-        let silent = now - last;
+        let silent = match t.system_attrs.get(HEARTBEAT_ATTR) {
+            Some(AttrValue::Float(last)) => now - last,
+            _ => f64::NEG_INFINITY, // no heartbeat yet: never stale
+        };
         if silent <= grace.as_secs_f64() {
+            running.push(t.trial_id);
             continue;
         }
         let reason = format!(
@@ -133,7 +142,7 @@ fn reap_attr<S: Storage + ?Sized>(storage: &S, study_id: u64, grace: Duration) -
             failed.push(t.trial_id);
         }
     }
-    Ok(failed)
+    Ok((failed, running))
 }
 
 #[cfg(test)]

@@ -73,9 +73,18 @@ pub fn wait_while_running<S: Storage + ?Sized>(
     watch: impl Fn(u64) -> bool,
 ) -> Result<()> {
     let running = storage.get_all_trials(study_id, Some(&[TrialState::Running]))?;
-    let mut watched: Vec<u64> =
-        running.iter().map(|t| t.trial_id).filter(|&id| watch(id)).collect();
+    let watched: Vec<u64> = running.iter().map(|t| t.trial_id).filter(|&id| watch(id)).collect();
     drop(running);
+    wait_until_finished(storage, watched, grace)
+}
+
+/// [`wait_while_running`] for trials the caller already picked: waits one grace period (and a
+/// little) or until none of `watched` is RUNNING any more, looking at those trials only.
+pub fn wait_until_finished<S: Storage + ?Sized>(
+    storage: &S,
+    mut watched: Vec<u64>,
+    grace: Duration,
+) -> Result<()> {
     let until = std::time::Instant::now() + grace + grace / 10 + Duration::from_millis(5);
     let poll = (grace / 50).clamp(Duration::from_millis(20), Duration::from_secs(1));
     while !watched.is_empty() {
