@@ -636,7 +636,7 @@ pub fn parse_time(s: &str) -> Option<Timestamp> {
 }
 
 /// [`parse_time`] in the zone `tz`, for what Python's `datetime.fromisoformat` reads (see
-/// [`parse_iso`]). `None` where Python raises: an invalid date or time, or a result Python's datetime
+/// `parse_iso`). `None` where Python raises: an invalid date or time, or a result Python's datetime
 /// range (years 1 to 9999) cannot hold, checked on the local wall clock and on UTC as Python's
 /// `astimezone` does (the first day of year 1 is out of reach either way). Known limit: the
 /// time-zone arithmetic (jiff) ends at 9999-12-30T22:00Z, so the last hours of year 9999, which

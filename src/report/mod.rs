@@ -5,7 +5,7 @@
 //!
 //! The report reads plain model data only ([`FrozenStudy`] and its [`FrozenTrial`]s), so it
 //! works on whatever store produced them. It is layered like criterion's report:
-//! [`stats`] computes the numbers (from every trial), [`render`] draws them as SVG (thinning
+//! [`stats`] computes the numbers (from every trial), [`mod@render`] draws them as SVG (thinning
 //! the marks of large studies, never the statistics), and `page` is the HTML template around
 //! them.
 //!

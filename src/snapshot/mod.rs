@@ -2,7 +2,7 @@
 //! (`<journal>.snapshot`) so that an open replays only what follows the prefix.
 //!
 //! The file format, the identity a snapshot checks and the rules are in `docs/FORMAT.md`
-//! ("Snapshots"). The guarantee: **a snapshot never changes what an open shows**. [`load`] uses
+//! ("Snapshots"). The guarantee: **a snapshot never changes what an open shows**. [`Target::load`] uses
 //! one only when it proves it was taken of this journal's current bytes; otherwise (missing,
 //! stale, another journal's, damaged, of an unknown version) the caller replays the whole
 //! journal, and every case but "missing" logs one warning.

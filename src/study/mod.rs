@@ -1,4 +1,4 @@
-//! The ask/tell study API over any [`Storage`] (a [`JournalStorage`](crate::JournalStorage),
+//! The ask/tell study API over any [`Storage`] (a [`JournalStorage`],
 //! the remote client, or an `Arc<dyn Storage>`), with pluggable [`Sampler`]s.
 //!
 //! A [`Study`] is a cheap, cloneable, `Send + Sync` handle (an `Arc` of the storage plus the
