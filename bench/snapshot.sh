@@ -9,7 +9,7 @@
 # ../shared/bench/bench.py w2: construct the storage, read every trial) open the same file.
 #
 # Output: each run's JSON line (`open_s` the open, `seconds` the open plus reading every trial,
-# `rss_peak_mib` the process's peak RSS), preceded by `# time` lines (user and system CPU seconds,
+# `rss_peak_mib` the process's peak RSS, `rss_open_mib` its peak once the storage was open), preceded by `# time` lines (user and system CPU seconds,
 # wall seconds, max RSS of the process as /usr/bin/time saw it), then one summary JSON line per
 # size and format, `"w":"snapshot-summary"`, with the full replay's and the snapshot open's wall
 # seconds, CPU seconds and peak RSS, `speedup` (full seconds / snapshot seconds, open plus reading
@@ -67,10 +67,12 @@ for n in $sizes; do
         rm -f "$file.snapshot"
         timed "$trialog" bench w2 --journal "$file" --format "$format" --n "$n"
         full_s=$(field seconds) full_open=$(field open_s) full_rss=$(field rss_peak_mib)
+        full_rss_open=$(field rss_open_mib)
         full_cpu=$(cpu)
         "$trialog" snapshot "$file" | sed 's/^/# /'
         timed "$trialog" bench w2 --journal "$file" --format "$format" --n "$n"
         snap_s=$(field seconds) snap_open=$(field open_s) snap_rss=$(field rss_peak_mib)
+        snap_rss_open=$(field rss_open_mib)
         snap_cpu=$(cpu)
         [ "$(field replayed_from)" -gt 0 ] || { echo "the snapshot was not used" >&2; exit 1; }
         peer_fields=""
@@ -80,9 +82,9 @@ for n in $sizes; do
                 peer_fields="$peer_fields,\"${peer}_s\":$(field seconds),\"${peer}_open_s\":$(field open_s),\"${peer}_cpu_s\":$(cpu)"
             done
         fi
-        printf '{"w":"snapshot-summary","format":"%s","n_trials":%s,"full_s":%s,"full_open_s":%s,"full_cpu_s":%s,"full_rss_peak_mib":%s,"snapshot_s":%s,"snapshot_open_s":%s,"snapshot_cpu_s":%s,"snapshot_rss_peak_mib":%s,"speedup":%s,"open_speedup":%s%s}\n' \
-            "$format" "$n" "$full_s" "$full_open" "$full_cpu" "$full_rss" \
-            "$snap_s" "$snap_open" "$snap_cpu" "$snap_rss" \
+        printf '{"w":"snapshot-summary","format":"%s","n_trials":%s,"full_s":%s,"full_open_s":%s,"full_cpu_s":%s,"full_rss_peak_mib":%s,"full_rss_open_mib":%s,"snapshot_s":%s,"snapshot_open_s":%s,"snapshot_cpu_s":%s,"snapshot_rss_peak_mib":%s,"snapshot_rss_open_mib":%s,"speedup":%s,"open_speedup":%s%s}\n' \
+            "$format" "$n" "$full_s" "$full_open" "$full_cpu" "$full_rss" "$full_rss_open" \
+            "$snap_s" "$snap_open" "$snap_cpu" "$snap_rss" "$snap_rss_open" \
             "$(awk -v a="$full_s" -v b="$snap_s" 'BEGIN { printf "%.1f", a / b }')" \
             "$(awk -v a="$full_open" -v b="$snap_open" 'BEGIN { printf "%.1f", a / b }')" \
             "$peer_fields"

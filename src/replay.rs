@@ -1,7 +1,9 @@
 //! `ReplayState`: studies and trials rebuilt from operations, one operation at a time.
 //!
 //! Replay is pure and deterministic: it never does I/O, and the same sequence of operations
-//! always gives the same state. The rules are Optuna's (`JournalStorageReplayResult`), because
+//! always gives the same state. (A state loaded from a snapshot decodes its trials from the
+//! snapshot when they are first read, through a `TrialSource`: that is the snapshot's I/O, and
+//! it gives the trials a replay would.) The rules are Optuna's (`JournalStorageReplayResult`), because
 //! Optuna writes first and checks at replay and trialog must read such logs the same way:
 //!
 //! * an invalid operation (unknown study or trial, duplicate study name, update of a finished
@@ -19,7 +21,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, Result};
 use crate::journal::{LogBatch, OpCode, Operation, Target, TrialTemplate};
@@ -183,14 +185,55 @@ pub struct Heartbeats {
     pub count: u64,
 }
 
+/// One trial of a state: set when replay creates the trial, or (in a state loaded lazily from a
+/// snapshot) when it is first read, from the state's [`TrialSource`].
+type TrialCell = OnceLock<Arc<FrozenTrial>>;
+
+/// Where the trials of a lazily loaded state come from: a snapshot's records, decoded the first
+/// time one of them is read (`src/snapshot/lazy.rs`).
+pub(crate) trait TrialSource: Send + Sync + std::fmt::Debug {
+    /// The trials of the block holding `trial_id`, as (id of the first, the trials), each with
+    /// its id and number set; `trial_id` is among them. Never fails: a source that cannot
+    /// decode its records gives the trials of a full replay of what it covers instead.
+    fn load(&self, trial_id: u64) -> (u64, Vec<Arc<FrozenTrial>>);
+
+    /// [`TrialSource::load`] of every block for which `wanted(first id, count)` is true, on as
+    /// many threads as help; hands each block to `put` (on this thread).
+    fn load_all(
+        &self,
+        wanted: &(dyn Fn(u64, u64) -> bool + Sync),
+        put: &mut dyn FnMut(u64, Vec<Arc<FrozenTrial>>),
+    );
+
+    /// The encoded block of trials `first..first + count`, if the source holds exactly that
+    /// block as one unit it can hand over unchanged (a snapshot's trial frame, CRC-checked).
+    fn raw_block(&self, first: u64, count: u64) -> Option<RawBlock<'_>>;
+}
+
+/// A block of trials as a [`TrialSource`] holds them: its encoded bytes (a whole snapshot trial
+/// frame) and each trial's study id and state code.
+#[derive(Debug)]
+pub(crate) struct RawBlock<'a> {
+    /// The frame, prefix and CRC included.
+    pub frame: &'a [u8],
+    /// (study id, state code) of each trial, in id order.
+    pub entries: Vec<(u64, u8)>,
+}
+
 /// The state of every study and trial after some prefix of the log.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// A state loaded from a snapshot may hold its trials undecoded: each is decoded (with the
+/// others of its block) the first time anything reads or changes it, which no caller can tell
+/// from a state that held it all along (equality compares the decoded trials).
+#[derive(Debug, Clone, Default)]
 pub struct ReplayState {
     studies: BTreeMap<u64, StudyEntry>,
     names: HashMap<String, u64>,
     next_study_id: u64,
     /// Every trial ever created, indexed by trial id (trials of deleted studies stay, hidden).
-    trials: Vec<Arc<FrozenTrial>>,
+    trials: Vec<TrialCell>,
+    /// Where the trials not decoded yet come from (a state loaded lazily from a snapshot).
+    source: Option<Arc<dyn TrialSource>>,
     /// The heartbeats of each RUNNING trial that has one (dropped when it finishes).
     heartbeats: HashMap<u64, Heartbeats>,
     /// Which worker last made each trial RUNNING.
@@ -230,6 +273,25 @@ impl TrialWorkers {
     fn of(&self, trial_id: u64) -> Option<&Arc<str>> {
         let i = *self.by_trial.get(usize::try_from(trial_id).ok()?)?;
         self.names.get(i as usize)
+    }
+}
+
+impl PartialEq for ReplayState {
+    /// Compares everything a reader can see, the trials decoded (a lazily loaded state equals
+    /// the same state replayed).
+    fn eq(&self, other: &Self) -> bool {
+        self.studies == other.studies
+            && self.names == other.names
+            && self.next_study_id == other.next_study_id
+            && self.trials.len() == other.trials.len()
+            && {
+                self.decode_all(None);
+                other.decode_all(None);
+                (0..self.trials.len()).all(|i| *self.at(i) == *other.at(i))
+            }
+            && self.heartbeats == other.heartbeats
+            && self.runners == other.runners
+            && self.stats == other.stats
     }
 }
 
@@ -337,7 +399,7 @@ impl ReplayState {
                     return Applied::Updated; // unreachable: verdict() verified it
                 };
                 let (study_id, number) = {
-                    let t = &self.trials[*trial_id as usize];
+                    let t = self.at(*trial_id as usize);
                     (t.study_id, t.number)
                 };
                 let Some(entry) = self.studies.get_mut(&study_id) else {
@@ -345,13 +407,15 @@ impl ReplayState {
                 };
                 let (name, distribution, interned) =
                     intern(&mut entry.param_reps, number, name, distribution);
-                let trial = Arc::make_mut(&mut self.trials[*trial_id as usize]);
+                // Decoded by `at` above; `trial_mut` would borrow the studies too.
+                let cell = self.trials[*trial_id as usize].get_mut();
+                let trial = Arc::make_mut(cell.expect("`at` sets the cell"));
                 trial.params.insert(Arc::clone(&name), external);
                 entry.layouts.set(trial, name, distribution, interned);
                 Applied::Updated
             }
             Operation::SetTrialStateValues { trial_id, state, values, datetime } => {
-                let study_id = self.trials[*trial_id as usize].study_id;
+                let study_id = self.at(*trial_id as usize).study_id;
                 if let Some(entry) = self.studies.get_mut(&study_id) {
                     if *state == TrialState::Waiting {
                         entry.waiting.insert(*trial_id);
@@ -524,7 +588,7 @@ impl ReplayState {
             trial.intermediate_values =
                 t.intermediate_values.iter().map(|(k, v)| (k.clone(), *v)).collect();
         }
-        self.trials.push(Arc::new(trial));
+        self.trials.push(TrialCell::from(Arc::new(trial)));
         Applied::TrialCreated(trial_id)
     }
 
@@ -532,7 +596,7 @@ impl ReplayState {
     fn started(&self, op: &Operation, applied: Applied) -> Option<u64> {
         match (op, applied) {
             (Operation::CreateTrial { .. }, Applied::TrialCreated(id)) => {
-                (self.trials[id as usize].state == TrialState::Running).then_some(id)
+                (self.at(id as usize).state == TrialState::Running).then_some(id)
             }
             (Operation::SetTrialStateValues { trial_id, state: TrialState::Running, .. }, _) => {
                 Some(*trial_id)
@@ -543,7 +607,64 @@ impl ReplayState {
 
     /// The trial with this id for mutation (copy-on-write if a reader still holds it).
     fn trial_mut(&mut self, trial_id: u64) -> &mut FrozenTrial {
-        Arc::make_mut(&mut self.trials[trial_id as usize])
+        let i = trial_id as usize;
+        self.at(i);
+        Arc::make_mut(self.trials[i].get_mut().expect("`at` sets the cell"))
+    }
+
+    /// The trial with this id (which exists), decoded from the state's source first if it was
+    /// not yet.
+    fn at(&self, i: usize) -> &Arc<FrozenTrial> {
+        let cell = &self.trials[i];
+        match cell.get() {
+            Some(trial) => trial,
+            None => self.decode(i),
+        }
+    }
+
+    /// Decodes the trials with ids in `ids` (sorted; `None`: every trial) not decoded yet, on
+    /// several threads: what reading many costs (a lazily loaded state's trials are otherwise
+    /// decoded a block at a time as they are read).
+    fn decode_all(&self, ids: Option<&[u64]>) {
+        let Some(source) = &self.source else { return };
+        let unset = |id: u64| {
+            usize::try_from(id)
+                .ok()
+                .and_then(|i| self.trials.get(i))
+                .is_some_and(|c| c.get().is_none())
+        };
+        let wanted = |first: u64, count: u64| {
+            let end = first.saturating_add(count);
+            match ids {
+                None => (first..end).any(unset),
+                Some(ids) => {
+                    let from = ids.partition_point(|&id| id < first);
+                    ids[from..].iter().take_while(|&&id| id < end).any(|&id| unset(id))
+                }
+            }
+        };
+        source.load_all(&wanted, &mut |first, trials| {
+            let first = usize::try_from(first).unwrap_or(usize::MAX);
+            for (cell, trial) in self.trials.iter().skip(first).zip(trials) {
+                let _ = cell.set(trial);
+            }
+        });
+    }
+
+    /// Fills the cell of trial `i` and the others of its block from the source.
+    #[cold]
+    fn decode(&self, i: usize) -> &Arc<FrozenTrial> {
+        if let Some(source) = &self.source {
+            let (first, trials) = source.load(i as u64);
+            let first = usize::try_from(first).unwrap_or(usize::MAX);
+            for (cell, trial) in self.trials.iter().skip(first).zip(trials) {
+                let _ = cell.set(trial); // a cell already set keeps its trial
+            }
+        }
+        // Only a source that broke its contract leaves it empty: an empty FAIL trial of no study
+        // then (never a panic).
+        self.trials[i]
+            .get_or_init(|| Arc::new(FrozenTrial::new(i as u64, 0, u64::MAX, TrialState::Fail)))
     }
 
     fn updatable_trial(&self, trial_id: u64) -> Result<&FrozenTrial> {
@@ -579,7 +700,8 @@ impl ReplayState {
     pub fn trial(&self, trial_id: u64) -> Result<&Arc<FrozenTrial>> {
         usize::try_from(trial_id)
             .ok()
-            .and_then(|i| self.trials.get(i))
+            .filter(|&i| i < self.trials.len())
+            .map(|i| self.at(i))
             .filter(|t| self.studies.contains_key(&t.study_id))
             .ok_or(Error::TrialNotFound { trial_id })
     }
@@ -587,7 +709,10 @@ impl ReplayState {
     /// The trials of a live study, by number.
     pub fn trials_of(&self, study_id: u64) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
         let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
-        Ok(entry.trial_ids.iter().map(|&id| &self.trials[id as usize]))
+        if entry.trial_ids.len() > 1 {
+            self.decode_all(Some(&entry.trial_ids));
+        }
+        Ok(entry.trial_ids.iter().map(|&id| self.at(id as usize)))
     }
 
     /// The WAITING trials of a live study, by number (O(WAITING trials)).
@@ -596,7 +721,7 @@ impl ReplayState {
         study_id: u64,
     ) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
         let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
-        Ok(entry.waiting.iter().map(|&id| &self.trials[id as usize]))
+        Ok(entry.waiting.iter().map(|&id| self.at(id as usize)))
     }
 
     /// The id of trial number `number` of a live study.
@@ -632,7 +757,7 @@ impl ReplayState {
             .heartbeats
             .iter()
             .filter(|(id, _)| {
-                let t = &self.trials[**id as usize];
+                let t = self.at(**id as usize);
                 t.study_id == study_id && t.state == TrialState::Running
             })
             .map(|(id, h)| (*id, *h))
@@ -661,7 +786,7 @@ impl ReplayState {
             .filter(|(_, h)| now.as_micros().saturating_sub(h.latest.as_micros()) > grace)
             .map(|(id, _)| *id)
             .filter(|id| {
-                let t = &self.trials[*id as usize];
+                let t = self.at(*id as usize);
                 t.study_id == study_id && t.state == TrialState::Running
             })
             .collect();
@@ -675,6 +800,12 @@ impl ReplayState {
     /// and Optuna's journals a worker id names one storage handle on one thread.
     pub fn trial_worker(&self, trial_id: u64) -> Option<&str> {
         self.runners.of(trial_id).map(|w| &**w)
+    }
+
+    /// The trial with this id, also if its study was deleted.
+    pub(crate) fn any_trial(&self, trial_id: u64) -> Option<&Arc<FrozenTrial>> {
+        let i = usize::try_from(trial_id).ok().filter(|&i| i < self.trials.len())?;
+        Some(self.at(i))
     }
 
     /// How many trials were ever created (the next trial id).
@@ -691,8 +822,10 @@ pub(crate) struct Parts<'a> {
     pub next_study_id: u64,
     /// The live studies, by id.
     pub studies: Vec<&'a FrozenStudy>,
-    /// Every trial ever created, by id (those of deleted studies too).
-    pub trials: &'a [Arc<FrozenTrial>],
+    /// How many trials were ever created (see [`Parts::trials`]).
+    pub trial_count: usize,
+    /// The state itself, for its trials.
+    state: &'a ReplayState,
     /// The heartbeats of RUNNING trials, by trial id.
     pub heartbeats: Vec<(u64, Heartbeats)>,
     /// The distinct worker ids that made trials RUNNING.
@@ -702,6 +835,10 @@ pub(crate) struct Parts<'a> {
     pub runners: &'a [u32],
     /// Replay's counters.
     pub stats: ReplayStats,
+    /// Each live study's parameters, each with the number of the first trial that had it and
+    /// that trial's distribution of it (what replay checks new values against), ordered by
+    /// study, number and name.
+    pub param_reps: Vec<(u64, &'a str, u64, &'a Distribution)>,
 }
 
 impl ReplayState {
@@ -713,12 +850,48 @@ impl ReplayState {
         Parts {
             next_study_id: self.next_study_id,
             studies: self.studies.values().map(|e| &e.study).collect(),
-            trials: &self.trials,
+            trial_count: self.trials.len(),
+            state: self,
             heartbeats,
             workers: &self.runners.names,
             runners: &self.runners.by_trial,
             stats: self.stats,
+            param_reps: {
+                let mut reps: Vec<(u64, &str, u64, &Distribution)> = self
+                    .studies
+                    .iter()
+                    .flat_map(|(id, e)| {
+                        e.param_reps
+                            .iter()
+                            .map(|(name, rep)| (*id, &**name, rep.number, &*rep.distribution))
+                    })
+                    .collect();
+                reps.sort_unstable_by(|a, b| (a.0, a.2, a.1).cmp(&(b.0, b.2, b.1)));
+                reps
+            },
         }
+    }
+}
+
+impl<'a> Parts<'a> {
+    /// Every trial ever created, by id (those of deleted studies too), decoded.
+    pub fn trials(&self) -> Vec<&'a Arc<FrozenTrial>> {
+        let state = self.state;
+        state.decode_all(None);
+        (0..state.trials.len()).map(|i| state.at(i)).collect()
+    }
+
+    /// The trials of block `first..first + count` as the state's source holds them, if none of
+    /// them was decoded (so none changed since the source was loaded) and the source has them
+    /// as one block of exactly these trials: its bytes and each trial's (study id, state code).
+    pub fn undecoded_block(&self, first: u64, count: u64) -> Option<RawBlock<'a>> {
+        let state = self.state;
+        let source = state.source.as_ref()?;
+        let range = usize::try_from(first).ok()?..usize::try_from(first + count).ok()?;
+        if state.trials.get(range)?.iter().any(|c| c.get().is_some()) {
+            return None;
+        }
+        source.raw_block(first, count)
     }
 }
 
@@ -732,6 +905,8 @@ pub(crate) struct Restore {
     study_ids: std::vec::IntoIter<u64>,
     /// Trial counts of deleted studies (their trials keep their numbers, hidden).
     dead_numbers: HashMap<u64, u64>,
+    /// The states of the trials added with [`Restore::push_undecoded`], by trial id.
+    undecoded_states: Vec<TrialState>,
 }
 
 impl Restore {
@@ -746,7 +921,12 @@ impl Restore {
     ) -> Self {
         let mut state = ReplayState { next_study_id, stats, ..ReplayState::default() };
         state.trials.reserve(usize::try_from(trials).unwrap_or(0).min(1 << 22));
-        Restore { state, study_ids: study_ids.into_iter(), dead_numbers: HashMap::new() }
+        Restore {
+            state,
+            study_ids: study_ids.into_iter(),
+            dead_numbers: HashMap::new(),
+            undecoded_states: Vec::new(),
+        }
     }
 
     /// Applies one study record: a live study (code 0) and its attributes (2, 3). Trials come
@@ -823,8 +1003,75 @@ impl Restore {
                 *next += 1;
             }
         }
-        s.trials.push(shared);
+        s.trials.push(TrialCell::from(shared));
         Ok(())
+    }
+
+    /// Adds the next trial of a lazily loaded snapshot without its content: only its study and
+    /// state (from the snapshot's index), which place it as [`Restore::push_trial`] does. Returns
+    /// its number. Its content comes from the source given to [`Restore::finish_lazy`].
+    pub(crate) fn push_undecoded(
+        &mut self,
+        study_id: u64,
+        state: TrialState,
+    ) -> std::result::Result<u64, String> {
+        let s = &mut self.state;
+        if study_id >= s.next_study_id {
+            return Err(format!("trial of study {study_id}, past the study ids"));
+        }
+        let trial_id = s.trials.len() as u64;
+        let number = match s.studies.get_mut(&study_id) {
+            Some(e) => {
+                e.trial_ids.push(trial_id);
+                if state == TrialState::Waiting {
+                    e.waiting.insert(trial_id);
+                }
+                e.trial_ids.len() as u64 - 1
+            }
+            None => {
+                let next = self.dead_numbers.entry(study_id).or_insert(0);
+                *next += 1;
+                *next - 1
+            }
+        };
+        s.trials.push(TrialCell::new());
+        self.undecoded_states.push(state);
+        Ok(number)
+    }
+
+    /// Records that parameter `name` of a live study was first set in its trial number
+    /// `number`, with `distribution` (what replay checks a new value against): a lazily loaded
+    /// snapshot lists these, since its trials are not decoded to find them.
+    pub(crate) fn param_rep(
+        &mut self,
+        study_id: u64,
+        name: &str,
+        number: u64,
+        distribution: Distribution,
+    ) -> std::result::Result<(), String> {
+        let entry = self.state.studies.get_mut(&study_id).ok_or("parameter of an unknown study")?;
+        if number >= entry.trial_ids.len() as u64 {
+            return Err(format!("parameter {name:?} of trial number {number}, past the trials"));
+        }
+        let rep = ParamRep { number, distribution: Arc::new(distribution) };
+        if entry.param_reps.insert(Arc::from(name), rep).is_some() {
+            return Err(format!("parameter {name:?} twice"));
+        }
+        Ok(())
+    }
+
+    /// [`Restore::finish`] of a state whose trials were added with [`Restore::push_undecoded`]:
+    /// they are decoded from `source` when first read.
+    pub(crate) fn finish_lazy(
+        mut self,
+        source: Arc<dyn TrialSource>,
+        trials: u64,
+        heartbeats: Vec<(u64, Heartbeats)>,
+        workers: Vec<String>,
+        runs: Vec<(u64, u64, u32)>,
+    ) -> std::result::Result<ReplayState, String> {
+        self.state.source = Some(source);
+        self.finish(trials, heartbeats, workers, runs)
     }
 
     /// Ends the restore: checks the counts the tables promised and adds heartbeats and the
@@ -844,8 +1091,13 @@ impl Restore {
             return Err(format!("{} trials, the tables say {trials}", s.trials.len()));
         }
         for (trial_id, beats) in heartbeats {
-            match s.trials.get(usize::try_from(trial_id).unwrap_or(usize::MAX)) {
-                Some(t) if t.state == TrialState::Running => {
+            let at = usize::try_from(trial_id).unwrap_or(usize::MAX);
+            let state = match s.trials.get(at).and_then(OnceLock::get) {
+                Some(t) => Some(t.state),
+                None => self.undecoded_states.get(at).copied(),
+            };
+            match state {
+                Some(TrialState::Running) => {
                     s.heartbeats.insert(trial_id, beats);
                 }
                 _ => return Err(format!("heartbeat of trial {trial_id}, not RUNNING")),

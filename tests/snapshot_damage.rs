@@ -1,6 +1,8 @@
 //! Snapshots (`docs/FORMAT.md`, "Snapshots") never change what an open shows: a valid one gives
 //! exactly the state of a full replay (plus the log after it), and every damaged, foreign, stale
-//! or unknown one is ignored with one warning and a full replay, never an error.
+//! or unknown one is ignored with one warning and a full replay, never an error. Damage in a
+//! version 2 snapshot's trial frames, which an open does not read, is found when a trial is
+//! first read: the trials then come from a full replay, with one warning.
 
 mod log_capture;
 
@@ -170,10 +172,45 @@ fn ignored_with_one_warning(path: &Path, what: &str) {
     assert_eq!(warnings.len() - before, 1, "{what}: {warnings:?}");
 }
 
+/// Opens with a snapshot whose trial frames are damaged: the open uses it (it reads no trial
+/// frame) and warns about nothing until a trial is read; then the state is a full replay's, with
+/// exactly one warning naming the snapshot.
+fn replaced_lazily_with_one_warning(path: &Path, what: &str) {
+    log_capture::capture_logs();
+    let full = full_replay(path);
+    let snap = snapshot::path_for(path);
+    let before = log_capture::warnings_about(&snap).len();
+    let s = open(path);
+    assert!(s.opened_from_snapshot().is_some(), "{what}: the open did not use the snapshot");
+    let names = |st: &ReplayState| st.studies().map(|s| s.study_name.clone()).collect::<Vec<_>>();
+    assert_eq!(s.read(|st| Ok(names(st))).unwrap(), names(&full), "{what}");
+    let early = log_capture::warnings_about(&snap);
+    assert_eq!(early.len() - before, 0, "{what}: warned before a trial was read: {early:?}");
+    assert_eq!(state(&s), full, "{what}: not the full replay's state");
+    let warnings = log_capture::warnings_about(&snap);
+    assert_eq!(warnings.len() - before, 1, "{what}: {warnings:?}");
+}
+
 fn rewrite(path: &Path, f: impl FnOnce(&mut Vec<u8>)) {
     let mut bytes = std::fs::read(path).unwrap();
     f(&mut bytes);
     std::fs::write(path, bytes).unwrap();
+}
+
+/// A snapshot damage: what it is, and the change to the snapshot's bytes.
+type Damage = fn(&mut Vec<u8>);
+
+/// For each format and each damage: a journal with a snapshot, the snapshot damaged, then
+/// `check(journal, what)`.
+fn each_damaged(damages: &[(&str, Damage)], check: fn(&Path, &str)) {
+    for format in [Format::Trialog, Format::Optuna] {
+        for (what, damage) in damages {
+            let dir = tempfile::tempdir().unwrap();
+            let (path, _) = journal_with_snapshot(dir.path(), format);
+            rewrite(&snapshot::path_for(&path), damage);
+            check(&path, &format!("{format:?}, {what}"));
+        }
+    }
 }
 
 /// The snapshot's frames: (offset, length) of each after the 16-byte header.
@@ -190,7 +227,6 @@ fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
 
 #[test]
 fn damaged_snapshots_mean_a_full_replay_and_one_warning() {
-    type Damage = fn(&mut Vec<u8>);
     let damages: [(&str, Damage); 7] = [
         ("a flipped byte in a state frame", |b| {
             let (at, len) = frames(b)[2];
@@ -204,20 +240,74 @@ fn damaged_snapshots_mean_a_full_replay_and_one_warning() {
         }),
         ("bytes after the last frame", |b| b.extend_from_slice(&[1, 0, 0, 0, 0, 0, 0, 0, 0])),
         ("an unknown version", |b| {
-            b[8] = 2;
+            b[8] = 3;
             let crc = crc32fast::hash(&b[..12]);
             b[12..16].copy_from_slice(&crc.to_le_bytes());
         }),
         ("not a snapshot", |b| b.truncate(7)),
     ];
-    for format in [Format::Trialog, Format::Optuna] {
-        for (what, damage) in damages {
-            let dir = tempfile::tempdir().unwrap();
-            let (path, _) = journal_with_snapshot(dir.path(), format);
-            rewrite(&snapshot::path_for(&path), damage);
-            ignored_with_one_warning(&path, &format!("{format:?}, {what}"));
-        }
-    }
+    each_damaged(&damages, ignored_with_one_warning);
+}
+
+#[test]
+fn damaged_trial_frames_mean_a_full_replay_and_one_warning_when_a_trial_is_read() {
+    // Version 2: frames = anchor, tables, the studies' frame, the trials' frame, the index.
+    let damages: [(&str, Damage); 2] = [
+        ("a flipped byte in the trial frame", |b| {
+            let spans = frames(b);
+            let (at, len) = spans[spans.len() - 2];
+            b[at + len / 2] ^= 0x40;
+        }),
+        ("a CRC-valid trial frame whose one record has no content", |b| {
+            let spans = frames(b);
+            let (at, len) = spans[spans.len() - 2];
+            // ["", [[4, 0, nil, nil]]]: a create trial without its template.
+            let payload = [0x92, 0xa0, 0x91, 0x94, 0x04, 0x00, 0xc0, 0xc0];
+            let mut frame = Vec::new();
+            trialog::journal::frame::encode_frame(&payload, &mut frame);
+            b.splice(at..at + len, frame);
+        }),
+    ];
+    each_damaged(&damages, replaced_lazily_with_one_warning);
+}
+
+#[test]
+fn a_damaged_trial_frame_and_a_journal_damaged_since_never_panic_nor_fail_the_reads() {
+    // The fallback replay itself fails: the trials keep their ids, numbers, studies and states
+    // (from the index) without content, and an error names the snapshot.
+    log_capture::capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let (path, _) = journal_with_snapshot(dir.path(), Format::Trialog);
+    let full = full_replay(&path);
+    rewrite(&snapshot::path_for(&path), |b| {
+        let spans = frames(b);
+        let (at, len) = spans[spans.len() - 2];
+        b[at + len / 2] ^= 0x40;
+    });
+    let s = open(&path);
+    assert!(s.opened_from_snapshot().is_some());
+    // Bit rot in the journal's first frame, in place, after the open checked the snapshot.
+    let mut journal = std::fs::read(&path).unwrap();
+    journal[16 + 8 + 2] ^= 0x10;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| {
+            use std::io::{Seek, Write};
+            let mut f = f;
+            f.seek(std::io::SeekFrom::Start(0))?;
+            f.write_all(&journal)
+        })
+        .unwrap();
+    let study = full.study_id_by_name("keep-0").unwrap();
+    let trials = s.get_all_trials(study, None).unwrap();
+    let expected: Vec<(u64, u64, TrialState)> =
+        full.trials_of(study).unwrap().map(|t| (t.trial_id, t.number, t.state)).collect();
+    let got: Vec<(u64, u64, TrialState)> =
+        trials.iter().map(|t| (t.trial_id, t.number, t.state)).collect();
+    assert_eq!(got, expected);
+    let errors = log_capture::warnings_about(&path);
+    assert!(errors.iter().any(|e| e.contains("cannot be rebuilt")), "{errors:?}");
 }
 
 #[test]
@@ -235,6 +325,7 @@ fn tables_that_disagree_with_the_records_mean_a_full_replay() {
             Vec<(u64, i64, u64)>,
             Vec<String>,
             Vec<(u64, u64, u32)>,
+            Vec<(u64, String, u64, String)>,
         );
         let mut t: Tables = rmp_serde::from_slice(&b[at + 8..at + len]).unwrap();
         t.1 += 1;
@@ -486,7 +577,7 @@ fn a_malformed_record_in_a_middle_frame_means_a_full_replay() {
         trialog::journal::frame::encode_frame(&[0x92, 0xa0, 0x91, 0xc1], &mut frame);
         b.splice(at..at + len, frame);
     });
-    ignored_with_one_warning(&path, "a malformed record in frame 4");
+    replaced_lazily_with_one_warning(&path, "a malformed record in frame 4");
 }
 
 /// xorshift64*: the mutations below, reproducible from the seed.
@@ -585,4 +676,42 @@ fn crc_valid_nonsense_in_any_frame_never_panics_the_open_or_the_reads() {
             assert!(opened.is_ok(), "{what}: panicked");
         }
     }
+}
+
+#[test]
+fn a_snapshot_taken_from_a_lazily_loaded_state_is_the_one_a_full_replay_takes() {
+    // Blocks of trials nothing decoded are copied from the old snapshot as they are; the others
+    // (the last block, which grew after the snapshot, and every block a read decoded) are
+    // encoded again. Either way the bytes are those of a snapshot of the fully replayed state.
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_with_a_many_frame_snapshot(dir.path());
+    {
+        let [a, _] = writers(&path, Format::Trialog);
+        let study = a.get_study_id_from_name("many").unwrap();
+        let t = a.create_new_trial(study, None).unwrap();
+        a.set_trial_state_values(t, TrialState::Complete, Some(&[0.5])).unwrap();
+    }
+    let snap = snapshot::path_for(&path);
+    let take = |s: &JournalStorage<AnyJournalFile>| {
+        s.take_snapshot().unwrap().unwrap();
+        std::fs::read(&snap).unwrap()
+    };
+    // Lazily loaded, with one block in the middle decoded by a read.
+    let lazy = open(&path);
+    assert!(lazy.opened_from_snapshot().is_some());
+    lazy.get_trial(5000).unwrap();
+    let from_lazy = take(&lazy);
+    let aside = snap.with_extension("aside");
+    std::fs::rename(&snap, &aside).unwrap();
+    let full = open(&path);
+    assert_eq!(full.opened_from_snapshot(), None);
+    let from_full = take(&full);
+    assert!(
+        from_lazy == from_full,
+        "the snapshots differ ({} and {} bytes)",
+        from_lazy.len(),
+        from_full.len()
+    );
+    // And the lazily loaded state was not changed by taking it.
+    assert_eq!(state(&lazy), state(&full));
 }

@@ -24,6 +24,7 @@ pub mod netfs;
 pub(crate) mod new_file;
 mod optuna_file;
 mod poison;
+pub(crate) mod prefix;
 mod recovery;
 #[cfg(feature = "redis")]
 mod redis;

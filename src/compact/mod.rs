@@ -236,7 +236,7 @@ fn compact_locked(
         operations_after,
         studies,
         deleted_studies: parts.next_study_id - studies,
-        trials: parts.trials.len() as u64,
+        trials: parts.trial_count as u64,
     };
     let permissions =
         fs::metadata(canonical).map_err(|e| Error::io("stat", path, e))?.permissions();

@@ -223,7 +223,7 @@ fn finish(
         operations_after: prefix.compacted_operations + tail_operations,
         studies,
         deleted_studies: parts.next_study_id - studies,
-        trials: parts.trials.len() as u64,
+        trials: parts.trial_count as u64,
     }))
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn plan(state: &ReplayState, heartbeats: bool) -> Result<Vec<LogBatch
             next_study += 1;
         }
     };
-    for t in parts.trials {
+    for t in parts.trials() {
         create_up_to(&mut out, t.study_id);
         let worker = state.trial_worker(t.trial_id);
         push_trial(&mut out, t, worker)?;

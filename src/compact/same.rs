@@ -16,10 +16,10 @@ pub(crate) fn differences(a: &ReplayState, b: &ReplayState, heartbeats: bool) ->
     if pa.studies != pb.studies {
         return Some("the live studies or their attributes differ".into());
     }
-    if pa.trials.len() != pb.trials.len() {
-        return Some(format!("{} trials vs {}", pa.trials.len(), pb.trials.len()));
+    if pa.trial_count != pb.trial_count {
+        return Some(format!("{} trials vs {}", pa.trial_count, pb.trial_count));
     }
-    for (x, y) in pa.trials.iter().zip(pb.trials) {
+    for (x, y) in pa.trials().into_iter().zip(pb.trials()) {
         let id = x.trial_id;
         if x != y {
             return Some(format!("trial {id} differs"));

@@ -9,10 +9,11 @@
 
 mod anchor;
 mod file;
+mod lazy;
 mod records;
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::backend::JournalFormat as JournalKind;
@@ -126,8 +127,9 @@ impl Target {
 
     /// The state in this journal's snapshot and the journal position it covers, if there is a
     /// snapshot and it was taken of this journal's current bytes. `None` means: replay the whole
-    /// journal; every reason but a missing snapshot file was logged as one warning. Reads the
-    /// snapshot a frame at a time (no second copy of the state).
+    /// journal; every reason but a missing snapshot file was logged as one warning. A version 2
+    /// snapshot's trials are decoded when first read (see `lazy`), from the snapshot file held
+    /// (mapped, or read on Windows) by the state.
     pub fn load(&self) -> Option<(ReplayState, u64)> {
         let path = self.path();
         let snapshot = match File::open(&path) {
@@ -159,7 +161,22 @@ impl Target {
             }
             Ok(())
         };
-        match file::read(&mut BufReader::with_capacity(1 << 20, snapshot), accept) {
+        let bytes = match crate::sys::map::whole_replaceable(&snapshot) {
+            Ok(bytes) => bytes,
+            Err(e) => return self.unused(&path, &format!("cannot read it: {e}")),
+        };
+        let journal_for_replay = match journal.try_clone() {
+            Ok(f) => f,
+            Err(e) => return self.unused(&path, &format!("cannot open the journal: {e}")),
+        };
+        let origin = |end| lazy::Origin {
+            journal: journal_for_replay,
+            journal_path: self.journal.clone(),
+            kind: self.kind,
+            snapshot_path: path.clone(),
+            end,
+        };
+        match file::read(bytes, accept, origin) {
             Ok((state, anchor)) => Some((state, anchor.last.end())),
             Err(reason) => self.unused(&path, &reason),
         }

@@ -96,7 +96,7 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
     let path = &a.journal;
     let rss_before = rss_peak_mib();
     let redis = redis_url(path);
-    let (t0, t1, t2, n, from) = match a.format {
+    let (t0, t1, t2, n, from, rss_open) = match a.format {
         _ if redis.is_some() => {
             timed_replay(path, || JournalStorage::open_url(redis.as_deref().unwrap_or_default()))?
         }
@@ -126,24 +126,27 @@ pub fn replay(a: &W2Args) -> Result<(), CliError> {
         .num("trials_per_s", n as f64 / seconds)
         .num("mib_per_s", size as f64 / f64::from(1 << 20) / seconds)
         .num("rss_before_mib", rss_before)
+        .num("rss_open_mib", rss_open)
         .num("rss_peak_mib", rss_peak_mib())
         .print();
     Ok(())
 }
 
 /// Opens the storage with `open` and reads all trials of the study. Returns the start, the time
-/// the storage was open, the end, the number of trials, and the journal position replay started
-/// from (a snapshot's covered end, or 0).
+/// the storage was open, the end, the number of trials, the journal position replay started
+/// from (a snapshot's covered end, or 0), and the peak RSS (MiB) once the storage was open.
 fn timed_replay<B: LogBackend>(
     path: &std::path::Path,
     open: impl FnOnce() -> trialog::Result<JournalStorage<B>>,
-) -> Result<(Instant, Instant, Instant, u64, u64), CliError> {
+) -> Result<(Instant, Instant, Instant, u64, u64, f64), CliError> {
     let err = |e: trialog::Error| CliError::lib(path, e);
     let t0 = Instant::now();
     let storage = open().map_err(err)?;
     let t1 = Instant::now();
+    let rss_open = rss_peak_mib();
     let study = storage.get_study_id_from_name(STUDY).map_err(err)?;
     let trials = storage.get_all_trials(study, None).map_err(err)?;
     let t2 = Instant::now();
-    Ok((t0, t1, t2, trials.len() as u64, storage.opened_from_snapshot().unwrap_or(0)))
+    let from = storage.opened_from_snapshot().unwrap_or(0);
+    Ok((t0, t1, t2, trials.len() as u64, from, rss_open))
 }
