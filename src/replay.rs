@@ -881,6 +881,14 @@ impl<'a> Parts<'a> {
         (0..state.trials.len()).map(|i| state.at(i)).collect()
     }
 
+    /// Trials `range` (ids), decoded (only those not decoded yet, and only their blocks).
+    pub fn trials_in(&self, range: std::ops::Range<u64>) -> Vec<&'a Arc<FrozenTrial>> {
+        let state = self.state;
+        let ids: Vec<u64> = range.clone().collect();
+        state.decode_all(Some(&ids));
+        ids.iter().map(|&i| state.at(i as usize)).collect()
+    }
+
     /// The trials of block `first..first + count` as the state's source holds them, if none of
     /// them was decoded (so none changed since the source was loaded) and the source has them
     /// as one block of exactly these trials: its bytes and each trial's (study id, state code).

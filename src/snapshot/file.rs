@@ -168,7 +168,6 @@ pub(crate) fn write<W: Write>(
     // Each block of trials that nothing decoded since the state was loaded from a snapshot is
     // that snapshot's frame, copied as it is; the others are encoded.
     let mut index: Vec<(u64, u8)> = Vec::with_capacity(trial_count);
-    let mut decoded = None;
     for first in (0..trial_count).step_by(OPS_PER_FRAME) {
         let count = OPS_PER_FRAME.min(trial_count - first);
         if let Some(block) = parts.undecoded_block(first as u64, count as u64) {
@@ -176,8 +175,7 @@ pub(crate) fn write<W: Write>(
             index.extend(block.entries);
             continue;
         }
-        let trials = decoded.get_or_insert_with(|| parts.trials());
-        for trial in trials[first..first + count].iter().map(|t| &***t) {
+        for trial in parts.trials_in(first as u64..(first + count) as u64).iter().map(|t| &***t) {
             index.push((trial.study_id, trial.state.code()));
             w.push(Operation::CreateTrial {
                 study_id: trial.study_id,
