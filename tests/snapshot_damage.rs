@@ -715,3 +715,27 @@ fn a_snapshot_taken_from_a_lazily_loaded_state_is_the_one_a_full_replay_takes() 
     // And the lazily loaded state was not changed by taking it.
     assert_eq!(state(&lazy), state(&full));
 }
+
+#[test]
+fn a_lazily_loaded_state_reads_its_own_snapshot_after_a_new_one_replaced_it() {
+    // The state holds the snapshot it was loaded from (mapped, or read on Windows): a writer's
+    // new snapshot renamed over that file changes nothing for it, and no warning comes.
+    log_capture::capture_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_with_a_many_frame_snapshot(dir.path());
+    let snap = snapshot::path_for(&path);
+    let lazy = open(&path);
+    assert!(lazy.opened_from_snapshot().is_some());
+    let before = log_capture::warnings_about(&snap).len();
+    {
+        let [w, _] = writers(&path, Format::Trialog);
+        let study = w.get_study_id_from_name("many").unwrap();
+        for _ in 0..3 {
+            w.create_new_trial(study, None).unwrap();
+        }
+        w.take_snapshot().unwrap().unwrap();
+    }
+    lazy.sync().unwrap();
+    assert_eq!(state(&lazy), full_replay(&path));
+    assert_eq!(log_capture::warnings_about(&snap).len(), before);
+}
