@@ -5,7 +5,9 @@
 //! ("Snapshots"). The guarantee: **a snapshot never changes what an open shows**. [`Target::load`] uses
 //! one only when it proves it was taken of this journal's current bytes; otherwise (missing,
 //! stale, another journal's, damaged, of an unknown version) the caller replays the whole
-//! journal, and every case but "missing" logs one warning.
+//! journal, and every case but "missing" logs one warning. A version 2 snapshot's trials are
+//! decoded after the open, when first read (`lazy`); damage found then brings the trials from a
+//! full replay instead, with the same one warning.
 
 mod anchor;
 mod file;
