@@ -980,38 +980,20 @@ impl Restore {
         new_layout: bool,
     ) -> std::result::Result<(), String> {
         let trial = Arc::make_mut(&mut shared);
-        let s = &mut self.state;
-        let study_id = trial.study_id;
-        if study_id >= s.next_study_id {
-            return Err(format!("trial of study {study_id}, past the study ids"));
-        }
-        trial.trial_id = s.trials.len() as u64;
-        match s.studies.get_mut(&study_id) {
-            Some(e) => {
-                e.trial_ids.push(trial.trial_id);
-                if trial.state == TrialState::Waiting {
-                    e.waiting.insert(trial.trial_id);
-                }
-                trial.number = e.trial_ids.len() as u64 - 1;
-                if new_layout {
-                    for (name, dist) in trial.distributions.iter() {
-                        if !e.param_reps.contains_key(name) {
-                            let rep =
-                                ParamRep { number: trial.number, distribution: Arc::clone(dist) };
-                            e.param_reps.insert(Arc::clone(name), rep);
-                        }
+        let (trial_id, number) = self.place(trial.study_id, trial.state)?;
+        trial.trial_id = trial_id;
+        trial.number = number;
+        if new_layout {
+            if let Some(e) = self.state.studies.get_mut(&trial.study_id) {
+                for (name, dist) in trial.distributions.iter() {
+                    if !e.param_reps.contains_key(name) {
+                        let rep = ParamRep { number, distribution: Arc::clone(dist) };
+                        e.param_reps.insert(Arc::clone(name), rep);
                     }
                 }
             }
-            // A deleted study's trial: hidden for good (study ids are never reused), kept so
-            // that the trial ids count, with its content as it was.
-            None => {
-                let next = self.dead_numbers.entry(study_id).or_insert(0);
-                trial.number = *next;
-                *next += 1;
-            }
         }
-        s.trials.push(TrialCell::from(shared));
+        self.state.trials.push(TrialCell::from(shared));
         Ok(())
     }
 
@@ -1023,6 +1005,20 @@ impl Restore {
         study_id: u64,
         state: TrialState,
     ) -> std::result::Result<u64, String> {
+        let (_, number) = self.place(study_id, state)?;
+        self.state.trials.push(TrialCell::new());
+        self.undecoded_states.push(state);
+        Ok(number)
+    }
+
+    /// The id and number the next trial (of `study_id`, in `state`) gets, entered in its live
+    /// study's trial list (and WAITING trials); a deleted study's trial is hidden for good (study
+    /// ids are never reused) but numbered, so that the trial ids count.
+    fn place(
+        &mut self,
+        study_id: u64,
+        state: TrialState,
+    ) -> std::result::Result<(u64, u64), String> {
         let s = &mut self.state;
         if study_id >= s.next_study_id {
             return Err(format!("trial of study {study_id}, past the study ids"));
@@ -1042,9 +1038,7 @@ impl Restore {
                 *next - 1
             }
         };
-        s.trials.push(TrialCell::new());
-        self.undecoded_states.push(state);
-        Ok(number)
+        Ok((trial_id, number))
     }
 
     /// Records that parameter `name` of a live study was first set in its trial number
