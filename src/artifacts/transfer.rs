@@ -8,6 +8,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::backend::sync_dir;
 use crate::error::{Error, Result};
+use crate::sys::writeback::start_writeback;
 
 use super::{ArtifactId, ArtifactMeta, ArtifactStore};
 
@@ -189,20 +190,21 @@ pub(crate) fn read_full<R: Read + ?Sized>(reader: &mut R, buf: &mut [u8]) -> io:
 pub(crate) const CHUNK: usize = 1 << 20;
 /// Chunks queued between the reading thread and the writing thread of [`copy_pipelined`].
 const DEPTH: usize = 4;
-/// A durable [`copy_pipelined`] makes the data durable in steps of this many bytes, so the disk
-/// writes while the copy goes on and the final fsync has little left to do.
-const SYNC_EVERY: u64 = 32 << 20;
+/// A durable [`copy_pipelined`] asks the kernel to start writing out each step of this many
+/// bytes as soon as it is written ([`start_writeback`]), so the disk writes while the copy goes
+/// on and the final flush has little left to do.
+const WRITEBACK_EVERY: u64 = 8 << 20;
 /// Bytes a kernel-side copy of a local artifact moves between two progress reports.
 const LOCAL_SLICE: u64 = 16 << 20;
 
 /// Copies everything `reader` yields into `file` (at its current position) and returns the byte
 /// count; with `durable`, the file is fsynced (`sync_all`) before it returns. Pipelined: this
 /// thread reads and shows each chunk to `seen` (hashing, progress) while a scoped writer thread
-/// writes, and (when durable) a third one flushes (`sync_data`) every [`SYNC_EVERY`] bytes
-/// while writing goes on, so the disk works during the copy; at most `DEPTH + 2` chunks of
-/// [`CHUNK`] bytes exist at once. A read error is passed through `read_error`; a write or fsync
-/// error names `path`. On any error the file holds some prefix of the data and must be
-/// discarded.
+/// writes and, when durable, starts the write-back of every [`WRITEBACK_EVERY`] bytes written
+/// (never a flush of its own: the one `sync_all` at the end is what makes the bytes durable); at
+/// most `DEPTH + 2` chunks of [`CHUNK`] bytes exist at once. A read error is passed through
+/// `read_error`; a write or fsync error names `path`. On any error the file holds some prefix of
+/// the data and must be discarded.
 pub(crate) fn copy_pipelined<R: Read + ?Sized>(
     reader: &mut R,
     file: &File,
@@ -214,29 +216,20 @@ pub(crate) fn copy_pipelined<R: Read + ?Sized>(
     let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(DEPTH);
     let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
-        // Flushes what is written so far whenever asked, while the writer goes on writing.
-        let (sync_tx, sync_rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let syncer = scope.spawn(move || -> Result<()> {
-            for () in sync_rx {
-                file.sync_data().map_err(|e| Error::io("fsync", path, e))?;
-            }
-            Ok(())
-        });
         let writer = scope.spawn(move || -> Result<u64> {
-            let (mut written, mut unsynced) = (0u64, 0u64);
             let mut out = file;
+            let start = out.stream_position().map_err(|e| Error::io("write", path, e))?;
+            let (mut written, mut submitted) = (0u64, 0u64);
             for chunk in full_rx {
                 out.write_all(&chunk).map_err(|e| Error::io("write", path, e))?;
                 written += chunk.len() as u64;
-                unsynced += chunk.len() as u64;
-                if durable && unsynced >= SYNC_EVERY {
-                    let _ = sync_tx.try_send(()); // none if a flush is still pending
-                    unsynced = 0;
+                if durable && written - submitted >= WRITEBACK_EVERY {
+                    start_writeback(file, start + submitted, written - submitted)
+                        .map_err(|e| Error::io("write", path, e))?;
+                    submitted = written;
                 }
                 let _ = empty_tx.send(chunk); // back for reuse
             }
-            drop(sync_tx);
-            syncer.join().unwrap_or_else(|p| std::panic::resume_unwind(p))?;
             if durable {
                 file.sync_all().map_err(|e| Error::io("fsync", path, e))?;
             }

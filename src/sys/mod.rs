@@ -17,6 +17,7 @@
 //! | [`fork`] | which process an object was made in (a `fork` child gets copies of its parent's objects) |
 //! | [`durable`] | creating and replacing files durably, directory sync |
 //! | [`map`] | read-only memory maps |
+//! | [`writeback`] | starting the write-back of freshly written bytes early (long durable copies) |
 //! | [`mode`] | permission bits a file's creator chose (Python's lock file from trialog's) |
 //! | [`host`] | this host's name, for owner records |
 //! | [`process`] | whether a process of this host still runs, for owner records |
@@ -40,6 +41,7 @@ pub(crate) mod proctree;
 pub(crate) mod shell;
 #[cfg(feature = "grpc")]
 pub(crate) mod shutdown;
+pub(crate) mod writeback;
 
 /// Converts a path to a NUL-terminated UTF-16 string for a wide Windows API call. Paths are
 /// passed through unchanged (lone surrogates included); std's own calls add the `\\?\` prefix for
