@@ -715,6 +715,24 @@ impl ReplayState {
         Ok(entry.trial_ids.iter().map(|&id| self.at(id as usize)))
     }
 
+    /// How many trials a live study has (none is decoded).
+    pub fn study_trial_count(&self, study_id: u64) -> Result<usize> {
+        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        Ok(entry.trial_ids.len())
+    }
+
+    /// The trials of a live study, by number, as [`trials_of`](Self::trials_of) gives them, but
+    /// a lazily loaded state decodes each block of trials only when the iteration reaches it,
+    /// on this thread: for a caller that works on the first trials while later ones are still
+    /// to be decoded.
+    pub fn trials_of_in_order(
+        &self,
+        study_id: u64,
+    ) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
+        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        Ok(entry.trial_ids.iter().map(|&id| self.at(id as usize)))
+    }
+
     /// The WAITING trials of a live study, by number (O(WAITING trials)).
     pub fn waiting_trials_of(
         &self,

@@ -739,3 +739,74 @@ fn a_lazily_loaded_state_reads_its_own_snapshot_after_a_new_one_replaced_it() {
     assert_eq!(state(&lazy), full_replay(&path));
     assert_eq!(log_capture::warnings_about(&snap).len(), before);
 }
+
+/// `get_all_trials_batched` (the Python package's pipelined `get_all_trials`) of a state loaded
+/// from a snapshot, which decodes each block as the batches reach it: exactly what
+/// `get_all_trials` of a full replay answers, in batches of 4,096, for every states filter; a
+/// consumer that stops gets no more batches; an unknown study is an error.
+#[test]
+fn batched_reads_of_a_lazily_loaded_state_are_get_all_trials_of_a_full_replay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_in(dir.path(), Format::Trialog);
+    let [a, _] = writers(&path, Format::Trialog);
+    let many = a.create_new_study(&[StudyDirection::Minimize], Some("many")).unwrap();
+    let other = a.create_new_study(&[StudyDirection::Minimize], Some("other")).unwrap();
+    let x = Distribution::float(0.0, 1.0, false, None).unwrap();
+    let mut in_many = 0;
+    for i in 0..(2 * 4096 + 700u64) {
+        let state = if i % 3 == 0 { TrialState::Fail } else { TrialState::Complete };
+        let study = if i % 500 == 499 { other } else { many };
+        in_many += usize::from(study == many);
+        let mut t = trialog::FrozenTrial::new(0, 0, study, state);
+        t.params.insert("x".into(), ParamValue::Float(i as f64 / 1e4));
+        t.distributions.insert("x".into(), x.clone().into());
+        if state == TrialState::Complete {
+            t.values = Some([i as f64].as_slice().into());
+        }
+        a.create_new_trial(study, Some(&t)).unwrap();
+    }
+    a.take_snapshot().unwrap().expect("file journals take snapshots");
+    let full = {
+        let snap = snapshot::path_for(&path);
+        let aside = snap.with_extension("aside");
+        std::fs::rename(&snap, &aside).unwrap();
+        let s = open(&path);
+        std::fs::rename(&aside, &snap).unwrap();
+        s
+    };
+    assert_eq!(full.opened_from_snapshot(), None);
+    let lazy = open(&path);
+    assert!(lazy.opened_from_snapshot().is_some());
+    assert_eq!(lazy.trial_count_hint(many), Some(in_many));
+    assert_eq!(lazy.trial_count_hint(other), Some(8892 - in_many));
+    assert_eq!(lazy.trial_count_hint(99), None);
+
+    let complete = [TrialState::Complete];
+    let waiting = [TrialState::Waiting];
+    for states in [None, Some(&complete[..]), Some(&waiting[..])] {
+        let mut batches = Vec::new();
+        lazy.get_all_trials_batched(many, states, &mut |b| {
+            batches.push(b);
+            true
+        })
+        .unwrap();
+        let sizes: Vec<usize> = batches.iter().map(Vec::len).collect();
+        if states.is_none() {
+            assert_eq!(sizes, [4096, 4096, in_many - 8192]);
+        }
+        assert!(sizes.iter().all(|&n| n <= 4096), "{states:?}: {sizes:?}");
+        let expected = full.get_all_trials(many, states).unwrap();
+        assert_eq!(batches.concat(), expected, "{states:?}");
+    }
+    let mut taken = Vec::new();
+    lazy.get_all_trials_batched(many, None, &mut |b| {
+        taken.push(b.len());
+        false
+    })
+    .unwrap();
+    assert_eq!(taken, [4096]);
+    assert!(matches!(
+        lazy.get_all_trials_batched(99, None, &mut |_| true),
+        Err(trialog::Error::StudyNotFound { study_id: 99 })
+    ));
+}

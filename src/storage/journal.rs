@@ -35,6 +35,9 @@ mod write;
 
 use write::{Intent, Written};
 
+/// Trials per batch of [`JournalStorage::get_all_trials_batched`]: a snapshot's block of trials.
+const TRIALS_PER_BATCH: usize = 4096;
+
 /// The error for an operation Optuna's replay raises on (so Optuna cannot open the journal past
 /// it either): corruption at the batch's position (a byte offset, or a Redis log key), saying why.
 fn unreplayable<B: LogBackend>(backend: &B, at: u64, u: crate::replay::Unreplayable) -> Error {
@@ -636,6 +639,44 @@ impl<B: LogBackend> JournalStorage<B> {
         })
     }
 
+    /// [`Storage::trial_count_hint`]: the study's trial count in the state as last synced
+    /// (`None` if it has no such study), without reading the log.
+    pub fn trial_count_hint(&self, study_id: u64) -> Option<usize> {
+        self.committed().log.state.study_trial_count(study_id).ok()
+    }
+
+    /// [`Storage::get_all_trials_batched`]: the trials `get_all_trials` answers, in batches of
+    /// 4,096 (a snapshot's block of trials), each handed to `take` while the handle's state stays locked (so
+    /// `take` must not call this handle). A state loaded from a snapshot decodes each block of
+    /// trials when the iteration reaches it, on this thread, so a consumer on another thread
+    /// works on one batch while the next is decoded.
+    pub fn get_all_trials_batched(
+        &self,
+        study_id: u64,
+        states: Option<&[TrialState]>,
+        take: &mut dyn FnMut(Vec<Arc<FrozenTrial>>) -> bool,
+    ) -> Result<()> {
+        if states == Some(&[TrialState::Waiting][..]) {
+            take(self.get_all_trials(study_id, states)?);
+            return Ok(());
+        }
+        self.read(|s| {
+            let mut batch = Vec::new();
+            for t in s.trials_of_in_order(study_id)? {
+                if states.is_none_or(|st| st.contains(&t.state)) {
+                    batch.push(Arc::clone(t));
+                }
+                if batch.len() == TRIALS_PER_BATCH && !take(std::mem::take(&mut batch)) {
+                    return Ok(());
+                }
+            }
+            if !batch.is_empty() {
+                take(batch);
+            }
+            Ok(())
+        })
+    }
+
     /// How many trials a study has, optionally only those in `states`.
     pub fn get_n_trials(&self, study_id: u64, states: Option<&[TrialState]>) -> Result<usize> {
         self.read(|s| {
@@ -829,6 +870,17 @@ impl<B: LogBackend> Storage for JournalStorage<B> {
         states: Option<&[TrialState]>,
     ) -> Result<Vec<Arc<FrozenTrial>>> {
         JournalStorage::get_all_trials(self, study_id, states)
+    }
+    fn get_all_trials_batched(
+        &self,
+        study_id: u64,
+        states: Option<&[TrialState]>,
+        take: &mut dyn FnMut(Vec<Arc<FrozenTrial>>) -> bool,
+    ) -> Result<()> {
+        JournalStorage::get_all_trials_batched(self, study_id, states, take)
+    }
+    fn trial_count_hint(&self, study_id: u64) -> Option<usize> {
+        JournalStorage::trial_count_hint(self, study_id)
     }
     fn get_trial_id_from_study_id_trial_number(
         &self,

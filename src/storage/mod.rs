@@ -275,6 +275,30 @@ pub trait Storage: Send + Sync {
         states: Option<&[TrialState]>,
     ) -> Result<Vec<Arc<FrozenTrial>>>;
 
+    /// About how many trials study `study_id` has, if the store can tell at once, without
+    /// reading its log or asking a server (a journal handle: its state as last synced, which
+    /// may lag the file); `None` otherwise. Only for choosing how to fetch the trials (a
+    /// batched, pipelined read pays off only for many). Default: `None`.
+    fn trial_count_hint(&self, _study_id: u64) -> Option<usize> {
+        None
+    }
+
+    /// What [`Self::get_all_trials`] answers, handed to `take` in one or more batches in the
+    /// same order, for a caller that works on each batch while the storage prepares the next
+    /// (a journal state loaded from a snapshot decodes its trials block by block as it goes).
+    /// `take` returns `false` to stop early; it may run while the store holds its own lock, so
+    /// it must not call the store. An error may come after some batches were taken. Default:
+    /// one batch.
+    fn get_all_trials_batched(
+        &self,
+        study_id: u64,
+        states: Option<&[TrialState]>,
+        take: &mut dyn FnMut(Vec<Arc<FrozenTrial>>) -> bool,
+    ) -> Result<()> {
+        take(self.get_all_trials(study_id, states)?);
+        Ok(())
+    }
+
     // ---- derived (Optuna's base class gives these) --------------------------------------
 
     /// The id of trial number `trial_number` of a study ([`Error::TrialNumberNotFound`] if it
