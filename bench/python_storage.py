@@ -18,6 +18,13 @@ writers take past 8 MiB, and `--workloads w2` runs W2 alone.
 
 Prints one table per workload with each backend's figure and its ratio against Optuna's from the
 same rep, and the load average before and after (the machine is shared: quote one run's ratios).
+
+W2's time includes `import optuna` for every backend, and that depends on what else the
+interpreter has installed (Optuna imports `redis` when it is present). Run it with the python of
+a virtual environment holding only what the package needs, as a user's would:
+
+    python3 -m venv /tmp/bv && /tmp/bv/bin/pip install optuna==5.0.0 rustuna dist/trialog-*.whl
+    /tmp/bv/bin/python bench/python_storage.py --reps 3
 """
 
 from __future__ import annotations
@@ -90,6 +97,15 @@ def session(a) -> None:
         elif os.path.exists(snapshot):
             os.remove(snapshot)
     results = []
+    # W2's times include `import optuna` for every backend (bench.py's adapters import it inside
+    # the timed open): say what it costs with this interpreter's installed packages (an
+    # environment with `redis` installed makes Optuna import it, about 0.12 s more).
+    import_s = [float(subprocess.run(
+        [sys.executable, "-c", "import time; t = time.perf_counter(); import optuna; "
+         "print(time.perf_counter() - t)"], check=True, capture_output=True, text=True).stdout)
+        for _ in range(3)]
+    print(f"{sys.executable}: `import optuna` takes {min(import_s):.3f}-{max(import_s):.3f} s "
+          "(inside every backend's W2 time)")
     load_before = os.getloadavg()
     workloads = a.workloads.split(",")
     for rep in range(a.reps):

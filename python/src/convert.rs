@@ -16,7 +16,7 @@ use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDateTime, PyDict, PyList, PyString, PyTuple};
+use pyo3::types::{PyDateTime, PyDict, PyList, PyString, PyTuple};
 use trialog::journal::optuna_codec::{
     attr_from_json, attr_to_json, distribution_from_json, distribution_to_json,
 };
@@ -158,7 +158,6 @@ fn local_offset(cache: &mut Option<(i64, i64)>, micros: i64) -> i64 {
 /// A naive datetime in local time, as Optuna's storages hold trial datetimes.
 fn time_to_py<'py>(
     py: Python<'py>,
-    optuna: &Optuna,
     cache: &mut Option<(i64, i64)>,
     t: Option<Timestamp>,
 ) -> PyResult<Bound<'py, PyAny>> {
@@ -171,25 +170,11 @@ fn time_to_py<'py>(
     let secs = micros / 1_000_000;
     let (hour, minute, second) = ((secs / 3600) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8);
     let micro = (micros % 1_000_000) as u32;
-    match u16::try_from(year) {
-        // `datetime(state)` with the 10 bytes of its pickled state (year, month, day, hour,
-        // minute, second, microsecond, big-endian), the constructor's documented pickle path:
-        // the same object as `datetime(year, month, ...)`, without parsing seven arguments
-        // (the stable ABI has no C constructor). That path checks only the month, so the
-        // year is checked here.
-        Ok(year @ 1..=9999) => {
-            let [y1, y0] = year.to_be_bytes();
-            let [_, u2, u1, u0] = micro.to_be_bytes();
-            let state = [y1, y0, month, day, hour, minute, second, u2, u1, u0];
-            optuna.datetime.bind(py).call1((PyBytes::new(py, &state),))
-        }
-        // Out of datetime's range: its constructor raises its own error.
-        _ => {
-            let year = i32::try_from(year)
-                .map_err(|_| PyValueError::new_err(format!("datetime {t} is out of range")))?;
-            Ok(PyDateTime::new(py, year, month, day, hour, minute, second, micro, None)?.into_any())
-        }
-    }
+    // CPython's own C constructor (`PyDateTime_FromDateAndTime`, not in the stable ABI), which
+    // checks every field; a year outside 1..=9999 raises datetime's own `ValueError`.
+    let year = i32::try_from(year)
+        .map_err(|_| PyValueError::new_err(format!("datetime {t} is out of range")))?;
+    Ok(PyDateTime::new(py, year, month, day, hour, minute, second, micro, None)?.into_any())
 }
 
 /// Python's cyclic garbage collector paused while many objects are built (each collection
@@ -359,8 +344,8 @@ impl<'py> Builder<'py> {
             t.number.into_bound_py_any(py)?,
             self.state(t.state),
             values,
-            time_to_py(py, self.optuna, &mut self.offset, t.datetime_start)?,
-            time_to_py(py, self.optuna, &mut self.offset, t.datetime_complete)?,
+            time_to_py(py, &mut self.offset, t.datetime_start)?,
+            time_to_py(py, &mut self.offset, t.datetime_complete)?,
             params.into_any(),
             user,
             system,
@@ -375,7 +360,7 @@ impl<'py> Builder<'py> {
             // whole `__dict__`: so the instance keeps the class's shared-key layout, as one
             // `__init__` built (about a third less memory per trial, and faster to build).
             Some(names) => {
-                let trial = self.optuna.object_new.bind(py).call1((class,))?;
+                let trial = self.optuna.new_trial(py)?;
                 for (name, value) in names.iter().zip(fields) {
                     trial.setattr(name.bind(py), value)?;
                 }

@@ -22,8 +22,6 @@ pub struct Optuna {
     pub duplicated_study_error: Py<PyType>,
     /// `optuna.exceptions.UpdateFinishedTrialError`.
     pub update_finished_trial_error: Py<PyType>,
-    /// `object.__new__`.
-    pub object_new: Py<PyAny>,
     /// The instance attributes `FrozenTrial.__init__` sets, in [`TRIAL_FIELDS`] order, if this
     /// Optuna's `FrozenTrial` sets exactly those in that order (then trials are built by setting
     /// them in that order on `object.__new__(FrozenTrial)`, without running `__init__`: the
@@ -31,8 +29,6 @@ pub struct Optuna {
     pub trial_fields: Option<Vec<Py<PyString>>>,
     /// `gc.disable`, `gc.enable` and `gc.isenabled`.
     pub gc: [Py<PyAny>; 3],
-    /// `datetime.datetime`.
-    pub datetime: Py<PyAny>,
 }
 
 /// The instance attributes of Optuna 5.0's `FrozenTrial`, as its `__init__` sets them.
@@ -53,6 +49,25 @@ pub const TRIAL_FIELDS: [&str; 11] = [
 static OPTUNA: PyOnceLock<Optuna> = PyOnceLock::new();
 
 impl Optuna {
+    /// A new `FrozenTrial` with no attributes set: `object.__new__(FrozenTrial)`, by a direct call
+    /// of `object`'s allocating slot (`tp_new`) rather than through the `object.__new__`
+    /// method, which costs a method call and an argument tuple per trial.
+    pub fn new_trial<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let class = self.frozen_trial.bind(py);
+        let args = PyTuple::empty(py);
+        // SAFETY: `PyBaseObject_Type` is `object`, whose `tp_new` (`object_new`) is always set;
+        // it is called with the GIL held (`py`), a live type object that is a subclass of
+        // `object` (every class is), an argument tuple, and no keywords, as `object.__new__`
+        // calls it; it returns a new reference or null with an exception set.
+        unsafe {
+            let Some(new) = (*std::ptr::addr_of!(pyo3::ffi::PyBaseObject_Type)).tp_new else {
+                return Err(pyo3::exceptions::PyTypeError::new_err("object has no tp_new"));
+            };
+            let obj = new(class.as_ptr().cast(), args.as_ptr(), std::ptr::null_mut());
+            Bound::from_owned_ptr_or_err(py, obj)
+        }
+    }
+
     /// The objects, imported on first use.
     pub fn get(py: Python<'_>) -> PyResult<&Optuna> {
         OPTUNA.get_or_try_init(py, || Self::import(py))
@@ -81,9 +96,7 @@ impl Optuna {
             json_loads: attr("json", "loads")?.unbind(),
             duplicated_study_error: class("optuna.exceptions", "DuplicatedStudyError")?,
             update_finished_trial_error: class("optuna.exceptions", "UpdateFinishedTrialError")?,
-            object_new: attr("builtins", "object")?.getattr("__new__")?.unbind(),
             gc: [gc("disable")?, gc("enable")?, gc("isenabled")?],
-            datetime: attr("datetime", "datetime")?.unbind(),
         })
     }
 }

@@ -197,6 +197,39 @@ def test_a_large_answer_adds_nothing_for_the_cyclic_collector_to_walk(
     assert gc.is_tracked(storage.get_trial(t._trial_id))
 
 
+def test_many_trials_from_a_snapshot_come_back_as_the_writer_sees_them(
+    journal: Path, fmt: str
+) -> None:
+    """Past 4,096 trials `get_all_trials` takes them from the engine in batches on a helper
+    thread while it builds them, and a handle opened from a snapshot decodes them as the
+    batches go: the same trials in the same order as the writing handle answers, for every
+    states filter, and a deleted study is still a KeyError."""
+    from conftest import BIN
+
+    if not BIN.exists():
+        pytest.skip(f"build the trialog CLI first ({BIN})")
+    writer = trialog.JournalStorage(journal, format=fmt)
+    sid = writer.create_new_study([StudyDirection.MINIMIZE], "s")
+    dist = FloatDistribution(0.0, 1.0)
+    n = 2 * 4096 + 300
+    for i in range(n):
+        state = TrialState.FAIL if i % 3 == 0 else TrialState.COMPLETE
+        writer.create_new_trial(sid, FrozenTrial(
+            number=0, state=state, value=None if state == TrialState.FAIL else float(i),
+            datetime_start=datetime.datetime(2026, 1, 1), datetime_complete=datetime.datetime(2026, 1, 2),
+            params={"x": i / n}, distributions={"x": dist}, user_attrs={}, system_attrs={},
+            intermediate_values={}, trial_id=0))
+    subprocess.run([str(BIN), "snapshot", str(journal)], check=True, capture_output=True)
+    reader = trialog.JournalStorage(journal, format=fmt)
+    for states in (None, (TrialState.COMPLETE,), (TrialState.WAITING,)):
+        got = reader.get_all_trials(sid, deepcopy=False, states=states)
+        assert got == writer.get_all_trials(sid, deepcopy=False, states=states), states
+    assert len(got) == 0 and len(reader.get_all_trials(sid)) == n
+    writer.delete_study(sid)
+    with pytest.raises(KeyError):
+        reader.get_all_trials(sid)
+
+
 @pytest.mark.parametrize(
     "start",
     [
