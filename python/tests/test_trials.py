@@ -216,7 +216,8 @@ def test_many_trials_from_a_snapshot_come_back_as_the_writer_sees_them(
         state = TrialState.FAIL if i % 3 == 0 else TrialState.COMPLETE
         writer.create_new_trial(sid, FrozenTrial(
             number=0, state=state, value=None if state == TrialState.FAIL else float(i),
-            datetime_start=datetime.datetime(2026, 1, 1), datetime_complete=datetime.datetime(2026, 1, 2),
+            datetime_start=datetime.datetime(2026, 1, 1),
+            datetime_complete=datetime.datetime(2026, 1, 2),
             params={"x": i / n}, distributions={"x": dist}, user_attrs={}, system_attrs={},
             intermediate_values={}, trial_id=0))
     subprocess.run([str(BIN), "snapshot", str(journal)], check=True, capture_output=True)

@@ -646,10 +646,10 @@ impl<B: LogBackend> JournalStorage<B> {
     }
 
     /// [`Storage::get_all_trials_batched`]: the trials `get_all_trials` answers, in batches of
-    /// 4,096 (a snapshot's block of trials), each handed to `take` while the handle's state stays locked (so
-    /// `take` must not call this handle). A state loaded from a snapshot decodes each block of
-    /// trials when the iteration reaches it, on this thread, so a consumer on another thread
-    /// works on one batch while the next is decoded.
+    /// 4,096 (a snapshot's block of trials), each handed to `take` while the handle's state
+    /// stays locked (so `take` must not call this handle). A state loaded from a snapshot
+    /// decodes each block of trials when the iteration reaches it, on this thread, so a consumer
+    /// on another thread works on one batch while the next is decoded.
     pub fn get_all_trials_batched(
         &self,
         study_id: u64,
