@@ -115,18 +115,22 @@ fn state(s: &JournalStorage<AnyJournalFile>) -> ReplayState {
     s.read(|st| Ok(st.clone())).unwrap()
 }
 
-/// The state of a full replay (the snapshot moved aside while opening).
-fn full_replay(path: &Path) -> ReplayState {
+/// A handle opened by a full replay (the snapshot moved aside while opening).
+fn open_without_snapshot(path: &Path) -> JournalStorage<AnyJournalFile> {
     let snap = snapshot::path_for(path);
     let aside = snap.with_extension("aside");
     let had = std::fs::rename(&snap, &aside).is_ok();
     let s = open(path);
     assert_eq!(s.opened_from_snapshot(), None);
-    let st = state(&s);
     if had {
         std::fs::rename(&aside, &snap).unwrap();
     }
-    st
+    s
+}
+
+/// The state of a full replay.
+fn full_replay(path: &Path) -> ReplayState {
+    state(&open_without_snapshot(path))
 }
 
 /// A journal with a snapshot after round 0 and more log after it (round 1).
@@ -766,15 +770,7 @@ fn batched_reads_of_a_lazily_loaded_state_are_get_all_trials_of_a_full_replay() 
         a.create_new_trial(study, Some(&t)).unwrap();
     }
     a.take_snapshot().unwrap().expect("file journals take snapshots");
-    let full = {
-        let snap = snapshot::path_for(&path);
-        let aside = snap.with_extension("aside");
-        std::fs::rename(&snap, &aside).unwrap();
-        let s = open(&path);
-        std::fs::rename(&aside, &snap).unwrap();
-        s
-    };
-    assert_eq!(full.opened_from_snapshot(), None);
+    let full = open_without_snapshot(&path);
     let lazy = open(&path);
     assert!(lazy.opened_from_snapshot().is_some());
     assert_eq!(lazy.trial_count_hint(many), Some(in_many));
