@@ -708,16 +708,21 @@ impl ReplayState {
 
     /// The trials of a live study, by number.
     pub fn trials_of(&self, study_id: u64) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
-        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        let entry = self.live(study_id)?;
         if entry.trial_ids.len() > 1 {
             self.decode_all(Some(&entry.trial_ids));
         }
-        Ok(entry.trial_ids.iter().map(|&id| self.at(id as usize)))
+        self.trials_of_in_order(study_id)
+    }
+
+    /// The entry of a live study ([`Error::StudyNotFound`] for another id).
+    fn live(&self, study_id: u64) -> Result<&StudyEntry> {
+        self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })
     }
 
     /// How many trials a live study has (none is decoded).
     pub fn study_trial_count(&self, study_id: u64) -> Result<usize> {
-        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        let entry = self.live(study_id)?;
         Ok(entry.trial_ids.len())
     }
 
@@ -729,7 +734,7 @@ impl ReplayState {
         &self,
         study_id: u64,
     ) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
-        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        let entry = self.live(study_id)?;
         Ok(entry.trial_ids.iter().map(|&id| self.at(id as usize)))
     }
 
@@ -738,13 +743,13 @@ impl ReplayState {
         &self,
         study_id: u64,
     ) -> Result<impl Iterator<Item = &Arc<FrozenTrial>>> {
-        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        let entry = self.live(study_id)?;
         Ok(entry.waiting.iter().map(|&id| self.at(id as usize)))
     }
 
     /// The id of trial number `number` of a live study.
     pub fn trial_id_by_number(&self, study_id: u64, number: u64) -> Result<u64> {
-        let entry = self.studies.get(&study_id).ok_or(Error::StudyNotFound { study_id })?;
+        let entry = self.live(study_id)?;
         usize::try_from(number)
             .ok()
             .and_then(|n| entry.trial_ids.get(n))
