@@ -327,6 +327,13 @@ mod tests {
         m
     }
 
+    /// The shortest of five runs of a scenario that must not wait out a window: a busy test
+    /// machine can preempt any one run for milliseconds, but a scenario that waits, waits in
+    /// every run.
+    fn fastest_of_five(mut run: impl FnMut() -> Duration) -> Duration {
+        (0..5).map(|_| run()).min().expect("five runs")
+    }
+
     /// A lock object whose typical hold is `hold` (one acquisition held that long).
     fn held_for(hold: Duration, len: u64) -> Manners {
         let m = Manners::default();
@@ -338,11 +345,15 @@ mod tests {
 
     #[test]
     fn a_writer_that_saw_nobody_never_waits_nor_looks() {
+        let took = fastest_of_five(|| {
+            let m = released_with(100);
+            let start = Instant::now();
+            let looked = m.before_attempt(|| Some(100), || panic!("no need to look"), None);
+            assert!(!looked);
+            start.elapsed()
+        });
+        assert!(took < HANDOFF_MAX, "{took:?}");
         let m = released_with(100);
-        let start = Instant::now();
-        let looked = m.before_attempt(|| Some(100), || panic!("no need to look at the lock"), None);
-        assert!(!looked);
-        assert!(start.elapsed() < HANDOFF_MAX, "{:?}", start.elapsed());
         assert_eq!(m.backoff_cap(Duration::from_millis(50)), Duration::from_millis(50));
         // Nor does one that never held the lock, whatever it saw.
         let m = Manners::default();
@@ -365,20 +376,23 @@ mod tests {
         assert!(m.before_attempt(|| Some(100), || Holder::Free, None));
         assert!(start.elapsed() >= HANDOFF_MAX);
         // Another writer holds the lock, appends and releases: goes right after (and a gap).
-        m.released(Some(100));
-        let looks = Cell::new(0);
-        let start = Instant::now();
-        m.before_attempt(
-            || Some(if looks.get() >= 2 { 200 } else { 100 }),
-            || {
-                looks.set(looks.get() + 1);
-                if looks.get() < 3 { Holder::Trialog } else { Holder::Free }
-            },
-            None,
-        );
-        // Turns this short need no gap: it went at the first free look after the turn.
-        assert_eq!(looks.get(), 3);
-        assert!(start.elapsed() < HANDOFF_MAX, "{:?}", start.elapsed());
+        let took = fastest_of_five(|| {
+            m.released(Some(100));
+            let looks = Cell::new(0);
+            let start = Instant::now();
+            m.before_attempt(
+                || Some(if looks.get() >= 2 { 200 } else { 100 }),
+                || {
+                    looks.set(looks.get() + 1);
+                    if looks.get() < 3 { Holder::Trialog } else { Holder::Free }
+                },
+                None,
+            );
+            // Turns this short need no gap: it went at the first free look after the turn.
+            assert_eq!(looks.get(), 3);
+            start.elapsed()
+        });
+        assert!(took < HANDOFF_MAX, "{took:?}");
         // Turns of 4 ms: it leaves a gap of 1-3 ms after the other writer's turn.
         m.released(Some(100));
         m.state().typical_hold = Duration::from_millis(4);
@@ -413,42 +427,51 @@ mod tests {
         assert!(start.elapsed() >= YIELD_MAX);
         // A foreign holder comes and goes: goes right after, without a gap (Python needs
         // milliseconds before its next attempt).
-        m.released(Some(500));
-        let looks = Cell::new(0);
-        let start = Instant::now();
-        let looked = m.before_attempt(
-            || Some(500),
-            || {
-                looks.set(looks.get() + 1);
-                if looks.get() == 2 { Holder::Foreign } else { Holder::Free }
-            },
-            None,
-        );
-        assert!(looked);
-        assert_eq!(looks.get(), 3);
-        assert!(start.elapsed() < YIELD_MAX, "{:?}", start.elapsed());
+        let took = fastest_of_five(|| {
+            m.released(Some(500));
+            let looks = Cell::new(0);
+            let start = Instant::now();
+            let looked = m.before_attempt(
+                || Some(500),
+                || {
+                    looks.set(looks.get() + 1);
+                    if looks.get() == 2 { Holder::Foreign } else { Holder::Free }
+                },
+                None,
+            );
+            assert!(looked);
+            assert_eq!(looks.get(), 3);
+            start.elapsed()
+        });
+        assert!(took < YIELD_MAX, "{took:?}");
         // A deadline cuts the wait short.
-        m.released(Some(500));
-        let start = Instant::now();
-        m.before_attempt(|| Some(500), || Holder::Free, Some(start + Duration::from_millis(1)));
-        assert!(start.elapsed() < YIELD_MAX, "{:?}", start.elapsed());
+        let took = fastest_of_five(|| {
+            m.released(Some(500));
+            let start = Instant::now();
+            m.before_attempt(|| Some(500), || Holder::Free, Some(start + Duration::from_millis(1)));
+            start.elapsed()
+        });
+        assert!(took < YIELD_MAX, "{took:?}");
     }
 
     #[test]
     fn yielding_ends_after_the_turn_of_a_holder_that_cannot_be_told() {
-        let m = released_after_seeing(Holder::Foreign, 100);
-        let looks = Cell::new(0);
-        let start = Instant::now();
-        m.before_attempt(
-            || Some(100),
-            || {
-                looks.set(looks.get() + 1);
-                if looks.get() == 2 { Holder::Unknown } else { Holder::Free }
-            },
-            None,
-        );
-        assert_eq!(looks.get(), 3);
-        assert!(start.elapsed() < YIELD_MAX, "{:?}", start.elapsed());
+        let took = fastest_of_five(|| {
+            let m = released_after_seeing(Holder::Foreign, 100);
+            let looks = Cell::new(0);
+            let start = Instant::now();
+            m.before_attempt(
+                || Some(100),
+                || {
+                    looks.set(looks.get() + 1);
+                    if looks.get() == 2 { Holder::Unknown } else { Holder::Free }
+                },
+                None,
+            );
+            assert_eq!(looks.get(), 3);
+            start.elapsed()
+        });
+        assert!(took < YIELD_MAX, "{took:?}");
     }
 
     #[test]
