@@ -59,17 +59,23 @@ def _serve(journal: str, fmt: str):
     args = [os.environ.get("TRIALOG_BIN", "trialog"), "serve", "--journal", journal,
             "--port", str(port), "--format", fmt]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+    # The server writes at the file offset it shares with `log`: read with pread, which leaves
+    # that offset alone. (A seek between two of the server's writes once made the next one
+    # overwrite "listening on", and this loop waited out its 30 s.)
+    def printed() -> bytes:
+        return os.pread(log.fileno(), 1 << 16, 0)
+
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        log.seek(0)
-        if b"listening on" in log.read():
+        if b"listening on" in printed():
             return proc, port
         if proc.poll() is not None:
-            log.seek(0)
-            raise RuntimeError(f"trialog serve exited: {log.read().decode(errors='replace')}")
+            raise RuntimeError(f"trialog serve exited: {printed().decode(errors='replace')}")
         time.sleep(0.01)
     proc.kill()
-    raise RuntimeError("trialog serve did not start within 30 s")
+    raise RuntimeError(
+        f"trialog serve did not start within 30 s: {printed().decode(errors='replace')!r}"
+    )
 
 
 def _enter(self):

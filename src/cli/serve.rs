@@ -2,6 +2,7 @@
 //! [--format optuna] [--threads N]`: Optuna's gRPC storage server over one journal
 //! (docs/SERVER.md).
 
+use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -119,7 +120,8 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::msg(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().unwrap_or(addr);
-        eprintln!("trialog serve: listening on {bound} for {}", args.journal.display());
+        let journal = args.journal.display();
+        let _ = say(&mut std::io::stderr(), format_args!("listening on {bound} for {journal}"));
         // No Nagle: a reply must not wait for the client's delayed ACK (40 ms per call).
         let incoming =
             tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
@@ -128,10 +130,46 @@ pub fn run(args: &ServeArgs) -> Result<(), CliError> {
             .add_service(trialog::grpc::server::Service::new(storage).into_server())
             .serve_with_incoming_shutdown(incoming, trialog::grpc::server::shutdown_signal())
             .await;
-        eprintln!("trialog serve: stopped serving {} on {bound}", args.journal.display());
+        let _ = say(&mut std::io::stderr(), format_args!("stopped serving {journal} on {bound}"));
         result.map_err(|e| CliError::msg(format!("serving on {bound}: {e}")))
     })?;
     // Calls still running on the blocking pool finish their storage call; don't wait forever.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     Ok(())
+}
+
+/// Writes `trialog serve: ` + `line` + a newline to `out` as one buffer (`eprintln!` writes each
+/// piece of its format with a system call of its own). A supervisor that waits for the
+/// "listening on" line in a file it shares with the server then never sees a part of it, and
+/// one that moves the file's shared offset between two of those calls cannot make the next piece
+/// overwrite the line (what made Optuna's suite time out waiting for it once).
+fn say(out: &mut impl Write, line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    out.write_all(format!("trialog serve: {line}\n").as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Counts the `write` calls it gets.
+    #[derive(Default)]
+    struct Writes(Vec<Vec<u8>>);
+
+    impl Write for Writes {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.push(buf.to_vec());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_status_line_is_one_write() {
+        let mut out = Writes::default();
+        let bound = SocketAddr::from(([127, 0, 0, 1], 13000));
+        say(&mut out, format_args!("listening on {bound} for {}", "/j/x.journal")).unwrap();
+        assert_eq!(out.0, vec![b"trialog serve: listening on 127.0.0.1:13000 for /j/x.journal\n"]);
+    }
 }
