@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
+import re
 import subprocess
 import tempfile
 import time
@@ -51,31 +51,30 @@ _optuna_exit = storages.StorageSupplier.__exit__
 
 
 def _serve(journal: str, fmt: str):
-    """`trialog serve` on `journal` at a free port of 127.0.0.1, once it listens."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    """`trialog serve` on `journal` at a port of 127.0.0.1 the system picks, once it listens:
+    the process and the port (read from its "listening on 127.0.0.1:PORT for ..." line, so no
+    other process can take the port between choosing it and binding it)."""
     log = tempfile.TemporaryFile()
     args = [os.environ.get("TRIALOG_BIN", "trialog"), "serve", "--journal", journal,
-            "--port", str(port), "--format", fmt]
+            "--host", "127.0.0.1", "--port", "0", "--format", fmt]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=log)
+
     # The server writes at the file offset it shares with `log`: read with pread, which leaves
     # that offset alone. (A seek between two of the server's writes once made the next one
     # overwrite "listening on", and this loop waited out its 30 s.)
-    def printed() -> bytes:
-        return os.pread(log.fileno(), 1 << 16, 0)
+    def printed() -> str:
+        return os.pread(log.fileno(), 1 << 16, 0).decode(errors="replace")
 
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        if b"listening on" in printed():
-            return proc, port
+        listening = re.search(r"listening on 127\.0\.0\.1:(\d+) ", printed())
+        if listening:
+            return proc, int(listening.group(1))
         if proc.poll() is not None:
-            raise RuntimeError(f"trialog serve exited: {printed().decode(errors='replace')}")
+            raise RuntimeError(f"trialog serve exited: {printed()}")
         time.sleep(0.01)
     proc.kill()
-    raise RuntimeError(
-        f"trialog serve did not start within 30 s: {printed().decode(errors='replace')!r}"
-    )
+    raise RuntimeError(f"trialog serve did not start within 30 s: {printed()!r}")
 
 
 def _enter(self):
