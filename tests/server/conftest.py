@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -21,31 +21,32 @@ ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("TRIALOG_BIN", ROOT / "target" / "debug" / "trialog"))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A running `trialog serve` on a journal."""
 
     def __init__(self, journal: Path, fmt: str) -> None:
         self.journal = journal
         self.fmt = fmt
-        self.port = free_port()
+        self.port = 0  # the port the server picked, once it listens
         self.log = journal.with_suffix(".log.txt")
         self.proc: subprocess.Popen | None = None
         self.start()
 
     def start(self) -> None:
-        args = [str(BIN), "serve", "--journal", str(self.journal), "--port", str(self.port)]
+        # Port 0: the server picks a free port and prints it, so no other process can take it
+        # between choosing and binding.
+        args = [str(BIN), "serve", "--journal", str(self.journal), "--port", "0"]
         if self.fmt == "optuna":
             args += ["--format", "optuna"]
+        # Only this start's lines count (the log is appended to).
+        earlier = self.log.stat().st_size if self.log.exists() else 0
         self.proc = subprocess.Popen(args, stderr=open(self.log, "ab"), stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if "listening on" in self.log.read_text(errors="replace"):
+            printed = self.log.read_bytes()[earlier:].decode(errors="replace")
+            listening = re.search(r"listening on 127\.0\.0\.1:(\d+) ", printed)
+            if listening:
+                self.port = int(listening.group(1))
                 return
             if self.proc.poll() is not None:
                 raise RuntimeError(f"trialog serve exited: {self.log.read_text()}")
